@@ -1,0 +1,832 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shoal configuration parser (see config.h for the dialect and BRIEF §3).
+ *
+ * One pass over the file, line by line, with a keyword table per section:
+ * each key has exactly one parser, which validates the value and stores
+ * it. Checks that need the whole file (required sections, leases against
+ * slices, lease overlaps) run after the last line, because sections may
+ * come in any order. The first error stops the load; sh_config_load() in
+ * config.h lists the messages and which line each one cites.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#define LINE_MAX_CHARS 1023 /* longer lines are an error, not truncated */
+#define MAX_KEYWORDS 8      /* per section */
+#define SUN_PATH_LEN sizeof(((struct sockaddr_un *)0)->sun_path)
+
+enum { SEC_ENGINE, SEC_INSIDE, SEC_OUTSIDE, SEC_SLICES, SEC_NAT, SEC_CTL,
+       SEC_LEASE, SEC_COUNT };
+
+/* kw_u32 stores through a uint32_t pointer into the unsigned workers. */
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "unsigned is 32 bits");
+
+struct parser;
+
+/*
+ * One accepted key. Generic parsers store at @off from the section's base
+ * (struct sh_config, struct sh_port_cfg or struct sh_lease_cfg) and use
+ * @min/@max as the numeric range or, for strings, @max as the buffer size.
+ */
+struct keyword {
+	const char *name;
+	int (*parse)(struct parser *p, const struct keyword *kw, const char *v);
+	size_t off;
+	uint32_t min, max;
+	bool required;
+};
+
+struct section {
+	const char *name;
+	const struct keyword *kws; /* NULL-name terminated; NULL: any key */
+	/* [slices]: keys are addresses, so one parser takes every line */
+	int (*any_key)(struct parser *p, const char *key, const char *val);
+	/* checks that need the complete section, run when it ends */
+	int (*close)(struct parser *p);
+};
+
+struct parser {
+	struct sh_config *cfg;
+	const char *path;
+	char *err;
+	size_t errlen;
+	int line;                       /* current line, 1-based */
+	const struct section *sec;      /* NULL before the first header */
+	char sec_name[SH_CFG_NAME_LEN + 8]; /* for messages, e.g. "lease.web" */
+	int sec_line;                   /* header line of @sec */
+	void *base;                     /* where @sec's generic keys store */
+	int key_line[MAX_KEYWORDS];     /* per key of @sec: line seen, 0 = not */
+	int first_line[SEC_COUNT];      /* per fixed section: header line */
+};
+
+/* Format "FILE:LINE: reason" into the caller's buffer; returns -EINVAL. */
+__attribute__((format(printf, 3, 4)))
+static int fail(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!p->err || !p->errlen)
+		return -EINVAL;
+	n = snprintf(p->err, p->errlen, "%s:%d: ", p->path, line);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* I/O failure: "FILE: strerror"; returns @rc (a -errno). */
+static int io_fail(struct parser *p, int rc)
+{
+	if (p->err && p->errlen)
+		snprintf(p->err, p->errlen, "%s: %s", p->path, strerror(-rc));
+	return rc;
+}
+
+/* Strip leading and trailing whitespace in place. */
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); )
+		*--e = '\0';
+	return s;
+}
+
+/* "a.b.c.d" of a host-order address into @buf (16 bytes). */
+static const char *fmt_ipv4(uint32_t a, char buf[16])
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", (a >> 24) & 0xff, (a >> 16) & 0xff,
+		 (a >> 8) & 0xff, a & 0xff);
+	return buf;
+}
+
+/* ---- strict value parsers --------------------------------------------- */
+
+/*
+ * Consume a decimal number <= @max at *@s and advance *@s past it. Digits
+ * only: no sign, no whitespace, no leading zero except "0" itself (so
+ * "010" cannot be misread as octal by anyone). Returns 0 or -EINVAL.
+ */
+static int parse_dec(const char **s, uint32_t max, uint32_t *out)
+{
+	const char *c = *s;
+	uint64_t v = 0;
+
+	if (!isdigit((unsigned char)*c) || (c[0] == '0' && isdigit((unsigned char)c[1])))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*c); c++) {
+		v = v * 10 + (uint64_t)(*c - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	*s = c;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Consume "a.b.c.d" at *@s, stopping at the first character after it. */
+static int parse_ipv4_at(const char **s, uint32_t *out)
+{
+	uint32_t a = 0, part;
+
+	for (int i = 0; i < 4; i++) {
+		if (i > 0 && *(*s)++ != '.')
+			return -EINVAL;
+		if (parse_dec(s, 255, &part))
+			return -EINVAL;
+		a = a << 8 | part;
+	}
+	*out = a;
+	return 0;
+}
+
+/* Exactly "a.b.c.d"; writes *@out only on success. */
+int sh_parse_ipv4(const char *s, uint32_t *out)
+{
+	uint32_t a;
+
+	if (parse_ipv4_at(&s, &a) || *s)
+		return -EINVAL;
+	*out = a;
+	return 0;
+}
+
+/*
+ * Exactly "a.b.c.d/len", len 0..32. Stores the prefix with host bits
+ * cleared in *@out and, if @host is not NULL, the address as written.
+ * Callers that forbid host bits compare the two.
+ */
+int sh_parse_prefix(const char *s, struct sh_prefix *out, uint32_t *host)
+{
+	uint32_t a, len, mask;
+
+	if (parse_ipv4_at(&s, &a) || *s++ != '/' || parse_dec(&s, 32, &len) || *s)
+		return -EINVAL;
+	mask = len ? UINT32_MAX << (32 - len) : 0;
+	out->addr = a & mask;
+	out->len = (uint8_t)len;
+	if (host)
+		*host = a;
+	return 0;
+}
+
+/* "lo-hi" or "p", 1 <= lo <= hi <= 65535, no spaces. */
+int sh_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	uint32_t l, h;
+
+	if (parse_dec(&s, 65535, &l))
+		return -EINVAL;
+	h = l;
+	if (*s == '-') {
+		s++;
+		if (parse_dec(&s, 65535, &h))
+			return -EINVAL;
+	}
+	if (*s || l < 1 || l > h)
+		return -EINVAL;
+	*lo = (uint16_t)l;
+	*hi = (uint16_t)h;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Exactly six two-digit hex groups separated by ':', any case. */
+int sh_parse_mac(const char *s, uint8_t mac[6])
+{
+	uint8_t m[6];
+
+	for (int i = 0; i < 6; i++) {
+		int h, l;
+
+		if (i > 0 && *s++ != ':')
+			return -EINVAL;
+		h = hexval(s[0]);
+		l = h < 0 ? -1 : hexval(s[1]);
+		if (l < 0)
+			return -EINVAL;
+		m[i] = (uint8_t)(h << 4 | l);
+		s += 2;
+	}
+	if (*s)
+		return -EINVAL;
+	memcpy(mac, m, sizeof(m));
+	return 0;
+}
+
+/* Decimal in [@min, @max] (rules of parse_dec); *@out only on success. */
+int sh_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint32_t v;
+
+	if (parse_dec(&s, max, &v) || *s || v < min)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Lease and group names: 1..63 of [A-Za-z0-9_.-]. */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n < SH_CFG_NAME_LEN &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789_.-") == n;
+}
+
+/* ---- keyword parsers -------------------------------------------------- */
+
+static void *field(struct parser *p, const struct keyword *kw)
+{
+	return (char *)p->base + kw->off;
+}
+
+static int kw_u32(struct parser *p, const struct keyword *kw, const char *v)
+{
+	if (sh_parse_u32(v, kw->min, kw->max, field(p, kw)))
+		return fail(p, p->line, "%s: expected an integer in %" PRIu32
+			    "..%" PRIu32 ", got '%s'", kw->name, kw->min,
+			    kw->max, v);
+	return 0;
+}
+
+static int kw_str(struct parser *p, const struct keyword *kw, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= kw->max)
+		return fail(p, p->line, "%s: too long (%zu characters, max %"
+			    PRIu32 ")", kw->name, n, kw->max - 1);
+	memcpy(field(p, kw), v, n + 1);
+	return 0;
+}
+
+/* Socket and database paths: absolute, so the meaning does not depend on
+ * the daemon's working directory. */
+static int kw_path(struct parser *p, const struct keyword *kw, const char *v)
+{
+	if (v[0] != '/')
+		return fail(p, p->line, "%s: expected an absolute path, got '%s'",
+			    kw->name, v);
+	return kw_str(p, kw, v);
+}
+
+static int kw_name(struct parser *p, const struct keyword *kw, const char *v)
+{
+	if (!valid_name(v))
+		return fail(p, p->line, "%s: expected 1..%d characters of "
+			    "[A-Za-z0-9_.-], got '%s'", kw->name,
+			    SH_CFG_NAME_LEN - 1, v);
+	return kw_str(p, kw, v);
+}
+
+static int kw_port_address(struct parser *p, const struct keyword *kw,
+			   const char *v)
+{
+	struct sh_port_cfg *port = p->base;
+	struct sh_prefix pfx;
+	uint32_t host;
+
+	if (sh_parse_prefix(v, &pfx, &host) || pfx.len == 0)
+		return fail(p, p->line, "%s: expected a.b.c.d/len with len "
+			    "1..32, got '%s'", kw->name, v);
+	port->address = pfx;
+	port->address_host = host;
+	port->has_address = true;
+	return 0;
+}
+
+static int kw_port_gateway(struct parser *p, const struct keyword *kw,
+			   const char *v)
+{
+	struct sh_port_cfg *port = p->base;
+
+	if (sh_parse_ipv4(v, &port->gateway))
+		return fail(p, p->line, "%s: expected an IPv4 address a.b.c.d, "
+			    "got '%s'", kw->name, v);
+	port->has_gateway = true;
+	return 0;
+}
+
+static int kw_port_exception(struct parser *p, const struct keyword *kw,
+			     const char *v)
+{
+	static const char *const modes[] = {
+		[SH_EXC_AUTO] = "auto",
+		[SH_EXC_VIRTIO_USER] = "virtio-user",
+		[SH_EXC_TAP] = "tap",
+		[SH_EXC_NONE] = "none",
+	};
+	struct sh_port_cfg *port = p->base;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(v, modes[i]) == 0) {
+			port->exception = (enum sh_exception_mode)i;
+			return 0;
+		}
+	}
+	return fail(p, p->line, "%s: expected auto, virtio-user, tap or none, "
+		    "got '%s'", kw->name, v);
+}
+
+/*
+ * A static next hop is where every frame goes, so it must be one station:
+ * the group bit (multicast, broadcast) is refused, and so is the all-zero
+ * address, which no NIC owns and which would black-hole traffic silently.
+ */
+static int kw_port_mac(struct parser *p, const struct keyword *kw,
+		       const char *v)
+{
+	static const uint8_t zero[6];
+	struct sh_port_cfg *port = p->base;
+	uint8_t mac[6];
+
+	if (sh_parse_mac(v, mac))
+		return fail(p, p->line, "%s: expected xx:xx:xx:xx:xx:xx, got '%s'",
+			    kw->name, v);
+	if (mac[0] & 1)
+		return fail(p, p->line, "%s: %s has the group bit set "
+			    "(multicast or broadcast); a next hop must be "
+			    "unicast", kw->name, v);
+	if (memcmp(mac, zero, sizeof(zero)) == 0)
+		return fail(p, p->line, "%s: the all-zero address cannot be a "
+			    "next hop", kw->name);
+	memcpy(port->next_hop_mac, mac, sizeof(mac));
+	port->has_next_hop_mac = true;
+	return 0;
+}
+
+static int kw_lease_kind(struct parser *p, const struct keyword *kw,
+			 const char *v)
+{
+	struct sh_lease_cfg *l = p->base;
+
+	if (strcmp(v, "nat") == 0)
+		l->kind = SH_LEASE_NAT;
+	else if (strcmp(v, "socket") == 0)
+		l->kind = SH_LEASE_SOCKET;
+	else
+		return fail(p, p->line, "%s: expected nat or socket, got '%s'",
+			    kw->name, v);
+	return 0;
+}
+
+static int kw_lease_ip(struct parser *p, const struct keyword *kw,
+		       const char *v)
+{
+	struct sh_lease_cfg *l = p->base;
+
+	if (sh_parse_ipv4(v, &l->ip))
+		return fail(p, p->line, "%s: expected an IPv4 address a.b.c.d, "
+			    "got '%s'", kw->name, v);
+	return 0;
+}
+
+static int kw_lease_ports(struct parser *p, const struct keyword *kw,
+			  const char *v)
+{
+	struct sh_lease_cfg *l = p->base;
+
+	if (sh_parse_port_range(v, &l->lo, &l->hi))
+		return fail(p, p->line, "%s: expected LO-HI with 1 <= LO <= HI "
+			    "<= 65535, got '%s'", kw->name, v);
+	return 0;
+}
+
+/* "pfx, pfx, ...": 1..SH_CFG_MAX_CLIENT_PFX network prefixes. */
+static int kw_lease_clients(struct parser *p, const struct keyword *kw,
+			    const char *v)
+{
+	struct sh_lease_cfg *l = p->base;
+	char buf[LINE_MAX_CHARS + 1], *item, *save = NULL;
+	char a[16];
+	unsigned n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	/* strtok_r would merge ",," silently; an empty item is an error. */
+	for (item = buf; item; item = save) {
+		struct sh_prefix pfx;
+		uint32_t host;
+
+		save = strchr(item, ',');
+		if (save)
+			*save++ = '\0';
+		item = trim(item);
+		if (!*item)
+			return fail(p, p->line, "%s: empty prefix in list",
+				    kw->name);
+		if (n == SH_CFG_MAX_CLIENT_PFX)
+			return fail(p, p->line, "%s: too many prefixes (max %d)",
+				    kw->name, SH_CFG_MAX_CLIENT_PFX);
+		if (sh_parse_prefix(item, &pfx, &host))
+			return fail(p, p->line, "%s: expected a.b.c.d/len with "
+				    "len 0..32, got '%s'", kw->name, item);
+		if (host != pfx.addr)
+			return fail(p, p->line, "%s: %s has host bits set "
+				    "(did you mean %s/%u?)", kw->name, item,
+				    fmt_ipv4(pfx.addr, a), pfx.len);
+		l->clients[n++] = pfx;
+	}
+	l->n_clients = n;
+	return 0;
+}
+
+/* [slices]: "A.B.C.D = LO-HI"; an address may repeat with disjoint ranges. */
+static int slice_line(struct parser *p, const char *key, const char *v)
+{
+	struct sh_config *cfg = p->cfg;
+	struct sh_slice_cfg s = { .line = p->line };
+	char a[16];
+
+	if (sh_parse_ipv4(key, &s.ip))
+		return fail(p, p->line, "slice: expected an IPv4 address as key, "
+			    "got '%s'", key);
+	if (sh_parse_port_range(v, &s.lo, &s.hi))
+		return fail(p, p->line, "slice %s: expected LO-HI with 1 <= LO "
+			    "<= HI <= 65535, got '%s'", key, v);
+	for (unsigned i = 0; i < cfg->n_slices; i++) {
+		const struct sh_slice_cfg *o = &cfg->slices[i];
+
+		if (o->ip == s.ip && o->lo <= s.hi && s.lo <= o->hi)
+			return fail(p, p->line, "slice %s %u-%u overlaps the "
+				    "slice at line %d (%u-%u)",
+				    fmt_ipv4(s.ip, a), s.lo, s.hi, o->line,
+				    o->lo, o->hi);
+	}
+	if (cfg->n_slices == SH_CFG_MAX_SLICES)
+		return fail(p, p->line, "too many slices (max %d)",
+			    SH_CFG_MAX_SLICES);
+	cfg->slices[cfg->n_slices++] = s;
+	return 0;
+}
+
+/* ---- sections --------------------------------------------------------- */
+
+#define CFG(f) offsetof(struct sh_config, f)
+#define PORT(f) offsetof(struct sh_port_cfg, f)
+
+static const struct keyword engine_kws[] = {
+	{ "eal", kw_str, CFG(eal), 0, SH_CFG_STR_LEN, false },
+	{ "workers", kw_u32, CFG(workers), 1, SH_CFG_MAX_WORKERS, false },
+	{ "ctl_socket", kw_path, CFG(ctl_socket), 0, SUN_PATH_LEN, false },
+	{ NULL, NULL, 0, 0, 0, false },
+};
+
+static const struct keyword port_kws[] = {
+	{ "device", kw_str, PORT(device), 0, SH_CFG_STR_LEN, true },
+	{ "address", kw_port_address, 0, 0, 0, false },
+	{ "gateway", kw_port_gateway, 0, 0, 0, false },
+	{ "exception", kw_port_exception, 0, 0, 0, false },
+	{ "next_hop_mac", kw_port_mac, 0, 0, 0, false },
+	{ NULL, NULL, 0, 0, 0, false },
+};
+
+static const struct keyword nat_kws[] = {
+	{ "udp_timeout", kw_u32, CFG(nat.udp_timeout), 1, 2000000, false },
+	{ "tcp_established_timeout", kw_u32, CFG(nat.tcp_established_timeout),
+	  1, 2000000, false },
+	{ "tcp_transitory_timeout", kw_u32, CFG(nat.tcp_transitory_timeout),
+	  1, 2000000, false },
+	{ "icmp_timeout", kw_u32, CFG(nat.icmp_timeout), 1, 2000000, false },
+	{ "max_flows", kw_u32, CFG(nat.max_flows), 1, 1u << 26, false },
+	{ "max_ports_per_client", kw_u32, CFG(nat.max_ports_per_client), 0,
+	  65535, false },
+	{ NULL, NULL, 0, 0, 0, false },
+};
+
+/* Order matters: lease_close() indexes key_line[] with these. */
+enum { LEASE_KIND, LEASE_IP, LEASE_PORTS, LEASE_CLIENTS };
+static const struct keyword lease_kws[] = {
+	[LEASE_KIND] = { "kind", kw_lease_kind, 0, 0, 0, true },
+	[LEASE_IP] = { "ip", kw_lease_ip, 0, 0, 0, true },
+	[LEASE_PORTS] = { "ports", kw_lease_ports, 0, 0, 0, true },
+	[LEASE_CLIENTS] = { "clients", kw_lease_clients, 0, 0, 0, false },
+	{ NULL, NULL, 0, 0, 0, false },
+};
+
+static const struct keyword ctl_kws[] = {
+	{ "socket", kw_path, CFG(ctl_sock_path), 0, SUN_PATH_LEN, false },
+	{ "database", kw_path, CFG(ctl_database), 0, SH_CFG_STR_LEN, false },
+	{ "group", kw_name, CFG(ctl_group), 0, SH_CFG_NAME_LEN, false },
+	{ NULL, NULL, 0, 0, 0, false },
+};
+
+/* key_line[] has one slot per key of the current section. */
+#define KW_FITS(t) _Static_assert(sizeof(t) / sizeof(t[0]) <= MAX_KEYWORDS + 1, #t)
+KW_FITS(engine_kws);
+KW_FITS(port_kws);
+KW_FITS(nat_kws);
+KW_FITS(lease_kws);
+KW_FITS(ctl_kws);
+
+/* clients is what a nat lease translates, and meaningless for a socket. */
+static int lease_close(struct parser *p)
+{
+	const struct sh_lease_cfg *l = p->base;
+
+	if (l->kind == SH_LEASE_NAT && !p->key_line[LEASE_CLIENTS])
+		return fail(p, p->sec_line, "[%s] missing required key "
+			    "'clients' (kind nat)", p->sec_name);
+	if (l->kind == SH_LEASE_SOCKET && p->key_line[LEASE_CLIENTS])
+		return fail(p, p->key_line[LEASE_CLIENTS], "clients: not "
+			    "allowed for kind socket");
+	return 0;
+}
+
+static const struct section sections[SEC_COUNT] = {
+	[SEC_ENGINE] = { "engine", engine_kws, NULL, NULL },
+	[SEC_INSIDE] = { "inside", port_kws, NULL, NULL },
+	[SEC_OUTSIDE] = { "outside", port_kws, NULL, NULL },
+	[SEC_SLICES] = { "slices", NULL, slice_line, NULL },
+	[SEC_NAT] = { "nat", nat_kws, NULL, NULL },
+	[SEC_CTL] = { "ctl", ctl_kws, NULL, NULL },
+	[SEC_LEASE] = { "lease.", lease_kws, NULL, lease_close },
+};
+
+/* End of the current section: required keys, then its own checks. */
+static int section_close(struct parser *p)
+{
+	const struct section *sec = p->sec;
+
+	if (!sec)
+		return 0;
+	for (int i = 0; sec->kws && sec->kws[i].name; i++)
+		if (sec->kws[i].required && !p->key_line[i])
+			return fail(p, p->sec_line, "[%s] missing required "
+				    "key '%s'", p->sec_name, sec->kws[i].name);
+	return sec->close ? sec->close(p) : 0;
+}
+
+/* [lease.NAME]: a new lease, unique by name. */
+static int lease_open(struct parser *p, const char *name)
+{
+	struct sh_config *cfg = p->cfg;
+	struct sh_lease_cfg *l;
+
+	if (!valid_name(name))
+		return fail(p, p->line, "lease name '%s': expected 1..%d "
+			    "characters of [A-Za-z0-9_.-]", name,
+			    SH_CFG_NAME_LEN - 1);
+	for (unsigned i = 0; i < cfg->n_leases; i++)
+		if (strcmp(cfg->leases[i].name, name) == 0)
+			return fail(p, p->line, "duplicate section [lease.%s] "
+				    "(first at line %d)", name,
+				    cfg->leases[i].line);
+	if (cfg->n_leases == SH_CFG_MAX_LEASES)
+		return fail(p, p->line, "too many leases (max %d)",
+			    SH_CFG_MAX_LEASES);
+	l = &cfg->leases[cfg->n_leases++];
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->line = p->line;
+	p->base = l;
+	return 0;
+}
+
+/* "[name]": close the previous section, open this one. */
+static int section_open(struct parser *p, char *s)
+{
+	size_t n = strlen(s);
+	const char *name;
+	int idx, rc;
+
+	if (n < 2 || s[n - 1] != ']')
+		return fail(p, p->line, "malformed section header (expected "
+			    "[name])");
+	s[n - 1] = '\0';
+	name = trim(s + 1);
+	if (!*name)
+		return fail(p, p->line, "malformed section header (empty name)");
+
+	rc = section_close(p);
+	if (rc)
+		return rc;
+
+	if (strncmp(name, "lease.", 6) == 0) {
+		idx = SEC_LEASE;
+		rc = lease_open(p, name + 6);
+		if (rc)
+			return rc;
+	} else {
+		for (idx = 0; idx < SEC_LEASE; idx++)
+			if (strcmp(name, sections[idx].name) == 0)
+				break;
+		if (idx == SEC_LEASE)
+			return fail(p, p->line, "unknown section [%s]", name);
+		if (p->first_line[idx])
+			return fail(p, p->line, "duplicate section [%s] (first "
+				    "at line %d)", name, p->first_line[idx]);
+		p->first_line[idx] = p->line;
+		p->base = p->cfg;
+		if (idx == SEC_INSIDE || idx == SEC_OUTSIDE) {
+			struct sh_port_cfg *port = idx == SEC_INSIDE ?
+				&p->cfg->inside : &p->cfg->outside;
+
+			port->present = true;
+			port->line = p->line;
+			p->base = port;
+		}
+	}
+	p->sec = &sections[idx];
+	p->sec_line = p->line;
+	snprintf(p->sec_name, sizeof(p->sec_name), "%s", name);
+	memset(p->key_line, 0, sizeof(p->key_line));
+	return 0;
+}
+
+/* "key = value" inside the current section. */
+static int key_value(struct parser *p, char *s)
+{
+	const struct keyword *kws = p->sec ? p->sec->kws : NULL;
+	char *eq = strchr(s, '='), *key, *val;
+	int i;
+
+	if (!eq)
+		return fail(p, p->line, "missing '=' (expected key = value)");
+	*eq = '\0';
+	key = trim(s);
+	val = trim(eq + 1);
+	if (!*key)
+		return fail(p, p->line, "empty key");
+	if (!p->sec)
+		return fail(p, p->line, "key '%s' outside any section", key);
+	if (!*val)
+		return fail(p, p->line, "empty value for '%s'", key);
+	if (p->sec->any_key)
+		return p->sec->any_key(p, key, val);
+
+	for (i = 0; kws[i].name; i++)
+		if (strcmp(key, kws[i].name) == 0)
+			break;
+	if (!kws[i].name)
+		return fail(p, p->line, "unknown key '%s' in [%s]", key,
+			    p->sec_name);
+	if (p->key_line[i])
+		return fail(p, p->line, "duplicate key '%s' in [%s] (first at "
+			    "line %d)", key, p->sec_name, p->key_line[i]);
+	p->key_line[i] = p->line;
+	return kws[i].parse(p, &kws[i], val);
+}
+
+/* One line without its newline: strip comments and blanks, dispatch. */
+static int parse_line(struct parser *p, char *s)
+{
+	char *c = strchr(s, ';');
+
+	if (c)
+		*c = '\0';
+	s = trim(s);
+	if (!*s || *s == '#')
+		return 0;
+	return *s == '[' ? section_open(p, s) : key_value(p, s);
+}
+
+/*
+ * Whole-file checks, after the last section closed:
+ *   1. the three required sections exist;
+ *   2. each lease's ip is a slice's address and its ports lie inside one
+ *      slice of that address (a lease never spans two slices, since two
+ *      slices of one address need not be adjacent);
+ *   3. no two leases share a port of the same address.
+ */
+static int check_file(struct parser *p)
+{
+	const struct sh_config *cfg = p->cfg;
+	char a[16];
+
+	if (!cfg->inside.present)
+		return fail(p, 1, "missing [inside] section");
+	if (!cfg->outside.present)
+		return fail(p, 1, "missing [outside] section");
+	if (!p->first_line[SEC_SLICES])
+		return fail(p, 1, "missing [slices] section");
+	if (cfg->n_slices == 0)
+		return fail(p, p->first_line[SEC_SLICES], "[slices] lists no "
+			    "slices (at least one is required)");
+
+	for (unsigned i = 0; i < cfg->n_leases; i++) {
+		const struct sh_lease_cfg *l = &cfg->leases[i];
+		bool ip_known = false, inside = false;
+
+		for (unsigned j = 0; j < cfg->n_slices; j++) {
+			const struct sh_slice_cfg *s = &cfg->slices[j];
+
+			if (s->ip != l->ip)
+				continue;
+			ip_known = true;
+			inside |= s->lo <= l->lo && l->hi <= s->hi;
+		}
+		if (!ip_known)
+			return fail(p, l->line, "lease '%s': ip %s is not the "
+				    "address of any slice", l->name,
+				    fmt_ipv4(l->ip, a));
+		if (!inside)
+			return fail(p, l->line, "lease '%s': ports %u-%u do not "
+				    "lie inside one slice of %s", l->name,
+				    l->lo, l->hi, fmt_ipv4(l->ip, a));
+		for (unsigned j = 0; j < i; j++) {
+			const struct sh_lease_cfg *o = &cfg->leases[j];
+
+			if (o->ip == l->ip && o->lo <= l->hi && l->lo <= o->hi)
+				return fail(p, l->line, "lease '%s' (ports "
+					    "%u-%u) overlaps lease '%s' (ports "
+					    "%u-%u) on %s", l->name, l->lo,
+					    l->hi, o->name, o->lo, o->hi,
+					    fmt_ipv4(l->ip, a));
+		}
+	}
+	return 0;
+}
+
+void sh_config_defaults(struct sh_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workers = 1;
+	cfg->inside.exception = SH_EXC_AUTO;
+	cfg->outside.exception = SH_EXC_AUTO;
+	cfg->nat = (struct sh_nat_cfg){
+		.udp_timeout = 300,
+		.tcp_established_timeout = 7440,
+		.tcp_transitory_timeout = 240,
+		.icmp_timeout = 60,
+		.max_flows = 1048576,
+		.max_ports_per_client = 0,
+	};
+	snprintf(cfg->ctl_sock_path, sizeof(cfg->ctl_sock_path), "%s",
+		 "/run/shoal/ctl.sock");
+	snprintf(cfg->ctl_database, sizeof(cfg->ctl_database), "%s",
+		 "/var/lib/shoal/leases.db");
+	snprintf(cfg->ctl_group, sizeof(cfg->ctl_group), "%s", "shoal");
+}
+
+int sh_config_load(struct sh_config *cfg, const char *path, char *err,
+		   size_t errlen)
+{
+	struct parser p = { .cfg = cfg, .path = path, .err = err,
+			    .errlen = errlen };
+	/* one more than the limit, to tell a long line from a full one */
+	char buf[LINE_MAX_CHARS + 2];
+	FILE *f = NULL;
+	int rc;
+
+	sh_config_defaults(cfg);
+	if (err && errlen)
+		err[0] = '\0';
+	if (strlen(path) >= sizeof(cfg->path)) {
+		rc = io_fail(&p, -ENAMETOOLONG);
+		goto out;
+	}
+	memcpy(cfg->path, path, strlen(path) + 1);
+	f = fopen(path, "re");
+	if (!f) {
+		rc = io_fail(&p, -errno);
+		goto out;
+	}
+	errno = 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		size_t n = strlen(buf);
+
+		p.line++;
+		rc = 0;
+		if (n && buf[n - 1] == '\n')
+			buf[n - 1] = '\0';
+		else if (n > LINE_MAX_CHARS)
+			rc = fail(&p, p.line, "line too long (max %d characters)",
+				  LINE_MAX_CHARS);
+		else if (!feof(f)) /* fgets stopped early: at a NUL byte */
+			rc = fail(&p, p.line, "line contains a NUL byte");
+		if (rc || (rc = parse_line(&p, buf)))
+			goto out;
+	}
+	if (ferror(f)) {
+		rc = io_fail(&p, errno ? -errno : -EIO);
+		goto out;
+	}
+	rc = section_close(&p);
+	if (!rc)
+		rc = check_file(&p);
+out:
+	if (f)
+		fclose(f);
+	return rc;
+}

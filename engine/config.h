@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shoal configuration: the INI file of BRIEF §3, parsed once at start-up.
+ *
+ * The dialect is rte_cfgfile's (sections in brackets, key = value split at
+ * the first '=', blanks trimmed; ';' starts a comment anywhere on a line,
+ * '#' only at its start; lines of at most 1023 characters), but our parser
+ * remembers where each key came from so every error reads
+ * "file:line: reason". Values are validated here, once; the rest of the
+ * program trusts the struct.
+ *
+ * Pure C, no DPDK: the unit tests and shoal-ctld link it as is.
+ *
+ * Addresses are in host byte order; prefixes are (address, length) with
+ * the host bits cleared.
+ */
+#ifndef SHOAL_CONFIG_H
+#define SHOAL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SH_CFG_MAX_SLICES 64
+#define SH_CFG_MAX_LEASES 256
+#define SH_CFG_MAX_CLIENT_PFX 16
+#define SH_CFG_MAX_WORKERS 16
+#define SH_CFG_NAME_LEN 64
+#define SH_CFG_STR_LEN 512
+
+enum sh_exception_mode {
+	SH_EXC_AUTO = 0,
+	SH_EXC_VIRTIO_USER,
+	SH_EXC_TAP,
+	SH_EXC_NONE,
+};
+
+enum sh_lease_kind {
+	SH_LEASE_NAT = 0,
+	SH_LEASE_SOCKET,
+};
+
+struct sh_prefix {
+	uint32_t addr; /* host order, host bits zero */
+	uint8_t len;   /* 0..32 */
+};
+
+struct sh_port_cfg {
+	bool present;                 /* section seen */
+	int line;                     /* line of the section header */
+	char device[SH_CFG_STR_LEN];  /* PCI address or vdev string */
+	struct sh_prefix address;     /* address/len on the kernel mirror */
+	uint32_t address_host;        /* the address itself (host bits kept) */
+	bool has_address;
+	uint32_t gateway;
+	bool has_gateway;
+	enum sh_exception_mode exception;
+	uint8_t next_hop_mac[6];
+	bool has_next_hop_mac;
+};
+
+struct sh_slice_cfg {
+	uint32_t ip;
+	uint16_t lo, hi; /* inclusive */
+	int line;
+};
+
+struct sh_lease_cfg {
+	char name[SH_CFG_NAME_LEN];
+	enum sh_lease_kind kind;
+	uint32_t ip;
+	uint16_t lo, hi; /* inclusive */
+	struct sh_prefix clients[SH_CFG_MAX_CLIENT_PFX];
+	unsigned n_clients; /* nat: >= 1; socket: 0 */
+	int line;           /* line of the [lease.NAME] header */
+};
+
+struct sh_nat_cfg {
+	uint32_t udp_timeout;             /* seconds, >= 1 */
+	uint32_t tcp_established_timeout; /* seconds, >= 1 */
+	uint32_t tcp_transitory_timeout;  /* seconds, >= 1 */
+	uint32_t icmp_timeout;            /* seconds, >= 1 */
+	uint32_t max_flows;               /* per worker, 1 .. 1<<26 */
+	uint32_t max_ports_per_client;    /* 0 = unlimited */
+};
+
+struct sh_config {
+	char path[SH_CFG_STR_LEN];
+
+	/* [engine] */
+	char eal[SH_CFG_STR_LEN]; /* "" when absent */
+	unsigned workers;         /* 1 .. SH_CFG_MAX_WORKERS */
+	char ctl_socket[SH_CFG_STR_LEN];
+
+	struct sh_port_cfg inside, outside;
+
+	struct sh_slice_cfg slices[SH_CFG_MAX_SLICES];
+	unsigned n_slices;
+
+	struct sh_nat_cfg nat;
+
+	struct sh_lease_cfg leases[SH_CFG_MAX_LEASES];
+	unsigned n_leases;
+
+	/* [ctl] (read by shoal-ctld; validated here for everyone) */
+	char ctl_sock_path[SH_CFG_STR_LEN];
+	char ctl_database[SH_CFG_STR_LEN];
+	char ctl_group[SH_CFG_NAME_LEN];
+};
+
+/*
+ * Load and validate @path into @cfg (defaults first, then the file).
+ * Returns 0, or -errno with a message in @err (truncated to @errlen; @err
+ * may be NULL):
+ *   -EINVAL, "FILE:LINE: reason" for any content error. What is absent
+ *     cites the closest line that exists: a missing [inside], [outside]
+ *     or [slices] section line 1, a missing required key its section's
+ *     header, a lease that fails a whole-file check (ip not a slice's,
+ *     ports not inside one slice, overlap) its [lease.NAME] header;
+ *   -ENOENT, -EACCES, -EISDIR, ... "FILE: strerror" when the file cannot
+ *     be read (-ENAMETOOLONG if @path does not fit cfg->path).
+ * FILE is @path as given. On error @cfg holds a partial load: use only
+ * after success. Never prints, never exits. Any thread.
+ */
+int sh_config_load(struct sh_config *cfg, const char *path, char *err,
+		   size_t errlen);
+
+/* Fill @cfg with the documented defaults (what an empty file yields). */
+void sh_config_defaults(struct sh_config *cfg);
+
+/*
+ * Parse helpers, exported for reuse by the control plane and the tests.
+ * Each returns 0 or -EINVAL, writes its outputs only on success, and
+ * never prints. All are strict: the whole string must match, with no
+ * blanks, signs or trailing characters; numbers are decimal without
+ * leading zeros ("0" itself is fine), so "010" is an error, not 8 or 10.
+ * sh_parse_prefix takes len 0..32 and stores the prefix with host bits
+ * cleared, plus the address as written in *@host when @host is not NULL.
+ * sh_parse_port_range requires 1 <= lo <= hi <= 65535. sh_parse_mac takes
+ * six two-digit hex groups separated by ':', in any case.
+ */
+int sh_parse_ipv4(const char *s, uint32_t *out);                 /* a.b.c.d */
+int sh_parse_prefix(const char *s, struct sh_prefix *out, uint32_t *host);
+int sh_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi); /* "lo-hi" or "p" */
+int sh_parse_mac(const char *s, uint8_t mac[6]);
+int sh_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+
+#endif /* SHOAL_CONFIG_H */
