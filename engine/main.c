@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shoal-engine: the soft-unicast egress packet engine.
+ *
+ *   shoal-engine [EAL args] -- -c FILE
+ *   shoal-engine -c FILE            (EAL args from [engine] eal)
+ *
+ * main() is the script: options and configuration (before EAL, so a bad
+ * file stops start-up with file:line and no DPDK noise), EAL, lease set,
+ * ports, workers, wait for SIGINT/SIGTERM, stop, print the final
+ * counters, clean up.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "config.h"
+#include "port.h"
+#include "stats.h"
+#include "worker.h"
+
+#define SH_DEFAULT_EAL "-l 0-1 --no-huge -m 1024 --no-pci --file-prefix shoal"
+#define SH_MAX_EAL_ARGS 64
+
+volatile bool force_quit;
+
+static struct sh_config cfg;
+static struct nat_lease_set leases;
+static struct sh_worker workers[SH_CFG_MAX_WORKERS];
+
+static void signal_handler(int sig)
+{
+	(void)sig;
+	force_quit = true;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: shoal-engine [EAL args] -- -c FILE\n"
+		   "       shoal-engine -c FILE   (EAL args from [engine] eal)\n");
+}
+
+/* Application options after "--" (or all of argv without it). */
+static int parse_app_args(int argc, char **argv, const char **conf)
+{
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			*conf = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || !*conf)
+		return -EINVAL;
+	return 0;
+}
+
+/* Split @s on whitespace into @argv (after argv[0]); @buf keeps the text. */
+static int split_eal(char *buf, char **argv, int max)
+{
+	int n = 1;
+	char *tok, *save = NULL;
+
+	for (tok = strtok_r(buf, " \t", &save); tok;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if (n == max - 1)
+			return -E2BIG;
+		argv[n++] = tok;
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+static void *nat_zalloc(size_t size, void *ctx)
+{
+	return rte_zmalloc_socket("nat", size, 64, (int)(intptr_t)ctx);
+}
+
+static void nat_free(void *p, void *ctx)
+{
+	(void)ctx;
+	rte_free(p);
+}
+
+static int setup_port(struct sh_port *p, const struct sh_port_cfg *pc,
+		      unsigned n_workers)
+{
+	int ret;
+
+	ret = sh_port_attach(pc->device, &p->port_id);
+	if (ret < 0)
+		return ret;
+	ret = sh_port_start(p->port_id, n_workers);
+	if (ret < 0)
+		return ret;
+	rte_eth_macaddr_get(p->port_id, &p->mac);
+	return 0;
+}
+
+static int setup_workers(const struct sh_port *in, const struct sh_port *out)
+{
+	struct nat_params np = {
+		.n_workers = cfg.workers,
+		.max_flows = cfg.nat.max_flows,
+		.max_ports_per_client = cfg.nat.max_ports_per_client,
+		.timeout_s = { cfg.nat.udp_timeout,
+			       cfg.nat.tcp_established_timeout,
+			       cfg.nat.tcp_transitory_timeout,
+			       cfg.nat.icmp_timeout },
+		.zalloc = nat_zalloc,
+		.free = nat_free,
+	};
+	unsigned i = 0, lcore;
+
+	/* Per-boot secret for flow hashing and RFC 6056 port offsets. */
+	if (getrandom(np.secret, sizeof(np.secret), 0) != sizeof(np.secret))
+		return -errno;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct sh_worker *wk = &workers[i];
+
+		if (i == cfg.workers)
+			break;
+		np.worker_id = i;
+		np.mem_ctx = (void *)(intptr_t)rte_lcore_to_socket_id(lcore);
+		wk->nat = nat_worker_create(&np);
+		if (!wk->nat)
+			return -errno;
+		wk->lcore = lcore;
+		wk->queue = (uint16_t)i;
+		wk->leases = &leases;
+		wk->port[SH_INSIDE] = *in;
+		wk->port[SH_OUTSIDE] = *out;
+		i++;
+	}
+	return i < cfg.workers ? -ENODEV : 0;
+}
+
+static void set_peer(struct sh_port *p, const struct sh_port_cfg *pc)
+{
+	if (pc->has_next_hop_mac) {
+		memcpy(p->next_hop.addr_bytes, pc->next_hop_mac, 6);
+		p->has_next_hop = true;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char *eal_argv[SH_MAX_EAL_ARGS], eal_buf[SH_CFG_STR_LEN];
+	const char *conf = NULL;
+	char err[1024];
+	struct sh_port in_port, out_port;
+	int i, sep = -1, eal_argc, ret;
+	unsigned w;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			sep = i;
+			break;
+		}
+	if (parse_app_args(sep < 0 ? argc : argc - sep,
+			   sep < 0 ? argv : argv + sep, &conf) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	ret = sh_config_load(&cfg, conf, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "shoal-engine: %s\n", err);
+		return 1;
+	}
+	if (cfg.workers > 1) {
+		fprintf(stderr, "shoal-engine: %s: workers = %u: only one worker "
+				"is supported until return-traffic handoff lands\n",
+			conf, cfg.workers);
+		return 1;
+	}
+
+	if (sep < 0) {
+		snprintf(eal_buf, sizeof(eal_buf), "%s",
+			 cfg.eal[0] ? cfg.eal : SH_DEFAULT_EAL);
+		eal_argv[0] = argv[0];
+		eal_argc = split_eal(eal_buf, eal_argv, SH_MAX_EAL_ARGS);
+		if (eal_argc < 0)
+			rte_exit(EXIT_FAILURE, "[engine] eal: too many arguments\n");
+	} else {
+		eal_argv[0] = argv[0];
+		for (i = 1; i < sep && i < SH_MAX_EAL_ARGS - 1; i++)
+			eal_argv[i] = argv[i];
+		eal_argv[i] = NULL;
+		eal_argc = i;
+	}
+	ret = rte_eal_init(eal_argc, eal_argv);
+	if (ret < 0)
+		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n",
+			 rte_strerror(rte_errno));
+
+	signal(SIGINT, signal_handler);
+	signal(SIGTERM, signal_handler);
+
+	if (nat_lease_set_from_config(&leases, &cfg) < 0)
+		rte_exit(EXIT_FAILURE, "%s: lease set too large\n", conf);
+	ret = setup_port(&in_port, &cfg.inside, cfg.workers);
+	if (ret < 0)
+		rte_exit(EXIT_FAILURE, "%s: [inside] device %s: %s\n", conf,
+			 cfg.inside.device, strerror(-ret));
+	ret = setup_port(&out_port, &cfg.outside, cfg.workers);
+	if (ret < 0)
+		rte_exit(EXIT_FAILURE, "%s: [outside] device %s: %s\n", conf,
+			 cfg.outside.device, strerror(-ret));
+	set_peer(&in_port, &cfg.inside);
+	set_peer(&out_port, &cfg.outside);
+
+	ret = setup_workers(&in_port, &out_port);
+	if (ret < 0)
+		rte_exit(EXIT_FAILURE, "workers: %s (need %u worker lcores)\n",
+			 strerror(-ret), cfg.workers);
+	sh_stats_init(workers, cfg.workers);
+
+	printf("shoal-engine: %u worker(s), inside port %u, outside port %u, "
+	       "%u lease(s), %u slice(s)\n",
+	       cfg.workers, in_port.port_id, out_port.port_id, leases.n_leases,
+	       leases.n_slices);
+	fflush(stdout);
+	for (w = 0; w < cfg.workers; w++)
+		rte_eal_remote_launch(sh_worker_main, &workers[w], workers[w].lcore);
+
+	while (!force_quit)
+		usleep(100 * 1000);
+	rte_eal_mp_wait_lcore();
+
+	sh_stats_print(stdout, workers, cfg.workers);
+	sh_port_stop(in_port.port_id);
+	sh_port_stop(out_port.port_id);
+	for (w = 0; w < cfg.workers; w++)
+		nat_worker_destroy(workers[w].nat);
+	rte_eal_cleanup();
+	return 0;
+}

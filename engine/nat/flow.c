@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The per-worker flow table.
+ *
+ * Layout (bytes per flow at max_flows = 2^k):
+ *   flows[]       32  struct nat_flow, preallocated array
+ *   free_stack[]   4  indices of free entries
+ *   in_slots[]    16  open-addressing index by inside key (2 slots/flow)
+ *   out_slots[]   16  open-addressing index by outside key
+ *   clients[]     16  per-client flow counts, only with max_ports_per_client
+ *   total         68 (84 with a per-client cap)
+ * The slot arrays are sized to the power of two >= 2 * max_flows, so the
+ * load factor never exceeds 1/2.
+ *
+ * Slot arrays use linear probing with backward-shift deletion: no
+ * tombstones, and an entry never moves further from its home slot than
+ * where it was inserted, so NAT_MAX_PROBE bounds inserts and lookups alike.
+ * Owner lcore only, everywhere in this file.
+ */
+#include <errno.h>
+
+#include "nat_inline.h"
+
+uint32_t nat_slots_for(uint32_t max_flows)
+{
+	uint64_t p = 1;
+
+	while (p < (uint64_t)max_flows * 2)
+		p <<= 1;
+	return (uint32_t)p;
+}
+
+size_t nat_table_bytes(uint32_t max_flows, bool clients)
+{
+	size_t slots = nat_slots_for(max_flows);
+
+	return (size_t)max_flows * (sizeof(struct nat_flow) + sizeof(uint32_t)) +
+	       2 * slots * sizeof(struct nat_slot) +
+	       (clients ? slots * sizeof(struct nat_client_slot) : 0);
+}
+
+bool nat_flow_expired(const struct nat_worker *w, const struct nat_flow *f)
+{
+	return (uint32_t)(w->now - f->last_seen) >=
+	       w->timeout_ms[nat_flow_class(f)];
+}
+
+/* Find the slot of flow @idx (known present) under hash @h. */
+static uint32_t slot_of(const struct nat_slot *s, uint32_t mask, uint64_t h,
+			uint32_t idx)
+{
+	uint32_t pos = (uint32_t)h & mask;
+
+	while (s[pos].idx != idx + 1)
+		pos = (pos + 1) & mask;
+	return pos;
+}
+
+/* Backward-shift deletion (Knuth 6.4 algorithm R): pull later members of
+ * the probe run into the hole so lookups can keep stopping at empties. */
+static void slot_remove(struct nat_slot *s, uint32_t mask, uint32_t hole,
+			const struct nat_worker *w, bool out)
+{
+	uint32_t pos = hole;
+
+	for (;;) {
+		struct nat_key k;
+		uint32_t home;
+
+		pos = (pos + 1) & mask;
+		if (s[pos].idx == 0)
+			break;
+		if (out)
+			nat_flow_out_key(&w->t.flows[s[pos].idx - 1], &k);
+		else
+			nat_flow_in_key(&w->t.flows[s[pos].idx - 1], &k);
+		home = (uint32_t)nat_key_hash(&k, w->secret[0]) & mask;
+		/* Move the entry if its home is not cyclically in (hole, pos]. */
+		if (((pos - home) & mask) >= ((pos - hole) & mask)) {
+			s[hole] = s[pos];
+			hole = pos;
+		}
+	}
+	s[hole].idx = 0;
+	s[hole].sig = 0;
+}
+
+static int64_t lookup(struct nat_worker *w, const struct nat_key *k, bool out)
+{
+	struct nat_table *t = &w->t;
+	const struct nat_slot *s = out ? t->out_slots : t->in_slots;
+	uint64_t h = nat_key_hash(k, w->secret[0]);
+	uint32_t sig = (uint32_t)(h >> 32);
+	uint32_t pos = (uint32_t)h & t->mask;
+	unsigned i;
+
+	for (i = 0; i < NAT_MAX_PROBE; i++, pos = (pos + 1) & t->mask) {
+		struct nat_flow *f;
+		uint32_t idx = s[pos].idx;
+
+		if (idx == 0)
+			return -1;
+		if (s[pos].sig != sig)
+			continue;
+		f = &t->flows[idx - 1];
+		if (out ? !nat_flow_match_out(f, k) : !nat_flow_match_in(f, k))
+			continue;
+		/* Lazy expiry: the sweep may not have reached it yet. */
+		if (nat_flow_expired(w, f)) {
+			nat_flow_del(w, idx - 1);
+			w->cnt[SH_CNT_FLOW_EXPIRED]++;
+			return -1;
+		}
+		return idx - 1;
+	}
+	return -1;
+}
+
+int64_t nat_lookup_in(struct nat_worker *w, const struct nat_key *k)
+{
+	return lookup(w, k, false);
+}
+
+int64_t nat_lookup_out(struct nat_worker *w, const struct nat_key *k)
+{
+	return lookup(w, k, true);
+}
+
+/* First empty slot within the probe budget for hash @h, or -1. */
+static int64_t free_slot(const struct nat_slot *s, uint32_t mask, uint64_t h)
+{
+	uint32_t pos = (uint32_t)h & mask;
+	unsigned i;
+
+	for (i = 0; i < NAT_MAX_PROBE; i++, pos = (pos + 1) & mask)
+		if (s[pos].idx == 0)
+			return pos;
+	return -1;
+}
+
+static struct nat_client_slot *client_slot(struct nat_worker *w, uint32_t ip,
+					   bool create)
+{
+	struct nat_table *t = &w->t;
+	uint32_t pos = (uint32_t)nat_mix(ip, 0, w->secret[1]) & t->client_mask;
+	unsigned i;
+
+	/* At most max_flows clients in 2 * max_flows slots: load <= 1/2, and
+	 * clients holding no flow are removed, so probing ends at an empty
+	 * slot; the bound is a guard, not an expected case. */
+	for (i = 0; i <= t->client_mask; i++, pos = (pos + 1) & t->client_mask) {
+		if (t->clients[pos].ip == ip && t->clients[pos].flows)
+			return &t->clients[pos];
+		if (t->clients[pos].flows == 0) {
+			if (!create)
+				return NULL;
+			t->clients[pos].ip = ip;
+			return &t->clients[pos];
+		}
+	}
+	return NULL;
+}
+
+uint32_t nat_client_flows(const struct nat_worker *w, uint32_t client)
+{
+	struct nat_client_slot *c;
+
+	if (!w->t.clients)
+		return 0;
+	c = client_slot((struct nat_worker *)(uintptr_t)w, client, false);
+	return c ? c->flows : 0;
+}
+
+static void client_remove(struct nat_worker *w, struct nat_client_slot *c)
+{
+	struct nat_table *t = &w->t;
+	uint32_t hole = (uint32_t)(c - t->clients), pos = hole;
+
+	for (;;) {
+		uint32_t home;
+
+		pos = (pos + 1) & t->client_mask;
+		if (t->clients[pos].flows == 0)
+			break;
+		home = (uint32_t)nat_mix(t->clients[pos].ip, 0, w->secret[1]) &
+		       t->client_mask;
+		if (((pos - home) & t->client_mask) >=
+		    ((pos - hole) & t->client_mask)) {
+			t->clients[hole] = t->clients[pos];
+			hole = pos;
+		}
+	}
+	t->clients[hole].ip = 0;
+	t->clients[hole].flows = 0;
+}
+
+int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
+{
+	struct nat_table *t = &w->t;
+	struct nat_key ki, ko;
+	uint64_t hi, ho;
+	int64_t si, so;
+	uint32_t idx;
+
+	if (t->n_free == 0)
+		return -SH_DROP_TABLE_FULL;
+	nat_flow_in_key(f, &ki);
+	nat_flow_out_key(f, &ko);
+	hi = nat_key_hash(&ki, w->secret[0]);
+	ho = nat_key_hash(&ko, w->secret[0]);
+	si = free_slot(t->in_slots, t->mask, hi);
+	so = free_slot(t->out_slots, t->mask, ho);
+	if (si < 0 || so < 0)
+		return -SH_DROP_TABLE_FULL;
+	if (t->clients) {
+		struct nat_client_slot *c = client_slot(w, f->in_ip, true);
+
+		if (!c)
+			return -SH_DROP_TABLE_FULL;
+		c->flows++;
+	}
+
+	idx = t->free_stack[--t->n_free];
+	t->flows[idx] = *f;
+	t->in_slots[si].sig = (uint32_t)(hi >> 32);
+	t->in_slots[si].idx = idx + 1;
+	t->out_slots[so].sig = (uint32_t)(ho >> 32);
+	t->out_slots[so].idx = idx + 1;
+	w->cnt[SH_CNT_FLOW_CREATED]++;
+	return idx;
+}
+
+void nat_flow_del(struct nat_worker *w, uint32_t idx)
+{
+	struct nat_table *t = &w->t;
+	struct nat_flow *f = &t->flows[idx];
+	struct nat_key k;
+
+	nat_flow_in_key(f, &k);
+	slot_remove(t->in_slots, t->mask,
+		    slot_of(t->in_slots, t->mask, nat_key_hash(&k, w->secret[0]),
+			    idx),
+		    w, false);
+	nat_flow_out_key(f, &k);
+	slot_remove(t->out_slots, t->mask,
+		    slot_of(t->out_slots, t->mask,
+			    nat_key_hash(&k, w->secret[0]), idx),
+		    w, true);
+	if (t->clients) {
+		struct nat_client_slot *c = client_slot(w, f->in_ip, false);
+
+		if (c && --c->flows == 0)
+			client_remove(w, c);
+	}
+	memset(f, 0, sizeof(*f));
+	t->free_stack[t->n_free++] = idx;
+}
+
+uint32_t nat_flow_count(const struct nat_worker *w)
+{
+	return w->t.max_flows - w->t.n_free;
+}
+
+unsigned nat_expire(struct nat_worker *w, unsigned budget)
+{
+	struct nat_table *t = &w->t;
+	unsigned removed = 0;
+
+	if (budget > t->max_flows)
+		budget = t->max_flows;
+	while (budget--) {
+		struct nat_flow *f = &t->flows[t->sweep_pos];
+
+		if (f->proto && nat_flow_expired(w, f)) {
+			nat_flow_del(w, t->sweep_pos);
+			removed++;
+		}
+		if (++t->sweep_pos == t->max_flows)
+			t->sweep_pos = 0;
+	}
+	w->cnt[SH_CNT_FLOW_EXPIRED] += removed;
+	return removed;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ICMP error translation through the embedded header (RFC 5508 §4.2).
+ *
+ * An error quotes the IPv4 header and at least 8 bytes of the packet that
+ * caused it. That quoted packet travelled in the opposite direction of the
+ * error, so:
+ *   out2in (a router beyond us answers a translated packet): the quote is
+ *     slice:P -> remote; look it up by outside key, rewrite the outer
+ *     destination and the quoted source back to the client's tuple;
+ *   in2out (a client answers a packet we translated to it): the quote is
+ *     remote -> client:p; look it up by inside key, rewrite the outer
+ *     source and the quoted destination to the slice tuple.
+ * The quoted IPv4 checksum and, when quoted in full, the quoted L4
+ * checksum are adjusted incrementally; the ICMP checksum, which covers
+ * the quote, is recomputed (it was verified by nat_parse). Errors never
+ * refresh a flow's timer: they are not traffic of the flow.
+ */
+#include "nat_inline.h"
+
+struct quote {
+	uint8_t *ip, *l4;
+	uint32_t l4_avail; /* quoted bytes after the quoted IPv4 header */
+	uint8_t proto;
+};
+
+/* Validate the quoted packet; SH_OK or SH_DROP_ICMP_INNER_MALFORMED. */
+static unsigned quote_parse(const struct nat_pkt *p, struct quote *q)
+{
+	uint32_t avail = p->l4_len - 8u, ihl;
+	uint8_t *in = p->l4 + 8;
+
+	if (avail < 20 || (in[0] >> 4) != 4)
+		return SH_DROP_ICMP_INNER_MALFORMED;
+	ihl = (uint32_t)(in[0] & 0xf) * 4;
+	if (ihl < 20 || avail < ihl + 8)
+		return SH_DROP_ICMP_INNER_MALFORMED;
+	if (csum_fold(csum_partial(in, ihl, 0)) != 0xffff)
+		return SH_DROP_ICMP_INNER_MALFORMED;
+	/* A non-first fragment quotes no ports. */
+	if (ld16_host(in + IP4_FRAG) & 0x1fff)
+		return SH_DROP_ICMP_INNER_MALFORMED;
+	q->ip = in;
+	q->l4 = in + ihl;
+	q->l4_avail = avail - ihl;
+	q->proto = in[IP4_PROTO];
+	if (q->proto != NAT_PROTO_TCP && q->proto != NAT_PROTO_UDP &&
+	    q->proto != NAT_PROTO_ICMP)
+		return SH_DROP_ICMP_INNER_MALFORMED;
+	return SH_OK;
+}
+
+/*
+ * Rewrite the quoted address at @addr_off (IP4_SRC or IP4_DST) and port at
+ * @port_off to (@ip, @port), fixing the quoted checksums, then the ICMP
+ * checksum over the whole message.
+ */
+static void quote_rewrite(const struct nat_pkt *p, struct quote *q,
+			  unsigned addr_off, unsigned port_off, uint32_t ip,
+			  uint16_t port)
+{
+	uint32_t old_ip = ld32(q->ip + addr_off);
+	uint16_t old_port = ld16(q->l4 + port_off);
+	uint64_t d;
+
+	st32(q->ip + addr_off, ip);
+	st16(q->ip + IP4_CSUM,
+	     csum_apply(ld16(q->ip + IP4_CSUM), csum_delta32(old_ip, ip)));
+	st16(q->l4 + port_off, port);
+	if (q->proto == NAT_PROTO_ICMP) {
+		if (q->l4_avail >= 4)
+			l4_csum_adjust(q->l4, q->proto,
+				       csum_delta16(old_port, port));
+	} else if (q->proto == NAT_PROTO_UDP ||
+		   q->l4_avail >= TCP_CSUM + 2) {
+		d = csum_delta32(old_ip, ip) + csum_delta16(old_port, port);
+		l4_csum_adjust(q->l4, q->proto, d);
+	}
+	st16(p->l4 + NAT_ICMP_CSUM, 0);
+	st16(p->l4 + NAT_ICMP_CSUM, csum_finish(csum_partial(p->l4, p->l4_len, 0)));
+}
+
+/* Outer address at @off (IP4_SRC or IP4_DST) to @ip, with the TTL. */
+static void outer_rewrite(uint8_t *ip, unsigned off, uint32_t addr)
+{
+	uint32_t old = ld32(ip + off);
+	uint64_t d;
+
+	st32(ip + off, addr);
+	d = csum_delta32(old, addr) + ip_ttl_dec(ip);
+	st16(ip + IP4_CSUM, csum_apply(ld16(ip + IP4_CSUM), d));
+}
+
+unsigned nat_icmp_err_out2in(struct nat_worker *w,
+			     const struct nat_lease_set *ls, struct nat_pkt *p)
+{
+	uint32_t dst = ld32(p->ip + IP4_DST);
+	uint16_t qport, rport = 0;
+	struct nat_flow *f;
+	struct quote q;
+	struct nat_key k;
+	unsigned ret;
+	int64_t idx;
+
+	ret = quote_parse(p, &q);
+	if (ret != SH_OK)
+		return ret;
+	/* We sent the quoted packet: its source is the outer destination. */
+	if (ld32(q.ip + IP4_SRC) != dst)
+		return SH_DROP_ICMP_INNER_MALFORMED;
+	if (q.proto == NAT_PROTO_ICMP) {
+		if (q.l4[NAT_ICMP_TYPE] != NAT_ICMP_ECHO_REQUEST)
+			return SH_DROP_ICMP_INNER_MALFORMED;
+		qport = ld16(q.l4 + NAT_ICMP_ID);
+	} else {
+		qport = ld16(q.l4 + L4_SPORT);
+		rport = ld16(q.l4 + L4_DPORT);
+	}
+	nat_key_set(&k, dst, qport, ld32(q.ip + IP4_DST), rport, q.proto);
+	idx = nat_lookup_out(w, &k);
+	if (idx < 0)
+		return nat_out2in_miss(ls, dst, qport);
+	if (p->ip[IP4_TTL] <= 1)
+		return SH_DROP_TTL_EXPIRED;
+	f = &w->t.flows[idx];
+
+	outer_rewrite(p->ip, IP4_DST, f->in_ip);
+	quote_rewrite(p, &q, IP4_SRC,
+		      q.proto == NAT_PROTO_ICMP ? NAT_ICMP_ID : L4_SPORT, f->in_ip,
+		      f->in_port);
+	w->cnt[SH_CNT_ICMP_ERR_OUT2IN]++;
+	return SH_OK;
+}
+
+unsigned nat_icmp_err_in2out(struct nat_worker *w,
+			     const struct nat_lease_set *ls, struct nat_pkt *p)
+{
+	uint32_t src = ld32(p->ip + IP4_SRC);
+	uint16_t qport, rport = 0;
+	struct nat_flow *f;
+	struct quote q;
+	struct nat_key k;
+	unsigned ret;
+	int64_t idx;
+
+	(void)ls;
+	ret = quote_parse(p, &q);
+	if (ret != SH_OK)
+		return ret;
+	/* The client received the quoted packet: its destination is us. */
+	if (ld32(q.ip + IP4_DST) != src)
+		return SH_DROP_ICMP_INNER_MALFORMED;
+	if (q.proto == NAT_PROTO_ICMP) {
+		if (q.l4[NAT_ICMP_TYPE] != NAT_ICMP_ECHO_REPLY)
+			return SH_DROP_ICMP_INNER_MALFORMED;
+		qport = ld16(q.l4 + NAT_ICMP_ID);
+	} else {
+		qport = ld16(q.l4 + L4_DPORT);
+		rport = ld16(q.l4 + L4_SPORT);
+	}
+	if (p->ip[IP4_TTL] <= 1)
+		return SH_DROP_TTL_EXPIRED;
+	nat_key_set(&k, src, qport, ld32(q.ip + IP4_SRC), rport, q.proto);
+	idx = nat_lookup_in(w, &k);
+	if (idx < 0)
+		return SH_DROP_UNSOLICITED;
+	f = &w->t.flows[idx];
+
+	outer_rewrite(p->ip, IP4_SRC, f->out_ip);
+	quote_rewrite(p, &q, IP4_DST,
+		      q.proto == NAT_PROTO_ICMP ? NAT_ICMP_ID : L4_DPORT, f->out_ip,
+		      f->out_port);
+	w->cnt[SH_CNT_ICMP_ERR_IN2OUT]++;
+	return SH_OK;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inside to outside: client packets leave with a leased source.
+ *
+ * Fast path: one inside-key lookup, then the rewrite (source address and
+ * port or echo id, incremental IPv4 and L4 checksums, TTL). A miss calls
+ * nat_flow_create(), the slow path in ports.c.
+ */
+#include "nat_inline.h"
+
+unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
+		    struct nat_pkt *p)
+{
+	uint8_t *ip = p->ip, *l4 = p->l4;
+	uint32_t src = ld32(ip + IP4_SRC), dst = ld32(ip + IP4_DST);
+	uint16_t sport, dport = 0;
+	uint64_t ipd, l4d;
+	struct nat_flow *f;
+	struct nat_key k;
+	uint8_t tcpflags = 0;
+	int64_t idx;
+
+	if (nat_is_host_ip(ls, dst))
+		return NAT_KERNEL;
+
+	switch (p->proto) {
+	case NAT_PROTO_TCP:
+		tcpflags = l4[TCP_FLAGS];
+		/* fall through */
+	case NAT_PROTO_UDP:
+		sport = ld16(l4 + L4_SPORT);
+		dport = ld16(l4 + L4_DPORT);
+		break;
+	default: /* ICMP: parse admits only TCP, UDP and ICMP */
+		switch (l4[NAT_ICMP_TYPE]) {
+		case NAT_ICMP_ECHO_REQUEST:
+			sport = ld16(l4 + NAT_ICMP_ID);
+			break;
+		case NAT_ICMP_DEST_UNREACH:
+		case NAT_ICMP_TIME_EXCEEDED:
+		case NAT_ICMP_PARAM_PROBLEM:
+			return nat_icmp_err_in2out(w, ls, p);
+		default:
+			return SH_DROP_ICMP_UNSUPPORTED;
+		}
+	}
+	if (ip[IP4_TTL] <= 1)
+		return SH_DROP_TTL_EXPIRED;
+
+	nat_key_set(&k, src, sport, dst, dport, p->proto);
+	idx = nat_lookup_in(w, &k);
+	if (__builtin_expect(idx < 0, 0)) {
+		/* Only a connection opening claims a port for TCP. */
+		if (p->proto == NAT_PROTO_TCP &&
+		    (tcpflags & (NAT_TCPF_SYN | NAT_TCPF_ACK | NAT_TCPF_RST)) != NAT_TCPF_SYN)
+			return SH_DROP_TCP_NOT_SYN;
+		idx = nat_flow_create(w, ls, &k);
+		if (idx < 0)
+			return (unsigned)-idx;
+	}
+	f = &w->t.flows[idx];
+
+	st32(ip + IP4_SRC, f->out_ip);
+	ipd = csum_delta32(src, f->out_ip) + ip_ttl_dec(ip);
+	st16(ip + IP4_CSUM, csum_apply(ld16(ip + IP4_CSUM), ipd));
+	if (p->proto == NAT_PROTO_ICMP) {
+		st16(l4 + NAT_ICMP_ID, f->out_port);
+		l4d = csum_delta16(sport, f->out_port);
+	} else {
+		st16(l4 + L4_SPORT, f->out_port);
+		l4d = csum_delta32(src, f->out_ip) +
+		      csum_delta16(sport, f->out_port);
+		if (p->proto == NAT_PROTO_TCP)
+			nat_tcp_track(f, tcpflags, true);
+	}
+	l4_csum_adjust(l4, p->proto, l4d);
+	nat_flow_touch(w, f);
+	w->cnt[SH_CNT_IN2OUT]++;
+	return SH_OK;
+}

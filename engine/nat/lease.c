@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Lease sets: which (address, port range) belongs to whom, and which
+ * clients use which nat lease.
+ *
+ * Lookups here run on the slow path (new flow) and on the outside miss
+ * path only; they scan arrays bounded by SH_CFG_MAX_LEASES and
+ * SH_CFG_MAX_SLICES, which keeps a lease set a flat, copyable snapshot.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat_inline.h"
+
+static uint32_t mask_of(uint8_t len)
+{
+	return len ? htonl(~0u << (32 - len)) : 0;
+}
+
+static int match_cmp(const void *a, const void *b)
+{
+	const struct nat_match *x = a, *y = b;
+
+	/* Longest prefix first; among equals, lease order (stable choice). */
+	if (x->len != y->len)
+		return y->len - x->len;
+	return x->lease - y->lease;
+}
+
+int nat_lease_set_from_config(struct nat_lease_set *ls,
+			      const struct sh_config *cfg)
+{
+	unsigned i, j;
+
+	memset(ls, 0, sizeof(*ls));
+	if (cfg->n_slices > SH_CFG_MAX_SLICES || cfg->n_leases > NAT_MAX_LEASES)
+		return -EINVAL;
+	for (i = 0; i < cfg->n_slices; i++) {
+		ls->slices[i].ip = htonl(cfg->slices[i].ip);
+		ls->slices[i].lo = cfg->slices[i].lo;
+		ls->slices[i].hi = cfg->slices[i].hi;
+	}
+	ls->n_slices = cfg->n_slices;
+
+	for (i = 0; i < cfg->n_leases; i++) {
+		const struct sh_lease_cfg *lc = &cfg->leases[i];
+		struct nat_lease *l = &ls->leases[i];
+
+		l->id = i + 1;
+		l->ip = htonl(lc->ip);
+		l->lo = lc->lo;
+		l->hi = lc->hi;
+		l->kind = (uint8_t)lc->kind;
+		l->state = NAT_LEASE_ACTIVE;
+		memcpy(l->name, lc->name, sizeof(l->name));
+		for (j = 0; j < lc->n_clients; j++) {
+			struct nat_match *m;
+
+			if (ls->n_match == NAT_MAX_MATCH)
+				return -EINVAL;
+			m = &ls->match[ls->n_match++];
+			m->mask = mask_of(lc->clients[j].len);
+			m->net = htonl(lc->clients[j].addr) & m->mask;
+			m->len = lc->clients[j].len;
+			m->lease = (uint16_t)i;
+		}
+	}
+	ls->n_leases = cfg->n_leases;
+	qsort(ls->match, ls->n_match, sizeof(ls->match[0]), match_cmp);
+
+	if (cfg->inside.has_address)
+		ls->host_ips[ls->n_host_ips++] = htonl(cfg->inside.address_host);
+	if (cfg->outside.has_address)
+		ls->host_ips[ls->n_host_ips++] = htonl(cfg->outside.address_host);
+	ls->generation = 1;
+	return 0;
+}
+
+int nat_lease_match(const struct nat_lease_set *ls, uint32_t client, int from)
+{
+	unsigned i;
+
+	for (i = (unsigned)(from + 1); i < ls->n_match; i++) {
+		const struct nat_match *m = &ls->match[i];
+		const struct nat_lease *l = &ls->leases[m->lease];
+
+		if ((client & m->mask) == m->net && l->kind == SH_LEASE_NAT &&
+		    l->state == NAT_LEASE_ACTIVE)
+			return (int)i;
+	}
+	return -1;
+}
+
+const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
+				       uint32_t ip, uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < ls->n_leases; i++) {
+		const struct nat_lease *l = &ls->leases[i];
+
+		if (l->ip == ip && port >= l->lo && port <= l->hi)
+			return l;
+	}
+	return NULL;
+}
+
+bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
+{
+	unsigned i;
+
+	for (i = 0; i < ls->n_slices; i++)
+		if (ls->slices[i].ip == ip)
+			return true;
+	return false;
+}
+
+bool nat_is_host_ip(const struct nat_lease_set *ls, uint32_t ip)
+{
+	unsigned i;
+
+	for (i = 0; i < ls->n_host_ips; i++)
+		if (ls->host_ips[i] == ip)
+			return true;
+	return false;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * NAT worker lifetime: one allocation per table, through the caller's
+ * allocator so the engine can place them on the worker's NUMA node.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "nat_inline.h"
+
+void nat_worker_destroy(struct nat_worker *w)
+{
+	struct nat_table *t;
+
+	if (!w)
+		return;
+	t = &w->t;
+	w->free(t->flows, w->mem_ctx);
+	w->free(t->free_stack, w->mem_ctx);
+	w->free(t->in_slots, w->mem_ctx);
+	w->free(t->out_slots, w->mem_ctx);
+	w->free(t->clients, w->mem_ctx);
+	w->free(w, w->mem_ctx);
+}
+
+struct nat_worker *nat_worker_create(const struct nat_params *p)
+{
+	struct nat_worker *w;
+	struct nat_table *t;
+	uint32_t slots, i;
+
+	if (p->n_workers == 0 || p->worker_id >= p->n_workers ||
+	    p->max_flows == 0 || p->max_flows > (1u << 30)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	w = p->zalloc(sizeof(*w), p->mem_ctx);
+	if (!w)
+		goto nomem;
+	w->free = p->free;
+	w->mem_ctx = p->mem_ctx;
+	w->id = p->worker_id;
+	w->n_workers = p->n_workers;
+	w->max_ports_per_client = p->max_ports_per_client;
+	w->secret[0] = p->secret[0];
+	w->secret[1] = p->secret[1];
+	for (i = 0; i < NAT_TO_MAX; i++)
+		w->timeout_ms[i] = p->timeout_s[i] * 1000u;
+
+	t = &w->t;
+	slots = nat_slots_for(p->max_flows);
+	t->max_flows = p->max_flows;
+	t->mask = slots - 1;
+	t->flows = p->zalloc((size_t)p->max_flows * sizeof(*t->flows), p->mem_ctx);
+	t->free_stack = p->zalloc((size_t)p->max_flows * sizeof(uint32_t),
+				  p->mem_ctx);
+	t->in_slots = p->zalloc((size_t)slots * sizeof(struct nat_slot), p->mem_ctx);
+	t->out_slots = p->zalloc((size_t)slots * sizeof(struct nat_slot), p->mem_ctx);
+	if (!t->flows || !t->free_stack || !t->in_slots || !t->out_slots)
+		goto nomem;
+	if (p->max_ports_per_client) {
+		t->clients = p->zalloc((size_t)slots * sizeof(*t->clients),
+				       p->mem_ctx);
+		if (!t->clients)
+			goto nomem;
+		t->client_mask = slots - 1;
+	}
+	/* Hand out low indices first: a lightly loaded table stays compact. */
+	for (i = 0; i < p->max_flows; i++)
+		t->free_stack[i] = p->max_flows - 1 - i;
+	t->n_free = p->max_flows;
+	return w;
+
+nomem:
+	nat_worker_destroy(w);
+	errno = ENOMEM;
+	return NULL;
+}

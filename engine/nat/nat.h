@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shoal NAT core: source NAT of client flows into leased port ranges.
+ *
+ * Plain C with no EAL dependency, so the unit tests drive it on byte
+ * buffers with a virtual clock. The engine's worker wraps it around mbufs.
+ * docs/DESIGN.md has the picture; the contracts are here.
+ *
+ * Ownership
+ *   struct nat_worker   one per worker lcore, written only by that lcore:
+ *                       flow table, port-search state, counters.
+ *   struct nat_lease_set  immutable snapshot of leases and slices. The
+ *                       control plane builds a new one and swaps a pointer
+ *                       (RCU: workers load it once per burst; the old one
+ *                       is freed after every worker reported quiescence).
+ *                       Flows never point into it: they carry their own
+ *                       addresses and ports, so a swap needs no flow walk.
+ *
+ * Ports belong to workers
+ *   Outside port P of any lease belongs to worker (P % n_workers). Return
+ *   traffic therefore reaches its owner by the port alone (a NIC can steer
+ *   on the low bits of the port with rte_flow when n_workers is a power of
+ *   two; otherwise a handoff ring does it), and workers never share flows.
+ *
+ * Byte order
+ *   Addresses and ports inside keys and flows are in network order, as
+ *   they sit in the packet: the fast path never swaps. Lease bounds
+ *   (lo/hi) are host order because they are compared as numbers.
+ *
+ * Verdicts
+ *   Packet functions return SH_OK (forward), NAT_KERNEL (Linux's packet:
+ *   the caller punts it or counts SH_DROP_NO_EXCEPTION_PATH), or one
+ *   SH_DROP_* reason which the caller counts. They never free or send.
+ */
+#ifndef SHOAL_NAT_H
+#define SHOAL_NAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shoal/counters.h>
+
+#include "config.h"
+
+#define NAT_KERNEL ((unsigned)SH_COUNTER_MAX)
+
+/*
+ * Port search budget: how many candidate ports one new flow may probe.
+ * Each probe is one hash lookup (~one cache miss), so 128 probes bound the
+ * slow path to a few microseconds even when a lease is nearly full; a
+ * worker's share of a lease that is no larger than this is searched
+ * exhaustively, so small leases never report a false "exhausted".
+ * (Linux nf_nat_core caps its unique-tuple search at 128 for the same
+ * reason.)
+ */
+#define NAT_PORT_ATTEMPTS 128
+
+/*
+ * RFC 6056 algorithm 4 ("double-hash"): per-destination offsets so that
+ * consecutive flows to one popular destination start probing just past the
+ * previous allocation instead of re-walking a growing cluster.
+ */
+#define NAT_PORT_TABLE_SIZE 4096
+
+/*
+ * Longest probe sequence the flow hash tables accept. The tables are kept
+ * at most half full, where linear probing averages ~1.5 probes per hit; an
+ * insert that would need more than this is refused (counted table_full),
+ * which in turn bounds every lookup.
+ */
+#define NAT_MAX_PROBE 32
+
+#define NAT_MAX_LEASES SH_CFG_MAX_LEASES
+#define NAT_MAX_MATCH (SH_CFG_MAX_LEASES * 4)
+
+/* The (local, remote) view of a flow, on either side of the translation. */
+struct nat_key {
+	uint32_t local_ip;   /* client (inside key) or slice (outside key) */
+	uint32_t remote_ip;  /* destination host */
+	uint16_t local_port; /* client port / slice port / ICMP echo id */
+	uint16_t remote_port; /* 0 for ICMP echo */
+	uint8_t proto;
+	uint8_t pad[3];
+};
+
+/* TCP light state, bits in nat_flow.tcp */
+#define NAT_TCP_SYN_IN 0x01
+#define NAT_TCP_SYN_OUT 0x02
+#define NAT_TCP_FIN 0x04
+#define NAT_TCP_RST 0x08
+
+/*
+ * One binding. 32 bytes: two per cache line. proto == 0 marks a free entry.
+ * Both hash tables index the same entry; their keys are derived from it.
+ */
+struct nat_flow {
+	uint32_t in_ip;    /* client address */
+	uint32_t out_ip;   /* slice address */
+	uint32_t rem_ip;   /* remote (destination) address */
+	uint16_t in_port;  /* client port or echo id */
+	uint16_t out_port; /* leased port or translated echo id */
+	uint16_t rem_port; /* remote port, 0 for ICMP */
+	uint8_t proto;
+	uint8_t tcp;        /* NAT_TCP_* */
+	uint32_t last_seen; /* ms, worker clock */
+	uint16_t lease;     /* lease id at creation (for usage reports) */
+	uint16_t pad;
+	uint32_t pkts;      /* packets both ways, saturating */
+};
+
+/* One hash-table slot: 0 idx means empty; otherwise flow index + 1. */
+struct nat_slot {
+	uint32_t sig; /* upper half of the key hash */
+	uint32_t idx;
+};
+
+struct nat_client_slot {
+	uint32_t ip; /* network order; 0 = empty */
+	uint32_t flows;
+};
+
+enum nat_lease_state {
+	NAT_LEASE_ACTIVE = 0,
+	NAT_LEASE_DRAINING, /* no new flows; existing ones continue */
+};
+
+struct nat_lease {
+	uint32_t id;
+	uint32_t ip;     /* network order */
+	uint16_t lo, hi; /* host order, inclusive */
+	uint8_t kind;    /* enum sh_lease_kind */
+	uint8_t state;   /* enum nat_lease_state */
+	char name[SH_CFG_NAME_LEN];
+};
+
+/* Client selector entry: clients in net/mask use lease[lease]. */
+struct nat_match {
+	uint32_t net, mask; /* network order */
+	uint16_t lease;     /* index into leases[] */
+	uint8_t len;
+};
+
+struct nat_slice {
+	uint32_t ip; /* network order */
+	uint16_t lo, hi;
+};
+
+/* Immutable once published; see "Ownership" above. */
+struct nat_lease_set {
+	uint64_t generation;
+	unsigned n_leases, n_match, n_slices;
+	uint32_t host_ips[4]; /* the engine's own addresses, network order */
+	unsigned n_host_ips;
+	struct nat_lease leases[NAT_MAX_LEASES];
+	struct nat_match match[NAT_MAX_MATCH]; /* longest prefix first */
+	struct nat_slice slices[SH_CFG_MAX_SLICES];
+};
+
+enum nat_timeout_class {
+	NAT_TO_UDP = 0,
+	NAT_TO_TCP_EST,
+	NAT_TO_TCP_TRANS,
+	NAT_TO_ICMP,
+	NAT_TO_MAX,
+};
+
+struct nat_params {
+	unsigned worker_id, n_workers;
+	uint32_t max_flows;
+	uint32_t max_ports_per_client; /* 0 = unlimited */
+	uint32_t timeout_s[NAT_TO_MAX];
+	uint64_t secret[2]; /* per-boot random key for hashing and ports */
+	/* Zeroed, 64-byte aligned memory; lets the engine use NUMA-local
+	 * hugepages and the tests use libc. */
+	void *(*zalloc)(size_t size, void *ctx);
+	void (*free)(void *p, void *ctx);
+	void *mem_ctx;
+};
+
+struct nat_table {
+	struct nat_flow *flows; /* max_flows entries */
+	uint32_t *free_stack;   /* indices of free entries */
+	uint32_t n_free;
+	uint32_t max_flows;
+	struct nat_slot *in_slots, *out_slots; /* mask + 1 each */
+	uint32_t mask;
+	struct nat_client_slot *clients; /* only with a per-client cap */
+	uint32_t client_mask;
+	uint32_t sweep_pos; /* next entry the expiry sweep looks at */
+};
+
+struct nat_worker {
+	unsigned id, n_workers;
+	uint32_t now; /* ms; set by the owner before each burst */
+	uint32_t timeout_ms[NAT_TO_MAX];
+	uint32_t max_ports_per_client;
+	uint64_t secret[2];
+	struct nat_table t;
+	uint16_t port_offset[NAT_PORT_TABLE_SIZE];
+	void (*free)(void *p, void *ctx);
+	void *mem_ctx;
+	uint64_t cnt[SH_COUNTER_MAX] __attribute__((aligned(64)));
+};
+
+/* A parsed frame: pointers into the caller's buffer. */
+struct nat_pkt {
+	uint8_t *ip;     /* IPv4 header */
+	uint8_t *l4;     /* TCP/UDP/ICMP header */
+	uint16_t l2_len; /* Ethernet (+ 802.1Q) */
+	uint16_t ip_len; /* IPv4 total length */
+	uint16_t l4_len; /* ip_len minus the IPv4 header */
+	uint8_t proto;
+};
+
+/* ---- nat.c: worker lifetime, clock, expiry ---- */
+
+/* Allocate a worker's state; NULL with errno on failure. Any thread; the
+ * memory is then owned by the worker lcore alone. */
+struct nat_worker *nat_worker_create(const struct nat_params *p);
+void nat_worker_destroy(struct nat_worker *w);
+
+/* Remove expired flows among the next @budget table entries (a clock
+ * hand, so one call never scans the whole table). Returns flows removed.
+ * Owner lcore only. */
+unsigned nat_expire(struct nat_worker *w, unsigned budget);
+
+/* Number of live flows (owner lcore, or approximate from others). */
+uint32_t nat_flow_count(const struct nat_worker *w);
+
+/* ---- lease.c: lease sets ---- */
+
+/* Build a lease set from the static configuration. 0 or -EINVAL. */
+int nat_lease_set_from_config(struct nat_lease_set *ls,
+			      const struct sh_config *cfg);
+
+/* Most specific active nat lease for @client, starting after match entry
+ * @from (pass -1 first). Returns a match index or -1. */
+int nat_lease_match(const struct nat_lease_set *ls, uint32_t client, int from);
+
+/* Lease holding (@ip, @port); @ip network order, @port host order. NULL if
+ * none. */
+const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
+				       uint32_t ip, uint16_t port);
+
+bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip);
+bool nat_is_host_ip(const struct nat_lease_set *ls, uint32_t ip);
+
+/* ---- parse.c ---- */
+
+/*
+ * Validate a frame up to and including L4 and fill @p. @l4_csum_ok: the
+ * NIC already verified the L4 checksum (skip the software check).
+ * Returns SH_OK, SH_DROP_NOT_IPV4 (left for the caller to punt: ARP,
+ * IPv6...), or a drop reason. Never writes to the frame.
+ */
+unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
+		   bool l4_csum_ok);
+
+/* ---- in2out.c / out2in.c / icmp.c ---- */
+
+/* Translate a client packet in place (addresses, ports, checksums, TTL).
+ * Owner lcore; @ls is the lease set loaded for this burst. */
+unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
+		    struct nat_pkt *p);
+
+/* Translate a packet arriving on the outside port in place. */
+unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
+		    struct nat_pkt *p);
+
+/* Verdict for an outside packet to slice (@ip, @port_be) with no flow:
+ * NAT_KERNEL (socket lease), SH_DROP_UNSOLICITED or SH_DROP_NOT_LEASED. */
+unsigned nat_out2in_miss(const struct nat_lease_set *ls, uint32_t ip,
+			 uint16_t port_be);
+
+/* ICMP error translation through the embedded header (RFC 5508). */
+unsigned nat_icmp_err_in2out(struct nat_worker *w,
+			     const struct nat_lease_set *ls, struct nat_pkt *p);
+unsigned nat_icmp_err_out2in(struct nat_worker *w,
+			     const struct nat_lease_set *ls, struct nat_pkt *p);
+
+/* ---- flow.c: the per-worker flow table ---- */
+
+/* Bytes the table costs for @max_flows (what nat_worker_create allocates). */
+size_t nat_table_bytes(uint32_t max_flows, bool clients);
+/* Slots per index table for @max_flows: the power of two >= 2 * max_flows. */
+uint32_t nat_slots_for(uint32_t max_flows);
+
+/* Lookup by inside or outside key; the flow index or -1. Expired flows
+ * are removed on the way and reported as absent. */
+int64_t nat_lookup_in(struct nat_worker *w, const struct nat_key *k);
+int64_t nat_lookup_out(struct nat_worker *w, const struct nat_key *k);
+
+/* Insert a flow (inside and outside entries); index or -SH_DROP_*. */
+int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f);
+void nat_flow_del(struct nat_worker *w, uint32_t idx);
+bool nat_flow_expired(const struct nat_worker *w, const struct nat_flow *f);
+
+/* Flows currently held by @client (network order); needs the client table. */
+uint32_t nat_client_flows(const struct nat_worker *w, uint32_t client);
+
+/* ---- ports.c ---- */
+
+/*
+ * The slow path for a new client flow: pick a lease for the client and a
+ * port in this worker's share of it whose outside 5-tuple is unused, then
+ * insert the flow. Returns the flow index, or -SH_DROP_NO_LEASE /
+ * -SH_DROP_PORTS_EXHAUSTED / -SH_DROP_CLIENT_PORT_CAP / -SH_DROP_TABLE_FULL.
+ */
+int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
+			const struct nat_key *in);
+
+/* This worker's share of [lo, hi]: first port and count (stride n_workers). */
+uint32_t nat_worker_ports(const struct nat_worker *w, uint16_t lo, uint16_t hi,
+			  uint16_t *first);
+
+#endif /* SHOAL_NAT_H */

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Frame validation, up to and including the L4 header and checksum.
+ *
+ * Everything the translators later read is proven present here, so they
+ * index the frame without further length checks. Checksums are verified
+ * because an incremental update carries an existing error forward: a
+ * packet with a wrong checksum must be dropped, not translated into one
+ * that still has a wrong checksum under our address.
+ */
+#include "nat_inline.h"
+
+#define ETH_HLEN 14
+#define VLAN_HLEN 4
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_VLAN 0x8100
+
+static unsigned l4_check(struct nat_pkt *p, bool csum_ok)
+{
+	const uint8_t *l4 = p->l4;
+	uint16_t n;
+
+	switch (p->proto) {
+	case NAT_PROTO_TCP:
+		if (p->l4_len < 20 || (l4[12] >> 4) < 5 ||
+		    (unsigned)(l4[12] >> 4) * 4 > p->l4_len)
+			return SH_DROP_L4_MALFORMED;
+		if (!csum_ok &&
+		    csum_fold(csum_partial(l4, p->l4_len,
+					   csum_pseudo(p->ip, p->proto,
+						       p->l4_len))) != 0xffff)
+			return SH_DROP_L4_BAD_CHECKSUM;
+		return SH_OK;
+	case NAT_PROTO_UDP:
+		if (p->l4_len < 8)
+			return SH_DROP_L4_MALFORMED;
+		n = ld16_host(l4 + UDP_LEN);
+		if (n < 8 || n > p->l4_len)
+			return SH_DROP_L4_MALFORMED;
+		if (!csum_ok && ld16(l4 + UDP_CSUM) != 0 &&
+		    csum_fold(csum_partial(l4, n,
+					   csum_pseudo(p->ip, p->proto, n))) !=
+			    0xffff)
+			return SH_DROP_L4_BAD_CHECKSUM;
+		return SH_OK;
+	case NAT_PROTO_ICMP:
+		if (p->l4_len < 8)
+			return SH_DROP_L4_MALFORMED;
+		/* No NIC verifies ICMP; always checked in software. */
+		if (csum_fold(csum_partial(l4, p->l4_len, 0)) != 0xffff)
+			return SH_DROP_L4_BAD_CHECKSUM;
+		return SH_OK;
+	default:
+		return SH_DROP_PROTO_UNSUPPORTED;
+	}
+}
+
+unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
+		   bool l4_csum_ok)
+{
+	uint32_t l2 = ETH_HLEN, ihl, tot;
+	uint16_t type;
+	uint8_t *ip;
+
+	if (len < ETH_HLEN)
+		return SH_DROP_L2_MALFORMED;
+	type = ld16_host(frame + 12);
+	if (type == ETHERTYPE_VLAN) {
+		if (len < ETH_HLEN + VLAN_HLEN)
+			return SH_DROP_L2_MALFORMED;
+		type = ld16_host(frame + 16);
+		l2 += VLAN_HLEN;
+	}
+	if (type != ETHERTYPE_IPV4)
+		return SH_DROP_NOT_IPV4;
+
+	ip = frame + l2;
+	len -= l2;
+	if (len < 20 || (ip[0] >> 4) != 4)
+		return SH_DROP_IP_MALFORMED;
+	ihl = (uint32_t)(ip[0] & 0xf) * 4;
+	tot = ld16_host(ip + IP4_TOTLEN);
+	/* Frames may carry Ethernet padding past the IP packet, never less. */
+	if (ihl < 20 || tot < ihl || tot > len)
+		return SH_DROP_IP_MALFORMED;
+	if (csum_fold(csum_partial(ip, ihl, 0)) != 0xffff)
+		return SH_DROP_IP_BAD_CHECKSUM;
+	/* MF set or a non-zero offset: not every fragment has the ports. */
+	if (ld16_host(ip + IP4_FRAG) & 0x3fff)
+		return SH_DROP_IP_FRAGMENT;
+
+	p->ip = ip;
+	p->l2_len = (uint16_t)l2;
+	p->ip_len = (uint16_t)tot;
+	p->l4 = ip + ihl;
+	p->l4_len = (uint16_t)(tot - ihl);
+	p->proto = ip[IP4_PROTO];
+	return l4_check(p, l4_csum_ok);
+}
