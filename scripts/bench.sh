@@ -1,0 +1,104 @@
+#!/bin/bash
+# shoal benchmark: the engine against a baseline measured in the same run.
+#
+# Case "established flows": a pcap of 64-byte UDP packets over N flows is
+# replayed forever (net_pcap infinite_rx=1) into the inside port; the
+# outside port is net_null. After a warm-up (which also creates the N
+# flows), the packets sent on the outside port are counted over a fixed
+# window through DPDK telemetry. Baseline: dpdk-testpmd --forward-mode=5tswap
+# on the same pcap and devices (--stats-period keeps it running without a
+# terminal). Each measurement runs RUNS times; the
+# median is reported with the ratio engine/baseline.
+#
+# Usage: scripts/bench.sh [--quick] [--runs R] [--window SECONDS] [--flows N[,N...]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) RUNS=1 WINDOW=2 WARMUP=1 ;;
+	--runs) RUNS=$2; shift ;;
+	--window) WINDOW=$2; shift ;;
+	--flows) FLOWS=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--runs R] [--window S] [--flows N[,N...]]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+bash scripts/deps.sh
+BUILD=build-bench
+[ -f $BUILD/build.ninja ] || meson setup $BUILD -Dbuildtype=release -Dtests=false >/dev/null
+ninja -C $BUILD >/dev/null
+ENGINE=$ROOT/$BUILD/engine/shoal-engine
+PY=/usr/bin/python3
+TMP=$(mktemp -d /tmp/shoal-bench.XXXXXX)
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill -INT "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# Packets sent on port 1 over the window, per second. $1 = file prefix.
+sample() { $PY scripts/lib/telemetry.py "$1" /ethdev/stats,1 |
+	$PY -c 'import json,sys; print(json.load(sys.stdin)["/ethdev/stats"]["opackets"])'; }
+
+# measure PREFIX CMD... : start CMD, warm up, count a window, stop; prints pps.
+measure() {
+	local prefix=$1 t0 t1 p0 p1
+	shift
+	"$@" >"$TMP/$prefix.log" 2>&1 </dev/null &
+	PID=$!
+	sleep "$WARMUP"
+	p0=$(sample "$prefix"); t0=$(date +%s.%N)
+	sleep "$WINDOW"
+	p1=$(sample "$prefix"); t1=$(date +%s.%N)
+	kill -INT "$PID"; wait "$PID" || true; PID=
+	$PY -c "print(round(($p1 - $p0) / ($t1 - $t0)))"
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+EAL="-l 0-1 --no-huge -m 2048 --no-pci --log-level=*:error"
+echo "shoal bench: $(uname -r), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "DPDK $(pkg-config --modversion libdpdk), runs=$RUNS window=${WINDOW}s warmup=${WARMUP}s, median reported"
+printf '%-28s %14s %14s %7s\n' case engine baseline ratio
+
+for n in ${FLOWS//,/ }; do
+	pcap=$TMP/flows-$n.pcap
+	$PY scripts/lib/genpcap.py "$pcap" "$n"
+	cat >"$TMP/engine.conf" <<CONF
+[engine]
+eal = $EAL --file-prefix sh-bench-eng
+[inside]
+device = net_pcap0,rx_pcap=$pcap,infinite_rx=1
+next_hop_mac = 02:00:00:00:00:02
+exception = none
+[outside]
+device = net_null0,no-rx=1
+next_hop_mac = 02:00:00:00:00:fe
+exception = none
+[slices]
+198.51.100.10 = 1024-65535
+[lease.bench]
+kind = nat
+ip = 198.51.100.10
+ports = 1024-65535
+clients = 10.0.0.0/8
+[nat]
+max_flows = $((n < 65536 ? 65536 : n * 2))
+CONF
+	eng=() base=()
+	for _ in $(seq "$RUNS"); do
+		base+=("$(measure sh-bench-tpmd dpdk-testpmd $EAL --file-prefix sh-bench-tpmd \
+			--vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null0,no-rx=1 \
+			-- --forward-mode=5tswap --nb-cores=1 --no-lsc-interrupt --stats-period=3600 \
+			--total-num-mbufs=$((n + 16384)))")
+		eng+=("$(measure sh-bench-eng "$ENGINE" -c "$TMP/engine.conf")")
+	done
+	e=$(median "${eng[@]}") b=$(median "${base[@]}")
+	printf '%-28s %14s %14s %7s\n' "established, $n flows (pps)" "$e" "$b" \
+		"$($PY -c "print(f'{$e / $b:.2f}')")"
+done

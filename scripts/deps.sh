@@ -1,0 +1,34 @@
+#!/bin/bash
+# Install every Debian 12 package that building, testing, the demo and the
+# benchmarks need. Idempotent and quiet when everything is present.
+# Usage: scripts/deps.sh        (as root)
+set -euo pipefail
+
+PKGS=(
+	# build
+	build-essential meson ninja-build pkg-config
+	libdpdk-dev libnuma-dev libmnl-dev libjemalloc-dev libpcap-dev
+	libjansson-dev libsqlite3-dev
+	# tests
+	libcmocka-dev python3 python3-scapy iproute2 procps
+	# demo peers
+	ethtool curl iputils-ping socat
+	# baseline for the benchmark (dpdk-testpmd)
+	dpdk
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages (${missing[*]}); run as root" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Run every test: install dependencies, build, then
+#   1. unit tests (cmocka, no EAL, parallel)        tests/unit
+#   2. config error tests (engine start-up)         tests/config
+#   3. engine tests (real shoal-engine, net_pcap)   tests/engine
+# and print one summary line: "total: N passed, N failed, N skipped".
+# Usage (as root, from anywhere): scripts/test.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD_DIR:-build}
+
+bash scripts/deps.sh || exit 1
+if [ ! -f "$BUILD/build.ninja" ]; then
+	meson setup "$BUILD" >/dev/null || exit 1
+fi
+ninja -C "$BUILD" >/dev/null || { ninja -C "$BUILD"; exit 1; }
+export SHOAL_ENGINE=$ROOT/$BUILD/engine/shoal-engine
+
+passed=0 failed=0 skipped=0
+
+# Add the counts from a suite's final "N passed, N failed[, N skipped]"
+# line; a suite that crashed before printing one counts as one failure.
+tally() {
+	local name=$1 line=$2 rc=$3
+	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)? ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+		skipped=$((skipped + ${BASH_REMATCH[4]:-0}))
+		if [ "$rc" -ne 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ]; then
+			failed=$((failed + 1))
+		fi
+	else
+		echo "$name: no summary line (exit $rc)"
+		failed=$((failed + 1))
+	fi
+}
+
+echo "== unit tests"
+meson test -C "$BUILD" --suite unit --print-errorlogs --num-processes 2 \
+	>"$BUILD/unit.log" 2>&1
+rc=$?
+grep -E "^ *[0-9]+/[0-9]+ " "$BUILD/unit.log"
+# cmocka prints "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)" per binary.
+up=$(grep -hoE '\[  PASSED  \] [0-9]+' "$BUILD/meson-logs/testlog.txt" | awk '{s+=$NF} END {print s+0}')
+uf=$(grep -hoE '\[  FAILED  \] [0-9]+' "$BUILD/meson-logs/testlog.txt" | awk '{s+=$NF} END {print s+0}')
+[ $rc -ne 0 ] && [ "$uf" -eq 0 ] && { cat "$BUILD/unit.log"; uf=1; }
+echo "unit: $up passed, $uf failed"
+tally unit "$up passed, $uf failed" 0
+
+echo "== config error tests"
+out=$(bash tests/config/run_errors.sh 2>&1)
+rc=$?
+echo "$out" | grep -v '^ok' || true
+tally config "$(echo "$out" | tail -n 1)" $rc
+
+echo "== engine tests"
+out=$(bash tests/engine/run.sh 2>&1)
+rc=$?
+echo "$out"
+tally engine "$(echo "$out" | tail -n 1)" $rc
+
+echo "total: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
