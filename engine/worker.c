@@ -7,7 +7,10 @@
  *      packet, buffer it on the other port's TX queue or count its drop;
  *   4. flush TX buffers (every iteration: the loop is short, so the
  *      deadline is the loop itself and never leaves packets waiting);
- *   5. run the expiry clock hand over a bounded slice of the flow table.
+ *   5. run the expiry clock hand over a bounded slice of the flow table,
+ *      paced by time so the whole table is visited about once a second
+ *      whatever the load (a fixed slice per iteration would spend the
+ *      most when the loop is busiest).
  */
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -16,9 +19,8 @@
 
 #include "worker.h"
 
-/* Flow entries the expiry hand inspects per loop iteration: enough to
- * sweep a million-entry table within a few seconds at idle, small enough
- * to cost well under a microsecond per iteration. */
+/* At most this many flow entries are inspected per loop iteration, so one
+ * iteration never stalls behind the sweep (64 entries are 2 KiB). */
 #define SH_EXPIRE_BUDGET 64
 #define SH_PREFETCH_AHEAD 3
 
@@ -111,18 +113,33 @@ int sh_worker_main(void *arg)
 {
 	struct sh_worker *wk = arg;
 	uint64_t ms_cycles = rte_get_tsc_hz() / 1000;
+	/* Entries to sweep per elapsed millisecond: the table once a second. */
+	uint32_t per_ms = wk->nat->t.max_flows / 1000 + 1, debt = 0;
+	uint32_t last = (uint32_t)(rte_rdtsc() / ms_cycles);
 
 	wk->started_tsc = rte_rdtsc();
 	while (!force_quit) {
 		const struct nat_lease_set *ls;
+		uint32_t now = (uint32_t)(rte_rdtsc() / ms_cycles), n;
 
-		wk->nat->now = (uint32_t)(rte_rdtsc() / ms_cycles);
+		wk->nat->now = now;
 		ls = __atomic_load_n(&wk->leases, __ATOMIC_ACQUIRE);
 		rx_side(wk, ls, SH_INSIDE);
 		rx_side(wk, ls, SH_OUTSIDE);
 		tx_flush(wk, SH_INSIDE);
 		tx_flush(wk, SH_OUTSIDE);
-		nat_expire(wk->nat, SH_EXPIRE_BUDGET);
+
+		if (now != last) {
+			debt += (now - last) * per_ms;
+			if (debt > wk->nat->t.max_flows)
+				debt = wk->nat->t.max_flows;
+			last = now;
+		}
+		if (debt) {
+			n = debt < SH_EXPIRE_BUDGET ? debt : SH_EXPIRE_BUDGET;
+			nat_expire(wk->nat, n);
+			debt -= n;
+		}
 	}
 	wk->stopped_tsc = rte_rdtsc();
 	return 0;
