@@ -81,9 +81,14 @@ static inline uint16_t ld16_host(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static inline uint16_t nat_bswap16(uint16_t v)
+/* Host <-> network order for 16-bit values (htons and ntohs alike). */
+static inline uint16_t nat_be16(uint16_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	return __builtin_bswap16(v);
+#else
+	return v;
+#endif
 }
 
 /* ---- checksums ---- */
@@ -138,8 +143,8 @@ static inline uint64_t csum_pseudo(const uint8_t *ip, uint8_t proto,
 	sum += ld32(ip + IP4_SRC) >> 16;
 	sum += ld32(ip + IP4_DST) & 0xffff;
 	sum += ld32(ip + IP4_DST) >> 16;
-	sum += nat_bswap16(proto);
-	sum += nat_bswap16(l4_len);
+	sum += nat_be16(proto);
+	sum += nat_be16(l4_len);
 	return sum;
 }
 

@@ -12,7 +12,7 @@
 unsigned nat_out2in_miss(const struct nat_lease_set *ls, uint32_t ip,
 			 uint16_t port_be)
 {
-	const struct nat_lease *l = nat_lease_find(ls, ip, nat_bswap16(port_be));
+	const struct nat_lease *l = nat_lease_find(ls, ip, nat_be16(port_be));
 
 	if (!l)
 		return SH_DROP_NOT_LEASED;

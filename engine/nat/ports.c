@@ -46,7 +46,7 @@ static int64_t pick_in_lease(struct nat_worker *w, const struct nat_lease *l,
 	budget = count < NAT_PORT_ATTEMPTS ? count : NAT_PORT_ATTEMPTS;
 
 	for (i = 0; i < budget; i++) {
-		uint16_t port = nat_bswap16((uint16_t)(first + k * w->n_workers));
+		uint16_t port = nat_be16((uint16_t)(first + k * w->n_workers));
 		int64_t idx;
 
 		nat_key_set(&out, l->ip, port, in->remote_ip, in->remote_port,
@@ -80,7 +80,9 @@ int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
 	int64_t ret = -SH_DROP_NO_LEASE;
 	int m = -1;
 
-	if (w->t.n_free == 0)
+	/* A full table may hold expired flows the paced sweep has not reached:
+	 * give the hand one bounded extra turn before refusing. */
+	if (w->t.n_free == 0 && nat_expire(w, NAT_PORT_ATTEMPTS) == 0)
 		return -SH_DROP_TABLE_FULL;
 	if (w->max_ports_per_client &&
 	    nat_client_flows(w, in->local_ip) >= w->max_ports_per_client)
