@@ -1,0 +1,471 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Shared harness for the shoal-engine packet tests.
+
+The tests drive the real engine binary over DPDK net_pcap ports: the
+inside (and, for pure-pcap tests, the outside) port reads a pcap file the
+test wrote, and every port records what the engine transmits into a
+tx_pcap file. What this module provides:
+
+  * Engine         start shoal-engine on a generated config (its own EAL
+                   --file-prefix per run), wait for the startup line, stop
+                   it with SIGINT by PID and parse the final counters; a
+                   context manager that always kills the process by PID.
+  * wait_records   poll a tx_pcap until it holds N records (bounded).
+  * Netns          a private network namespace with veth pairs, IPv6
+                   off, links up; removed on exit. packet_socket() gives an
+                   AF_PACKET socket bound to an interface inside it, so the
+                   test can inject frames into a running engine.
+  * checksum_errors  recompute IPv4/TCP/UDP/ICMP checksums with scapy
+                   (delete the fields, rebuild, compare bytes).
+
+Empirical facts about net_pcap (DPDK 22.11) the tests rely on:
+  * tx_pcap is flushed after every TX burst (pcap_dump_flush), so the
+    file can be read while the engine runs; a record may be half written
+    at the moment we look, so the record counter ignores a torn tail.
+  * tx_pcap files use nanosecond timestamps (magic a1b23c4d).
+  * rx_pcap is read once, in order; the port's MAC is
+    02:70:63:61:70:<n>, n counting net_pcap ports in creation order
+    (the engine creates inside first, then outside).
+  * rx_iface / rx_iface_in capture live from an interface in promiscuous
+    mode and can be combined with tx_pcap on the same port.
+"""
+
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SKIP = 77  # automake convention, understood by run.sh
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The engine's net_pcap ports, in creation order (see the module comment).
+INSIDE_MAC = "02:70:63:61:70:00"
+OUTSIDE_MAC = "02:70:63:61:70:01"
+
+COUNTER_RE = re.compile(r"^\s+(drop|event)\s+(\S+)\s+(\d+)$")
+
+
+class TestFailure(AssertionError):
+    """A check failed; the message says what was expected and seen."""
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def skip(reason):
+    log(f"SKIP: {reason}")
+    sys.exit(SKIP)
+
+
+def engine_path():
+    """SHOAL_ENGINE, or build/engine/shoal-engine under the repo root."""
+    p = Path(os.environ.get("SHOAL_ENGINE") or REPO / "build/engine/shoal-engine")
+    if not p.is_absolute():
+        p = Path.cwd() / p
+    if not os.access(p, os.X_OK):
+        raise TestFailure(f"engine binary not found or not executable: {p} "
+                          "(build it, or set SHOAL_ENGINE)")
+    return p
+
+
+def sigterm_as_exit():
+    """Turn SIGTERM/SIGHUP into SystemExit so finally blocks clean up."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
+
+
+def main(test):
+    """Run test() -> exit 0, TestFailure -> exit 1 with the reason."""
+    sigterm_as_exit()
+    t0 = time.monotonic()
+    try:
+        test()
+    except TestFailure as e:
+        log(f"FAIL: {e}")
+        sys.exit(1)
+    log(f"OK ({time.monotonic() - t0:.1f} s)")
+    sys.exit(0)
+
+
+class TempDir:
+    """mkdtemp on enter, rmtree on exit (whatever happened)."""
+
+    def __init__(self, prefix="shoaltest-"):
+        self.prefix = prefix
+        self.path = None
+
+    def __enter__(self):
+        self.path = Path(tempfile.mkdtemp(prefix=self.prefix))
+        return self.path
+
+    def __exit__(self, *exc):
+        if self.path and os.environ.get("SHOAL_TEST_KEEP") != "1":
+            shutil.rmtree(self.path, ignore_errors=True)
+        elif self.path:
+            log(f"keeping {self.path} (SHOAL_TEST_KEEP=1)")
+        return False
+
+
+# ---- configuration ----
+
+def write_config(path, inside_device, outside_device, slices, leases,
+                 nat=None, file_prefix=None,
+                 inside_address="10.0.0.1/24", outside_address="192.0.2.1/24",
+                 inside_next_hop="02:00:00:00:00:02",
+                 outside_next_hop="02:00:00:00:00:fe"):
+    """Write an engine config: static leases, no exception path.
+
+    slices: {ip: "lo-hi"}; leases: {name: {key: value}}; nat: {key: value}.
+    Each run gets its own EAL --file-prefix so runs never share DPDK state.
+    """
+    prefix = file_prefix or f"shoaltest{os.getpid()}_{time.monotonic_ns() % 10**9}"
+    lines = [
+        "[engine]",
+        f"eal = -l 0-1 --no-huge -m 512 --no-pci --file-prefix {prefix} "
+        "--log-level=*:notice",
+        "[inside]",
+        f"device = {inside_device}",
+        f"address = {inside_address}",
+        f"next_hop_mac = {inside_next_hop}",
+        "exception = none",
+        "[outside]",
+        f"device = {outside_device}",
+        f"address = {outside_address}",
+        f"next_hop_mac = {outside_next_hop}",
+        "exception = none",
+        "[slices]",
+    ]
+    lines += [f"{ip} = {rng}" for ip, rng in slices.items()]
+    for name, kv in leases.items():
+        lines.append(f"[lease.{name}]")
+        lines += [f"{k} = {v}" for k, v in kv.items()]
+    lines.append("[nat]")
+    lines += [f"{k} = {v}" for k, v in (nat or {"max_flows": 65536}).items()]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+# ---- pcap files ----
+
+def write_pcap(path, frames):
+    """Classic microsecond pcap, Ethernet link type, from raw frames."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            fr = bytes(fr)
+            f.write(struct.pack("<IIII", 1, i % 1000000, len(fr), len(fr)))
+            f.write(fr)
+    return Path(path)
+
+
+def read_pcap(path):
+    """All complete records of a pcap file as bytes (either precision)."""
+    return list(_records(Path(path).read_bytes()))
+
+
+def count_records(path):
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return 0
+    return sum(1 for _ in _records(data))
+
+
+def _records(data):
+    if len(data) < 24:
+        return
+    magic = struct.unpack("<I", data[:4])[0]
+    if magic in (0xa1b2c3d4, 0xa1b23c4d):
+        endian = "<"
+    elif magic in (0xd4c3b2a1, 0x4d3cb2a1):
+        endian = ">"
+    else:
+        raise TestFailure(f"not a pcap file (magic {magic:#x})")
+    hdr = struct.Struct(endian + "IIII")
+    off = 24
+    # Bounded by the file size: each step consumes >= 16 bytes.
+    while off + 16 <= len(data):
+        _, _, caplen, _ = hdr.unpack_from(data, off)
+        if off + 16 + caplen > len(data):
+            break  # torn tail: the writer is mid-record
+        yield data[off + 16:off + 16 + caplen]
+        off += 16 + caplen
+
+
+def wait_records(path, n, timeout, engine=None, what="packets"):
+    """Poll @path until it holds >= @n records; return the count.
+
+    Fails after @timeout seconds, or at once if @engine died."""
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        count = count_records(path)
+        if count >= n:
+            return count
+        if engine is not None and not engine.alive():
+            raise TestFailure(f"engine exited while waiting for {what}: "
+                              f"{count}/{n} in {path.name}\n{engine.output()}")
+        time.sleep(0.05)
+    raise TestFailure(f"timeout after {timeout} s waiting for {what}: "
+                      f"{count}/{n} records in {Path(path).name}")
+
+
+# ---- the engine process ----
+
+def parse_counters(text):
+    counters = {}
+    for line in text.splitlines():
+        m = COUNTER_RE.match(line)
+        if m:
+            counters[m.group(2)] = int(m.group(3))
+    return counters
+
+
+class Engine:
+    """One shoal-engine process; use as a context manager.
+
+    stdout/stderr go to files in @workdir (never a pipe, which could fill
+    and block the engine). Exiting the context kills the process by PID if
+    it is still running."""
+
+    def __init__(self, config, workdir, netns=None):
+        self.config = Path(config)
+        self.workdir = Path(workdir)
+        self.netns = netns
+        self.proc = None
+        self.counters = None
+        self.out_path = self.workdir / "engine.stdout"
+        self.err_path = self.workdir / "engine.stderr"
+
+    def __enter__(self):
+        argv = [str(engine_path()), "-c", str(self.config)]
+        if self.netns:
+            # ip netns exec execs the command in place: the PID we hold is
+            # the engine's own.
+            argv = ["ip", "netns", "exec", self.netns] + argv
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=err,
+                                         stdin=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def output(self):
+        def tail(p):
+            try:
+                return p.read_text(errors="replace")[-3000:]
+            except FileNotFoundError:
+                return ""
+        return (f"--- engine stdout ---\n{tail(self.out_path)}"
+                f"--- engine stderr ---\n{tail(self.err_path)}")
+
+    def wait_started(self, timeout=20):
+        """Wait for the startup line (ports and workers are up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.out_path.exists() and \
+                    "worker(s)" in self.out_path.read_text(errors="replace"):
+                return
+            if not self.alive():
+                raise TestFailure("engine failed to start "
+                                  f"(exit {self.proc.returncode})\n{self.output()}")
+            time.sleep(0.05)
+        raise TestFailure(f"engine did not start within {timeout} s\n{self.output()}")
+
+    def stop(self, timeout=20):
+        """SIGINT by PID, wait, parse and return the final counters."""
+        check(self.alive(), f"engine died before stop\n{self.output()}")
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise TestFailure(f"engine did not stop within {timeout} s of "
+                              f"SIGINT\n{self.output()}")
+        check(rc == 0, f"engine exited with {rc}\n{self.output()}")
+        self.counters = parse_counters(self.out_path.read_text(errors="replace"))
+        check(self.counters, f"no counters in engine output\n{self.output()}")
+        return self.counters
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()  # by PID
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def check_counters(got, expected, exact_zero=True):
+    """Every counter in @expected must match; with @exact_zero, every
+    counter not mentioned must be 0. Reports all differences at once."""
+    bad = []
+    for name, want in sorted(expected.items()):
+        if name not in got:
+            bad.append(f"{name}: missing (expected {want})")
+        elif got[name] != want:
+            bad.append(f"{name}: got {got[name]}, expected {want}")
+    if exact_zero:
+        for name, value in sorted(got.items()):
+            if name not in expected and value != 0:
+                bad.append(f"{name}: got {value}, expected 0")
+    check(not bad, "counter mismatch:\n  " + "\n  ".join(bad))
+
+
+# ---- network namespaces ----
+
+CLONE_NEWNET = 0x40000000
+
+
+def _run(argv):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise TestFailure(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def netns_available():
+    """True when we are root and `ip netns` works."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return False
+    try:
+        return subprocess.run(["ip", "netns", "list"], capture_output=True,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class Netns:
+    """A network namespace of our own holding veth pairs, by default one
+    (vetha, vethb), reachable as .a and .b.
+
+    IPv6 is disabled before the links exist so that the kernel sends no
+    router solicitations or MLD reports: the only frames on the wire are
+    the test's own. Deleting the namespace on exit removes the veths."""
+
+    def __init__(self, pairs=(("vetha", "vethb"),)):
+        self.name = f"shoaltest-{os.getpid()}-{time.monotonic_ns() % 100000}"
+        self.pairs = pairs
+        self.a, self.b = pairs[0]
+        self.created = False
+
+    def __enter__(self):
+        _run(["ip", "netns", "add", self.name])
+        self.created = True
+        try:
+            self.exec(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                       "net.ipv6.conf.default.disable_ipv6=1"])
+            for a, b in self.pairs:
+                _run(["ip", "-n", self.name, "link", "add", a, "type", "veth",
+                      "peer", "name", b])
+                for dev in (a, b):
+                    _run(["ip", "-n", self.name, "link", "set", dev, "up"])
+            _run(["ip", "-n", self.name, "link", "set", "lo", "up"])
+        except BaseException:
+            self.__exit__()  # __exit__ is not called when __enter__ fails
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.created:
+            subprocess.run(["ip", "netns", "del", self.name],
+                           capture_output=True, timeout=30)
+        return False
+
+    def exec(self, argv):
+        return _run(["ip", "netns", "exec", self.name] + argv)
+
+    def packet_socket(self, ifname):
+        """AF_PACKET socket bound to @ifname inside the namespace.
+
+        The calling thread enters the namespace just long enough to create
+        and bind the socket, then returns; the socket stays attached to the
+        namespace's interface."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        home = os.open("/proc/self/ns/net", os.O_RDONLY)
+        target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+        try:
+            if libc.setns(target, CLONE_NEWNET) != 0:
+                raise TestFailure(f"setns {self.name}: "
+                                  f"{os.strerror(ctypes.get_errno())}")
+            try:
+                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+                s.bind((ifname, 0))
+            finally:
+                if libc.setns(home, CLONE_NEWNET) != 0:
+                    raise TestFailure("setns back to the test's namespace failed")
+        finally:
+            os.close(home)
+            os.close(target)
+        return s
+
+
+# ---- checksums ----
+
+def checksum_errors(frame):
+    """Recompute the IPv4 header and outer TCP/UDP/ICMP checksums with
+    scapy: delete the checksum fields, rebuild, compare bytes. Returns a
+    list of problems (empty when all are valid). A UDP checksum of 0
+    ("none", RFC 768) is reported as such: the caller decides whether 0
+    was expected. Quoted headers inside ICMP errors are left as they are
+    (kept byte for byte in the rebuild); check them with quote helpers."""
+    from scapy.layers.inet import IP, TCP, UDP, ICMP
+    from scapy.layers.l2 import Ether
+
+    frame = bytes(frame)
+    p = Ether(frame)
+    if IP not in p:
+        return ["not IPv4"]
+    errs = []
+    ip = p[IP]
+    del ip.chksum
+    l4 = ip.payload
+    if type(l4) in (TCP, UDP, ICMP):  # not the quoted IPerror/UDPerror...
+        if isinstance(l4, UDP) and l4.chksum == 0:
+            errs.append("udp checksum 0")
+        else:
+            del l4.chksum
+    rebuilt = bytes(p)
+    if rebuilt != frame:
+        want = Ether(rebuilt)
+        got = Ether(frame)
+        if want[IP].chksum != got[IP].chksum:
+            errs.append(f"ip checksum {got[IP].chksum:#06x}, "
+                        f"expected {want[IP].chksum:#06x}")
+        for layer in (TCP, UDP, ICMP):
+            if layer in got and type(got[IP].payload) is layer and \
+                    got[layer].chksum != want[layer].chksum:
+                errs.append(f"{layer.__name__.lower()} checksum "
+                            f"{got[layer].chksum:#06x}, expected "
+                            f"{want[layer].chksum:#06x}")
+        if not errs:
+            errs.append("rebuild differs from the frame")
+    return errs
+
+
+def inet_checksum(data):
+    """RFC 1071 checksum of @data (0 over a correct header)."""
+    from scapy.utils import checksum
+    return checksum(bytes(data))
