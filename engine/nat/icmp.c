@@ -91,10 +91,32 @@ static void outer_rewrite(uint8_t *ip, unsigned off, uint32_t addr)
 	st16(ip + IP4_CSUM, csum_apply(ld16(ip + IP4_CSUM), d));
 }
 
-unsigned nat_icmp_err_out2in(struct nat_worker *w,
-			     const struct nat_lease_set *ls, struct nat_pkt *p)
+/*
+ * Both directions are one algorithm with mirrored fields: which outer and
+ * quoted address is ours, where the quoted port sits, which echo type may
+ * be quoted, which key to look up, and which side of the flow to write.
+ */
+struct icmp_dir {
+	unsigned outer_addr;  /* outer field holding our side's address */
+	unsigned quote_addr;  /* quoted field holding it */
+	unsigned quote_port;  /* quoted port holding our side's port */
+	unsigned remote_port; /* quoted port of the remote end */
+	uint8_t echo_type;    /* the only echo type the quote may carry */
+	bool out2in;
+};
+
+static const struct icmp_dir dir_out2in = {
+	IP4_DST, IP4_SRC, L4_SPORT, L4_DPORT, NAT_ICMP_ECHO_REQUEST, true,
+};
+static const struct icmp_dir dir_in2out = {
+	IP4_SRC, IP4_DST, L4_DPORT, L4_SPORT, NAT_ICMP_ECHO_REPLY, false,
+};
+
+static unsigned icmp_err_translate(struct nat_worker *w,
+				   const struct nat_lease_set *ls,
+				   struct nat_pkt *p, const struct icmp_dir *d)
 {
-	uint32_t dst = ld32(p->ip + IP4_DST);
+	uint32_t addr = ld32(p->ip + d->outer_addr);
 	uint16_t qport, rport = 0;
 	struct nat_flow *f;
 	struct quote q;
@@ -105,71 +127,46 @@ unsigned nat_icmp_err_out2in(struct nat_worker *w,
 	ret = quote_parse(p, &q);
 	if (ret != SH_OK)
 		return ret;
-	/* We sent the quoted packet: its source is the outer destination. */
-	if (ld32(q.ip + IP4_SRC) != dst)
+	/* The quoted packet travelled the other way: our side's address in
+	 * it must be the one in the outer header. */
+	if (ld32(q.ip + d->quote_addr) != addr)
 		return SH_DROP_ICMP_INNER_MALFORMED;
 	if (q.proto == NAT_PROTO_ICMP) {
-		if (q.l4[NAT_ICMP_TYPE] != NAT_ICMP_ECHO_REQUEST)
+		if (q.l4[NAT_ICMP_TYPE] != d->echo_type)
 			return SH_DROP_ICMP_INNER_MALFORMED;
 		qport = ld16(q.l4 + NAT_ICMP_ID);
 	} else {
-		qport = ld16(q.l4 + L4_SPORT);
-		rport = ld16(q.l4 + L4_DPORT);
+		qport = ld16(q.l4 + d->quote_port);
+		rport = ld16(q.l4 + d->remote_port);
 	}
-	nat_key_set(&k, dst, qport, ld32(q.ip + IP4_DST), rport, q.proto);
-	idx = nat_lookup_out(w, &k);
+	nat_key_set(&k, addr, qport,
+		    ld32(q.ip + (d->quote_addr == IP4_SRC ? IP4_DST : IP4_SRC)),
+		    rport, q.proto);
+	idx = d->out2in ? nat_lookup_out(w, &k) : nat_lookup_in(w, &k);
 	if (idx < 0)
-		return nat_out2in_miss(ls, dst, qport);
+		return d->out2in ? nat_out2in_miss(ls, addr, qport)
+				 : SH_DROP_UNSOLICITED;
 	if (p->ip[IP4_TTL] <= 1)
 		return SH_DROP_TTL_EXPIRED;
 	f = &w->t.flows[idx];
 
-	outer_rewrite(p->ip, IP4_DST, f->in_ip);
-	quote_rewrite(p, &q, IP4_SRC,
-		      q.proto == NAT_PROTO_ICMP ? NAT_ICMP_ID : L4_SPORT, f->in_ip,
-		      f->in_port);
-	w->cnt[SH_CNT_ICMP_ERR_OUT2IN]++;
+	outer_rewrite(p->ip, d->outer_addr, d->out2in ? f->in_ip : f->out_ip);
+	quote_rewrite(p, &q, d->quote_addr,
+		      q.proto == NAT_PROTO_ICMP ? NAT_ICMP_ID : d->quote_port,
+		      d->out2in ? f->in_ip : f->out_ip,
+		      d->out2in ? f->in_port : f->out_port);
+	w->cnt[d->out2in ? SH_CNT_ICMP_ERR_OUT2IN : SH_CNT_ICMP_ERR_IN2OUT]++;
 	return SH_OK;
+}
+
+unsigned nat_icmp_err_out2in(struct nat_worker *w,
+			     const struct nat_lease_set *ls, struct nat_pkt *p)
+{
+	return icmp_err_translate(w, ls, p, &dir_out2in);
 }
 
 unsigned nat_icmp_err_in2out(struct nat_worker *w,
 			     const struct nat_lease_set *ls, struct nat_pkt *p)
 {
-	uint32_t src = ld32(p->ip + IP4_SRC);
-	uint16_t qport, rport = 0;
-	struct nat_flow *f;
-	struct quote q;
-	struct nat_key k;
-	unsigned ret;
-	int64_t idx;
-
-	(void)ls;
-	ret = quote_parse(p, &q);
-	if (ret != SH_OK)
-		return ret;
-	/* The client received the quoted packet: its destination is us. */
-	if (ld32(q.ip + IP4_DST) != src)
-		return SH_DROP_ICMP_INNER_MALFORMED;
-	if (q.proto == NAT_PROTO_ICMP) {
-		if (q.l4[NAT_ICMP_TYPE] != NAT_ICMP_ECHO_REPLY)
-			return SH_DROP_ICMP_INNER_MALFORMED;
-		qport = ld16(q.l4 + NAT_ICMP_ID);
-	} else {
-		qport = ld16(q.l4 + L4_DPORT);
-		rport = ld16(q.l4 + L4_SPORT);
-	}
-	if (p->ip[IP4_TTL] <= 1)
-		return SH_DROP_TTL_EXPIRED;
-	nat_key_set(&k, src, qport, ld32(q.ip + IP4_SRC), rport, q.proto);
-	idx = nat_lookup_in(w, &k);
-	if (idx < 0)
-		return SH_DROP_UNSOLICITED;
-	f = &w->t.flows[idx];
-
-	outer_rewrite(p->ip, IP4_SRC, f->out_ip);
-	quote_rewrite(p, &q, IP4_DST,
-		      q.proto == NAT_PROTO_ICMP ? NAT_ICMP_ID : L4_DPORT, f->out_ip,
-		      f->out_port);
-	w->cnt[SH_CNT_ICMP_ERR_IN2OUT]++;
-	return SH_OK;
+	return icmp_err_translate(w, ls, p, &dir_in2out);
 }
