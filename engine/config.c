@@ -301,6 +301,16 @@ static int kw_name(struct parser *p, const struct keyword *kw, const char *v)
 	return kw_str(p, kw, v);
 }
 
+/* Kernel interface names: 1..IFNAMSIZ-1 characters, no '/' or spaces. */
+static int kw_ifname(struct parser *p, const struct keyword *kw, const char *v)
+{
+	if (!valid_name(v) || strlen(v) >= kw->max)
+		return fail(p, p->line, "%s: expected an interface name of 1..%"
+			    PRIu32 " characters of [A-Za-z0-9_.-], got '%s'",
+			    kw->name, kw->max - 1, v);
+	return kw_str(p, kw, v);
+}
+
 static int kw_port_address(struct parser *p, const struct keyword *kw,
 			   const char *v)
 {
@@ -499,6 +509,8 @@ static const struct keyword port_kws[] = {
 	{ "gateway", kw_port_gateway, 0, 0, 0, false },
 	{ "exception", kw_port_exception, 0, 0, 0, false },
 	{ "next_hop_mac", kw_port_mac, 0, 0, 0, false },
+	{ "mirror", kw_ifname, PORT(mirror), 0, 16, false },
+	{ "punt_rate", kw_u32, PORT(punt_rate), 0, 100000000, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
@@ -764,6 +776,10 @@ void sh_config_defaults(struct sh_config *cfg)
 	cfg->workers = 1;
 	cfg->inside.exception = SH_EXC_AUTO;
 	cfg->outside.exception = SH_EXC_AUTO;
+	snprintf(cfg->inside.mirror, sizeof(cfg->inside.mirror), "shoal-in");
+	snprintf(cfg->outside.mirror, sizeof(cfg->outside.mirror), "shoal-out");
+	cfg->inside.punt_rate = 10000;
+	cfg->outside.punt_rate = 10000;
 	cfg->nat = (struct sh_nat_cfg){
 		.udp_timeout = 300,
 		.tcp_established_timeout = 7440,

@@ -57,6 +57,8 @@ struct sh_port_cfg {
 	enum sh_exception_mode exception;
 	uint8_t next_hop_mac[6];
 	bool has_next_hop_mac;
+	char mirror[16];              /* kernel mirror interface name */
+	uint32_t punt_rate;           /* packets/s to Linux; 0 = unlimited */
 };
 
 struct sh_slice_cfg {

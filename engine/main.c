@@ -7,8 +7,8 @@
  *
  * main() is the script: options and configuration (before EAL, so a bad
  * file stops start-up with file:line and no DPDK noise), EAL, lease set,
- * ports, workers, wait for SIGINT/SIGTERM, stop, print the final
- * counters, clean up.
+ * ports, kernel mirrors and netlink, workers; then the main lcore serves
+ * netlink until SIGINT/SIGTERM; stop, print the final counters, clean up.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +27,7 @@
 #include <rte_malloc.h>
 
 #include "config.h"
+#include "linux.h"
 #include "port.h"
 #include "stats.h"
 #include "worker.h"
@@ -39,6 +40,11 @@ volatile bool force_quit;
 static struct sh_config cfg;
 static struct nat_lease_set leases;
 static struct sh_worker workers[SH_CFG_MAX_WORKERS];
+static struct rte_rcu_qsbr *qsbr;
+
+/* Time exceeded replies per second, shared out between workers (Linux's
+ * icmp_msgs_per_sec default). */
+#define SH_ICMP_RATE 1000
 
 static void signal_handler(int sig)
 {
@@ -117,8 +123,11 @@ static int setup_port(struct sh_port *p, const struct sh_port_cfg *pc,
 	return 0;
 }
 
-static int setup_workers(const struct sh_port *in, const struct sh_port *out)
+static int setup_workers(const struct sh_port ports[SH_SIDES],
+			 const struct sh_linux *lx)
 {
+	const struct sh_port_cfg *pcs[SH_SIDES] = { &cfg.inside, &cfg.outside };
+	size_t qsz = rte_rcu_qsbr_get_memsize(cfg.workers);
 	struct nat_params np = {
 		.n_workers = cfg.workers,
 		.max_flows = cfg.nat.max_flows,
@@ -135,7 +144,12 @@ static int setup_workers(const struct sh_port *in, const struct sh_port *out)
 	/* Per-boot secret for flow hashing and RFC 6056 port offsets. */
 	if (getrandom(np.secret, sizeof(np.secret), 0) != sizeof(np.secret))
 		return -errno;
+	qsbr = rte_zmalloc("sh_qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	if (!qsbr || rte_rcu_qsbr_init(qsbr, cfg.workers) < 0)
+		return -ENOMEM;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
+		unsigned s;
+
 		struct sh_worker *wk = &workers[i];
 
 		if (i == cfg.workers)
@@ -148,8 +162,19 @@ static int setup_workers(const struct sh_port *in, const struct sh_port *out)
 		wk->lcore = lcore;
 		wk->queue = (uint16_t)i;
 		wk->leases = &leases;
-		wk->port[SH_INSIDE] = *in;
-		wk->port[SH_OUTSIDE] = *out;
+		wk->fib = sh_linux_fib(lx);
+		wk->resolve = sh_linux_resolve_ring(lx);
+		wk->qsbr = qsbr;
+		wk->qsbr_id = i;
+		for (s = 0; s < SH_SIDES; s++) {
+			wk->port[s] = ports[s];
+			sh_bucket_init(&wk->punt[s],
+				       pcs[s]->punt_rate
+					       ? (pcs[s]->punt_rate + cfg.workers - 1) /
+							 cfg.workers
+					       : 0);
+		}
+		sh_bucket_init(&wk->icmp, SH_ICMP_RATE / cfg.workers);
 		i++;
 	}
 	return i < cfg.workers ? -ENODEV : 0;
@@ -163,12 +188,30 @@ static void set_peer(struct sh_port *p, const struct sh_port_cfg *pc)
 	}
 }
 
+static void print_ports(const struct sh_port ports[SH_SIDES])
+{
+	static const char *const names[SH_SIDES] = { "inside", "outside" };
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	unsigned s;
+
+	for (s = 0; s < SH_SIDES; s++) {
+		rte_ether_format_addr(mac, sizeof(mac), &ports[s].mac);
+		printf("shoal-engine: %s port %u mac %s", names[s],
+		       ports[s].port_id, mac);
+		if (ports[s].mirror_id != SH_NO_MIRROR)
+			printf(", kernel mirror port %u ifindex %d", ports[s].mirror_id,
+			       ports[s].mirror_ifindex);
+		printf("\n");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[SH_MAX_EAL_ARGS], eal_buf[SH_CFG_STR_LEN];
 	const char *conf = NULL;
 	char err[1024];
-	struct sh_port in_port, out_port;
+	struct sh_port ports[SH_SIDES] = { 0 };
+	struct sh_linux *lx = NULL;
 	int i, sep = -1, eal_argc, ret;
 	unsigned w;
 
@@ -218,40 +261,55 @@ int main(int argc, char **argv)
 
 	if (nat_lease_set_from_config(&leases, &cfg) < 0)
 		rte_exit(EXIT_FAILURE, "%s: lease set too large\n", conf);
-	ret = setup_port(&in_port, &cfg.inside, cfg.workers);
+	ret = setup_port(&ports[SH_INSIDE], &cfg.inside, cfg.workers);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "%s: [inside] device %s: %s\n", conf,
 			 cfg.inside.device, strerror(-ret));
-	ret = setup_port(&out_port, &cfg.outside, cfg.workers);
+	ret = setup_port(&ports[SH_OUTSIDE], &cfg.outside, cfg.workers);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "%s: [outside] device %s: %s\n", conf,
 			 cfg.outside.device, strerror(-ret));
-	set_peer(&in_port, &cfg.inside);
-	set_peer(&out_port, &cfg.outside);
+	set_peer(&ports[SH_INSIDE], &cfg.inside);
+	set_peer(&ports[SH_OUTSIDE], &cfg.outside);
+	ret = sh_linux_start(&lx, &cfg, ports, cfg.workers, err, sizeof(err));
+	if (ret < 0)
+		rte_exit(EXIT_FAILURE, "%s: %s\n", conf, err);
 
-	ret = setup_workers(&in_port, &out_port);
+	ret = setup_workers(ports, lx);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "workers: %s (need %u worker lcores)\n",
 			 strerror(-ret), cfg.workers);
 	sh_stats_init(workers, cfg.workers);
 
-	printf("shoal-engine: %u worker(s), inside port %u, outside port %u, "
-	       "%u lease(s), %u slice(s)\n",
-	       cfg.workers, in_port.port_id, out_port.port_id, leases.n_leases,
-	       leases.n_slices);
+	print_ports(ports);
+	printf("shoal-engine: %u worker(s), %u lease(s), %u slice(s)\n",
+	       cfg.workers, leases.n_leases, leases.n_slices);
 	fflush(stdout);
 	for (w = 0; w < cfg.workers; w++)
 		rte_eal_remote_launch(sh_worker_main, &workers[w], workers[w].lcore);
 
-	while (!force_quit)
-		usleep(100 * 1000);
+	while (!force_quit) {
+		if (!lx) {
+			usleep(100 * 1000);
+			continue;
+		}
+		ret = sh_linux_poll(lx, workers, cfg.workers, qsbr, 20);
+		if (ret < 0)
+			fprintf(stderr, "shoal-engine: netlink: %s\n",
+				strerror(-ret));
+	}
 	rte_eal_mp_wait_lcore();
 
 	sh_stats_print(stdout, workers, cfg.workers);
-	sh_port_stop(in_port.port_id);
-	sh_port_stop(out_port.port_id);
+	for (w = 0; w < SH_SIDES; w++) {
+		sh_port_stop(ports[w].port_id);
+		if (ports[w].mirror_id != SH_NO_MIRROR)
+			sh_port_stop(ports[w].mirror_id);
+	}
+	sh_linux_stop(lx);
 	for (w = 0; w < cfg.workers; w++)
 		nat_worker_destroy(workers[w].nat);
+	rte_free(qsbr);
 	rte_eal_cleanup();
 	return 0;
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_dev.h>
 #include <rte_ethdev.h>
@@ -107,6 +108,32 @@ int sh_port_start(uint16_t port_id, unsigned n_queues)
 	if (ret < 0 && ret != -ENOTSUP)
 		return ret;
 	return 0;
+}
+
+int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
+		   unsigned index, unsigned n_queues, uint16_t *port_id)
+{
+	char devargs[256], m[18];
+	bool vhost = access("/dev/vhost-net", R_OK | W_OK) == 0;
+	int ret;
+
+	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+		 mac[2], mac[3], mac[4], mac[5]);
+	if (pc->exception == SH_EXC_VIRTIO_USER && !vhost)
+		return -ENOENT;
+	if (pc->exception == SH_EXC_VIRTIO_USER ||
+	    (pc->exception == SH_EXC_AUTO && vhost))
+		snprintf(devargs, sizeof(devargs),
+			 "virtio_user_shoal%u,path=/dev/vhost-net,queues=%u,"
+			 "queue_size=1024,iface=%s,mac=%s",
+			 index, n_queues, pc->mirror, m);
+	else
+		snprintf(devargs, sizeof(devargs), "net_tap_shoal%u,iface=%s,mac=%s",
+			 index, pc->mirror, m);
+	ret = sh_port_attach(devargs, port_id);
+	if (ret < 0)
+		return ret;
+	return sh_port_start(*port_id, n_queues);
 }
 
 void sh_port_stop(uint16_t port_id)

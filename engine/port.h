@@ -22,4 +22,15 @@ int sh_port_start(uint16_t port_id, unsigned n_queues);
 
 void sh_port_stop(uint16_t port_id);
 
+/*
+ * Create and start the kernel mirror of a data port (exception path):
+ * virtio-user over vhost-net when /dev/vhost-net exists (or when asked),
+ * the TAP PMD otherwise, named @pc->mirror and carrying @mac, with
+ * @n_queues queue pairs. @index makes the vdev name unique. Returns 0 and
+ * the mirror's port id, or -errno (-ENOENT: virtio-user asked for but no
+ * vhost-net).
+ */
+int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
+		   unsigned index, unsigned n_queues, uint16_t *port_id);
+
 #endif /* SHOAL_PORT_H */

@@ -2,16 +2,21 @@
 /*
  * The burst loop (one shape, as in DPDK's l3fwd):
  *   1. advance the worker clock from the TSC;
- *   2. load the lease set once for the whole iteration (RCU reader);
- *   3. per port: rx burst, skip empty, prefetch ahead, translate each
- *      packet, buffer it on the other port's TX queue or count its drop;
- *   4. flush TX buffers (every iteration: the loop is short, so the
- *      deadline is the loop itself and never leaves packets waiting);
- *   5. run the expiry clock hand over a bounded slice of the flow table,
+ *   2. load the lease set and the FIB snapshot once for the iteration;
+ *   3. per data port: rx burst, skip empty, prefetch ahead, classify and
+ *      translate each packet, then buffer it on the other port, hand it to
+ *      Linux through the port's mirror, or count its drop;
+ *   4. per mirror: rx burst of Linux's own packets, police slice sources,
+ *      buffer them on the paired data port;
+ *   5. flush every TX buffer (the loop is short, so it is its own drain
+ *      deadline and never leaves packets waiting);
+ *   6. report an RCU quiescent state;
+ *   7. run the expiry clock hand over a bounded slice of the flow table,
  *      paced by time so the whole table is visited about once a second
- *      whatever the load (a fixed slice per iteration would spend the
- *      most when the loop is busiest).
+ *      whatever the load.
  */
+#include <string.h>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -23,17 +28,44 @@
  * iteration never stalls behind the sweep (64 entries are 2 KiB). */
 #define SH_EXPIRE_BUDGET 64
 #define SH_PREFETCH_AHEAD 3
+/* Ask the kernel about one next hop at most this often (ms). */
+#define SH_RESOLVE_INTERVAL 200
 
-static void tx_flush(struct sh_worker *wk, enum sh_side side)
+void sh_bucket_init(struct sh_bucket *b, uint32_t rate)
 {
-	struct sh_txbuf *b = &wk->tx[side];
+	uint64_t burst = rate / 10 > 32 ? rate / 10 : 32;
+
+	b->rate = rate;
+	b->burst = burst * 1000;
+	b->tokens = b->burst;
+	b->last = 0;
+}
+
+static inline bool bucket_take(struct sh_bucket *b, uint32_t now)
+{
+	if (b->rate == 0)
+		return true;
+	if (now != b->last) {
+		b->tokens += (uint64_t)(uint32_t)(now - b->last) * b->rate;
+		if (b->tokens > b->burst)
+			b->tokens = b->burst;
+		b->last = now;
+	}
+	if (b->tokens < 1000)
+		return false;
+	b->tokens -= 1000;
+	return true;
+}
+
+static void flush(struct sh_worker *wk, struct sh_txbuf *b, uint16_t port_id,
+		  unsigned counter)
+{
 	uint16_t sent;
 
 	if (b->n == 0)
 		return;
-	sent = rte_eth_tx_burst(wk->port[side].port_id, wk->queue, b->pkts, b->n);
-	wk->nat->cnt[side == SH_INSIDE ? SH_CNT_TX_INSIDE : SH_CNT_TX_OUTSIDE] +=
-		sent;
+	sent = rte_eth_tx_burst(port_id, wk->queue, b->pkts, b->n);
+	wk->nat->cnt[counter] += sent;
 	if (unlikely(sent < b->n)) {
 		wk->nat->cnt[SH_DROP_TX_FULL] += b->n - sent;
 		rte_pktmbuf_free_bulk(&b->pkts[sent], b->n - sent);
@@ -41,71 +73,204 @@ static void tx_flush(struct sh_worker *wk, enum sh_side side)
 	b->n = 0;
 }
 
-static inline void tx_enqueue(struct sh_worker *wk, enum sh_side side,
-			      struct rte_mbuf *m)
+static inline void enqueue(struct sh_worker *wk, struct sh_txbuf *b,
+			   uint16_t port_id, unsigned counter,
+			   struct rte_mbuf *m)
 {
-	struct sh_txbuf *b = &wk->tx[side];
-
 	b->pkts[b->n++] = m;
 	if (b->n == SH_BURST)
-		tx_flush(wk, side);
+		flush(wk, b, port_id, counter);
 }
 
-/* Translate one packet received on @from; returns the verdict. */
-static inline unsigned handle(struct sh_worker *wk,
-			      const struct nat_lease_set *ls,
-			      enum sh_side from, struct rte_mbuf *m)
+static inline void tx_data(struct sh_worker *wk, enum sh_side side,
+			   struct rte_mbuf *m)
 {
-	const struct sh_port *out = &wk->port[from ^ 1];
-	struct rte_ether_hdr *eth;
-	struct nat_pkt p;
-	unsigned v;
+	enqueue(wk, &wk->tx[side], wk->port[side].port_id,
+		side == SH_INSIDE ? SH_CNT_TX_INSIDE : SH_CNT_TX_OUTSIDE, m);
+}
 
-	if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) < 0)
-		return SH_DROP_L2_MALFORMED;
-	v = nat_parse(&p, rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
-		      (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
-			      RTE_MBUF_F_RX_L4_CKSUM_GOOD);
-	if (unlikely(v != SH_OK))
-		return v;
-	v = from == SH_INSIDE ? nat_in2out(wk->nat, ls, &p)
-			      : nat_out2in(wk->nat, ls, &p);
-	if (unlikely(v != SH_OK))
-		return v == NAT_KERNEL ? SH_DROP_NO_EXCEPTION_PATH : v;
-	if (unlikely(!out->has_next_hop))
-		return SH_DROP_NO_NEXT_HOP;
-	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	rte_ether_addr_copy(&out->next_hop, &eth->dst_addr);
+static inline void drop(struct sh_worker *wk, unsigned reason,
+			struct rte_mbuf *m)
+{
+	wk->nat->cnt[reason]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Hand a packet that arrived on @side to Linux through that side's mirror,
+ * within the side's punt rate. @why counts it when there is no mirror. */
+static void punt(struct sh_worker *wk, enum sh_side side, struct rte_mbuf *m,
+		 unsigned why)
+{
+	const struct sh_port *p = &wk->port[side];
+
+	if (p->mirror_id == SH_NO_MIRROR)
+		return drop(wk, why, m);
+	if (!bucket_take(&wk->punt[side], wk->nat->now))
+		return drop(wk, SH_DROP_PUNT_POLICED, m);
+	enqueue(wk, &wk->to_kernel[side], p->mirror_id, SH_CNT_TO_KERNEL, m);
+}
+
+/* Remember and forward a resolution request, at most once per interval
+ * per next hop (a direct-mapped cache keeps a miss storm off the ring). */
+static void ask_resolve(struct sh_worker *wk, int ifindex, uint32_t nh)
+{
+	unsigned slot = (nh * 2654435761u) >> 26; /* SH_RESOLVE_CACHE = 64 */
+	uint32_t now = wk->nat->now;
+
+	if (wk->asked[slot].ip == nh &&
+	    now - wk->asked[slot].ms < SH_RESOLVE_INTERVAL)
+		return;
+	wk->asked[slot].ip = nh;
+	wk->asked[slot].ms = now;
+	if (wk->resolve)
+		rte_ring_mp_enqueue(wk->resolve, SH_RESOLVE_REQ(ifindex, nh));
+}
+
+/* Ethernet addresses for a packet leaving on @to towards @dst. */
+static inline unsigned set_l2(struct sh_worker *wk, const struct sh_fib *fib,
+			      enum sh_side to, struct rte_mbuf *m, uint32_t dst)
+{
+	const struct sh_port *out = &wk->port[to];
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	uint32_t nh;
+	int ifindex;
+
+	if (out->has_next_hop) {
+		rte_ether_addr_copy(&out->next_hop, &eth->dst_addr);
+	} else {
+		if (unlikely(!fib))
+			return SH_DROP_NO_ROUTE;
+		switch (sh_fib_lookup(fib, dst, &ifindex, &nh,
+				      eth->dst_addr.addr_bytes)) {
+		case SH_FIB_OK:
+			if (unlikely(ifindex != out->mirror_ifindex))
+				return SH_DROP_NO_ROUTE;
+			break;
+		case SH_FIB_NO_NEIGH:
+			if (ifindex != out->mirror_ifindex)
+				return SH_DROP_NO_ROUTE;
+			ask_resolve(wk, ifindex, nh);
+			return SH_DROP_NO_NEIGHBOUR;
+		default:
+			return SH_DROP_NO_ROUTE;
+		}
+	}
 	rte_ether_addr_copy(&out->mac, &eth->src_addr);
 	return SH_OK;
 }
 
-static void rx_side(struct sh_worker *wk, const struct nat_lease_set *ls,
-		    enum sh_side from)
+/* Answer a packet whose TTL ran out with ICMP time exceeded from this
+ * side's own address, rate-limited; the caller drops the original. */
+static void time_exceeded(struct sh_worker *wk, const struct nat_lease_set *ls,
+			  enum sh_side side, struct rte_mbuf *m,
+			  const struct nat_pkt *p)
+{
+	uint32_t src = ls->side_addr[side], len;
+	struct rte_mbuf *r;
+
+	if (!src || !bucket_take(&wk->icmp, wk->nat->now))
+		return;
+	r = rte_pktmbuf_alloc(m->pool);
+	if (!r)
+		return;
+	len = nat_build_time_exceeded(rte_pktmbuf_mtod(r, uint8_t *),
+				      rte_pktmbuf_mtod(m, uint8_t *), p->l2_len,
+				      p->ip_len, src,
+				      wk->port[side].mac.addr_bytes);
+	if (len == 0) {
+		rte_pktmbuf_free(r);
+		return;
+	}
+	r->data_len = (uint16_t)len;
+	r->pkt_len = len;
+	wk->nat->cnt[SH_CNT_ICMP_TIME_EXCEEDED]++;
+	tx_data(wk, side, r);
+}
+
+/* Classify, translate and dispatch one packet received on data port @from. */
+static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
+			  const struct sh_fib *fib, enum sh_side from,
+			  struct rte_mbuf *m)
+{
+	enum sh_side to = from ^ 1;
+	struct nat_pkt p;
+	uint32_t dst;
+	unsigned v;
+
+	if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) < 0)
+		return drop(wk, SH_DROP_L2_MALFORMED, m);
+	v = nat_parse(&p, rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+		      (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+			      RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+	if (unlikely(v != SH_OK)) {
+		if (v == SH_DROP_NOT_IPV4) /* ARP, IPv6, LLDP...: Linux's */
+			return punt(wk, from, m, v);
+		return drop(wk, v, m);
+	}
+	v = from == SH_INSIDE ? nat_in2out(wk->nat, ls, &p)
+			      : nat_out2in(wk->nat, ls, &p);
+	if (unlikely(v != SH_OK)) {
+		if (v == NAT_KERNEL)
+			return punt(wk, from, m, SH_DROP_NO_EXCEPTION_PATH);
+		if (v == SH_DROP_TTL_EXPIRED)
+			time_exceeded(wk, ls, from, m, &p);
+		return drop(wk, v, m);
+	}
+	memcpy(&dst, p.ip + 16, sizeof(dst)); /* after translation */
+	v = set_l2(wk, fib, to, m, dst);
+	if (unlikely(v != SH_OK))
+		return drop(wk, v, m);
+	tx_data(wk, to, m);
+}
+
+static void rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
+		    const struct sh_fib *fib, enum sh_side from)
 {
 	struct rte_mbuf *pkts[SH_BURST];
-	uint64_t *cnt = wk->nat->cnt;
 	uint16_t n, i;
 
 	n = rte_eth_rx_burst(wk->port[from].port_id, wk->queue, pkts, SH_BURST);
 	if (n == 0)
 		return;
-	cnt[from == SH_INSIDE ? SH_CNT_RX_INSIDE : SH_CNT_RX_OUTSIDE] += n;
+	wk->nat->cnt[from == SH_INSIDE ? SH_CNT_RX_INSIDE : SH_CNT_RX_OUTSIDE] += n;
 	for (i = 0; i < n && i < SH_PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
-		unsigned v;
-
 		if (i + SH_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + SH_PREFETCH_AHEAD],
 						       void *));
-		v = handle(wk, ls, from, pkts[i]);
-		if (likely(v == SH_OK)) {
-			tx_enqueue(wk, from ^ 1, pkts[i]);
-		} else {
-			cnt[v]++;
-			rte_pktmbuf_free(pkts[i]);
+		handle(wk, ls, fib, from, pkts[i]);
+	}
+}
+
+/* Linux's own packets from @side's mirror leave through that data port,
+ * but a slice source must carry a socket lease's port. */
+static void rx_kernel(struct sh_worker *wk, const struct nat_lease_set *ls,
+		      enum sh_side side)
+{
+	struct rte_mbuf *pkts[SH_BURST];
+	uint16_t n, i;
+
+	if (wk->port[side].mirror_id == SH_NO_MIRROR)
+		return;
+	n = rte_eth_rx_burst(wk->port[side].mirror_id, wk->queue, pkts,
+			     SH_BURST);
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		unsigned v;
+
+		if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) < 0) {
+			drop(wk, SH_DROP_L2_MALFORMED, m);
+			continue;
 		}
+		v = nat_kernel_egress_check(ls, rte_pktmbuf_mtod(m, uint8_t *),
+					    m->data_len);
+		if (unlikely(v != SH_OK)) {
+			drop(wk, v, m);
+			continue;
+		}
+		wk->nat->cnt[SH_CNT_FROM_KERNEL]++;
+		tx_data(wk, side, m);
 	}
 }
 
@@ -116,18 +281,31 @@ int sh_worker_main(void *arg)
 	/* Entries to sweep per elapsed millisecond: the table once a second. */
 	uint32_t per_ms = wk->nat->t.max_flows / 1000 + 1, debt = 0;
 	uint32_t last = (uint32_t)(rte_rdtsc() / ms_cycles);
+	unsigned s;
 
+	rte_rcu_qsbr_thread_register(wk->qsbr, wk->qsbr_id);
+	rte_rcu_qsbr_thread_online(wk->qsbr, wk->qsbr_id);
 	wk->started_tsc = rte_rdtsc();
 	while (!force_quit) {
 		const struct nat_lease_set *ls;
+		const struct sh_fib *fib;
 		uint32_t now = (uint32_t)(rte_rdtsc() / ms_cycles), n;
 
 		wk->nat->now = now;
 		ls = __atomic_load_n(&wk->leases, __ATOMIC_ACQUIRE);
-		rx_side(wk, ls, SH_INSIDE);
-		rx_side(wk, ls, SH_OUTSIDE);
-		tx_flush(wk, SH_INSIDE);
-		tx_flush(wk, SH_OUTSIDE);
+		fib = __atomic_load_n(&wk->fib, __ATOMIC_ACQUIRE);
+		rx_data(wk, ls, fib, SH_INSIDE);
+		rx_data(wk, ls, fib, SH_OUTSIDE);
+		rx_kernel(wk, ls, SH_INSIDE);
+		rx_kernel(wk, ls, SH_OUTSIDE);
+		for (s = 0; s < SH_SIDES; s++) {
+			flush(wk, &wk->tx[s], wk->port[s].port_id,
+			      s == SH_INSIDE ? SH_CNT_TX_INSIDE
+					     : SH_CNT_TX_OUTSIDE);
+			flush(wk, &wk->to_kernel[s], wk->port[s].mirror_id,
+			      SH_CNT_TO_KERNEL);
+		}
+		rte_rcu_qsbr_quiescent(wk->qsbr, wk->qsbr_id);
 
 		if (now != last) {
 			debt += (now - last) * per_ms;
@@ -142,5 +320,7 @@ int sh_worker_main(void *arg)
 		}
 	}
 	wk->stopped_tsc = rte_rdtsc();
+	rte_rcu_qsbr_thread_offline(wk->qsbr, wk->qsbr_id);
+	rte_rcu_qsbr_thread_unregister(wk->qsbr, wk->qsbr_id);
 	return 0;
 }

@@ -3,9 +3,12 @@
  * Worker lcores: the burst loop around the NAT core.
  *
  * One struct sh_worker per worker lcore, cache aligned and written only by
- * that lcore (its queues, TX buffers, NAT state and counters). The main
- * lcore reads the counters without locks (aligned 64-bit loads) and may
- * publish a new lease set through sh_worker_set_leases().
+ * that lcore (its queues, TX buffers, token buckets, NAT state and
+ * counters). The main lcore reads the counters without locks (aligned
+ * 64-bit loads) and publishes new snapshots of the leases and of the
+ * kernel's routes and neighbours through the pointers below (RCU: workers
+ * report a quiescent state once per loop iteration; the main lcore frees
+ * an old snapshot only after rte_rcu_qsbr_synchronize()).
  */
 #ifndef SHOAL_WORKER_H
 #define SHOAL_WORKER_H
@@ -15,10 +18,14 @@
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "nat/nat.h"
+#include "netlink.h"
 
 #define SH_BURST 32
+#define SH_NO_MIRROR UINT16_MAX
 
 enum sh_side { SH_INSIDE = 0, SH_OUTSIDE = 1, SH_SIDES };
 
@@ -27,25 +34,55 @@ struct sh_txbuf {
 	struct rte_mbuf *pkts[SH_BURST];
 };
 
-/* What a worker needs to know about one data port. */
+/* Token bucket in milli-tokens, refilled from the worker's ms clock. */
+struct sh_bucket {
+	uint64_t tokens; /* x1000 */
+	uint64_t burst;  /* x1000 */
+	uint32_t rate;   /* tokens per second; 0 = unlimited */
+	uint32_t last;   /* ms */
+};
+
+/* What a worker needs to know about one data port and its mirror. */
 struct sh_port {
 	uint16_t port_id;
-	struct rte_ether_addr mac;      /* our own */
-	struct rte_ether_addr next_hop; /* peer for packets sent here */
+	uint16_t mirror_id;   /* kernel mirror ethdev, or SH_NO_MIRROR */
+	int mirror_ifindex;   /* its Linux interface, 0 without one */
+	struct rte_ether_addr mac;      /* our own (the mirror's too) */
+	struct rte_ether_addr next_hop; /* static peer, if configured */
 	bool has_next_hop;
 };
 
+/* A neighbour resolution request: ifindex << 32 | next hop (network
+ * order), carried through an rte_ring as a pointer-sized value. */
+#define SH_RESOLVE_REQ(ifx, ip) ((void *)(uintptr_t)((uint64_t)(ifx) << 32 | (ip)))
+
+#define SH_RESOLVE_CACHE 64
+
 struct sh_worker {
 	unsigned lcore;
-	uint16_t queue; /* RX and TX queue index on both ports */
+	uint16_t queue; /* RX and TX queue index on every port */
 	struct sh_port port[SH_SIDES];
 	struct nat_worker *nat;
-	const struct nat_lease_set *leases; /* RCU-published, see nat.h */
-	struct sh_txbuf tx[SH_SIDES];
+	const struct nat_lease_set *leases; /* RCU-published */
+	const struct sh_fib *fib;           /* RCU-published; NULL: none yet */
+	struct rte_rcu_qsbr *qsbr;
+	unsigned qsbr_id;
+	struct rte_ring *resolve; /* to the main lcore (multi-producer) */
+	struct {
+		uint32_t ip, ms;
+	} asked[SH_RESOLVE_CACHE]; /* recent resolution requests */
+	struct sh_txbuf tx[SH_SIDES];     /* to the data ports */
+	struct sh_txbuf to_kernel[SH_SIDES];
+	struct sh_bucket punt[SH_SIDES];
+	struct sh_bucket icmp;            /* time exceeded replies */
 	uint64_t started_tsc, stopped_tsc;
 } __attribute__((aligned(64)));
 
 extern volatile bool force_quit;
+
+/* Set a bucket to @rate tokens/s with a burst of a tenth of a second
+ * (at least 32, one RX burst). */
+void sh_bucket_init(struct sh_bucket *b, uint32_t rate);
 
 /* lcore entry point; @arg is the worker's struct sh_worker. */
 int sh_worker_main(void *arg);

@@ -10,9 +10,10 @@ PKGS=(
 	libdpdk-dev libnuma-dev libmnl-dev libjemalloc-dev libpcap-dev
 	libjansson-dev libsqlite3-dev
 	# tests
-	libcmocka-dev python3 python3-scapy iproute2 procps
-	# demo peers
-	ethtool curl iputils-ping socat
+	libcmocka-dev python3 python3-scapy iproute2 procps jq
+	# demo peers and the integration tests (scripts/topo.sh, tests/integration)
+	ethtool curl iputils-ping socat nftables tcpdump
+	iperf3 dnsmasq-base bind9-dnsutils traceroute iputils-tracepath
 	# baseline for the benchmark (dpdk-testpmd)
 	dpdk
 )

@@ -2,7 +2,10 @@
 # Run every test: install dependencies, build, then
 #   1. unit tests (cmocka, no EAL, parallel)        tests/unit
 #   2. config error tests (engine start-up)         tests/config
-#   3. engine tests (real shoal-engine, net_pcap)   tests/engine
+#   3. netlink tests (routes, neighbours; netns)    tests/netlink
+#   4. engine tests (real shoal-engine, net_pcap)   tests/engine
+#   5. integration (real clients through the engine in namespaces)
+#                                                   tests/integration
 # and print one summary line: "total: N passed, N failed, N skipped".
 # Usage (as root, from anywhere): scripts/test.sh
 set -uo pipefail
@@ -54,11 +57,18 @@ rc=$?
 echo "$out" | grep -v '^ok' || true
 tally config "$(echo "$out" | tail -n 1)" $rc
 
-echo "== engine tests"
-out=$(bash tests/engine/run.sh 2>&1)
-rc=$?
-echo "$out"
-tally engine "$(echo "$out" | tail -n 1)" $rc
+suite() {
+	local name=$1 script=$2 out rc
+	echo "== $name tests"
+	out=$(bash "$script" 2>&1)
+	rc=$?
+	echo "$out" | grep -vE '^(ok|PASS) ' || true
+	tally "$name" "$(echo "$out" | tail -n 1)" $rc
+}
+export NL_PROBE=$ROOT/$BUILD/tests/netlink/nl_probe
+suite netlink tests/netlink/run.sh
+suite engine tests/engine/run.sh
+[ -f tests/integration/run.sh ] && suite integration tests/integration/run.sh
 
 echo "total: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -20,7 +20,7 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 	uint8_t tcpflags = 0;
 	int64_t idx;
 
-	if (nat_is_host_ip(ls, dst))
+	if (nat_dst_is_local(ls, dst))
 		return NAT_KERNEL;
 
 	switch (p->proto) {

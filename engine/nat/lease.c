@@ -29,6 +29,20 @@ static int match_cmp(const void *a, const void *b)
 	return x->lease - y->lease;
 }
 
+/* The side's own address, and its subnet's directed broadcast when the
+ * subnet has one (/31 and /32 do not). */
+static void add_host(struct nat_lease_set *ls, unsigned side,
+		     const struct sh_port_cfg *pc)
+{
+	if (!pc->has_address)
+		return;
+	ls->side_addr[side] = htonl(pc->address_host);
+	ls->host_ips[ls->n_host_ips++] = htonl(pc->address_host);
+	if (pc->address.len <= 30)
+		ls->host_ips[ls->n_host_ips++] =
+			htonl(pc->address.addr | ~ntohl(mask_of(pc->address.len)));
+}
+
 int nat_lease_set_from_config(struct nat_lease_set *ls,
 			      const struct sh_config *cfg)
 {
@@ -70,10 +84,8 @@ int nat_lease_set_from_config(struct nat_lease_set *ls,
 	ls->n_leases = cfg->n_leases;
 	qsort(ls->match, ls->n_match, sizeof(ls->match[0]), match_cmp);
 
-	if (cfg->inside.has_address)
-		ls->host_ips[ls->n_host_ips++] = htonl(cfg->inside.address_host);
-	if (cfg->outside.has_address)
-		ls->host_ips[ls->n_host_ips++] = htonl(cfg->outside.address_host);
+	add_host(ls, 0, &cfg->inside);
+	add_host(ls, 1, &cfg->outside);
 	ls->generation = 1;
 	return 0;
 }
@@ -117,12 +129,15 @@ bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
 	return false;
 }
 
-bool nat_is_host_ip(const struct nat_lease_set *ls, uint32_t ip)
+bool nat_dst_is_local(const struct nat_lease_set *ls, uint32_t dst)
 {
+	const uint8_t *b = (const uint8_t *)&dst;
 	unsigned i;
 
+	if ((b[0] & 0xf0) == 0xe0 || dst == 0xffffffff)
+		return true;
 	for (i = 0; i < ls->n_host_ips; i++)
-		if (ls->host_ips[i] == ip)
+		if (ls->host_ips[i] == dst)
 			return true;
 	return false;
 }

@@ -150,8 +150,11 @@ struct nat_slice {
 struct nat_lease_set {
 	uint64_t generation;
 	unsigned n_leases, n_match, n_slices;
-	uint32_t host_ips[4]; /* the engine's own addresses, network order */
+	/* The engine's own addresses and their subnets' directed broadcasts,
+	 * network order: traffic to them is Linux's. */
+	uint32_t host_ips[8];
 	unsigned n_host_ips;
+	uint32_t side_addr[2]; /* own address per side (inside, outside), 0 = none */
 	struct nat_lease leases[NAT_MAX_LEASES];
 	struct nat_match match[NAT_MAX_MATCH]; /* longest prefix first */
 	struct nat_slice slices[SH_CFG_MAX_SLICES];
@@ -244,7 +247,37 @@ const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
 				       uint32_t ip, uint16_t port);
 
 bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip);
-bool nat_is_host_ip(const struct nat_lease_set *ls, uint32_t ip);
+
+/* Is @dst (network order) Linux's to handle rather than a destination to
+ * translate towards: the engine's own addresses, their subnets' directed
+ * broadcasts, limited broadcast and multicast (routing protocols, mDNS,
+ * DHCP...)? */
+bool nat_dst_is_local(const struct nat_lease_set *ls, uint32_t dst);
+
+/*
+ * Kernel egress policy for a frame Linux sent through a mirror: a packet
+ * whose source is a slice address must carry a port (TCP/UDP source port,
+ * ICMP echo id, or for an ICMP error the quoted packet's destination port)
+ * inside a socket lease. Returns SH_OK or SH_DROP_KERNEL_PORT_VIOLATION
+ * (also for what cannot be checked: non-first fragments, truncated or
+ * other-protocol packets from a slice address). Read-only; any lcore.
+ */
+unsigned nat_kernel_egress_check(const struct nat_lease_set *ls,
+				 const uint8_t *frame, uint32_t len);
+
+/*
+ * Build, into @out (room for at least NAT_TE_MAX_FRAME bytes), an ICMP
+ * time exceeded (type 11 code 0) answering the frame at @frame whose IPv4
+ * header starts at @l2_len: Ethernet addresses swapped (@our_mac as
+ * source), VLAN tag kept, source @src (network order), quoting the IPv4
+ * packet as received up to 576 bytes in all (RFC 1812 §4.3.2.3).
+ * Returns the frame length, or 0 when no error may be sent (the packet is
+ * itself an ICMP error, or came from a broadcast/multicast/zero source).
+ */
+#define NAT_TE_MAX_FRAME (18 + 576)
+uint32_t nat_build_time_exceeded(uint8_t *out, const uint8_t *frame,
+				 uint16_t l2_len, uint16_t ip_len,
+				 uint32_t src, const uint8_t our_mac[6]);
 
 /* ---- parse.c ---- */
 

@@ -50,7 +50,14 @@
 	  "outside packet to a slice port that no lease holds")                \
 	_(NO_EXCEPTION_PATH, "no_exception_path",                              \
 	  "packet for Linux while the port has no kernel exception path")      \
-	_(NO_NEXT_HOP, "no_next_hop", "next-hop MAC unknown")                  \
+	_(NO_ROUTE, "no_route",                                                \
+	  "no kernel route towards the destination on the output side")        \
+	_(NO_NEIGHBOUR, "no_neighbour",                                        \
+	  "next hop not resolved yet (the kernel was asked to resolve it)")    \
+	_(PUNT_POLICED, "punt_policed",                                        \
+	  "packet for Linux over the port's punt_rate")                        \
+	_(KERNEL_PORT_VIOLATION, "kernel_port_violation",                      \
+	  "kernel packet from a slice address outside every socket lease")     \
 	_(TX_FULL, "tx_full", "transmit queue full")
 
 #define SHOAL_FOREACH_EVENT(_)                                                 \
@@ -65,7 +72,11 @@
 	_(ICMP_ERR_OUT2IN, "icmp_error_out2in",                                \
 	  "ICMP errors translated through their embedded header, out2in")      \
 	_(FLOW_CREATED, "flows_created", "flows set up")                       \
-	_(FLOW_EXPIRED, "flows_expired", "flows removed by timeout")
+	_(FLOW_EXPIRED, "flows_expired", "flows removed by timeout")           \
+	_(TO_KERNEL, "to_kernel", "packets handed to Linux (kernel mirror)")   \
+	_(FROM_KERNEL, "from_kernel", "kernel packets sent on a data port")    \
+	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded",                            \
+	  "ICMP time exceeded sent for packets whose TTL ran out")
 
 enum sh_counter {
 	SH_OK = 0, /* not a counter: "no drop" */

@@ -447,6 +447,22 @@ def in_lease(port):
 
 # ---- phase 1 checks ----
 
+def time_exceeded(raw, host):
+    """Is @raw an ICMP time exceeded the engine sent from its own @host
+    address? Checked fully when it is: valid checksums and a quote of an
+    IPv4 packet whose TTL had run out. Returns None, or a problem string."""
+    p = Ether(raw)
+    if IP not in p or p[IP].src != host or ICMP not in p or p[ICMP].type != 11:
+        return None
+    errs = lib.checksum_errors(raw)
+    if errs:
+        return f"time exceeded with bad checksums {errs}: {raw.hex()}"
+    quote = icmp_quote(raw)
+    if len(quote) < 28 or quote[0] >> 4 != 4 or quote[8] > 1:
+        return f"time exceeded quoting a packet whose TTL had not run out: {raw.hex()}"
+    return ""
+
+
 def check_outside(raw_frames, sent, flows):
     """Everything on outside_tx.pcap, against what inside.pcap held.
     Returns flow index -> the IP packet its first packet left as."""
@@ -740,8 +756,15 @@ def check_inside(raw_frames, expect, first_sent):
         if len(problems) < 20:
             problems.append(msg)
 
+    n_te = 0
     for raw in raw_frames:
         p = Ether(raw)
+        te = time_exceeded(raw, HOST_INSIDE)
+        if te is not None:
+            n_te += 1
+            if te:
+                bad(te)
+            continue
         if IP not in p or p[IP].id not in expect:
             bad(f"unexpected packet on the inside: {raw.hex()}")
             continue
@@ -794,6 +817,7 @@ def check_inside(raw_frames, expect, first_sent):
     if missing:
         bad(f"{len(missing)} expected packets missing on the inside")
     check(not problems, "inside (out2in) check failed:\n  " + "\n  ".join(problems))
+    return n_te
 
 
 # ---- the test ----
@@ -855,7 +879,14 @@ def test():
                 sock.close()
             counters = eng.stop()
         first_sent = {f.idx: ip_packet(fr) for k, f, fr, _ in sent.values() if k == "first"}
-        check_inside(lib.read_pcap(d / "inside_tx.pcap"), expect, first_sent)
+        # The engine answers expired client packets (not errors) with
+        # time exceeded from its inside address, and expired outside
+        # packets from its outside address; both are checked here.
+        te_in = check_inside(lib.read_pcap(d / "inside_tx.pcap"), expect, first_sent)
+        te_out = [time_exceeded(r, HOST_OUTSIDE)
+                  for r in lib.read_pcap(d / "outside_tx.pcap")[len(out_frames):]]
+        check(all(t == "" for t in te_out),
+              f"outside: only time exceeded may follow phase 1: {te_out}")
         n_out2in = sum(1 for k, *_ in expect.values() if k != "router_error")
         n_err_out = len(expect) - n_out2in
         log(f"out2in: {n_out2in} replies and {n_err_out} ICMP errors back to their "
@@ -867,11 +898,16 @@ def test():
     expected.update({
         "rx_inside": len(in_frames), "rx_outside": len(out_inject),
         "in2out": n_in2out, "icmp_error_in2out": n_err_in,
-        "tx_outside": n_in2out + n_err_in,
+        "tx_outside": n_in2out + n_err_in + len(te_out),
         "out2in": n_out2in, "icmp_error_out2in": n_err_out,
-        "tx_inside": n_out2in + n_err_out,
+        "tx_inside": n_out2in + n_err_out + te_in,
+        "icmp_time_exceeded": te_in + len(te_out),
         "flows_created": len(flows),
     })
+    # Four expired client packets that are not ICMP errors (two UDP, a TCP
+    # SYN with TTL 0, an echo request) and one expired reply.
+    check(te_in == 4 and len(te_out) == 1,
+          f"time exceeded sent: {te_in} inside, {len(te_out)} outside; expected 4 and 1")
     lib.check_counters(counters, dict(expected))
     log("counters: " + ", ".join(f"{k} {v}" for k, v in sorted(expected.items())))
 

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "linux.h"
+#include "port.h"
+
+/* Requests workers may queue between two polls; excess ones are dropped
+ * (the workers ask again after SH_RESOLVE_INTERVAL). */
+#define SH_RESOLVE_RING 1024
+
+struct sh_linux {
+	struct sh_nl *nl;
+	struct sh_fib *fib; /* published to the workers */
+	struct rte_ring *resolve;
+};
+
+static int mirror_setup(struct sh_linux *lx, const struct sh_port_cfg *pc,
+			struct sh_port *p)
+{
+	int ret;
+
+	ret = sh_nl_link_up(lx->nl, p->mirror_ifindex);
+	if (ret < 0)
+		return ret;
+	if (pc->has_address) {
+		ret = sh_nl_addr_add(lx->nl, p->mirror_ifindex,
+				     htonl(pc->address_host), pc->address.len);
+		if (ret < 0)
+			return ret;
+	}
+	if (pc->has_gateway) {
+		ret = sh_nl_route_add(lx->nl, p->mirror_ifindex, 0, 0,
+				      htonl(pc->gateway));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int sh_linux_start(struct sh_linux **out, const struct sh_config *cfg,
+		   struct sh_port ports[SH_SIDES], unsigned n_workers,
+		   char *err, size_t errlen)
+{
+	const struct sh_port_cfg *pcs[SH_SIDES] = { &cfg->inside, &cfg->outside };
+	static const char *const names[SH_SIDES] = { "inside", "outside" };
+	int ifx[SH_SIDES], ret = 0;
+	struct sh_linux *lx = NULL;
+	unsigned s, n = 0;
+
+	*out = NULL;
+	for (s = 0; s < SH_SIDES; s++) {
+		struct sh_port *p = &ports[s];
+
+		p->mirror_id = SH_NO_MIRROR;
+		p->mirror_ifindex = 0;
+		if (pcs[s]->exception == SH_EXC_NONE)
+			continue;
+		ret = sh_port_mirror(pcs[s], p->mac.addr_bytes, s, n_workers,
+				     &p->mirror_id);
+		if (ret < 0) {
+			snprintf(err, errlen, "[%s] mirror %s: %s", names[s],
+				 pcs[s]->mirror, strerror(-ret));
+			goto fail;
+		}
+		p->mirror_ifindex = (int)if_nametoindex(pcs[s]->mirror);
+		if (p->mirror_ifindex == 0) {
+			ret = -errno;
+			snprintf(err, errlen, "[%s] mirror %s: no such interface",
+				 names[s], pcs[s]->mirror);
+			goto fail;
+		}
+		ifx[n++] = p->mirror_ifindex;
+	}
+	if (n == 0)
+		return 0;
+
+	lx = calloc(1, sizeof(*lx));
+	if (!lx) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	lx->nl = sh_nl_open(ifx, n);
+	if (!lx->nl) {
+		ret = -errno;
+		snprintf(err, errlen, "netlink: %s", strerror(errno));
+		goto fail;
+	}
+	for (s = 0; s < SH_SIDES; s++) {
+		if (ports[s].mirror_id == SH_NO_MIRROR)
+			continue;
+		ret = mirror_setup(lx, pcs[s], &ports[s]);
+		if (ret < 0) {
+			snprintf(err, errlen, "[%s] mirror %s set-up: %s",
+				 names[s], pcs[s]->mirror, strerror(-ret));
+			goto fail;
+		}
+	}
+	/* Pick up what the set-up itself changed (connected and default
+	 * routes) before the first snapshot. */
+	ret = sh_nl_process(lx->nl);
+	if (ret >= 0)
+		lx->fib = sh_nl_fib_build(lx->nl);
+	if (ret < 0 || !lx->fib) {
+		ret = ret < 0 ? ret : -errno;
+		snprintf(err, errlen, "netlink: %s", strerror(-ret));
+		goto fail;
+	}
+	lx->resolve = rte_ring_create("sh_resolve", SH_RESOLVE_RING,
+				      SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (!lx->resolve) {
+		ret = -rte_errno;
+		snprintf(err, errlen, "resolve ring: %s", rte_strerror(rte_errno));
+		goto fail;
+	}
+	*out = lx;
+	return 0;
+
+fail:
+	sh_linux_stop(lx);
+	return ret;
+}
+
+const struct sh_fib *sh_linux_fib(const struct sh_linux *lx)
+{
+	return lx ? lx->fib : NULL;
+}
+
+struct rte_ring *sh_linux_resolve_ring(const struct sh_linux *lx)
+{
+	return lx ? lx->resolve : NULL;
+}
+
+static void publish(struct sh_linux *lx, struct sh_fib *fib,
+		    struct sh_worker *workers, unsigned n_workers,
+		    struct rte_rcu_qsbr *qsbr)
+{
+	struct sh_fib *old = lx->fib;
+	unsigned i;
+
+	lx->fib = fib;
+	for (i = 0; i < n_workers; i++)
+		__atomic_store_n(&workers[i].fib, fib, __ATOMIC_RELEASE);
+	/* Every worker has passed a quiescent point after the stores: none
+	 * can still hold the old snapshot. */
+	rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
+	free(old);
+}
+
+int sh_linux_poll(struct sh_linux *lx, struct sh_worker *workers,
+		  unsigned n_workers, struct rte_rcu_qsbr *qsbr, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = sh_nl_fd(lx->nl), .events = POLLIN };
+	void *req[64];
+	unsigned n, i;
+	int ret;
+
+	ret = poll(&pfd, 1, timeout_ms);
+	if (ret < 0 && errno != EINTR)
+		return -errno;
+	if (ret > 0) {
+		ret = sh_nl_process(lx->nl);
+		if (ret < 0)
+			return ret;
+		if (ret > 0) {
+			struct sh_fib *fib = sh_nl_fib_build(lx->nl);
+
+			if (!fib)
+				return -errno;
+			publish(lx, fib, workers, n_workers, qsbr);
+		}
+	}
+	/* Bounded: one ring's worth per poll. */
+	n = rte_ring_sc_dequeue_burst(lx->resolve, req, RTE_DIM(req), NULL);
+	for (i = 0; i < n; i++) {
+		uint64_t v = (uint64_t)(uintptr_t)req[i];
+
+		/* Failure (e.g. interface gone) is retried by the next miss. */
+		sh_nl_resolve(lx->nl, (int)(v >> 32), (uint32_t)v);
+	}
+	return 0;
+}
+
+void sh_linux_stop(struct sh_linux *lx)
+{
+	if (!lx)
+		return;
+	rte_ring_free(lx->resolve);
+	free(lx->fib);
+	if (lx->nl)
+		sh_nl_close(lx->nl);
+	free(lx);
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Linux is the control plane: the engine's view of the kernel's routes and
+ * neighbours on its mirror interfaces, learned over rtnetlink (libmnl),
+ * and the few changes the engine makes there (addresses, link up, the
+ * default route, asking the kernel to resolve a neighbour).
+ *
+ * Owner: the main lcore. It calls sh_nl_process() when sh_nl_fd() is
+ * readable; when the kernel's state changed it builds a new struct sh_fib
+ * with sh_nl_fib_build() and publishes it to the workers (RCU: one pointer
+ * store, the old snapshot freed after every worker passed a quiescent
+ * point). Workers only read snapshots, through sh_fib_lookup().
+ *
+ * Only state on the watched interfaces (the kernel mirrors) is kept:
+ * IPv4 unicast routes of the main table whose output interface is watched,
+ * and IPv4 neighbours on watched interfaces in a usable state (REACHABLE,
+ * STALE, DELAY, PROBE, PERMANENT, NOARP).
+ *
+ * Errors: 0 or -errno; nothing here prints or exits.
+ */
+#ifndef SHOAL_NETLINK_H
+#define SHOAL_NETLINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SH_NL_MAX_IFS 4
+#define SH_FIB_MAX_ROUTES 1024
+#define SH_FIB_MAX_NEIGH 4096 /* per snapshot; more are ignored (counted) */
+
+struct sh_route {
+	uint32_t prefix;  /* network order, host bits zero */
+	uint32_t mask;    /* network order */
+	uint32_t gateway; /* network order; 0 = directly connected */
+	uint32_t priority; /* route metric; lower wins among equal prefixes */
+	int ifindex;
+	uint8_t len;
+};
+
+struct sh_neigh {
+	uint32_t ip; /* network order; 0 = empty slot */
+	int ifindex;
+	uint8_t mac[6];
+};
+
+/*
+ * Immutable snapshot. routes[] is sorted longest prefix first, then by
+ * priority (then in the kernel's order for equal prefix and priority), so
+ * the first match is the kernel's choice among the routes on watched
+ * interfaces. neigh[] is open addressing on ip with linear probing, load
+ * <= 1/2, filled through sh_fib_neigh_insert().
+ */
+struct sh_fib {
+	uint64_t generation;
+	unsigned n_routes;
+	struct sh_route routes[SH_FIB_MAX_ROUTES];
+	unsigned n_neigh;    /* occupied slots */
+	uint32_t neigh_mask; /* slots - 1; slots is a power of two */
+	struct sh_neigh neigh[]; /* neigh_mask + 1 slots */
+};
+
+enum sh_fib_result {
+	SH_FIB_OK = 0,
+	SH_FIB_NO_ROUTE,     /* no route on a watched interface */
+	SH_FIB_NO_NEIGH,     /* route found, next hop not resolved */
+};
+
+/*
+ * Next hop for @dst (network order): output interface, next-hop address
+ * (the gateway, or @dst itself when connected) and, on SH_FIB_OK, its MAC.
+ * Any lcore; bounded by n_routes and the neighbour table size. @fib may
+ * be NULL (nothing published yet): SH_FIB_NO_ROUTE.
+ */
+enum sh_fib_result sh_fib_lookup(const struct sh_fib *fib, uint32_t dst,
+				 int *ifindex, uint32_t *nexthop,
+				 uint8_t mac[6]);
+
+/*
+ * Add or update (@ip, @ifindex) -> @mac in a snapshot that is not yet
+ * published (sh_nl_fib_build() uses it; so do tests that build snapshots
+ * by hand). 0, -EINVAL for ip 0 (the empty-slot marker), -ENOSPC when the
+ * load would exceed 1/2.
+ */
+int sh_fib_neigh_insert(struct sh_fib *fib, uint32_t ip, int ifindex,
+			const uint8_t mac[6]);
+
+struct sh_nl;
+
+/* Counters since sh_nl_open(); read by the main lcore for stats. */
+struct sh_nl_stats {
+	uint64_t overruns;    /* event socket overflowed (ENOBUFS, truncated) */
+	uint64_t resyncs;     /* full re-dumps after the initial one */
+	uint64_t routes_full; /* routes not kept: SH_FIB_MAX_ROUTES reached */
+	uint64_t neigh_full;  /* neighbours not kept: SH_FIB_MAX_NEIGH full */
+};
+
+/*
+ * Open rtnetlink for the main lcore: an event socket subscribed to IPv4
+ * route, neighbour, link and IPv4 address events (non-blocking, 4 MiB
+ * receive buffer where allowed) and a separate socket for requests and
+ * dumps; then dump the current state for @ifindex[0..n), 1 <= n <=
+ * SH_NL_MAX_IFS. NULL with errno on failure.
+ */
+struct sh_nl *sh_nl_open(const int *ifindex, unsigned n);
+/* Close both sockets and free @nl; NULL is accepted. Snapshots already
+ * built stay valid (they are independent allocations). */
+void sh_nl_close(struct sh_nl *nl);
+
+/* The event socket, for poll(). */
+int sh_nl_fd(const struct sh_nl *nl);
+
+void sh_nl_stats_get(const struct sh_nl *nl, struct sh_nl_stats *st);
+
+/*
+ * Read pending events without blocking (a bounded number of reads per
+ * call; if more are queued the fd stays readable). Returns 1 if the routes
+ * or neighbours changed (a new snapshot is due), 0 if not, -errno on
+ * error. On ENOBUFS (events lost), and when a watched link goes down or
+ * loses an address (the kernel then flushes routes without telling), it
+ * re-dumps everything and returns 1. A re-dump that failed is retried on
+ * the next call.
+ */
+int sh_nl_process(struct sh_nl *nl);
+
+/* A new snapshot of the current state (malloc'd; free with free()).
+ * NULL with errno on failure. */
+struct sh_fib *sh_nl_fib_build(struct sh_nl *nl);
+
+/*
+ * Ask the kernel to resolve @ip on @ifindex (RTM_NEWNEIGH, NLM_F_CREATE,
+ * NTF_USE): the kernel creates the entry if needed and sends the ARP
+ * request itself (a STALE entry is re-confirmed by unicast probe); the
+ * answer arrives later as a neighbour event. Waits only for the kernel's
+ * ack of the request, never for the ARP answer. Caller rate-limits.
+ */
+int sh_nl_resolve(struct sh_nl *nl, int ifindex, uint32_t ip);
+
+/* Mirror set-up, one request each, acknowledged before returning; the
+ * kernel's error is returned. sh_nl_addr_add treats EEXIST as success;
+ * sh_nl_route_add adds or replaces the main-table route with metric 0
+ * (via @gateway, or scope link when @gateway is 0); -EINVAL when @prefix
+ * has bits outside @len. */
+int sh_nl_link_up(struct sh_nl *nl, int ifindex);
+int sh_nl_addr_add(struct sh_nl *nl, int ifindex, uint32_t ip, uint8_t len);
+int sh_nl_route_add(struct sh_nl *nl, int ifindex, uint32_t prefix,
+		    uint8_t len, uint32_t gateway); /* replaces an existing one */
+
+#endif /* SHOAL_NETLINK_H */
