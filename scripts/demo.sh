@@ -1,116 +1,117 @@
 #!/bin/bash
-# shoal demo: real clients reach a real server through shoal-engine.
+# shoal demo: real clients reach real servers through shoal-engine, with
+# Linux as the control plane (no static neighbours, no static routes in the
+# engine).
 #
-#   ns client (10.0.0.2, .3)  --veth--  ns engine  --veth--  ns server (203.0.113.7)
-#                                     shoal-engine
-#                         inside e0 (net_pcap)   outside e1 (net_pcap)
+#   client ns            engine ns                router ns               server ns
+#   c0 10.0.0.2-.5 --- e0 [shoal-engine] e1 --- r0 192.0.2.254
+#                      shoal-in  shoal-out       r1 203.0.113.1 -- MTU 1280 -- s0 203.0.113.7
+#                      10.0.0.1  192.0.2.1       (route 198.51.100.0/24 via 192.0.2.1)
 #
-# The engine translates every client flow into its lease of the slice
-# 198.51.100.10:10000-10999. curl fetches a page over TCP, socat sends UDP
-# datagrams, ping sends ICMP echo; the server prints the sources it saw
-# (slice address and leased ports only), then the engine prints its
-# counters. Neighbours are static here: the Linux exception path that
-# resolves them is a later milestone. Everything is removed on exit.
+# The engine reads e0/e1 with AF_PACKET and creates a kernel mirror (TAP)
+# per port carrying the port's MAC and address: Linux answers ARP and pings
+# to 10.0.0.1 / 192.0.2.1, the engine learns routes and neighbours from it.
+# Client flows leave as 198.51.100.10 with ports of the nat lease
+# 10000-10999. Clients: curl (HTTP), dig (DNS, dnsmasq), ping, traceroute
+# (hop 1 is the engine), ping with DF past the 1280-byte link (the PMTU
+# error reaches the client), iperf3. Then: what the servers saw, and the
+# engine's non-zero counters. Everything is removed on exit, even on error.
 #
-# Usage: scripts/demo.sh        (as root)
+# Usage: scripts/demo.sh        (as root; BUILD_DIR=DIR builds there, default build/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+
+BUILD=${BUILD_DIR:-build}
 
 bash scripts/deps.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
+ninja -C "$BUILD" >/dev/null
 
-TAG=sh$$
-NS_C=$TAG-client NS_E=$TAG-engine NS_S=$TAG-server
+. scripts/topo.sh
+. scripts/lib/servers.sh
+TAG=sd$$ PREFIX=shoal-demo-$$
+topo_names $TAG
 TMP=$(mktemp -d /tmp/shoal-demo.XXXXXX)
-ENGINE_PID= SERVER_PID=
+ENGINE_PID=
 cleanup() {
 	set +e
-	[ -n "$ENGINE_PID" ] && kill -INT "$ENGINE_PID" 2>/dev/null && wait "$ENGINE_PID"
-	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-	for ns in $NS_C $NS_E $NS_S; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$TMP"
+	if [ -n "$ENGINE_PID" ]; then
+		kill -INT "$ENGINE_PID" 2>/dev/null
+		wait "$ENGINE_PID" 2>/dev/null
+	fi
+	servers_stop
+	topo_down $TAG
+	rm -rf "$TMP" "/var/run/dpdk/$PREFIX"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-# Engine port MACs (net_pcap phy_mac=1 takes them from the veth) and peers.
-MAC_E0=02:00:5e:00:01:01 MAC_E1=02:00:5e:00:01:02
-MAC_C=02:00:5e:00:00:02 MAC_S=02:00:5e:00:00:fe
+C() { ip netns exec "$NS_C" "$@"; }
+step() { printf '\n== %s\n' "$*"; }
+indent() { sed 's/^/   /'; }
 
-for ns in $NS_C $NS_E $NS_S; do ip netns add "$ns"; done
-ip link add c0 netns "$NS_C" address $MAC_C type veth peer e0 netns "$NS_E" address $MAC_E0
-ip link add s0 netns "$NS_S" address $MAC_S type veth peer e1 netns "$NS_E" address $MAC_E1
-for ns in $NS_C $NS_E $NS_S; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip -n "$ns" link set lo up
-done
-# The engine computes checksums incrementally and verifies what it gets,
-# so the peers must put real checksums on the wire (no veth offload).
-ip netns exec "$NS_C" ethtool -K c0 tx off >/dev/null
-ip netns exec "$NS_S" ethtool -K s0 tx off >/dev/null
-ip -n "$NS_E" link set e0 up
-ip -n "$NS_E" link set e1 up
+step "topology: namespaces $NS_C, $NS_E, $NS_R, $NS_S"
+topo_up $TAG
 
-ip -n "$NS_C" addr add 10.0.0.2/24 dev c0
-ip -n "$NS_C" addr add 10.0.0.3/24 dev c0
-ip -n "$NS_C" link set c0 up
-ip -n "$NS_C" route add default via 10.0.0.1
-ip -n "$NS_C" neigh add 10.0.0.1 lladdr $MAC_E0 dev c0
-
-ip -n "$NS_S" addr add 203.0.113.7/24 dev s0
-ip -n "$NS_S" link set s0 up
-ip -n "$NS_S" route add 198.51.100.0/24 via 203.0.113.1
-ip -n "$NS_S" neigh add 203.0.113.1 lladdr $MAC_E1 dev s0
-
-cat >"$TMP/shoal.conf" <<CONF
-[engine]
-eal = -l 0-1 --no-huge -m 512 --no-pci --file-prefix $TAG --log-level=*:error
-[inside]
-device = net_pcap0,rx_iface_in=e0,tx_iface=e0,phy_mac=1
-address = 10.0.0.1/24
-next_hop_mac = $MAC_C
-exception = none
-[outside]
-device = net_pcap1,rx_iface_in=e1,tx_iface=e1,phy_mac=1
-address = 203.0.113.1/24
-next_hop_mac = $MAC_S
-exception = none
-[slices]
-198.51.100.10 = 10000-12047
-[lease.demo]
-kind = nat
-ip = 198.51.100.10
-ports = 10000-10999
-clients = 10.0.0.0/24
-CONF
-
-echo "== starting shoal-engine"
-ip netns exec "$NS_E" "$ROOT/build/engine/shoal-engine" -c "$TMP/shoal.conf" >"$TMP/engine.log" 2>&1 &
+step "starting shoal-engine in $NS_E"
+topo_engine_conf "$TMP/shoal.conf" "$PREFIX"
+ip netns exec "$NS_E" "$BUILD/engine/shoal-engine" -c "$TMP/shoal.conf" >"$TMP/engine.log" 2>&1 &
 ENGINE_PID=$!
-sleep 2
-cat "$TMP/engine.log"
-
-echo "== starting servers in $NS_S: HTTP on 203.0.113.7:8080, UDP echo on :5353"
-ip netns exec "$NS_S" /usr/bin/python3 "$ROOT/scripts/lib/demo_server.py" 203.0.113.7 8080 5353 \
-	>"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-sleep 1
-
-echo "== clients in $NS_C"
-for src in 10.0.0.2 10.0.0.3; do
-	printf '  curl from %s: ' $src
-	ip netns exec "$NS_C" curl -s --max-time 5 --interface $src http://203.0.113.7:8080/hello
-	printf '  udp  from %s: ' $src
-	echo "ping-$src" | ip netns exec "$NS_C" socat -t 2 - UDP:203.0.113.7:5353,bind=$src
+for i in $(seq 1 100); do
+	topo_engine_ready $TAG && break
+	kill -0 $ENGINE_PID 2>/dev/null || break
+	sleep 0.1
 done
-printf '  ping: '
-ip netns exec "$NS_C" ping -c 3 -i 0.2 -W 2 203.0.113.7 | grep -E 'packets transmitted'
+grep '^shoal-engine' "$TMP/engine.log" | indent
+if ! topo_engine_ready $TAG; then
+	echo "the engine did not bring up its kernel mirrors:" >&2
+	cat "$TMP/engine.log" >&2
+	exit 1
+fi
+echo "   kernel mirrors in $NS_E (Linux owns the addresses and the default route):"
+ip -n "$NS_E" -br addr show | grep shoal | indent
+ip -n "$NS_E" route show default | indent
 
-echo "== what the server saw (source address:port)"
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
-sed 's/^/  /' "$TMP/server.log"
+step "starting servers on $TOPO_SERVER: HTTP :8080, DNS :53 (dnsmasq), iperf3 :5201"
+servers_start "$NS_S" "$TOPO_SERVER" "$TMP/srv"
 
-echo "== engine counters"
-kill -INT "$ENGINE_PID"; wait "$ENGINE_PID" || true; ENGINE_PID=
-grep -vE '^\s+(drop|event)\s+\S+\s+0$' "$TMP/engine.log" | sed -n '/final counters/,$p'
+step "curl http://$TOPO_SERVER:8080/ from each client address"
+for src in "${TOPO_CLIENTS[@]}"; do
+	printf '   from %-9s -> %s\n' "$src" \
+		"$(C curl -sS --max-time 5 --interface "$src" "http://$TOPO_SERVER:8080/demo")"
+done
+
+step "dig @$TOPO_SERVER $SERVERS_DNS_NAME"
+for src in 10.0.0.2 10.0.0.3; do
+	printf '   from %-9s -> %s\n' "$src" \
+		"$(C dig +short +time=2 +tries=2 -b "$src" "@$TOPO_SERVER" "$SERVERS_DNS_NAME")"
+done
+
+step "ping $TOPO_SERVER, and ping $TOPO_INSIDE_ADDR (the engine's address: Linux answers)"
+for dst in "$TOPO_SERVER" "$TOPO_INSIDE_ADDR"; do
+	C ping -n -c 3 -i 0.2 -W 2 "$dst" | grep -E 'transmitted' | indent || true
+done
+
+step "traceroute -n $TOPO_SERVER (hop 1: the engine's ICMP time exceeded)"
+C traceroute -n -q 1 -w 2 -m 6 "$TOPO_SERVER" | indent || true
+
+step "ping -M do -s 1400 $TOPO_SERVER (the router's link is MTU 1280)"
+C ping -n -M "do" -s 1400 -c 2 -i 0.3 -W 1 "$TOPO_SERVER" 2>&1 | grep -iE 'mtu|transmitted' | indent || true
+C ip route get "$TOPO_SERVER" | grep -o 'mtu [0-9]*' | sed 's/^/   the client learned path /' ||
+	echo "   the client learned no path MTU"
+
+step "iperf3 TCP, 3 s, from 10.0.0.3"
+C iperf3 -c "$TOPO_SERVER" -B 10.0.0.3 -t 3 --connect-timeout 3000 | grep -E 'sender|receiver' | indent || true
+
+step "what the servers saw (source address:port)"
+sed -nE 's/^(tcp|udp)  ([0-9.:]+) .*/   http    \2/p' "$TMP/srv/http.log"
+sed -nE 's/.* ([0-9.]+)\/([0-9]+) query\[A\].*/   dns     \1:\2/p' "$TMP/srv/dns.log"
+sed -nE 's/^Accepted connection from ([0-9.]+), port ([0-9]+).*/   iperf3  \1:\2 (control)/p;
+	s/.*connected to ([0-9.]+) port ([0-9]+).*/   iperf3  \1:\2 (data)/p' "$TMP/srv/iperf3.log"
+echo "   (all from $TOPO_SLICE_IP, ports of the nat lease 10000-10999)"
+
+step "engine counters (non-zero)"
+kill -INT "$ENGINE_PID"
+wait "$ENGINE_PID" || true
+ENGINE_PID=
+sed -n '/final counters/,$p' "$TMP/engine.log" | grep -vE '^\s+(drop|event)\s+\S+\s+0$' | tail -n +2

@@ -5,6 +5,7 @@ Usage: demo_server.py ADDR HTTP_PORT UDP_PORT   (runs until SIGTERM)
 """
 import http.server
 import signal
+import socketserver
 import socket
 import sys
 import threading
@@ -26,7 +27,14 @@ def main():
         def log_message(self, *args):
             pass
 
-    httpd = http.server.HTTPServer((addr, http_port), Handler)
+    class Server(http.server.HTTPServer):
+        def server_bind(self):
+            # HTTPServer.server_bind() resolves its own name (getfqdn), which
+            # would send a DNS query to the host's resolver: not here.
+            socketserver.TCPServer.server_bind(self)
+            self.server_name, self.server_port = self.server_address[:2]
+
+    httpd = Server((addr, http_port), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
 
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -1,0 +1,208 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# The namespace topology of the demo and the integration tests:
+#
+#   TAG-client          TAG-engine                TAG-router              TAG-server
+#   c0 10.0.0.2/24 --- e0  [shoal-engine]  e1 --- r0 192.0.2.254/24
+#      10.0.0.3-.5        shoal-in  shoal-out     r1 203.0.113.1/24 ----- s0 203.0.113.7/24
+#   default via           (TAP mirrors the        (MTU 1280)              (MTU 1280)
+#   10.0.0.1              engine creates)         198.51.100.0/24         default via
+#                                                 via 192.0.2.1           203.0.113.1
+#
+# The engine namespace has no addresses on e0/e1: shoal-engine reads and
+# writes them with AF_PACKET, and an nftables netdev ingress drop hides
+# their frames from that namespace's kernel (packet taps run before the
+# ingress hook, so AF_PACKET still sees everything). The engine puts
+# 10.0.0.1/24 and 192.0.2.1/24 on its kernel mirrors itself. No neighbour
+# entry is static anywhere: ARP goes through the engine to Linux.
+#
+# Usage:  scripts/topo.sh up TAG      (stale TAG-* namespaces are removed first)
+#         scripts/topo.sh down TAG    (idempotent)
+# Sourced (". scripts/topo.sh"), it only defines the functions and the
+# variables below; call topo_names TAG to set NS_C NS_E NS_R NS_S.
+#
+# Every veth end whose packets reach the engine (c0, r0, r1, s0) has TX
+# checksum offload off: veth would leave checksums partial and the engine
+# verifies them. IPv6 is off in every namespace.
+
+TOPO_MAC_C0=02:00:00:00:0c:00
+TOPO_MAC_E0=02:00:00:00:0e:00
+TOPO_MAC_E1=02:00:00:00:0e:01
+TOPO_MAC_R0=02:00:00:00:0f:00
+TOPO_MAC_R1=02:00:00:00:0f:01
+TOPO_MAC_S0=02:00:00:00:05:00
+
+TOPO_CLIENTS=(10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5)
+TOPO_INSIDE_ADDR=10.0.0.1
+TOPO_OUTSIDE_ADDR=192.0.2.1
+TOPO_ROUTER_IN=192.0.2.254
+TOPO_ROUTER_OUT=203.0.113.1
+TOPO_SERVER=203.0.113.7
+TOPO_SLICE_IP=198.51.100.10
+
+topo_names() {
+	NS_C=$1-client NS_E=$1-engine NS_R=$1-router NS_S=$1-server
+}
+
+# Fail loudly: "topo.sh: <what> failed".
+_topo() {
+	"$@" || {
+		echo "topo.sh: failed: $*" >&2
+		return 1
+	}
+}
+
+_topo_sysctl() { # NS KEY=VALUE...
+	local ns=$1
+	shift
+	_topo ip netns exec "$ns" sysctl -qw "$@" >/dev/null
+}
+
+topo_down() {
+	local tag=$1 ns pid pids
+	topo_names "$tag"
+	for ns in $NS_C $NS_E $NS_R $NS_S; do
+		[ -e "/run/netns/$ns" ] || continue
+		# Whatever still runs in a namespace of ours was started by us
+		# (the engine, servers, a test's helper): stop it by PID, or the
+		# namespace and the engine's TAP interfaces would outlive us.
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		if [ -n "$pids" ]; then
+			for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+			for _ in $(seq 1 30); do
+				pids=$(ip netns pids "$ns" 2>/dev/null)
+				[ -z "$pids" ] && break
+				sleep 0.1
+			done
+			for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+		fi
+		ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}
+
+topo_up() {
+	local tag=$1 ns a
+	topo_names "$tag"
+	topo_down "$tag"
+
+	for ns in $NS_C $NS_E $NS_R $NS_S; do
+		_topo ip netns add "$ns" || return 1
+		# Before any interface exists, so none of them gets IPv6.
+		_topo_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1 \
+			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 ||
+			return 1
+		_topo ip -n "$ns" link set lo up || return 1
+	done
+
+	_topo ip link add c0 netns "$NS_C" address $TOPO_MAC_C0 type veth \
+		peer e0 netns "$NS_E" address $TOPO_MAC_E0 || return 1
+	_topo ip link add r0 netns "$NS_R" address $TOPO_MAC_R0 type veth \
+		peer e1 netns "$NS_E" address $TOPO_MAC_E1 || return 1
+	_topo ip link add r1 netns "$NS_R" address $TOPO_MAC_R1 mtu 1280 type veth \
+		peer s0 netns "$NS_S" address $TOPO_MAC_S0 mtu 1280 || return 1
+
+	# Real checksums on the wire from every sender the engine hears.
+	_topo ip netns exec "$NS_C" ethtool -K c0 tx off >/dev/null || return 1
+	_topo ip netns exec "$NS_R" ethtool -K r0 tx off >/dev/null || return 1
+	_topo ip netns exec "$NS_R" ethtool -K r1 tx off >/dev/null || return 1
+	_topo ip netns exec "$NS_S" ethtool -K s0 tx off >/dev/null || return 1
+
+	# client
+	for a in "${TOPO_CLIENTS[@]}"; do
+		_topo ip -n "$NS_C" addr add "$a/24" dev c0 || return 1
+	done
+	_topo ip -n "$NS_C" link set c0 up || return 1
+	_topo ip -n "$NS_C" route add default via $TOPO_INSIDE_ADDR || return 1
+
+	# engine: no addresses, no forwarding, e0/e1 hidden from this kernel.
+	_topo_sysctl "$NS_E" net.ipv4.ip_forward=0 || return 1
+	_topo ip netns exec "$NS_E" nft -f - <<-'NFT' || return 1
+		table netdev shoal_hide {
+			chain e0 { type filter hook ingress device "e0" priority 0; policy drop; }
+			chain e1 { type filter hook ingress device "e1" priority 0; policy drop; }
+		}
+	NFT
+	_topo ip -n "$NS_E" link set e0 up || return 1
+	_topo ip -n "$NS_E" link set e1 up || return 1
+
+	# router
+	_topo_sysctl "$NS_R" net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 || return 1
+	_topo ip -n "$NS_R" addr add $TOPO_ROUTER_IN/24 dev r0 || return 1
+	_topo ip -n "$NS_R" addr add $TOPO_ROUTER_OUT/24 dev r1 || return 1
+	_topo ip -n "$NS_R" link set r0 up || return 1
+	_topo ip -n "$NS_R" link set r1 up || return 1
+	_topo ip -n "$NS_R" route add 198.51.100.0/24 via $TOPO_OUTSIDE_ADDR || return 1
+
+	# server
+	_topo_sysctl "$NS_S" net.ipv4.icmp_ratelimit=0 || return 1
+	_topo ip -n "$NS_S" addr add $TOPO_SERVER/24 dev s0 || return 1
+	_topo ip -n "$NS_S" link set s0 up || return 1
+	_topo ip -n "$NS_S" route add default via $TOPO_ROUTER_OUT || return 1
+}
+
+# topo_engine_conf FILE PREFIX : the shoal-engine configuration for this
+# topology (EAL --file-prefix PREFIX). SHOAL_IO=pcap uses net_pcap on the
+# veths instead of net_af_packet.
+topo_engine_conf() {
+	local file=$1 prefix=$2 dev0 dev1
+	if [ "${SHOAL_IO:-af_packet}" = pcap ]; then
+		dev0="net_pcap0,rx_iface_in=e0,tx_iface=e0,phy_mac=1"
+		dev1="net_pcap1,rx_iface_in=e1,tx_iface=e1,phy_mac=1"
+	else
+		dev0="net_af_packet0,iface=e0"
+		dev1="net_af_packet1,iface=e1"
+	fi
+	cat >"$file" <<-CONF
+		[engine]
+		eal = -l 0-1 --no-huge -m 512 --no-pci --file-prefix $prefix --log-level=*:error
+		[inside]
+		device = $dev0
+		address = $TOPO_INSIDE_ADDR/24
+		exception = tap
+		mirror = shoal-in
+		[outside]
+		device = $dev1
+		address = $TOPO_OUTSIDE_ADDR/24
+		gateway = $TOPO_ROUTER_IN
+		exception = tap
+		mirror = shoal-out
+		[slices]
+		$TOPO_SLICE_IP = 10000-12047
+		[lease.clients]
+		kind = nat
+		ip = $TOPO_SLICE_IP
+		ports = 10000-10999
+		clients = 10.0.0.0/24
+		[lease.local]
+		kind = socket
+		ip = $TOPO_SLICE_IP
+		ports = 11000-11099
+	CONF
+}
+
+# topo_engine_ready TAG : true once the engine's mirrors are up with their
+# addresses and the default route via the gateway is in place.
+topo_engine_ready() {
+	local e=$1-engine
+	ip -n "$e" -4 addr show dev shoal-in up 2>/dev/null | grep -q "inet $TOPO_INSIDE_ADDR/" &&
+		ip -n "$e" -4 addr show dev shoal-out up 2>/dev/null | grep -q "inet $TOPO_OUTSIDE_ADDR/" &&
+		ip -n "$e" -4 route show default 2>/dev/null | grep -q "via $TOPO_ROUTER_IN dev shoal-out"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	case "${1:-} ${2:-}" in
+	"up "?*) topo_up "$2" || {
+		topo_down "$2"
+		exit 1
+	} ;;
+	"down "?*) topo_down "$2" ;;
+	*)
+		echo "usage: $0 up|down TAG" >&2
+		exit 2
+		;;
+	esac
+fi
