@@ -7,7 +7,8 @@
  *      translate each packet, then buffer it on the other port, hand it to
  *      Linux through the port's mirror, or count its drop;
  *   4. per mirror: rx burst of Linux's own packets, police slice sources,
- *      buffer them on the paired data port;
+ *      buffer them on the paired data port; retry packets held for an
+ *      unresolved next hop;
  *   5. flush every TX buffer (the loop is short, so it is its own drain
  *      deadline and never leaves packets waiting);
  *   6. report an RCU quiescent state;
@@ -159,6 +160,53 @@ static inline unsigned set_l2(struct sh_worker *wk, const struct sh_fib *fib,
 	return SH_OK;
 }
 
+/* Hold @m until its next hop resolves; false when the queue is full. */
+static bool pending_add(struct sh_worker *wk, enum sh_side to,
+			struct rte_mbuf *m, uint32_t dst)
+{
+	struct sh_pending *p;
+
+	if (wk->n_pending == SH_PENDING)
+		return false;
+	p = &wk->pending[wk->n_pending++];
+	p->m = m;
+	p->dst = dst;
+	p->since = wk->nat->now;
+	p->side = (uint8_t)to;
+	return true;
+}
+
+/*
+ * Retry held packets when a new FIB snapshot arrived (the neighbour may
+ * be there now) or every 100 ms (to age them out): send the resolved ones,
+ * drop those whose route vanished or whose wait ran out.
+ */
+static void pending_retry(struct sh_worker *wk, const struct sh_fib *fib)
+{
+	uint32_t now = wk->nat->now;
+	unsigned i = 0;
+
+	if (wk->n_pending == 0 ||
+	    (fib == wk->pending_fib && now - wk->pending_checked < 100))
+		return;
+	wk->pending_fib = fib;
+	wk->pending_checked = now;
+	while (i < wk->n_pending) {
+		struct sh_pending *p = &wk->pending[i];
+		unsigned v = set_l2(wk, fib, p->side, p->m, p->dst);
+
+		if (v == SH_DROP_NO_NEIGHBOUR && now - p->since < SH_PENDING_MS) {
+			i++;
+			continue;
+		}
+		if (v == SH_OK)
+			tx_data(wk, p->side, p->m);
+		else
+			drop(wk, v, p->m);
+		*p = wk->pending[--wk->n_pending];
+	}
+}
+
 /* Answer a packet whose TTL ran out with ICMP time exceeded from this
  * side's own address, rate-limited; the caller drops the original. */
 static void time_exceeded(struct sh_worker *wk, const struct nat_lease_set *ls,
@@ -218,8 +266,11 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 	}
 	memcpy(&dst, p.ip + 16, sizeof(dst)); /* after translation */
 	v = set_l2(wk, fib, to, m, dst);
-	if (unlikely(v != SH_OK))
+	if (unlikely(v != SH_OK)) {
+		if (v == SH_DROP_NO_NEIGHBOUR && pending_add(wk, to, m, dst))
+			return;
 		return drop(wk, v, m);
+	}
 	tx_data(wk, to, m);
 }
 
@@ -298,6 +349,7 @@ int sh_worker_main(void *arg)
 		rx_data(wk, ls, fib, SH_OUTSIDE);
 		rx_kernel(wk, ls, SH_INSIDE);
 		rx_kernel(wk, ls, SH_OUTSIDE);
+		pending_retry(wk, fib);
 		for (s = 0; s < SH_SIDES; s++) {
 			flush(wk, &wk->tx[s], wk->port[s].port_id,
 			      s == SH_INSIDE ? SH_CNT_TX_INSIDE
@@ -320,6 +372,8 @@ int sh_worker_main(void *arg)
 		}
 	}
 	wk->stopped_tsc = rte_rdtsc();
+	while (wk->n_pending)
+		drop(wk, SH_DROP_NO_NEIGHBOUR, wk->pending[--wk->n_pending].m);
 	rte_rcu_qsbr_thread_offline(wk->qsbr, wk->qsbr_id);
 	rte_rcu_qsbr_thread_unregister(wk->qsbr, wk->qsbr_id);
 	return 0;

@@ -58,6 +58,19 @@ struct sh_port {
 
 #define SH_RESOLVE_CACHE 64
 
+/* Packets held while the kernel resolves their next hop (as Linux's own
+ * ARP queue does), so the first packet of a flow, a TCP SYN, is not lost
+ * to a second-long retransmit. Bounded in count and in time. */
+#define SH_PENDING 64
+#define SH_PENDING_MS 1000
+
+struct sh_pending {
+	struct rte_mbuf *m;
+	uint32_t dst;   /* the destination the next hop is for */
+	uint32_t since; /* ms */
+	uint8_t side;   /* output side */
+};
+
 struct sh_worker {
 	unsigned lcore;
 	uint16_t queue; /* RX and TX queue index on every port */
@@ -71,6 +84,10 @@ struct sh_worker {
 	struct {
 		uint32_t ip, ms;
 	} asked[SH_RESOLVE_CACHE]; /* recent resolution requests */
+	struct sh_pending pending[SH_PENDING];
+	unsigned n_pending;
+	const struct sh_fib *pending_fib; /* snapshot last tried */
+	uint32_t pending_checked;          /* ms */
 	struct sh_txbuf tx[SH_SIDES];     /* to the data ports */
 	struct sh_txbuf to_kernel[SH_SIDES];
 	struct sh_bucket punt[SH_SIDES];
