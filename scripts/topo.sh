@@ -40,6 +40,9 @@ TOPO_ROUTER_IN=192.0.2.254
 TOPO_ROUTER_OUT=203.0.113.1
 TOPO_SERVER=203.0.113.7
 TOPO_SLICE_IP=198.51.100.10
+# Low enough that tests/integration/14_punt_policed.sh can exceed it with
+# a scapy burst, far above what the other tests send to Linux.
+TOPO_OUTSIDE_PUNT_RATE=1000
 
 topo_names() {
 	NS_C=$1-client NS_E=$1-engine NS_R=$1-router NS_S=$1-server
@@ -169,6 +172,7 @@ topo_engine_conf() {
 		gateway = $TOPO_ROUTER_IN
 		exception = tap
 		mirror = shoal-out
+		punt_rate = $TOPO_OUTSIDE_PUNT_RATE
 		[slices]
 		$TOPO_SLICE_IP = 10000-12047
 		[lease.clients]
