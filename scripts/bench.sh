@@ -51,11 +51,19 @@ measure() {
 	shift
 	"$@" >"$TMP/$prefix.log" 2>&1 </dev/null &
 	PID=$!
+	# Start-up (memory set-up, pcap load) takes seconds and varies with
+	# load: wait until packets flow, bounded, then warm up.
+	for _ in $(seq 300); do
+		[ "$(sample "$prefix" 2>/dev/null || echo 0)" -gt 0 ] && break
+		kill -0 "$PID" 2>/dev/null || { cat "$TMP/$prefix.log" >&2; exit 1; }
+		sleep 0.1
+	done
 	sleep "$WARMUP"
 	p0=$(sample "$prefix"); t0=$(date +%s.%N)
 	sleep "$WINDOW"
 	p1=$(sample "$prefix"); t1=$(date +%s.%N)
 	kill -INT "$PID"; wait "$PID" || true; PID=
+	rm -rf "/var/run/dpdk/$prefix"
 	$PY -c "print(round(($p1 - $p0) / ($t1 - $t0)))"
 }
 

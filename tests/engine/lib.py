@@ -267,6 +267,10 @@ class Engine:
 
     def __exit__(self, *exc):
         self.kill()
+        # DPDK leaves its runtime directory behind; it is ours to remove.
+        m = re.search(r"--file-prefix\s+(\S+)", self.config.read_text())
+        if m:
+            shutil.rmtree(f"/var/run/dpdk/{m.group(1)}", ignore_errors=True)
         return False
 
     def alive(self):
