@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shoal control protocol: JSON-RPC 2.0 over a Unix stream socket, one JSON
+ * object per line ('\n'-terminated, no embedded newlines). Shared by
+ * shoal-ctld, shoalctl and shoal-engine; dependency-free on purpose.
+ *
+ * Requests and their results (params is an object; absent keys take the
+ * defaults given):
+ *
+ *   status        {}  -> {"version", "pid", "generation", "slices",
+ *                         "leases": {"active", "draining"},
+ *                         "engine": {"connected", "generation", "report_age"}}
+ *                         engine.generation: the lease generation the engine
+ *                         last reported applied; report_age: seconds since its
+ *                         last report (null if never)
+ *   slice.list    {}  -> {"slices": [{"ip", "lo", "hi", "leased", "free"}]}
+ *   lease.add     {"holder": str, "kind": "nat"|"socket",
+ *                  "clients": [prefix, ...]          (nat: required, 1..16),
+ *                  "ip": str                         (optional: any slice),
+ *                  "ports": "LO-HI" | "size": N      (exactly one),
+ *                  "ttl": seconds                    (optional; none = no expiry)}
+ *                 -> {"lease": LEASE}
+ *   lease.list    {}  -> {"leases": [LEASE, ...]}      (static ones included)
+ *   lease.show    {"id": N} -> {"lease": LEASE}
+ *   lease.renew   {"id": N, "ttl": seconds (default: the lease's last ttl)}
+ *                 -> {"lease": LEASE}
+ *   lease.release {"id": N} -> {"lease": LEASE}       (now "draining")
+ *   flows         {"lease": N, "client": ip, "limit": N (default 100, max 10000)}
+ *                 -> {"flows": [FLOW, ...], "truncated": bool}
+ *                 (asked of the engine; error "no_engine" without one)
+ *   stats         {}  -> {"counters": {name: N, ...}, "workers": N,
+ *                         "report_age": seconds}      (the engine's last report)
+ *
+ *   Lease ids: static leases 1..n in configuration order; dynamic leases
+ *   the lowest free id >= 1000 (ids fit 16 bits: the engine's flows carry
+ *   them).
+ *
+ *   LEASE = {"id", "holder", "kind", "ip", "lo", "hi", "clients": [...],
+ *            "state": "active"|"draining", "static": bool,
+ *            "ttl": seconds|null, "expires": unix time|null, "created": unix time,
+ *            "flows": N|null (engine's last report)}
+ *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
+ *            "outside": "ip:port", "remote": "ip:port", "lease": N,
+ *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
+ *
+ * The engine's side of the same socket:
+ *
+ *   engine.subscribe {"version": SHOAL_PROTO_VERSION}
+ *                 -> {"generation": G, "leases": [LEASE, ...]}
+ *                 then, whenever the lease set changes, a notification
+ *                 {"jsonrpc": "2.0", "method": "leases.update",
+ *                  "params": {"generation": G, "leases": [LEASE, ...]}}
+ *                 carrying the whole set (at most SHOAL_MAX_LEASES).
+ *   engine.report (notification from the engine, about once a second)
+ *                 {"generation": G applied, "workers": N,
+ *                  "counters": {name: N, ...},
+ *                  "leases": [{"id": N, "flows": N}, ...]}
+ *   engine.flows  (request from the daemon TO the engine, same params and
+ *                 result as "flows"; the engine answers with the same id)
+ *
+ * Errors are JSON-RPC error objects {"code", "message", "data"} where data
+ * is one of the stable reason strings below (what scripts match on);
+ * message is for humans.
+ */
+#ifndef SHOAL_PROTO_H
+#define SHOAL_PROTO_H
+
+#define SHOAL_PROTO_VERSION 1
+
+/* Limits the daemon enforces (and clients may rely on). */
+#define SHOAL_MSG_MAX 65536       /* bytes in one line, newline included */
+#define SHOAL_CONN_MAX 64         /* concurrent connections */
+#define SHOAL_IDLE_TIMEOUT_S 30   /* a client silent this long is closed;
+				     the engine's reports keep it alive */
+#define SHOAL_MAX_LEASES 256      /* static + dynamic */
+#define SHOAL_MAX_CLIENTS 16      /* prefixes per nat lease */
+#define SHOAL_HOLDER_MAX 63       /* bytes of a holder name */
+
+/* JSON-RPC 2.0 error codes */
+#define SHOAL_ERR_PARSE -32700
+#define SHOAL_ERR_INVALID_REQUEST -32600
+#define SHOAL_ERR_METHOD -32601
+#define SHOAL_ERR_PARAMS -32602
+#define SHOAL_ERR_INTERNAL -32603
+#define SHOAL_ERR_REFUSED -32000 /* a valid request the daemon refuses */
+
+/* Stable reasons in error.data */
+#define SHOAL_R_PARSE_ERROR "parse_error"         /* not JSON */
+#define SHOAL_R_INVALID_REQUEST "invalid_request" /* not a JSON-RPC 2.0 request */
+#define SHOAL_R_METHOD_NOT_FOUND "method_not_found"
+#define SHOAL_R_INVALID_PARAMS "invalid_params"   /* missing/extra/ill-typed */
+#define SHOAL_R_TOO_LARGE "message_too_large"     /* line over SHOAL_MSG_MAX */
+#define SHOAL_R_OVERLAP "overlap"                 /* ports held by another lease */
+#define SHOAL_R_OUTSIDE_SLICE "outside_slice"     /* ip/ports not in one slice */
+#define SHOAL_R_NO_SPACE "no_space"               /* no free range of that size */
+#define SHOAL_R_TOO_MANY "too_many_leases"        /* SHOAL_MAX_LEASES reached */
+#define SHOAL_R_NOT_FOUND "not_found"             /* no lease with that id */
+#define SHOAL_R_STATIC "static_lease"             /* static leases are the config's */
+#define SHOAL_R_DRAINING "draining"               /* renew of a released lease */
+#define SHOAL_R_NO_ENGINE "no_engine"             /* needs a connected engine */
+#define SHOAL_R_BUSY "busy"                       /* connection limit reached */
+#define SHOAL_R_PERMISSION "permission_denied"    /* peer not root nor in group */
+#define SHOAL_R_INTERNAL "internal"               /* storage failure etc. */
+
+#endif /* SHOAL_PROTO_H */
