@@ -130,6 +130,11 @@ fail:
 	return ret;
 }
 
+int sh_linux_fd(const struct sh_linux *lx)
+{
+	return sh_nl_fd(lx->nl);
+}
+
 const struct sh_fib *sh_linux_fib(const struct sh_linux *lx)
 {
 	return lx ? lx->fib : NULL;

@@ -36,7 +36,11 @@ const struct sh_fib *sh_linux_fib(const struct sh_linux *lx);
 /* The ring workers put resolution requests on (NULL without mirrors). */
 struct rte_ring *sh_linux_resolve_ring(const struct sh_linux *lx);
 
-/* Serve netlink and resolution requests for up to @timeout_ms. */
+/* The netlink event socket, for the main loop's poll(). */
+int sh_linux_fd(const struct sh_linux *lx);
+
+/* Serve netlink and resolution requests, waiting up to @timeout_ms for
+ * netlink input (0: just do what is pending). */
 int sh_linux_poll(struct sh_linux *lx, struct sh_worker *workers,
 		  unsigned n_workers, struct rte_rcu_qsbr *qsbr, int timeout_ms);
 

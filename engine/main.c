@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include <rte_malloc.h>
 
 #include "config.h"
+#include "ctl_client.h"
 #include "linux.h"
 #include "port.h"
 #include "stats.h"
@@ -188,6 +190,34 @@ static void set_peer(struct sh_port *p, const struct sh_port_cfg *pc)
 	}
 }
 
+/*
+ * One turn of the main lcore: wait up to 20 ms for netlink or control
+ * input, then serve both (each never blocks). 20 ms bounds how late a
+ * route change or a lease update reaches the workers, and how late a
+ * quit is noticed.
+ */
+static void main_loop_once(struct sh_linux *lx, struct sh_ctl *ctl)
+{
+	struct pollfd pfd[2];
+	nfds_t n = 0;
+	int ret;
+
+	if (lx)
+		pfd[n++] = (struct pollfd){ .fd = sh_linux_fd(lx), .events = POLLIN };
+	if (ctl && sh_ctl_fd(ctl) >= 0)
+		pfd[n++] = (struct pollfd){ .fd = sh_ctl_fd(ctl), .events = POLLIN };
+	if (poll(pfd, n, 20) < 0 && errno != EINTR)
+		usleep(20 * 1000);
+	if (lx) {
+		ret = sh_linux_poll(lx, workers, cfg.workers, qsbr, 0);
+		if (ret < 0)
+			fprintf(stderr, "shoal-engine: netlink: %s\n",
+				strerror(-ret));
+	}
+	if (ctl)
+		sh_ctl_service(ctl);
+}
+
 static void print_ports(const struct sh_port ports[SH_SIDES])
 {
 	static const char *const names[SH_SIDES] = { "inside", "outside" };
@@ -212,6 +242,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	struct sh_port ports[SH_SIDES] = { 0 };
 	struct sh_linux *lx = NULL;
+	struct sh_ctl *ctl = NULL;
 	int i, sep = -1, eal_argc, ret;
 	unsigned w;
 
@@ -288,16 +319,13 @@ int main(int argc, char **argv)
 	for (w = 0; w < cfg.workers; w++)
 		rte_eal_remote_launch(sh_worker_main, &workers[w], workers[w].lcore);
 
-	while (!force_quit) {
-		if (!lx) {
-			usleep(100 * 1000);
-			continue;
-		}
-		ret = sh_linux_poll(lx, workers, cfg.workers, qsbr, 20);
-		if (ret < 0)
-			fprintf(stderr, "shoal-engine: netlink: %s\n",
-				strerror(-ret));
+	if (cfg.ctl_socket[0]) {
+		ctl = sh_ctl_create(&cfg, workers, cfg.workers, qsbr, &leases);
+		if (!ctl)
+			rte_exit(EXIT_FAILURE, "ctl client: %s\n", strerror(errno));
 	}
+	while (!force_quit)
+		main_loop_once(lx, ctl);
 	rte_eal_mp_wait_lcore();
 
 	sh_stats_print(stdout, workers, cfg.workers);
@@ -307,6 +335,7 @@ int main(int argc, char **argv)
 			sh_port_stop(ports[w].mirror_id);
 	}
 	sh_linux_stop(lx);
+	sh_ctl_destroy(ctl);
 	for (w = 0; w < cfg.workers; w++)
 		nat_worker_destroy(workers[w].nat);
 	rte_free(qsbr);

@@ -226,6 +226,7 @@ int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 	t->in_slots[si].idx = idx + 1;
 	t->out_slots[so].sig = (uint32_t)(ho >> 32);
 	t->out_slots[so].idx = idx + 1;
+	w->lease_flows[f->lease]++;
 	w->cnt[SH_CNT_FLOW_CREATED]++;
 	return idx;
 }
@@ -252,6 +253,7 @@ void nat_flow_del(struct nat_worker *w, uint32_t idx)
 		if (c && --c->flows == 0)
 			client_remove(w, c);
 	}
+	w->lease_flows[f->lease]--;
 	memset(f, 0, sizeof(*f));
 	t->free_stack[t->n_free++] = idx;
 }

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,50 +44,81 @@ static void add_host(struct nat_lease_set *ls, unsigned side,
 			htonl(pc->address.addr | ~ntohl(mask_of(pc->address.len)));
 }
 
-int nat_lease_set_from_config(struct nat_lease_set *ls,
-			      const struct sh_config *cfg)
+void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
+			 uint64_t generation)
 {
-	unsigned i, j;
+	unsigned i;
 
 	memset(ls, 0, sizeof(*ls));
-	if (cfg->n_slices > SH_CFG_MAX_SLICES || cfg->n_leases > NAT_MAX_LEASES)
-		return -EINVAL;
-	for (i = 0; i < cfg->n_slices; i++) {
+	for (i = 0; i < cfg->n_slices && i < SH_CFG_MAX_SLICES; i++) {
 		ls->slices[i].ip = htonl(cfg->slices[i].ip);
 		ls->slices[i].lo = cfg->slices[i].lo;
 		ls->slices[i].hi = cfg->slices[i].hi;
 	}
-	ls->n_slices = cfg->n_slices;
-
-	for (i = 0; i < cfg->n_leases; i++) {
-		const struct sh_lease_cfg *lc = &cfg->leases[i];
-		struct nat_lease *l = &ls->leases[i];
-
-		l->id = i + 1;
-		l->ip = htonl(lc->ip);
-		l->lo = lc->lo;
-		l->hi = lc->hi;
-		l->kind = (uint8_t)lc->kind;
-		l->state = NAT_LEASE_ACTIVE;
-		memcpy(l->name, lc->name, sizeof(l->name));
-		for (j = 0; j < lc->n_clients; j++) {
-			struct nat_match *m;
-
-			if (ls->n_match == NAT_MAX_MATCH)
-				return -EINVAL;
-			m = &ls->match[ls->n_match++];
-			m->mask = mask_of(lc->clients[j].len);
-			m->net = htonl(lc->clients[j].addr) & m->mask;
-			m->len = lc->clients[j].len;
-			m->lease = (uint16_t)i;
-		}
-	}
-	ls->n_leases = cfg->n_leases;
-	qsort(ls->match, ls->n_match, sizeof(ls->match[0]), match_cmp);
-
+	ls->n_slices = i;
 	add_host(ls, 0, &cfg->inside);
 	add_host(ls, 1, &cfg->outside);
-	ls->generation = 1;
+	ls->generation = generation;
+}
+
+int nat_lease_set_add(struct nat_lease_set *ls, uint32_t id, const char *name,
+		      enum sh_lease_kind kind, enum nat_lease_state state,
+		      uint32_t ip, uint16_t lo, uint16_t hi,
+		      const struct sh_prefix *clients, unsigned n_clients)
+{
+	struct nat_lease *l;
+	unsigned j;
+
+	if (ls->n_leases == NAT_MAX_LEASES || id == 0 || id > UINT16_MAX ||
+	    lo == 0 || lo > hi || ls->n_match + n_clients > NAT_MAX_MATCH)
+		return -EINVAL;
+	l = &ls->leases[ls->n_leases];
+	l->id = id;
+	l->ip = ip;
+	l->lo = lo;
+	l->hi = hi;
+	l->kind = (uint8_t)kind;
+	l->state = (uint8_t)state;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	for (j = 0; j < n_clients; j++) {
+		struct nat_match *m = &ls->match[ls->n_match++];
+
+		if (clients[j].len > 32)
+			return -EINVAL;
+		m->mask = mask_of(clients[j].len);
+		m->net = htonl(clients[j].addr) & m->mask;
+		m->len = clients[j].len;
+		m->lease = (uint16_t)ls->n_leases;
+	}
+	ls->n_leases++;
+	return 0;
+}
+
+void nat_lease_set_finish(struct nat_lease_set *ls)
+{
+	qsort(ls->match, ls->n_match, sizeof(ls->match[0]), match_cmp);
+}
+
+/* Static leases get ids 1..n in configuration order (proto.h). */
+int nat_lease_set_from_config(struct nat_lease_set *ls,
+			      const struct sh_config *cfg)
+{
+	unsigned i;
+	int ret;
+
+	if (cfg->n_slices > SH_CFG_MAX_SLICES || cfg->n_leases > NAT_MAX_LEASES)
+		return -EINVAL;
+	nat_lease_set_begin(ls, cfg, 1);
+	for (i = 0; i < cfg->n_leases; i++) {
+		const struct sh_lease_cfg *lc = &cfg->leases[i];
+
+		ret = nat_lease_set_add(ls, i + 1, lc->name, lc->kind,
+					NAT_LEASE_ACTIVE, htonl(lc->ip), lc->lo,
+					lc->hi, lc->clients, lc->n_clients);
+		if (ret < 0)
+			return ret;
+	}
+	nat_lease_set_finish(ls);
 	return 0;
 }
 

@@ -201,6 +201,9 @@ struct nat_worker {
 	uint64_t secret[2];
 	struct nat_table t;
 	uint16_t port_offset[NAT_PORT_TABLE_SIZE];
+	/* Live flows per lease id (ids fit 16 bits, see proto.h); read by
+	 * the main lcore for usage reports. */
+	uint32_t *lease_flows;
 	void (*free)(void *p, void *ctx);
 	void *mem_ctx;
 	uint64_t cnt[SH_COUNTER_MAX] __attribute__((aligned(64)));
@@ -236,6 +239,21 @@ uint32_t nat_flow_count(const struct nat_worker *w);
 /* Build a lease set from the static configuration. 0 or -EINVAL. */
 int nat_lease_set_from_config(struct nat_lease_set *ls,
 			      const struct sh_config *cfg);
+
+/*
+ * Building a lease set piece by piece (the control plane's snapshots):
+ * start from the configuration's slices and host addresses without its
+ * leases, add each lease, then finish (sorts the client selectors).
+ * @ip network order; @clients host-order prefixes as in config.h.
+ * 0 or -EINVAL (too many leases or selectors, id 0, bad range).
+ */
+void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
+			 uint64_t generation);
+int nat_lease_set_add(struct nat_lease_set *ls, uint32_t id, const char *name,
+		      enum sh_lease_kind kind, enum nat_lease_state state,
+		      uint32_t ip, uint16_t lo, uint16_t hi,
+		      const struct sh_prefix *clients, unsigned n_clients);
+void nat_lease_set_finish(struct nat_lease_set *ls);
 
 /* Most specific active nat lease for @client, starting after match entry
  * @from (pass -1 first). Returns a match index or -1. */

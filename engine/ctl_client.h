@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The engine's link to shoal-ctld (include/shoal/proto.h, engine side).
+ *
+ * Main lcore only. Flow:
+ *   connect to [engine] ctl_socket (non-blocking; on failure or loss retry
+ *   with exponential backoff from 100 ms to 5 s) -> engine.subscribe ->
+ *   the result and every leases.update carry the whole lease set: build a
+ *   struct nat_lease_set from it (slices and host addresses from our own
+ *   configuration), publish it to every worker (RCU: pointer stores,
+ *   rte_rcu_qsbr_synchronize, free the old set) -> about once a second
+ *   send engine.report (counters, flows per lease) -> answer engine.flows
+ *   requests from the daemon.
+ * While the daemon is away the workers keep the last lease set they had
+ * (at start: the static leases of the configuration), so forwarding never
+ * depends on the daemon being up.
+ */
+#ifndef SHOAL_CTL_CLIENT_H
+#define SHOAL_CTL_CLIENT_H
+
+#include <rte_rcu_qsbr.h>
+
+#include "config.h"
+#include "worker.h"
+
+struct sh_ctl;
+
+/* @cfg and @workers must outlive the client; @initial is the lease set
+ * the workers start with (never freed by the client). NULL with errno. */
+struct sh_ctl *sh_ctl_create(const struct sh_config *cfg,
+			     struct sh_worker *workers, unsigned n_workers,
+			     struct rte_rcu_qsbr *qsbr,
+			     const struct nat_lease_set *initial);
+
+/* The socket to poll for input (-1 while disconnected). */
+int sh_ctl_fd(const struct sh_ctl *c);
+
+/* Do whatever is due: (re)connect, read and apply messages, report.
+ * Never blocks; returns 0 (errors are handled by reconnecting). */
+int sh_ctl_service(struct sh_ctl *c);
+
+/* Disconnect and free; the workers must have stopped. */
+void sh_ctl_destroy(struct sh_ctl *c);
+
+#endif /* SHOAL_CTL_CLIENT_H */
