@@ -39,7 +39,7 @@ struct sh_ctl {
 	uint64_t retry_at;     /* ms, monotonic */
 	uint32_t backoff;      /* ms */
 	uint64_t report_at;    /* ms */
-	char in[2 * SHOAL_MSG_MAX];
+	char *in; /* SHOAL_ENGINE_MSG_MAX + 1 */
 	size_t in_len;
 	char *out;
 	size_t out_len;
@@ -76,7 +76,10 @@ struct sh_ctl *sh_ctl_create(const struct sh_config *cfg,
 	if (!c)
 		return NULL;
 	c->out = malloc(OUTBUF_MAX);
-	if (!c->out) {
+	c->in = malloc(SHOAL_ENGINE_MSG_MAX + 1);
+	if (!c->out || !c->in) {
+		free(c->out);
+		free(c->in);
 		free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -396,7 +399,7 @@ static void read_in(struct sh_ctl *c)
 {
 	for (;;) {
 		ssize_t n = recv(c->fd, c->in + c->in_len,
-				 sizeof(c->in) - c->in_len - 1, MSG_DONTWAIT);
+				 SHOAL_ENGINE_MSG_MAX - c->in_len, MSG_DONTWAIT);
 		char *start, *nl;
 
 		if (n == 0)
@@ -418,7 +421,7 @@ static void read_in(struct sh_ctl *c)
 		}
 		c->in_len -= (size_t)(start - c->in);
 		memmove(c->in, start, c->in_len);
-		if (c->in_len >= SHOAL_MSG_MAX)
+		if (c->in_len == SHOAL_ENGINE_MSG_MAX)
 			return disconnect(c, "line over the protocol limit");
 	}
 }
@@ -450,5 +453,6 @@ void sh_ctl_destroy(struct sh_ctl *c)
 		close(c->fd);
 	free(c->current);
 	free(c->out);
+	free(c->in);
 	free(c);
 }

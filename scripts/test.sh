@@ -6,6 +6,10 @@
 #   4. engine tests (real shoal-engine, net_pcap)   tests/engine
 #   5. integration (real clients through the engine in namespaces)
 #                                                   tests/integration
+#   6. control daemon (protocol, kill -9 durability, permissions)
+#                                                   tests/ctl
+#   7. CLI round trips against the daemon           tests/cli
+#   8. live lease updates with real traffic         tests/live
 # and print one summary line: "total: N passed, N failed, N skipped".
 # Usage (as root, from anywhere): scripts/test.sh
 set -uo pipefail
@@ -71,7 +75,11 @@ suite() {
 export NL_PROBE=$BUILD_ABS/tests/netlink/nl_probe
 suite netlink tests/netlink/run.sh
 suite engine tests/engine/run.sh
-[ -f tests/integration/run.sh ] && suite integration tests/integration/run.sh
+suite integration tests/integration/run.sh
+export SHOALCTLD=$BUILD_ABS/ctl/ctld/shoal-ctld SHOALCTL=$BUILD_ABS/ctl/cli/shoalctl
+suite ctl tests/ctl/run.sh
+suite cli tests/cli/run.sh
+suite live tests/live/run.sh
 
 echo "total: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

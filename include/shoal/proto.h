@@ -69,6 +69,10 @@
 
 /* Limits the daemon enforces (and clients may rely on). */
 #define SHOAL_MSG_MAX 65536       /* bytes in one line, newline included */
+/* Lines between the daemon and a subscribed engine may be longer: a full
+ * lease set (SHOAL_MAX_LEASES leases with their selectors) does not fit
+ * SHOAL_MSG_MAX. The engine keeps its own replies under SHOAL_MSG_MAX. */
+#define SHOAL_ENGINE_MSG_MAX (1 << 20)
 #define SHOAL_CONN_MAX 64         /* concurrent connections */
 #define SHOAL_IDLE_TIMEOUT_S 30   /* a client silent this long is closed;
 				     the engine's reports keep it alive */

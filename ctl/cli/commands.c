@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The command table: every shoalctl command is one row (words, usage,
+ * options, method, how to build its params and show its result). The
+ * dispatcher, `help` and the generated bash completion all read this
+ * table and nothing else. Words and options match exactly: no
+ * abbreviations, no option bundling, no --opt=value.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shoal/counters.h>
+#include <shoal/proto.h>
+
+#include "cmd.h"
+
+static int usage_err(struct call *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int usage_err(struct call *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Value of the option spelled name in this call, or NULL if absent. */
+static const char *opt_val(const struct call *c, const char *name)
+{
+	int i;
+
+	for (i = 0; c->cmd->opts != NULL && c->cmd->opts[i].name != NULL; i++)
+		if (strcmp(c->cmd->opts[i].name, name) == 0)
+			return c->val[i];
+	return NULL;
+}
+
+/* Optional numeric option into params[key]. */
+static int put_uint(struct call *c, json_t *params, const char *opt,
+		    const char *key, uint64_t min, uint64_t max)
+{
+	const char *s = opt_val(c, opt);
+	uint64_t v;
+
+	if (s == NULL)
+		return 0;
+	if (arg_uint(s, min, max, &v) < 0)
+		return usage_err(c, "%s: not a number in %llu..%llu: '%s'", opt,
+				 (unsigned long long)min,
+				 (unsigned long long)max, s);
+	json_object_set_new(params, key, json_integer((json_int_t)v));
+	return 0;
+}
+
+static int put_id(struct call *c, json_t *params)
+{
+	uint64_t id;
+
+	if (arg_uint(c->pos[0], 1, 65535, &id) < 0)
+		return usage_err(c, "not a lease id (1..65535): '%s'",
+				 c->pos[0]);
+	json_object_set_new(params, "id", json_integer((json_int_t)id));
+	return 0;
+}
+
+/* ---- builders ----------------------------------------------------------- */
+
+static int build_lease_add(struct call *c, json_t *params)
+{
+	const char *holder = opt_val(c, "--holder");
+	const char *clients = opt_val(c, "--clients");
+	const char *ip = opt_val(c, "--ip");
+	const char *ports = opt_val(c, "--ports");
+	const char *size = opt_val(c, "--size");
+	bool sock = opt_val(c, "--socket") != NULL;
+	unsigned int lo, hi;
+	json_t *arr;
+	char range[16];
+
+	if (holder == NULL)
+		return usage_err(c, "--holder is required");
+	if (*holder == '\0' || strlen(holder) > SHOAL_HOLDER_MAX)
+		return usage_err(c, "--holder: 1 to %d bytes", SHOAL_HOLDER_MAX);
+	json_object_set_new(params, "holder", json_string(holder));
+	if ((clients != NULL) == sock)
+		return usage_err(c, "give exactly one of --clients and --socket");
+	if (clients != NULL) {
+		if (arg_prefix_list(clients, SHOAL_MAX_CLIENTS, &arr) < 0)
+			return usage_err(c,
+					 "--clients: not 1 to %d prefixes "
+					 "A.B.C.D/LEN: '%s'",
+					 SHOAL_MAX_CLIENTS, clients);
+		json_object_set_new(params, "kind", json_string("nat"));
+		json_object_set_new(params, "clients", arr);
+	} else {
+		json_object_set_new(params, "kind", json_string("socket"));
+	}
+	if (ip != NULL) {
+		if (arg_ipv4(ip) < 0)
+			return usage_err(c, "--ip: not an IPv4 address: '%s'",
+					 ip);
+		json_object_set_new(params, "ip", json_string(ip));
+	}
+	if ((ports != NULL) == (size != NULL))
+		return usage_err(c, "give exactly one of --ports and --size");
+	if (ports != NULL) {
+		if (arg_port_range(ports, &lo, &hi) < 0)
+			return usage_err(c, "--ports: not a range LO-HI in "
+					    "1..65535: '%s'", ports);
+		snprintf(range, sizeof(range), "%u-%u", lo, hi);
+		json_object_set_new(params, "ports", json_string(range));
+	}
+	if (put_uint(c, params, "--size", "size", 1, 65535) < 0 ||
+	    put_uint(c, params, "--ttl", "ttl", 1, UINT32_MAX) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int build_id(struct call *c, json_t *params)
+{
+	return put_id(c, params);
+}
+
+static int build_lease_renew(struct call *c, json_t *params)
+{
+	if (put_id(c, params) < 0)
+		return -EINVAL;
+	return put_uint(c, params, "--ttl", "ttl", 1, UINT32_MAX);
+}
+
+static int build_flows(struct call *c, json_t *params)
+{
+	const char *client = opt_val(c, "--client");
+
+	if (put_uint(c, params, "--lease", "lease", 1, 65535) < 0 ||
+	    put_uint(c, params, "--limit", "limit", 1, 10000) < 0)
+		return -EINVAL;
+	if (client != NULL) {
+		if (arg_ipv4(client) < 0)
+			return usage_err(c,
+					 "--client: not an IPv4 address: '%s'",
+					 client);
+		json_object_set_new(params, "client", json_string(client));
+	}
+	return 0;
+}
+
+/* ---- result printers ---------------------------------------------------- */
+
+static const struct pfield lease_fields[] = {
+	{ .key = "id", .title = "ID", .type = PF_UINT },
+	{ .key = "holder", .title = "HOLDER", .type = PF_STR },
+	{ .key = "kind", .title = "KIND", .type = PF_STR },
+	{ .key = "state", .title = "STATE", .type = PF_STR },
+	{ .key = "static", .title = "STATIC", .type = PF_BOOL,
+	  .flags = PF_NOTABLE },
+	{ .key = "ip", .title = "IP", .type = PF_STR },
+	{ .key = "lo", .key2 = "hi", .title = "PORTS", .type = PF_RANGE },
+	{ .key = "clients", .title = "CLIENTS", .type = PF_LIST },
+	{ .key = "ttl", .title = "TTL", .type = PF_DURATION,
+	  .flags = PF_NOTABLE },
+	{ .key = "created", .title = "CREATED", .type = PF_TIME,
+	  .flags = PF_NOTABLE },
+	{ .key = "expires", .title = "EXPIRES", .type = PF_EXPIRES },
+	{ .key = "flows", .title = "FLOWS", .type = PF_UINT },
+	{ 0 },
+};
+
+static void show_lease(struct printer *p, json_t *result,
+		       const struct call *c)
+{
+	(void)c;
+	print_record(p, result, "lease", lease_fields);
+}
+
+static void show_lease_list(struct printer *p, json_t *result,
+			    const struct call *c)
+{
+	(void)c;
+	print_table(p, result, "leases", lease_fields);
+}
+
+static void show_slices(struct printer *p, json_t *result,
+			const struct call *c)
+{
+	static const struct pfield f[] = {
+		{ .key = "ip", .title = "IP", .type = PF_STR },
+		{ .key = "lo", .key2 = "hi", .title = "PORTS",
+		  .type = PF_RANGE },
+		{ .key = "leased", .title = "LEASED", .type = PF_UINT },
+		{ .key = "free", .title = "FREE", .type = PF_UINT },
+		{ 0 },
+	};
+
+	(void)c;
+	print_table(p, result, "slices", f);
+}
+
+static void show_status(struct printer *p, json_t *result,
+			const struct call *c)
+{
+	static const struct pfield f[] = {
+		{ .key = "version", .title = "version", .type = PF_STR },
+		{ .key = "pid", .title = "pid", .type = PF_UINT },
+		{ .key = "generation", .title = "generation", .type = PF_UINT },
+		{ .key = "slices", .title = "slices", .type = PF_STR },
+		{ .key = "leases.active", .title = "leases active",
+		  .type = PF_UINT },
+		{ .key = "leases.draining", .title = "leases draining",
+		  .type = PF_UINT },
+		{ .key = "engine.connected", .title = "engine connected",
+		  .type = PF_BOOL },
+		{ .key = "engine.generation", .title = "engine generation",
+		  .type = PF_UINT },
+		{ .key = "engine.report_age", .title = "engine report age",
+		  .type = PF_DURATION },
+		{ 0 },
+	};
+
+	(void)c;
+	print_record(p, result, NULL, f);
+}
+
+static void show_flows(struct printer *p, json_t *result,
+		       const struct call *c)
+{
+	static const struct pfield f[] = {
+		{ .key = "proto", .title = "PROTO", .type = PF_STR },
+		{ .key = "client", .title = "CLIENT", .type = PF_STR },
+		{ .key = "outside", .title = "OUTSIDE", .type = PF_STR },
+		{ .key = "remote", .title = "REMOTE", .type = PF_STR },
+		{ .key = "lease", .title = "LEASE", .type = PF_UINT },
+		{ .key = "idle", .title = "IDLE", .type = PF_DURATION },
+		{ .key = "tcp", .title = "TCP", .type = PF_STR },
+		{ 0 },
+	};
+	static const struct pfield trunc = {
+		.key = "truncated", .title = "truncated", .type = PF_BOOL,
+	};
+
+	(void)c;
+	print_table(p, result, "flows", f);
+	if (print_is_json(p))
+		print_member(p, result, &trunc);
+	else if (json_is_true(json_object_get(result, "truncated")))
+		print_note(p, "(more flows not shown: raise --limit)");
+}
+
+/* Drops first in counters.h order, then events, then names we do not
+ * know (a newer engine). */
+static int counter_rank(const char *name, const char **kind)
+{
+	static const char *const drops[] = {
+#define _(e, n, d) n,
+		SHOAL_FOREACH_DROP(_)
+#undef _
+	};
+	static const char *const events[] = {
+#define _(e, n, d) n,
+		SHOAL_FOREACH_EVENT(_)
+#undef _
+	};
+	size_t i, nd = sizeof(drops) / sizeof(drops[0]);
+
+	for (i = 0; i < nd; i++)
+		if (strcmp(drops[i], name) == 0) {
+			*kind = "drop";
+			return (int)i;
+		}
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if (strcmp(events[i], name) == 0) {
+			*kind = "event";
+			return (int)(nd + i);
+		}
+	*kind = strncmp(name, "drop", 4) == 0 ? "drop" : "other";
+	return 1 << 20;
+}
+
+static void show_stats(struct printer *p, json_t *result,
+		       const struct call *c)
+{
+	static const struct pfield workers = {
+		.key = "workers", .title = "workers", .type = PF_UINT,
+	};
+	static const struct pfield age = {
+		.key = "report_age", .title = "report age", .type = PF_DURATION,
+	};
+
+	print_member(p, result, &workers);
+	print_member(p, result, &age);
+	print_note(p, "%s", "");
+	print_counters(p, result, "counters", counter_rank,
+		       opt_val(c, "--all") != NULL);
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+static const struct opt lease_add_opts[] = {
+	{ "--holder", NULL, "NAME" },
+	{ "--clients", NULL, "PFX[,PFX]" },
+	{ "--socket", NULL, NULL },
+	{ "--ip", NULL, "IP" },
+	{ "--ports", NULL, "LO-HI" },
+	{ "--size", NULL, "N" },
+	{ "--ttl", NULL, "SECONDS" },
+	{ 0 },
+};
+static const struct opt ttl_opts[] = { { "--ttl", NULL, "SECONDS" }, { 0 } };
+static const struct opt flows_opts[] = {
+	{ "--lease", NULL, "ID" },
+	{ "--client", NULL, "IP" },
+	{ "--limit", NULL, "N" },
+	{ 0 },
+};
+static const struct opt stats_opts[] = { { "--all", "-v", NULL }, { 0 } };
+
+const struct cmd cmds[] = {
+	{ .words = "status", .args = "",
+	  .summary = "Show the daemon, lease and engine summary.",
+	  .method = "status", .show = show_status },
+	{ .words = "slice list", .args = "",
+	  .summary = "List the slices (address, port range) and their use.",
+	  .method = "slice.list", .show = show_slices },
+	{ .words = "lease add",
+	  .args = "--holder NAME (--clients PFX[,PFX] | --socket) [--ip IP] "
+		  "(--ports LO-HI | --size N) [--ttl SECONDS]",
+	  .summary = "Lease a port range to a holder: nat for client "
+		     "prefixes, or socket for local sockets.",
+	  .opts = lease_add_opts, .method = "lease.add",
+	  .build = build_lease_add, .show = show_lease },
+	{ .words = "lease list", .args = "",
+	  .summary = "List every lease, static ones included.",
+	  .method = "lease.list", .show = show_lease_list },
+	{ .words = "lease show", .args = "ID",
+	  .summary = "Show one lease.", .min_pos = 1, .max_pos = 1,
+	  .method = "lease.show", .build = build_id, .show = show_lease },
+	{ .words = "lease renew", .args = "ID [--ttl SECONDS]",
+	  .summary = "Extend a lease (default: by its last ttl).",
+	  .opts = ttl_opts, .min_pos = 1, .max_pos = 1,
+	  .method = "lease.renew", .build = build_lease_renew,
+	  .show = show_lease },
+	{ .words = "lease release", .args = "ID",
+	  .summary = "Release a lease; it drains while flows remain.",
+	  .min_pos = 1, .max_pos = 1, .method = "lease.release",
+	  .build = build_id, .show = show_lease },
+	{ .words = "flows", .args = "[--lease ID] [--client IP] [--limit N]",
+	  .summary = "List the engine's flows (default limit 100).",
+	  .opts = flows_opts, .method = "flows", .build = build_flows,
+	  .show = show_flows },
+	{ .words = "stats", .args = "[--all | -v]",
+	  .summary = "Show the engine's counters, drops first; --all "
+		     "includes zeros.",
+	  .opts = stats_opts, .method = "stats", .show = show_stats },
+	{ .words = "help", .args = "[COMMAND...]",
+	  .summary = "Show usage of all commands or of COMMAND.",
+	  .max_pos = -1, .local = local_help },
+	{ .words = "__bash-completion", .args = "",
+	  .summary = "Print the bash completion script.",
+	  .local = local_completion, .hidden = true },
+	{ 0 },
+};
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+/* Fill c from args (what follows the command words); -EINVAL + c->why. */
+static int parse_args(struct call *c, int argc, char **argv)
+{
+	const struct opt *opts = c->cmd->opts;
+	int i, k;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] == '-' && a[1] != '\0' && c->cmd->max_pos >= 0) {
+			for (k = 0; opts != NULL && opts[k].name != NULL; k++)
+				if (strcmp(opts[k].name, a) == 0 ||
+				    (opts[k].alt && strcmp(opts[k].alt, a) == 0))
+					break;
+			if (opts == NULL || opts[k].name == NULL)
+				return usage_err(c, "unknown option '%s'", a);
+			if (c->val[k] != NULL)
+				return usage_err(c, "%s given twice",
+						 opts[k].name);
+			if (opts[k].metavar == NULL) {
+				c->val[k] = "";
+				continue;
+			}
+			if (i + 1 >= argc)
+				return usage_err(c, "%s needs a value (%s)",
+						 opts[k].name, opts[k].metavar);
+			c->val[k] = argv[++i];
+			continue;
+		}
+		if (c->npos >= POS_MAX ||
+		    (c->cmd->max_pos >= 0 && c->npos >= c->cmd->max_pos))
+			return usage_err(c, "unexpected argument '%s'", a);
+		c->pos[c->npos++] = a;
+	}
+	if (c->npos < c->cmd->min_pos)
+		return usage_err(c, "missing %s", c->cmd->args);
+	return 0;
+}
+
+/* Print a daemon error: "shoalctl: WORDS: data: message" on stderr, and
+ * the error document on stdout with -j. */
+static int report_error(struct call *c, json_t *error)
+{
+	const char *data = json_string_value(json_object_get(error, "data"));
+	const char *msg = json_string_value(json_object_get(error, "message"));
+
+	/* A message that only repeats the reason adds nothing. */
+	if (msg != NULL && data != NULL && strcmp(msg, data) == 0)
+		msg = NULL;
+	fprintf(stderr, "shoalctl: %s: %s%s%s\n", c->cmd->words,
+		data ? data : "error", msg ? ": " : "", msg ? msg : "");
+	if (c->cli->json) {
+		json_t *doc = json_pack("{s:O}", "error", error);
+
+		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(doc);
+	}
+	return EXIT_FAILED;
+}
+
+/* A failure on our side of the socket, in the same two forms. */
+static int report_local(struct call *c, const char *what, int err)
+{
+	char msg[512];
+	json_t *error;
+
+	if (strcmp(what, "connect") == 0)
+		snprintf(msg, sizeof(msg), "cannot connect to %s: %s",
+			 c->cli->socket, strerror(-err));
+	else if (strcmp(what, "reply") == 0)
+		snprintf(msg, sizeof(msg), "bad reply from %s", c->cli->socket);
+	else
+		snprintf(msg, sizeof(msg), "%s on %s: %s", what, c->cli->socket,
+			 err == -ETIMEDOUT ? "no reply in time" :
+			 err == -ECONNRESET ? "connection closed" :
+					      strerror(-err));
+	fprintf(stderr, "shoalctl: %s\n", msg);
+	if (c->cli->json) {
+		error = json_pack("{s:{s:s,s:s}}", "error", "message", msg,
+				  "data", what);
+		json_dumpf(error, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(error);
+	}
+	return EXIT_FAILED;
+}
+
+static int call_daemon(struct call *c)
+{
+	json_t *params = json_object(), *result, *error;
+	struct printer *p;
+	const char *what;
+	int rc;
+
+	if (params == NULL)
+		return EXIT_FAILED;
+	if (c->cmd->build != NULL && c->cmd->build(c, params) < 0) {
+		json_decref(params);
+		fprintf(stderr, "shoalctl: %s: %s\n", c->cmd->words, c->why);
+		usage_line(stderr, "usage: ", c->cmd);
+		return EXIT_USAGE;
+	}
+	rc = rpc_call(c->cli->socket, c->cmd->method, params, &result, &error,
+		      &what);
+	json_decref(params);
+	if (rc < 0)
+		return report_local(c, what, rc);
+	if (rc > 0) {
+		rc = report_error(c, error);
+		json_decref(error);
+		return rc;
+	}
+	p = print_new(stdout, c->cli->json);
+	if (p == NULL) {
+		json_decref(result);
+		return EXIT_FAILED;
+	}
+	c->cmd->show(p, result, c);
+	json_decref(result);
+	return print_finish(p) < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+	const struct cmd *cmd, *best = NULL;
+	size_t best_n = 0, n;
+	struct call *c;
+	int rc, i, nw;
+
+	if (argc == 0) {
+		fprintf(stderr, "shoalctl: no command\n");
+		cmd_usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* The command whose words all match the leading arguments. */
+	for (cmd = cmds; cmd->words != NULL; cmd++) {
+		for (nw = 1, n = 0; cmd->words[n]; n++)
+			nw += cmd->words[n] == ' ';
+		if (nw <= argc && words_prefix(cmd, argv, nw) &&
+		    (size_t)nw > best_n) {
+			best = cmd;
+			best_n = (size_t)nw;
+		}
+	}
+	if (best == NULL) {
+		/* A known group ("lease") with a missing or unknown verb. */
+		for (i = argc; i > 0; i--) {
+			bool any = false;
+
+			for (cmd = cmds; cmd->words != NULL; cmd++)
+				if (!cmd->hidden && words_prefix(cmd, argv, i))
+					any = true;
+			if (any)
+				break;
+		}
+		if (i < argc)
+			fprintf(stderr, "shoalctl: unknown command '%s'\n",
+				argv[i]);
+		else
+			fprintf(stderr, "shoalctl: incomplete command\n");
+		if (i == 0) {
+			cmd_usage(stderr);
+			fprintf(stderr, "try 'shoalctl help'\n");
+			return EXIT_USAGE;
+		}
+		nw = 0;
+		for (cmd = cmds; cmd->words != NULL; cmd++)
+			if (!cmd->hidden && words_prefix(cmd, argv, i))
+				usage_line(stderr, nw++ ? "       " : "usage: ",
+					   cmd);
+		return EXIT_USAGE;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return EXIT_FAILED;
+	c->cmd = best;
+	c->cli = cli;
+	if (parse_args(c, argc - (int)best_n, argv + best_n) < 0) {
+		fprintf(stderr, "shoalctl: %s: %s\n", best->words, c->why);
+		usage_line(stderr, "usage: ", best);
+		free(c);
+		return EXIT_USAGE;
+	}
+	rc = best->local != NULL ? best->local(c) : call_daemon(c);
+	free(c);
+	return rc;
+}

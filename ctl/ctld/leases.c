@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Lease rules. Every change is one BEGIN IMMEDIATE transaction that
+ * re-reads the stored leases, checks slices and overlaps against them and
+ * the static leases, writes, bumps the generation and commits; only then
+ * does the caller reply, and the engine gets leases.update.
+ *
+ * Lifecycle: active -> draining (release, or ttl expiry seen by
+ * lease_tick) -> row deleted, once the engine reports 0 flows for it (and
+ * it has drained >= 1 s), or after drain_max seconds if no engine says
+ * otherwise.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctld.h"
+
+#define DRAIN_MIN_S 1
+
+static struct ctl_lease scratch[SHOAL_MAX_LEASES];
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static bool is_static_id(const struct ctld *d, uint32_t id)
+{
+	return id >= 1 && id <= d->n_static;
+}
+
+/* Static leases: ids 1..n in configuration order, always active. */
+int leases_init(struct ctld *d)
+{
+	const struct sh_config *cfg = d->cfg;
+	uint32_t m;
+
+	d->started = now_s();
+	d->n_static = cfg->n_leases;
+	for (unsigned i = 0; i < cfg->n_leases; i++) {
+		const struct sh_lease_cfg *c = &cfg->leases[i];
+		struct ctl_lease *l = &d->statics[i];
+
+		memset(l, 0, sizeof(*l));
+		l->id = i + 1;
+		snprintf(l->holder, sizeof(l->holder), "%s", c->name);
+		l->kind = c->kind;
+		l->ip = c->ip;
+		l->lo = c->lo;
+		l->hi = c->hi;
+		l->n_clients = c->n_clients;
+		memcpy(l->clients, c->clients, sizeof(l->clients));
+		l->is_static = true;
+		l->ttl = l->expires = l->drain_since = -1;
+		l->created = d->started;
+	}
+	m = cfg->nat.tcp_established_timeout;
+	if (cfg->nat.udp_timeout > m)
+		m = cfg->nat.udp_timeout;
+	if (cfg->nat.icmp_timeout > m)
+		m = cfg->nat.icmp_timeout;
+	d->drain_max = m;
+	return store_gen_get(d->store, &d->generation);
+}
+
+static bool ranges_overlap(const struct ctl_lease *l, uint32_t ip,
+			   uint32_t lo, uint32_t hi)
+{
+	return l->ip == ip && l->lo <= hi && lo <= l->hi;
+}
+
+/* The first lease (static, then stored) holding any of ip:lo-hi, or NULL. */
+static const struct ctl_lease *overlaps_any(const struct ctld *d,
+					    const struct ctl_lease *dyn,
+					    unsigned n, uint32_t ip,
+					    uint32_t lo, uint32_t hi)
+{
+	for (unsigned i = 0; i < d->n_static; i++)
+		if (ranges_overlap(&d->statics[i], ip, lo, hi))
+			return &d->statics[i];
+	for (unsigned i = 0; i < n; i++)
+		if (ranges_overlap(&dyn[i], ip, lo, hi))
+			return &dyn[i];
+	return NULL;
+}
+
+struct span {
+	uint32_t lo, hi;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/*
+ * First fit of @size ports in slice @s: 1. collect the leases on its
+ * address, 2. sort them by lo, 3. walk the gaps from s->lo upwards and
+ * take the first gap that is large enough. Deterministic: the same lease
+ * set always yields the same range. Bounded by SHOAL_MAX_LEASES spans.
+ */
+static bool slice_first_fit(const struct ctld *d, const struct ctl_lease *dyn,
+			    unsigned n, const struct sh_slice_cfg *s,
+			    uint32_t size, uint16_t *lo)
+{
+	struct span sp[SHOAL_MAX_LEASES];
+	unsigned k = 0;
+	uint32_t cur = s->lo;
+
+	for (unsigned i = 0; i < d->n_static + n; i++) {
+		const struct ctl_lease *l = i < d->n_static ?
+			&d->statics[i] : &dyn[i - d->n_static];
+
+		if (l->ip == s->ip && l->lo <= s->hi && s->lo <= l->hi &&
+		    k < SHOAL_MAX_LEASES)
+			sp[k++] = (struct span){ l->lo, l->hi };
+	}
+	qsort(sp, k, sizeof(sp[0]), span_cmp);
+	for (unsigned i = 0; i < k; i++) {
+		if (sp[i].lo > cur && sp[i].lo - cur >= size)
+			break;
+		if (sp[i].hi + 1 > cur)
+			cur = sp[i].hi + 1;
+	}
+	if (cur > s->hi || s->hi - cur + 1 < size)
+		return false;
+	*lo = (uint16_t)cur;
+	return true;
+}
+
+/* Where the new lease goes: -EDOM outside_slice, -EADDRINUSE overlap
+ * (then @l is the first lease in the way, for the error message),
+ * -ENOSPC no_space. Slices are tried in configuration order. */
+static int place(const struct ctld *d, const struct lease_req *r,
+		 const struct ctl_lease *dyn, unsigned n, struct ctl_lease *l)
+{
+	const struct ctl_lease *conflict = NULL, *c;
+	bool ip_known = false, inside = false;
+
+	for (unsigned i = 0; i < d->cfg->n_slices; i++) {
+		const struct sh_slice_cfg *s = &d->cfg->slices[i];
+		uint16_t lo;
+
+		if (r->has_ip && s->ip != r->ip)
+			continue;
+		ip_known = true;
+		if (!r->has_ports) {
+			if (!slice_first_fit(d, dyn, n, s, r->size, &lo))
+				continue;
+			l->ip = s->ip;
+			l->lo = lo;
+			l->hi = (uint16_t)(lo + r->size - 1);
+			return 0;
+		}
+		if (r->lo < s->lo || r->hi > s->hi)
+			continue;
+		inside = true;
+		c = overlaps_any(d, dyn, n, s->ip, r->lo, r->hi);
+		if (c) {
+			if (!conflict)
+				conflict = c;
+			continue;
+		}
+		l->ip = s->ip;
+		l->lo = r->lo;
+		l->hi = r->hi;
+		return 0;
+	}
+	if (!ip_known)
+		return -EDOM;
+	if (!r->has_ports)
+		return -ENOSPC;
+	if (!inside)
+		return -EDOM;
+	*l = *conflict;
+	return -EADDRINUSE;
+}
+
+/* Lowest free dynamic id; @dyn is ordered by id (store_list). */
+static uint32_t free_id(const struct ctl_lease *dyn, unsigned n)
+{
+	uint32_t id = CTLD_DYN_ID_MIN;
+
+	for (unsigned i = 0; i < n && dyn[i].id <= id; i++)
+		if (dyn[i].id == id)
+			id++;
+	return id;
+}
+
+/* Bump the generation and COMMIT; on success tell the engine. The caller
+ * has an open transaction and rolls back on failure. */
+static int commit_change(struct ctld *d)
+{
+	int rc = store_gen_set(d->store, d->generation + 1);
+
+	if (!rc)
+		rc = store_commit(d->store);
+	if (rc)
+		return rc;
+	d->generation++;
+	engine_push(d);
+	return 0;
+}
+
+int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out)
+{
+	struct ctl_lease l = { 0 };
+	unsigned n;
+	int rc = store_begin(d->store);
+
+	if (rc)
+		return rc;
+	rc = store_list(d->store, scratch, SHOAL_MAX_LEASES, &n);
+	if (rc)
+		goto out;
+	if (d->n_static + n >= SHOAL_MAX_LEASES) {
+		rc = -EDQUOT;
+		goto out;
+	}
+	rc = place(d, r, scratch, n, &l);
+	if (rc == -EADDRINUSE)
+		*out = l;
+	if (rc)
+		goto out;
+	l.id = free_id(scratch, n);
+	memcpy(l.holder, r->holder, sizeof(l.holder));
+	l.kind = r->kind;
+	memcpy(l.clients, r->clients, sizeof(l.clients));
+	l.n_clients = r->n_clients;
+	l.created = now_s();
+	l.ttl = r->ttl;
+	l.expires = r->ttl >= 0 ? l.created + r->ttl : -1;
+	l.drain_since = -1;
+	rc = store_insert(d->store, &l);
+	if (!rc)
+		rc = commit_change(d);
+	if (!rc)
+		*out = l;
+out:
+	if (rc)
+		store_rollback(d->store);
+	return rc;
+}
+
+/* The stored lease @id inside an open transaction, with the static and
+ * not-found cases mapped. */
+static int begin_with(struct ctld *d, uint32_t id, struct ctl_lease *l)
+{
+	int rc;
+
+	if (is_static_id(d, id))
+		return -EPERM;
+	rc = store_begin(d->store);
+	if (rc)
+		return rc;
+	rc = store_get(d->store, id, l);
+	if (rc)
+		store_rollback(d->store);
+	return rc;
+}
+
+/* @ttl -1: the lease's last ttl (a lease without one stays without). */
+int lease_renew(struct ctld *d, uint32_t id, int64_t ttl,
+		struct ctl_lease *out)
+{
+	struct ctl_lease l;
+	int rc = begin_with(d, id, &l);
+
+	if (rc)
+		return rc;
+	if (l.draining) {
+		rc = -ECANCELED;
+		goto out;
+	}
+	if (ttl >= 0)
+		l.ttl = ttl;
+	l.expires = l.ttl >= 0 ? now_s() + l.ttl : -1;
+	rc = store_update(d->store, &l);
+	if (!rc)
+		rc = commit_change(d);
+	if (!rc)
+		*out = l;
+out:
+	if (rc)
+		store_rollback(d->store);
+	return rc;
+}
+
+/* Releasing a draining lease again is a no-op that succeeds. */
+int lease_release(struct ctld *d, uint32_t id, struct ctl_lease *out)
+{
+	struct ctl_lease l;
+	int rc = begin_with(d, id, &l);
+
+	if (rc)
+		return rc;
+	if (l.draining) {
+		store_rollback(d->store);
+		*out = l;
+		return 0;
+	}
+	l.draining = true;
+	l.drain_since = now_s();
+	l.drain_gen = d->generation + 1;
+	rc = store_update(d->store, &l);
+	if (!rc)
+		rc = commit_change(d);
+	if (!rc)
+		*out = l;
+	else
+		store_rollback(d->store);
+	return rc;
+}
+
+int lease_get(struct ctld *d, uint32_t id, struct ctl_lease *out)
+{
+	if (is_static_id(d, id)) {
+		*out = d->statics[id - 1];
+		return 0;
+	}
+	return store_get(d->store, id, out);
+}
+
+/* Static leases first, then the stored ones by id. */
+int lease_list(struct ctld *d, struct ctl_lease *out, unsigned max,
+	       unsigned *n)
+{
+	unsigned k;
+	int rc;
+
+	if (max < d->n_static)
+		return -E2BIG;
+	memcpy(out, d->statics, d->n_static * sizeof(out[0]));
+	rc = store_list(d->store, out + d->n_static, max - d->n_static, &k);
+	*n = rc ? 0 : d->n_static + k;
+	return rc;
+}
+
+/* May @l (draining) be freed now? */
+static bool drained(const struct ctld *d, const struct ctl_lease *l,
+		    int64_t now)
+{
+	int64_t age = now - l->drain_since;
+	bool fresh = engine_fresh(d, l->drain_gen);
+	int64_t flows = fresh ? engine_lease_flows(d, l->id) : -1;
+
+	if (fresh && flows <= 0 && age >= DRAIN_MIN_S)
+		return true;
+	return age >= d->drain_max && !(fresh && flows > 0);
+}
+
+/*
+ * Once a second: 1. find expired active leases and drained draining ones
+ * (a read, no transaction when nothing is due); 2. if any, apply them all
+ * in one transaction with one generation bump. 0 or -errno.
+ */
+int lease_tick(struct ctld *d)
+{
+	int64_t now = now_s();
+	unsigned n, changes = 0;
+	int rc;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			rc = store_begin(d->store);
+			if (rc)
+				return rc;
+		}
+		rc = store_list(d->store, scratch, SHOAL_MAX_LEASES, &n);
+		for (unsigned i = 0; !rc && i < n; i++) {
+			struct ctl_lease *l = &scratch[i];
+
+			if (!l->draining && l->expires >= 0 &&
+			    l->expires <= now) {
+				changes++;
+				if (!pass)
+					continue;
+				l->draining = true;
+				l->drain_since = now;
+				l->drain_gen = d->generation + 1;
+				rc = store_update(d->store, l);
+			} else if (l->draining && drained(d, l, now)) {
+				changes++;
+				if (pass)
+					rc = store_delete(d->store, l->id);
+			}
+		}
+		if (rc || !changes)
+			break;
+	}
+	if (!rc && changes)
+		rc = commit_change(d);
+	if (rc)
+		store_rollback(d->store);
+	return rc;
+}
+
+/*
+ * A configuration edited between runs may now overlap stored leases or
+ * no longer contain them. Such leases are reported, not deleted: the
+ * operator decides (release them, or fix the file). Returns how many.
+ */
+unsigned leases_audit(struct ctld *d)
+{
+	unsigned n, bad = 0;
+	char a[16];
+
+	if (store_list(d->store, scratch, SHOAL_MAX_LEASES, &n))
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct ctl_lease *l = &scratch[i];
+		bool inside = false;
+
+		for (unsigned j = 0; j < d->cfg->n_slices; j++) {
+			const struct sh_slice_cfg *s = &d->cfg->slices[j];
+
+			inside |= s->ip == l->ip && s->lo <= l->lo &&
+				  l->hi <= s->hi;
+		}
+		if (inside && !overlaps_any(d, NULL, 0, l->ip, l->lo, l->hi))
+			continue;
+		bad++;
+		ctld_log(CTLD_WARN, "stored lease %u (%s %u-%u) is %s the "
+			 "configuration; release it", l->id, fmt_ipv4(l->ip, a),
+			 l->lo, l->hi, inside ? "overlapping a static lease of" :
+			 "outside the slices of");
+	}
+	return bad;
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shoal-ctld -c FILE [-f]: the lease daemon (docs/CONTROL.md). Runs in
+ * the foreground (-f is accepted for symmetry; there is no daemon mode:
+ * systemd or the test harness supervise it). SIGINT/SIGTERM: clean exit.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jemalloc/jemalloc.h>
+
+#include "ctld.h"
+
+static volatile int force_quit;
+
+static void signal_handler(int sig)
+{
+	(void)sig;
+	force_quit = 1;
+}
+
+void ctld_log(int level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warning", "info" };
+	va_list ap;
+
+	fprintf(stderr, "shoal-ctld: %s: ", names[level]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int64_t ctld_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: shoal-ctld -c FILE [-f]\n"
+		"  -c FILE  configuration ([slices], [lease.*], [nat], [ctl])\n"
+		"  -f       stay in the foreground (the default and only mode)\n");
+}
+
+/* The database's directory, when missing: 0750 like the socket's. */
+static void dbdir_create(const char *db)
+{
+	char dir[SH_CFG_STR_LEN];
+
+	snprintf(dir, sizeof(dir), "%s", db);
+	if (mkdir(dirname(dir), 0750) && errno != EEXIST)
+		ctld_log(CTLD_WARN, "cannot create %s: %s", dir,
+			 strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	static struct sh_config cfg;
+	static struct ctld d;
+	struct sigaction sa = { .sa_handler = signal_handler };
+	const char *conf = NULL, *jever = "?";
+	size_t jesz = sizeof(jever);
+	char err[600];
+	int opt, rc;
+
+	while ((opt = getopt(argc, argv, "c:fh")) != -1) {
+		switch (opt) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'f':
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!conf || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (sh_config_load(&cfg, conf, err, sizeof(err))) {
+		ctld_log(CTLD_ERR, "%s", err);
+		return 1;
+	}
+	d.cfg = &cfg;
+	dbdir_create(cfg.ctl_database);
+	rc = store_open(&d.store, cfg.ctl_database, err, sizeof(err));
+	if (rc) {
+		ctld_log(CTLD_ERR, "[ctl] database %s", err);
+		return 1;
+	}
+	rc = leases_init(&d);
+	if (!rc)
+		rc = server_open(&d, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "database: %s", strerror(-rc));
+	if (rc) {
+		ctld_log(CTLD_ERR, "%s", err);
+		server_close(&d);
+		store_close(d.store);
+		return 1;
+	}
+	leases_audit(&d);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	mallctl("version", &jever, &jesz, NULL, 0);
+	ctld_log(CTLD_INFO, "listening on %s (generation %llu, %u static "
+		 "leases, jemalloc %s)", cfg.ctl_sock_path,
+		 (unsigned long long)d.generation, d.n_static, jever);
+
+	rc = server_run(&d, &force_quit);
+	if (rc)
+		ctld_log(CTLD_ERR, "event loop: %s", strerror(-rc));
+	server_close(&d);
+	store_close(d.store);
+	json_decref(d.eng.counters);
+	ctld_log(CTLD_INFO, "stopped");
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The lease store: one SQLite database in WAL mode with synchronous=FULL,
+ * so a COMMIT that returned is on disk and survives kill -9 (and power
+ * loss). Only dynamic leases are stored; static ones come from the
+ * configuration at every start.
+ *
+ * Schema (version 1, docs/CONTROL.md):
+ *   meta(key TEXT PRIMARY KEY, value INTEGER)  schema_version, generation
+ *   leases(id, holder, kind, ip, lo, hi, clients, state, ttl, expires,
+ *          created, drain_since, drain_gen)
+ * A database whose schema_version is newer than ours is refused.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "ctld.h"
+
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 5000
+
+enum {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_LIST, ST_GET, ST_INSERT,
+	ST_UPDATE, ST_DELETE, ST_GEN_GET, ST_GEN_SET, ST_COUNT
+};
+
+static const char *const sql_text[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_LIST] = "SELECT id, holder, kind, ip, lo, hi, clients, state, ttl,"
+		    " expires, created, drain_since, drain_gen FROM leases"
+		    " ORDER BY id",
+	[ST_GET] = "SELECT id, holder, kind, ip, lo, hi, clients, state, ttl,"
+		   " expires, created, drain_since, drain_gen FROM leases"
+		   " WHERE id = ?1",
+	[ST_INSERT] = "INSERT INTO leases (id, holder, kind, ip, lo, hi,"
+		      " clients, state, ttl, expires, created, drain_since,"
+		      " drain_gen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		      " ?10, ?11, ?12, ?13)",
+	[ST_UPDATE] = "UPDATE leases SET state = ?8, ttl = ?9, expires = ?10,"
+		      " drain_since = ?12, drain_gen = ?13 WHERE id = ?1",
+	[ST_DELETE] = "DELETE FROM leases WHERE id = ?1",
+	[ST_GEN_GET] = "SELECT value FROM meta WHERE key = 'generation'",
+	[ST_GEN_SET] = "UPDATE meta SET value = ?1 WHERE key = 'generation'",
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta ("
+	" key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS leases ("
+	" id INTEGER PRIMARY KEY CHECK (id BETWEEN 1000 AND 65535),"
+	" holder TEXT NOT NULL,"
+	" kind TEXT NOT NULL CHECK (kind IN ('nat', 'socket')),"
+	" ip TEXT NOT NULL,"
+	" lo INTEGER NOT NULL CHECK (lo BETWEEN 1 AND 65535),"
+	" hi INTEGER NOT NULL CHECK (hi BETWEEN lo AND 65535),"
+	" clients TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('active', 'draining')),"
+	" ttl INTEGER, expires INTEGER, created INTEGER NOT NULL,"
+	" drain_since INTEGER, drain_gen INTEGER NOT NULL DEFAULT 0);"
+	"INSERT OR IGNORE INTO meta VALUES ('schema_version', 1);"
+	"INSERT OR IGNORE INTO meta VALUES ('generation', 0);";
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+/* SQLite result codes are not errnos: busy/locked and I/O failures get
+ * their own codes so the log can tell them apart; everything else is
+ * -EIO (reported as "internal"). */
+static int sq_err(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -EFBIG; /* not -ENOSPC: that means no_space */
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	default:
+		return -EIO;
+	}
+}
+
+static int exec_simple(struct store *s, int which)
+{
+	sqlite3_stmt *st = s->st[which];
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(rc);
+}
+
+static int schema_check(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = 0;
+
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key ="
+				" 'schema_version'", -1, &st, NULL);
+	if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	if (sqlite3_column_int64(st, 0) != SCHEMA_VERSION) {
+		snprintf(err, errlen, "schema_version %lld is not %d (written "
+			 "by a newer or unknown shoal-ctld); refusing to use it",
+			 (long long)sqlite3_column_int64(st, 0), SCHEMA_VERSION);
+		ret = -EPROTO;
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "schema: %s", sqlite3_errmsg(s->db));
+	ret = sq_err(rc);
+out:
+	sqlite3_finalize(st);
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+/*
+ * Open (creating if needed) the database at @path: WAL, synchronous=FULL,
+ * busy_timeout, schema created or checked. 0, or -errno with a message in
+ * @err.
+ */
+int store_open(struct store **out, const char *path, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		rc = sq_err(rc);
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
+			  "PRAGMA synchronous=FULL;", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+		rc = sq_err(rc);
+		goto fail;
+	}
+	rc = schema_check(s, err, errlen);
+	if (rc)
+		goto fail;
+	for (int i = 0; i < ST_COUNT; i++) {
+		int r = sqlite3_prepare_v3(s->db, sql_text[i], -1,
+					   SQLITE_PREPARE_PERSISTENT,
+					   &s->st[i], NULL);
+		if (r != SQLITE_OK) {
+			snprintf(err, errlen, "%s: %s", path,
+				 sqlite3_errmsg(s->db));
+			rc = sq_err(r);
+			goto fail;
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	store_close(s);
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int store_begin(struct store *s)
+{
+	return exec_simple(s, ST_BEGIN);
+}
+
+int store_commit(struct store *s)
+{
+	return exec_simple(s, ST_COMMIT);
+}
+
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec_simple(s, ST_ROLLBACK);
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static int64_t col_opt(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ?
+	       -1 : sqlite3_column_int64(st, i);
+}
+
+/* Clients are stored as "a.b.c.d/len,..." (readable with sqlite3). */
+static int clients_parse(const char *text, struct ctl_lease *l)
+{
+	char buf[SHOAL_MAX_CLIENTS * 20], *save = NULL;
+
+	l->n_clients = 0;
+	if (snprintf(buf, sizeof(buf), "%s", text) >= (int)sizeof(buf))
+		return -EINVAL;
+	for (char *t = strtok_r(buf, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		if (l->n_clients == SHOAL_MAX_CLIENTS ||
+		    sh_parse_prefix(t, &l->clients[l->n_clients], NULL))
+			return -EINVAL;
+		l->n_clients++;
+	}
+	return 0;
+}
+
+static void clients_format(const struct ctl_lease *l, char *buf, size_t len)
+{
+	size_t off = 0;
+	char a[16];
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < l->n_clients && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s/%u", i ? "," : "",
+				fmt_ipv4(l->clients[i].addr, a),
+				l->clients[i].len);
+}
+
+static int row_read(sqlite3_stmt *st, struct ctl_lease *l)
+{
+	const char *holder = (const char *)sqlite3_column_text(st, 1);
+	const char *kind = (const char *)sqlite3_column_text(st, 2);
+	const char *ip = (const char *)sqlite3_column_text(st, 3);
+	const char *clients = (const char *)sqlite3_column_text(st, 6);
+	const char *state = (const char *)sqlite3_column_text(st, 7);
+
+	memset(l, 0, sizeof(*l));
+	if (!holder || !kind || !ip || !clients || !state)
+		return -EIO;
+	l->id = (uint32_t)sqlite3_column_int64(st, 0);
+	snprintf(l->holder, sizeof(l->holder), "%s", holder);
+	l->kind = strcmp(kind, "nat") ? SH_LEASE_SOCKET : SH_LEASE_NAT;
+	if (sh_parse_ipv4(ip, &l->ip) || clients_parse(clients, l))
+		return -EIO;
+	l->lo = (uint16_t)sqlite3_column_int(st, 4);
+	l->hi = (uint16_t)sqlite3_column_int(st, 5);
+	l->draining = !strcmp(state, "draining");
+	l->ttl = col_opt(st, 8);
+	l->expires = col_opt(st, 9);
+	l->created = sqlite3_column_int64(st, 10);
+	l->drain_since = col_opt(st, 11);
+	l->drain_gen = (uint64_t)sqlite3_column_int64(st, 12);
+	return 0;
+}
+
+/* Every dynamic lease, ordered by id, into @out (at most @max). */
+int store_list(struct store *s, struct ctl_lease *out, unsigned max,
+	       unsigned *n)
+{
+	sqlite3_stmt *st = s->st[ST_LIST];
+	int rc, ret = 0;
+
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == max) {
+			ret = -E2BIG;
+			break;
+		}
+		ret = row_read(st, &out[*n]);
+		if (ret)
+			break;
+		(*n)++;
+	}
+	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = sq_err(rc);
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* 0, -ENOENT when no dynamic lease has @id, or -errno. */
+int store_get(struct store *s, uint32_t id, struct ctl_lease *out)
+{
+	sqlite3_stmt *st = s->st[ST_GET];
+	int rc, ret;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		ret = row_read(st, out);
+	else
+		ret = rc == SQLITE_DONE ? -ENOENT : sq_err(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+static void bind_lease(sqlite3_stmt *st, const struct ctl_lease *l,
+		       bool all)
+{
+	sqlite3_bind_int64(st, 1, l->id);
+	if (all) {
+		char ip[16], clients[SHOAL_MAX_CLIENTS * 20];
+
+		clients_format(l, clients, sizeof(clients));
+		sqlite3_bind_text(st, 2, l->holder, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, l->kind == SH_LEASE_NAT ? "nat" :
+				  "socket", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, fmt_ipv4(l->ip, ip), -1,
+				  SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 5, l->lo);
+		sqlite3_bind_int(st, 6, l->hi);
+		sqlite3_bind_text(st, 7, clients, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 11, l->created);
+	}
+	sqlite3_bind_text(st, 8, l->draining ? "draining" : "active", -1,
+			  SQLITE_STATIC);
+	bind_opt(st, 9, l->ttl);
+	bind_opt(st, 10, l->expires);
+	bind_opt(st, 12, l->drain_since);
+	sqlite3_bind_int64(st, 13, (int64_t)l->drain_gen);
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(rc);
+}
+
+int store_insert(struct store *s, const struct ctl_lease *l)
+{
+	bind_lease(s->st[ST_INSERT], l, true);
+	return step_done(s->st[ST_INSERT]);
+}
+
+/* Writes the mutable columns: state, ttl, expires, drain_since/gen. */
+int store_update(struct store *s, const struct ctl_lease *l)
+{
+	int rc;
+
+	bind_lease(s->st[ST_UPDATE], l, false);
+	rc = step_done(s->st[ST_UPDATE]);
+	if (!rc && sqlite3_changes(s->db) != 1)
+		rc = -ENOENT;
+	return rc;
+}
+
+int store_delete(struct store *s, uint32_t id)
+{
+	sqlite3_bind_int64(s->st[ST_DELETE], 1, id);
+	return step_done(s->st[ST_DELETE]);
+}
+
+int store_gen_get(struct store *s, uint64_t *gen)
+{
+	sqlite3_stmt *st = s->st[ST_GEN_GET];
+	int rc = sqlite3_step(st), ret = 0;
+
+	if (rc == SQLITE_ROW)
+		*gen = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		ret = rc == SQLITE_DONE ? -EIO : sq_err(rc);
+	sqlite3_reset(st);
+	return ret;
+}
+
+int store_gen_set(struct store *s, uint64_t gen)
+{
+	sqlite3_bind_int64(s->st[ST_GEN_SET], 1, (int64_t)gen);
+	return step_done(s->st[ST_GEN_SET]);
+}

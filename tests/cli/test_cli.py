@@ -1,0 +1,665 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""shoalctl against the real shoal-ctld: every command, text and -j.
+
+Starts shoal-ctld on a private config, socket and database (no engine),
+then drives the built shoalctl and checks outputs and exit statuses
+(BRIEF §3): 0 success, 1 refused or failed (reason on stderr, and with -j
+the JSON error document on stdout), 2 usage error.
+
+Binaries: SHOALCTL (default build/ctl/cli/shoalctl) and SHOALCTLD
+(default build/ctl/ctld/shoal-ctld), relative to the repository root.
+Prints one PASS/FAIL line per case; writes "passed failed skipped" to
+the file named by SHOAL_CLI_SUMMARY for run.sh. Exit 77 if not root or
+the daemon is absent.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SKIP = 77
+CTL = Path(os.environ.get("SHOALCTL", REPO / "build/ctl/cli/shoalctl"))
+CTLD = Path(os.environ.get("SHOALCTLD", REPO / "build/ctl/ctld/shoal-ctld"))
+
+COMMANDS = ["status", "slice list", "lease add", "lease list", "lease show",
+            "lease renew", "lease release", "flows", "stats", "help"]
+LEASE_COLUMNS = "ID HOLDER KIND STATE IP PORTS CLIENTS EXPIRES FLOWS".split()
+
+CONFIG = """\
+[engine]
+workers = 1
+
+[inside]
+device = net_null0
+address = 10.0.0.1/24
+
+[outside]
+device = net_null1
+address = 192.0.2.1/24
+gateway = 192.0.2.254
+
+[slices]
+198.51.100.10 = 10000-12047
+198.51.100.11 = 20000-20999
+
+[lease.web]
+kind = nat
+ip = 198.51.100.10
+ports = 10000-10999
+clients = 10.0.0.0/16
+
+[lease.proxy]
+kind = socket
+ip = 198.51.100.11
+ports = 20000-20099
+
+[ctl]
+socket = {dir}/run/ctl.sock
+database = {dir}/db/leases.db
+group = root
+"""
+
+
+class Fail(AssertionError):
+    pass
+
+
+def check(cond, what, res=None):
+    if not cond:
+        if res is not None:
+            what += (f"\n  argv: {res.args}\n  rc: {res.returncode}"
+                     f"\n  stdout: {res.stdout!r}\n  stderr: {res.stderr!r}")
+        raise Fail(what)
+
+
+class Env:
+    """The daemon under test and a shoalctl runner bound to its socket."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="shoal-cli-test."))
+        (self.dir / "db").mkdir()
+        self.conf = self.dir / "shoal.conf"
+        self.conf.write_text(CONFIG.format(dir=self.dir))
+        self.sock = self.dir / "run" / "ctl.sock"
+        self.proc = None
+        self.log = None
+
+    def start(self):
+        self.log = open(self.dir / "ctld.log", "w+")
+        self.proc = subprocess.Popen([str(CTLD), "-c", str(self.conf)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise Fail(f"shoal-ctld exited {self.proc.returncode}: "
+                           f"{self.daemon_log()}")
+            if self.sock.exists() and self.ctl("status").returncode == 0:
+                return
+            time.sleep(0.05)
+        raise Fail(f"shoal-ctld did not answer in 10 s: {self.daemon_log()}")
+
+    def daemon_log(self):
+        self.log.flush()
+        return (self.dir / "ctld.log").read_text()[-2000:]
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.log is not None:
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ctl(self, *args, sock=True, env=None):
+        argv = [str(CTL)] + (["-s", str(self.sock)] if sock else []) + \
+            [str(a) for a in args]
+        e = dict(os.environ)
+        e.pop("SHOAL_CTL_SOCKET", None)
+        e.update(env or {})
+        return subprocess.run(argv, capture_output=True, text=True,
+                              timeout=15, env=e)
+
+    def ok(self, *args):
+        res = self.ctl(*args)
+        check(res.returncode == 0, f"expected exit 0", res)
+        check(res.stderr == "", "expected empty stderr", res)
+        return res
+
+    def js(self, *args):
+        """-j run that must succeed: exactly one JSON document."""
+        res = self.ok("-j", *args)
+        try:
+            return json.loads(res.stdout)
+        except ValueError as e:
+            raise Fail(f"-j stdout is not one JSON document ({e}): "
+                       f"{res.stdout!r}")
+
+    def refused(self, reason, *args):
+        """A refusal: exit 1, 'shoalctl: WORDS: reason: ...' on stderr,
+        and with -j the error document on stdout."""
+        words = " ".join(a for a in args[:2] if not a[0].isdigit()
+                         and not a.startswith("-"))
+        res = self.ctl("-j", *args)
+        check(res.returncode == 1, f"expected exit 1 ({reason}) with -j", res)
+        doc = json.loads(res.stdout)
+        check(list(doc) == ["error"], "expected {'error': ...}", res)
+        err = doc["error"]
+        check(err.get("data") == reason, f"expected error.data {reason}", res)
+        check(err.get("code") == -32000 and err.get("message"),
+              "expected code -32000 and a message", res)
+        # stderr: "shoalctl: WORDS: data: message" (the message left out
+        # when it only repeats data), with and without -j.
+        want = f"shoalctl: {words}: {reason}"
+        if err["message"] != reason:
+            want += f": {err['message']}"
+        check(res.stderr == want + "\n", f"expected stderr {want!r}", res)
+        res = self.ctl(*args)
+        check(res.returncode == 1, f"expected exit 1 ({reason})", res)
+        check(res.stdout == "", "expected empty stdout", res)
+        check(res.stderr == want + "\n", f"expected stderr {want!r}", res)
+        return err
+
+
+def usage_error(env, *args):
+    res = env.ctl(*args)
+    check(res.returncode == 2, "expected exit 2 (usage)", res)
+    check(res.stdout == "", "expected nothing on stdout", res)
+    check("usage: " in res.stderr or "shoalctl [-s SOCKET]" in res.stderr,
+          "expected a usage line on stderr", res)
+    check(res.stderr.startswith("shoalctl: "),
+          "expected 'shoalctl: reason' first", res)
+    return res
+
+
+def text_table(out):
+    """Header and rows of an aligned text table, split on 2+ spaces."""
+    lines = [l for l in out.splitlines() if l.strip()]
+    return [re.split(r"\s{2,}", l.strip()) for l in lines]
+
+
+def record(out):
+    """'key: value' lines into a dict."""
+    d = {}
+    for line in out.splitlines():
+        k, _, v = line.partition(":")
+        d[k.strip()] = v.strip()
+    return d
+
+
+# ---- cases without a daemon ------------------------------------------------
+
+def test_help_lists_every_command(env):
+    out = env.ok("help").stdout
+    for c in COMMANDS:
+        check(re.search(rf"^\s+shoalctl {c}\b", out, re.M),
+              f"help lacks '{c}':\n{out}")
+    check("__bash-completion" not in out, "hidden command shown")
+    out = env.ok("help", "lease").stdout
+    check(all(f"shoalctl {c}" in out for c in COMMANDS if c.startswith("lease"))
+          and "slice list" not in out, f"help lease:\n{out}")
+    out = env.ok("help", "lease", "add").stdout
+    check("--holder NAME (--clients PFX[,PFX] | --socket) [--ip IP] "
+          "(--ports LO-HI | --size N) [--ttl SECONDS]" in out,
+          f"help lease add:\n{out}")
+    doc = env.js("help")
+    check([c["command"] for c in doc["commands"]] == COMMANDS,
+          f"-j help commands: {doc}")
+    usage_error(env, "help", "nosuch")
+    check(env.ctl("-h").stdout == env.ctl("help").stdout, "-h is help")
+
+
+def test_completion_comes_from_the_table(env):
+    generated = CTL.parent / "shoalctl.bash-completion"
+    check(generated.exists(), f"no generated {generated}")
+    text = generated.read_text()
+    check(text == env.ok("__bash-completion").stdout,
+          "completion file differs from the table's output")
+    for c in COMMANDS:
+        for w in c.split():
+            check(re.search(rf"\b{re.escape(w)}\b", text),
+                  f"completion lacks '{w}'")
+    for opt in ["--holder", "--clients", "--socket", "--ip", "--ports",
+                "--size", "--ttl", "--lease", "--client", "--limit"]:
+        check(opt in text, f"completion lacks {opt}")
+
+    def complete(*words):
+        script = (f"source {generated}\n"
+                  f"COMP_WORDS=(shoalctl {' '.join(words)})\n"
+                  f"COMP_CWORD=${{#COMP_WORDS[@]}}\n"
+                  "COMP_WORDS+=('')\n"
+                  "_shoalctl\necho \"${COMPREPLY[*]}\"\n")
+        r = subprocess.run(["bash", "-c", script], capture_output=True,
+                           text=True, timeout=10)
+        check(r.returncode == 0, f"completion script failed: {r.stderr}")
+        return r.stdout.split()
+
+    check(complete() == ["-s", "-j", "status", "slice", "lease", "flows",
+                         "stats", "help"], f"top level: {complete()}")
+    check(complete("-s", "x", "lease") == ["add", "list", "show", "renew",
+                                           "release"],
+          f"lease: {complete('-s', 'x', 'lease')}")
+    got = complete("lease", "add", "--holder", "web")
+    check("--ports" in got and "add" not in got, f"lease add: {got}")
+
+
+def test_usage_errors_exit_2(env):
+    cases = [
+        ["nosuch"],
+        [],
+        ["lease"],
+        ["lease", "frob"],
+        ["status", "extra"],
+        ["slice", "list", "extra"],
+        ["lease", "add", "--socket", "--size", "10"],            # no --holder
+        ["lease", "add", "--holder", "a", "--size", "10"],      # no kind
+        ["lease", "add", "--holder", "a", "--socket", "--clients",
+         "10.0.0.0/8", "--size", "10"],                         # both kinds
+        ["lease", "add", "--holder", "a", "--socket", "--ports", "1-2",
+         "--size", "2"],                                        # both ranges
+        ["lease", "add", "--holder", "a", "--socket"],          # no range
+        ["lease", "add", "--holder", "a", "--clients", "10.0.0/8",
+         "--size", "1"],                                        # bad prefix
+        ["lease", "add", "--holder", "a", "--clients", "10.0.0.0/33",
+         "--size", "1"],
+        ["lease", "add", "--holder", "a", "--clients", "10.0.0.0/8,",
+         "--size", "1"],
+        ["lease", "add", "--holder", "a", "--socket", "--ports", "2-1"],
+        ["lease", "add", "--holder", "a", "--socket", "--ports", "0-10"],
+        ["lease", "add", "--holder", "a", "--socket", "--ports", "10-70000"],
+        ["lease", "add", "--holder", "a", "--socket", "--ports", "10"],
+        ["lease", "add", "--holder", "a", "--socket", "--size", "x"],
+        ["lease", "add", "--holder", "a", "--socket", "--size", "-5"],
+        ["lease", "add", "--holder", "a", "--socket", "--size", "5",
+         "--ttl", "1h"],
+        ["lease", "add", "--holder", "a", "--socket", "--size", "5",
+         "--ip", "198.51.100"],
+        ["lease", "add", "--holder", "x" * 64, "--socket", "--size", "5"],
+        ["lease", "add", "--holder", "a", "--socket", "--size", "5",
+         "extra"],
+        ["lease", "add", "--holder"],                           # no value
+        ["lease", "add", "--hold", "a", "--socket", "--size", "5"],  # abbrev
+        ["lease", "show"],
+        ["lease", "show", "abc"],
+        ["lease", "show", "0"],
+        ["lease", "show", "1", "2"],
+        ["lease", "show", "+1"],
+        ["lease", "renew", "1", "--ttl", "0"],
+        ["lease", "release", "1x"],
+        ["flows", "--limit", "0"],
+        ["flows", "--client", "10.0.0"],
+        ["flows", "--lease", "x"],
+        ["stats", "--verbose"],
+        ["-x", "status"],
+        ["-s"],
+        ["lease", "list", "-j"],          # global options go first
+    ]
+    for argv in cases:
+        usage_error(env, *argv)
+    # -j changes nothing for usage errors: stdout stays empty.
+    usage_error(env, "-j", "lease", "show", "abc")
+    res = env.ctl("lease", "add", "--socket", "--size", "10")
+    check("--holder" in res.stderr, "names the missing option", res)
+
+
+def test_unreachable_daemon_exits_1(env):
+    missing = env.dir / "nosuch.sock"
+    res = env.ctl("-s", missing, "status", sock=False)
+    check(res.returncode == 1, "expected exit 1", res)
+    check(res.stderr.strip() ==
+          f"shoalctl: cannot connect to {missing}: No such file or directory",
+          "expected 'cannot connect to SOCKET: reason'", res)
+    res = env.ctl("-j", "-s", missing, "lease", "list", sock=False)
+    check(res.returncode == 1, "expected exit 1 with -j", res)
+    doc = json.loads(res.stdout)
+    check("cannot connect" in doc["error"]["message"], "JSON error", res)
+    res = env.ctl("status", sock=False,
+                  env={"SHOAL_CTL_SOCKET": str(missing)})
+    check(f"cannot connect to {missing}:" in res.stderr,
+          "SHOAL_CTL_SOCKET is the default socket", res)
+
+
+# ---- cases against the daemon ---------------------------------------------
+
+def test_status_text_and_json(env):
+    doc = env.js("status")
+    check(doc["pid"] == env.proc.pid, f"pid {doc}")
+    for k in ["version", "generation", "slices", "leases", "engine"]:
+        check(k in doc, f"status lacks {k}: {doc}")
+    check(doc["engine"]["connected"] is False, f"no engine: {doc}")
+    rec = record(env.ok("status").stdout)
+    check(rec.get("pid") == str(env.proc.pid), f"text pid: {rec}")
+    check(rec.get("engine connected") == "no", f"text engine: {rec}")
+    check(rec.get("leases active") == str(doc["leases"]["active"]),
+          f"text leases: {rec}")
+    # SHOAL_CTL_SOCKET works, and -s wins over it.
+    res = env.ctl("status", sock=False,
+                  env={"SHOAL_CTL_SOCKET": str(env.sock)})
+    check(res.returncode == 0, "status via SHOAL_CTL_SOCKET", res)
+    res = env.ctl("status", env={"SHOAL_CTL_SOCKET": "/nonexistent"})
+    check(res.returncode == 0, "-s wins over SHOAL_CTL_SOCKET", res)
+
+
+def test_slice_list_text_and_json(env):
+    doc = env.js("slice", "list")
+    ips = [(s["ip"], s["lo"], s["hi"]) for s in doc["slices"]]
+    check(ips == [("198.51.100.10", 10000, 12047),
+                  ("198.51.100.11", 20000, 20999)], f"slices: {doc}")
+    rows = text_table(env.ok("slice", "list").stdout)
+    check(rows[0] == ["IP", "PORTS", "LEASED", "FREE"], f"header {rows}")
+    by_ip = {s["ip"]: s for s in doc["slices"]}
+    for r in rows[1:]:
+        s = by_ip[r[0]]
+        check(r[1:] == [f"{s['lo']}-{s['hi']}", str(s["leased"]),
+                        str(s["free"])], f"row {r} vs {s}")
+    check(len(rows) == 3, f"rows {rows}")
+
+
+def test_lease_list_shows_static_leases(env):
+    doc = env.js("lease", "list")
+    st = {l["id"]: l for l in doc["leases"] if l["static"]}
+    check(sorted(st) == [1, 2], f"static ids: {doc}")
+    check(st[1]["holder"] == "web" and st[1]["clients"] == ["10.0.0.0/16"]
+          and st[1]["kind"] == "nat" and st[1]["lo"] == 10000
+          and st[1]["hi"] == 10999, f"lease 1: {st[1]}")
+    check(st[2]["kind"] == "socket", f"lease 2: {st[2]}")
+    rows = text_table(env.ok("lease", "list").stdout)
+    check(rows[0] == LEASE_COLUMNS, f"header {rows[0]}")
+    one = next(r for r in rows[1:] if r[0] == "1")
+    check(one == ["1", "web", "nat", "active", "198.51.100.10",
+                  "10000-10999", "10.0.0.0/16", "never", one[8]],
+          f"row 1: {one}")
+
+
+def test_lease_add_by_ports_round_trip(env):
+    out = env.ok("lease", "add", "--holder", "batch", "--clients",
+                 "10.1.0.0/24,10.2.0.0/24", "--ip", "198.51.100.10",
+                 "--ports", "11000-11099").stdout
+    rec = record(out)
+    lid = rec.get("ID")
+    check(lid is not None and int(lid) >= 1000, f"dynamic id: {out}")
+    check(rec["HOLDER"] == "batch" and rec["KIND"] == "nat"
+          and rec["PORTS"] == "11000-11099"
+          and rec["CLIENTS"] == "10.1.0.0/24,10.2.0.0/24"
+          and rec["STATE"] == "active" and rec["EXPIRES"] == "never"
+          and rec["STATIC"] == "no", f"record: {out}")
+    shown = env.js("lease", "show", lid)["lease"]
+    check(shown["holder"] == "batch" and shown["lo"] == 11000
+          and shown["hi"] == 11099 and shown["ttl"] is None
+          and shown["expires"] is None, f"show: {shown}")
+    check(record(env.ok("lease", "show", lid).stdout)["ID"] == lid,
+          "text show")
+    rows = text_table(env.ok("lease", "list").stdout)
+    check(any(r[0] == lid and r[1] == "batch" for r in rows), f"list {rows}")
+    slices = env.js("slice", "list")["slices"]
+    check(slices[0]["leased"] >= 1000 + 100, f"slice use: {slices}")
+    rel = env.js("lease", "release", lid)["lease"]
+    check(rel["state"] == "draining" and rel["id"] == int(lid),
+          f"release: {rel}")
+
+
+def test_lease_add_by_size_with_ttl_and_renew(env):
+    before = int(time.time())
+    doc = env.js("lease", "add", "--holder", "sized", "--clients",
+                 "10.3.0.0/16", "--size", "64", "--ttl", "600")["lease"]
+    check(doc["hi"] - doc["lo"] + 1 == 64, f"size: {doc}")
+    check(doc["ttl"] == 600 and before + 590 <= doc["expires"]
+          <= int(time.time()) + 610, f"ttl: {doc}")
+    lid = doc["id"]
+    renewed = env.js("lease", "renew", lid, "--ttl", "3600")["lease"]
+    check(renewed["ttl"] == 3600 and renewed["expires"] >= before + 3590,
+          f"renew --ttl: {renewed}")
+    rec = record(env.ok("lease", "renew", lid).stdout)
+    check(rec["TTL"] == "1h00m" and rec["EXPIRES"].startswith("in "),
+          f"renew keeps the ttl: {rec}")
+    rows = text_table(env.ok("lease", "list").stdout)
+    row = next(r for r in rows if r[0] == str(lid))
+    check(re.fullmatch(r"in (59m\d\ds|1h00m)", row[7]), f"EXPIRES {row}")
+    out = env.ok("lease", "release", lid).stdout
+    check(record(out)["STATE"] == "draining", f"release text: {out}")
+    env.refused("draining", "lease", "renew", str(lid))
+
+
+def test_socket_lease_has_no_clients(env):
+    doc = env.js("lease", "add", "--holder", "proxy2", "--socket",
+                 "--ip", "198.51.100.11", "--size", "10")["lease"]
+    check(doc["kind"] == "socket" and doc["clients"] == []
+          and doc["ip"] == "198.51.100.11", f"socket lease: {doc}")
+    rec = record(env.ok("lease", "show", doc["id"]).stdout)
+    check(rec["KIND"] == "socket" and rec["CLIENTS"] == "-", f"show {rec}")
+    env.ok("lease", "release", doc["id"])
+
+
+def test_refusals_exit_1_with_reason(env):
+    err = env.refused("overlap", "lease", "add", "--holder", "clash",
+                      "--clients", "10.9.0.0/24", "--ip", "198.51.100.10",
+                      "--ports", "10500-10600")
+    # BRIEF: "ports 10000-10999 overlap lease 3 (web)": say which lease.
+    check("lease 1" in err["message"] or "web" in err["message"],
+          f"the overlap message names the lease held: {err}")
+    env.refused("outside_slice", "lease", "add", "--holder", "far",
+                "--socket", "--ip", "198.51.100.10", "--ports",
+                "30000-30010")
+    env.refused("outside_slice", "lease", "add", "--holder", "far",
+                "--socket", "--ip", "203.0.113.1", "--size", "1")
+    env.refused("no_space", "lease", "add", "--holder", "huge",
+                "--socket", "--size", "60000")
+    env.refused("not_found", "lease", "show", "4242")
+    env.refused("not_found", "lease", "renew", "4242")
+    env.refused("not_found", "lease", "release", "4242")
+    env.refused("static_lease", "lease", "release", "1")
+    env.refused("static_lease", "lease", "renew", "2")
+
+
+def test_flows_and_stats_without_engine(env):
+    env.refused("no_engine", "flows")
+    env.refused("no_engine", "flows", "--lease", "1", "--client",
+                "10.0.0.5", "--limit", "10")
+    res = env.ctl("stats")
+    if res.returncode == 1:
+        env.refused("no_engine", "stats")
+    else:
+        check(res.returncode == 0, "stats: exit 0 or no_engine", res)
+        doc = env.js("stats")
+        check(isinstance(doc.get("counters"), dict), f"stats: {doc}")
+        env.ok("stats", "--all")
+        env.ok("stats", "-v")
+
+
+class FakeEngine:
+    """The engine's side of the socket (proto.h), enough for flows and
+    stats: subscribe, report every 0.3 s, answer engine.flows."""
+
+    COUNTERS = {"rx_inside": 10, "no_lease": 5, "tx_full": 0,
+                "unsolicited": 2, "in2out": 0, "ip_malformed": 1}
+    FLOWS = [
+        {"proto": "tcp", "client": "10.0.0.5:40000",
+         "outside": "198.51.100.10:10007", "remote": "203.0.113.9:443",
+         "lease": 1, "idle": 3, "tcp": "established"},
+        {"proto": "udp", "client": "10.0.0.6:5353",
+         "outside": "198.51.100.10:10008", "remote": "203.0.113.53:53",
+         "lease": 1, "idle": 75, "tcp": None},
+    ]
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(path))
+        self.file = self.sock.makefile("rb")
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.flow_params = []
+        self.send({"jsonrpc": "2.0", "id": 1, "method": "engine.subscribe",
+                   "params": {"version": 1}})
+        reply = json.loads(self.file.readline())
+        check("result" in reply, f"engine.subscribe: {reply}")
+        self.gen = reply["result"]["generation"]
+        self.report()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+        self.ticker = threading.Thread(target=self.tick, daemon=True)
+        self.ticker.start()
+
+    def send(self, msg):
+        with self.lock:
+            self.sock.sendall(json.dumps(msg).encode() + b"\n")
+
+    def report(self):
+        self.send({"jsonrpc": "2.0", "method": "engine.report",
+                   "params": {"generation": self.gen, "workers": 1,
+                              "counters": self.COUNTERS,
+                              "leases": [{"id": 1, "flows": 2}]}})
+
+    def tick(self):
+        while not self.stop.wait(0.3):
+            try:
+                self.report()
+            except OSError:
+                return
+
+    def read(self):
+        for line in self.file:
+            msg = json.loads(line)
+            if msg.get("method") == "leases.update":
+                self.gen = msg["params"]["generation"]
+            elif msg.get("method") == "engine.flows":
+                self.flow_params.append(msg["params"])
+                self.send({"jsonrpc": "2.0", "id": msg["id"],
+                           "result": {"flows": self.FLOWS,
+                                      "truncated": True}})
+
+    def close(self):
+        self.stop.set()
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
+def test_flows_and_stats_with_engine(env):
+    eng = FakeEngine(env.sock)
+    try:
+        deadline = time.monotonic() + 5
+        while env.js("status")["engine"]["connected"] is not True:
+            check(time.monotonic() < deadline, "engine never connected")
+            time.sleep(0.1)
+        doc = env.js("flows", "--lease", "1", "--client", "10.0.0.5",
+                     "--limit", "50")
+        check(doc == {"flows": FakeEngine.FLOWS, "truncated": True},
+              f"-j flows: {doc}")
+        check(eng.flow_params[-1].get("lease") == 1
+              and eng.flow_params[-1].get("client") == "10.0.0.5"
+              and eng.flow_params[-1].get("limit") == 50,
+              f"params reach the engine: {eng.flow_params}")
+        rows = text_table(env.ok("flows").stdout)
+        check(rows[0][:6] == ["PROTO", "CLIENT", "OUTSIDE", "REMOTE",
+                              "LEASE", "IDLE"], f"flows header: {rows}")
+        check(rows[1][:6] == ["tcp", "10.0.0.5:40000", "198.51.100.10:10007",
+                              "203.0.113.9:443", "1", "3s"]
+              and rows[2][5] == "1m15s", f"flows rows: {rows}")
+        check("more flows" in rows[-1][0], f"truncation note: {rows}")
+
+        doc = env.js("stats")
+        check(doc["counters"] == FakeEngine.COUNTERS and doc["workers"] == 1
+              and isinstance(doc["report_age"], int), f"-j stats: {doc}")
+        out = env.ok("stats").stdout
+        rows = text_table(out)
+        table = rows[rows.index(["KIND", "COUNTER", "VALUE"]) + 1:]
+        # Drops first in counters.h order, then events; zeros hidden.
+        check(table == [["drop", "ip_malformed", "1"],
+                        ["drop", "no_lease", "5"],
+                        ["drop", "unsolicited", "2"],
+                        ["event", "rx_inside", "10"]], f"stats:\n{out}")
+        for flag in ("--all", "-v"):
+            rows = text_table(env.ok("stats", flag).stdout)
+            names = [r[1] for r in rows if len(r) == 3][1:]
+            check(names == ["ip_malformed", "no_lease", "unsolicited",
+                            "tx_full", "rx_inside", "in2out"],
+                  f"stats {flag}: {names}")
+        rec = record(env.ok("status").stdout)
+        check(rec["engine connected"] == "yes", f"status: {rec}")
+        rows = text_table(env.ok("lease", "list").stdout)
+        check(next(r for r in rows if r[0] == "1")[8] == "2",
+              f"FLOWS column from the report: {rows}")
+    finally:
+        eng.close()
+
+
+CASES_OFFLINE = [test_help_lists_every_command,
+                 test_completion_comes_from_the_table,
+                 test_usage_errors_exit_2,
+                 test_unreachable_daemon_exits_1]
+CASES_DAEMON = [test_status_text_and_json,
+                test_slice_list_text_and_json,
+                test_lease_list_shows_static_leases,
+                test_lease_add_by_ports_round_trip,
+                test_lease_add_by_size_with_ttl_and_renew,
+                test_socket_lease_has_no_clients,
+                test_refusals_exit_1_with_reason,
+                test_flows_and_stats_without_engine,
+                test_flows_and_stats_with_engine]
+
+
+def summary(p, f, s):
+    path = os.environ.get("SHOAL_CLI_SUMMARY")
+    if path:
+        Path(path).write_text(f"{p} {f} {s}\n")
+    else:
+        print(f"{p} passed, {f} failed, {s} skipped")
+
+
+def main():
+    if os.geteuid() != 0:
+        print("SKIP: needs root (the daemon checks peers against a group)")
+        summary(0, 0, 1)
+        return SKIP
+    for b in (CTL, CTLD):
+        if not os.access(b, os.X_OK):
+            print(f"SKIP: {b} not built")
+            summary(0, 0, 1)
+            return SKIP
+    passed = failed = 0
+    env = Env()
+
+    def run(case):
+        nonlocal passed, failed
+        try:
+            case(env)
+            print(f"PASS {case.__name__}", flush=True)
+            passed += 1
+        except Exception as e:
+            print(f"FAIL {case.__name__}: {e}", flush=True)
+            if not isinstance(e, Fail):
+                traceback.print_exc(file=sys.stdout)
+            failed += 1
+
+    try:
+        for case in CASES_OFFLINE:
+            run(case)
+        try:
+            env.start()
+        except Fail as e:
+            print(f"FAIL daemon start: {e}")
+            failed += len(CASES_DAEMON)
+        else:
+            for case in CASES_DAEMON:
+                run(case)
+    finally:
+        env.stop()
+    summary(passed, failed, 0)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
