@@ -14,8 +14,10 @@
 # Client flows leave as 198.51.100.10 with ports of the nat lease
 # 10000-10999. Clients: curl (HTTP), dig (DNS, dnsmasq), ping, traceroute
 # (hop 1 is the engine), ping with DF past the 1280-byte link (the PMTU
-# error reaches the client), iperf3. Then: what the servers saw, and the
-# engine's non-zero counters. Everything is removed on exit, even on error.
+# error reaches the client), iperf3. Then: what the servers saw; the
+# control plane (shoal-ctld, which the engine subscribes to) grants a new
+# lease with shoalctl and the next flow uses it at once; the engine's
+# counters. Everything is removed on exit, even on error.
 #
 # Usage: scripts/demo.sh        (as root; BUILD_DIR=DIR builds there, default build/)
 set -euo pipefail
@@ -32,13 +34,14 @@ ninja -C "$BUILD" >/dev/null
 TAG=sd$$ PREFIX=shoal-demo-$$
 topo_names $TAG
 TMP=$(mktemp -d /tmp/shoal-demo.XXXXXX)
-ENGINE_PID=
+ENGINE_PID= CTLD_PID=
 cleanup() {
 	set +e
 	if [ -n "$ENGINE_PID" ]; then
 		kill -INT "$ENGINE_PID" 2>/dev/null
 		wait "$ENGINE_PID" 2>/dev/null
 	fi
+	[ -n "$CTLD_PID" ] && kill "$CTLD_PID" 2>/dev/null && wait "$CTLD_PID" 2>/dev/null
 	servers_stop
 	topo_down $TAG
 	rm -rf "$TMP" "/var/run/dpdk/$PREFIX"
@@ -47,14 +50,21 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 C() { ip netns exec "$NS_C" "$@"; }
+CTL() { "$BUILD/ctl/cli/shoalctl" -s "$TMP/run/ctl.sock" "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 indent() { sed 's/^/   /'; }
 
 step "topology: namespaces $NS_C, $NS_E, $NS_R, $NS_S"
 topo_up $TAG
 
-step "starting shoal-engine in $NS_E"
+step "starting shoal-ctld (the lease daemon) and shoal-engine in $NS_E"
 topo_engine_conf "$TMP/shoal.conf" "$PREFIX"
+sed -i "/^eal = /a ctl_socket = $TMP/run/ctl.sock" "$TMP/shoal.conf"
+printf '[ctl]\nsocket = %s\ndatabase = %s\ngroup = root\n' \
+	"$TMP/run/ctl.sock" "$TMP/leases.db" >>"$TMP/shoal.conf"
+"$BUILD/ctl/ctld/shoal-ctld" -c "$TMP/shoal.conf" >"$TMP/ctld.log" 2>&1 &
+CTLD_PID=$!
+for i in $(seq 1 50); do CTL status >/dev/null 2>&1 && break; sleep 0.1; done
 ip netns exec "$NS_E" "$BUILD/engine/shoal-engine" -c "$TMP/shoal.conf" >"$TMP/engine.log" 2>&1 &
 ENGINE_PID=$!
 for i in $(seq 1 100); do
@@ -110,7 +120,15 @@ sed -nE 's/^Accepted connection from ([0-9.]+), port ([0-9]+).*/   iperf3  \1:\2
 	s/.*connected to ([0-9.]+) port ([0-9]+).*/   iperf3  \1:\2 (data)/p' "$TMP/srv/iperf3.log"
 echo "   (all from $TOPO_SLICE_IP, ports of the nat lease 10000-10999)"
 
-step "engine counters (non-zero)"
+step "control plane: shoalctl grants 10.0.0.5 a lease of its own, live"
+CTL lease list | indent
+CTL lease add --holder demo --clients 10.0.0.5/32 --size 100 | indent
+printf '   curl from 10.0.0.5 -> %s\n' \
+	"$(C curl -sS --max-time 5 --interface 10.0.0.5 "http://$TOPO_SERVER:8080/after-lease-add")"
+sleep 1.1 # one engine report, for the FLOWS column
+CTL lease list | indent
+
+step "engine counters (non-zero; live: shoalctl stats)"
 kill -INT "$ENGINE_PID"
 wait "$ENGINE_PID" || true
 ENGINE_PID=
