@@ -499,6 +499,7 @@ static int slice_line(struct parser *p, const char *key, const char *v)
 static const struct keyword engine_kws[] = {
 	{ "eal", kw_str, CFG(eal), 0, SH_CFG_STR_LEN, false },
 	{ "workers", kw_u32, CFG(workers), 1, SH_CFG_MAX_WORKERS, false },
+	{ "mbufs", kw_u32, CFG(mbufs), 1024, 1u << 26, false },
 	{ "ctl_socket", kw_path, CFG(ctl_socket), 0, SUN_PATH_LEN, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };

@@ -92,6 +92,7 @@ struct sh_config {
 	/* [engine] */
 	char eal[SH_CFG_STR_LEN]; /* "" when absent */
 	unsigned workers;         /* 1 .. SH_CFG_MAX_WORKERS */
+	uint32_t mbufs;           /* per NUMA socket; 0 = sized from queues */
 	char ctl_socket[SH_CFG_STR_LEN];
 
 	struct sh_port_cfg inside, outside;

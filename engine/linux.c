@@ -65,7 +65,7 @@ int sh_linux_start(struct sh_linux **out, const struct sh_config *cfg,
 		if (pcs[s]->exception == SH_EXC_NONE)
 			continue;
 		ret = sh_port_mirror(pcs[s], p->mac.addr_bytes, s, n_workers,
-				     &p->mirror_id);
+				     cfg->mbufs, &p->mirror_id);
 		if (ret < 0) {
 			snprintf(err, errlen, "[%s] mirror %s: %s", names[s],
 				 pcs[s]->mirror, strerror(-ret));

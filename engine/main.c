@@ -118,7 +118,7 @@ static int setup_port(struct sh_port *p, const struct sh_port_cfg *pc,
 	ret = sh_port_attach(pc->device, &p->port_id);
 	if (ret < 0)
 		return ret;
-	ret = sh_port_start(p->port_id, n_workers);
+	ret = sh_port_start(p->port_id, n_workers, cfg.mbufs);
 	if (ret < 0)
 		return ret;
 	rte_eth_macaddr_get(p->port_id, &p->mac);
@@ -313,6 +313,13 @@ int main(int argc, char **argv)
 	sh_stats_init(workers, cfg.workers);
 
 	print_ports(ports);
+	printf("shoal-engine: flow table %u flows per worker, %.1f MiB, %.0f bytes "
+	       "per flow\n", cfg.nat.max_flows,
+	       (double)nat_table_bytes(cfg.nat.max_flows,
+				       cfg.nat.max_ports_per_client != 0) / (1 << 20),
+	       (double)nat_table_bytes(cfg.nat.max_flows,
+				       cfg.nat.max_ports_per_client != 0) /
+		       cfg.nat.max_flows);
 	printf("shoal-engine: %u worker(s), %u lease(s), %u slice(s)\n",
 	       cfg.workers, leases.n_leases, leases.n_slices);
 	fflush(stdout);

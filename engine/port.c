@@ -38,14 +38,15 @@ int sh_port_attach(const char *devargs, uint16_t *port_id)
 	return -ENODEV;
 }
 
-static struct rte_mempool *pool_for(int socket, unsigned n_queues)
+static struct rte_mempool *pool_for(int socket, unsigned n_queues,
+				    uint32_t mbufs)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
 	struct rte_mempool *mp;
 	/* Per socket, shared by both ports: per queue pair, two ports' RX and
 	 * TX rings (4096) plus bursts in flight and the lcore cache, rounded
 	 * to 2^k - 1 as the mempool prefers. */
-	unsigned n = 8192 * n_queues - 1;
+	unsigned n = mbufs ? mbufs : 8192 * n_queues - 1;
 
 	snprintf(name, sizeof(name), "sh_mbuf_%d", socket);
 	mp = rte_mempool_lookup(name);
@@ -55,7 +56,7 @@ static struct rte_mempool *pool_for(int socket, unsigned n_queues)
 				       RTE_MBUF_DEFAULT_BUF_SIZE, socket);
 }
 
-int sh_port_start(uint16_t port_id, unsigned n_queues)
+int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
@@ -69,7 +70,7 @@ int sh_port_start(uint16_t port_id, unsigned n_queues)
 	socket = rte_eth_dev_socket_id(port_id);
 	if (socket < 0)
 		socket = (int)rte_socket_id();
-	mp = pool_for(socket, n_queues);
+	mp = pool_for(socket, n_queues, mbufs);
 	if (!mp)
 		return -rte_errno;
 
@@ -111,7 +112,8 @@ int sh_port_start(uint16_t port_id, unsigned n_queues)
 }
 
 int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
-		   unsigned index, unsigned n_queues, uint16_t *port_id)
+		   unsigned index, unsigned n_queues, uint32_t mbufs,
+		   uint16_t *port_id)
 {
 	char devargs[256], m[18];
 	bool vhost = access("/dev/vhost-net", R_OK | W_OK) == 0;
@@ -133,7 +135,7 @@ int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 	ret = sh_port_attach(devargs, port_id);
 	if (ret < 0)
 		return ret;
-	return sh_port_start(*port_id, n_queues);
+	return sh_port_start(*port_id, n_queues, mbufs);
 }
 
 void sh_port_stop(uint16_t port_id)

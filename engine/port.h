@@ -17,8 +17,10 @@
 int sh_port_attach(const char *devargs, uint16_t *port_id);
 
 /* Configure and start @port_id with @n_queues RX/TX queues fed from a
- * pool on the port's socket. */
-int sh_port_start(uint16_t port_id, unsigned n_queues);
+ * pool on the port's socket: @mbufs buffers, or 0 for 8191 per queue
+ * pair (enough for the rings; a pcap replay with infinite_rx holds its
+ * whole file in mbufs and needs [engine] mbufs). */
+int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs);
 
 void sh_port_stop(uint16_t port_id);
 
@@ -31,6 +33,7 @@ void sh_port_stop(uint16_t port_id);
  * vhost-net).
  */
 int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
-		   unsigned index, unsigned n_queues, uint16_t *port_id);
+		   unsigned index, unsigned n_queues, uint32_t mbufs,
+		   uint16_t *port_id);
 
 #endif /* SHOAL_PORT_H */

@@ -15,10 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000
+RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) RUNS=1 WINDOW=2 WARMUP=1 ;;
+	--quick) RUNS=1 WINDOW=2 WARMUP=1 FLOWS=1000,65536 ;;
 	--runs) RUNS=$2; shift ;;
 	--window) WINDOW=$2; shift ;;
 	--flows) FLOWS=$2; shift ;;
@@ -67,19 +67,27 @@ measure() {
 	$PY -c "print(round(($p1 - $p0) / ($t1 - $t0)))"
 }
 
+# Smallest power of two >= max(N, 65536): the table's natural size.
+pow2() { local p=65536; while [ "$p" -lt "$1" ]; do p=$((p * 2)); done; echo $p; }
+
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-EAL="-l 0-1 --no-huge -m 2048 --no-pci --log-level=*:error"
+# EAL memory for N flows: the replayed pcap lives in mbufs (~2.3 KB each)
+# and the flow table in DPDK memory too.
+eal_for() { echo "-l 0-1 --no-huge -m $((1024 + $1 * 4 / 1000)) --no-pci --log-level=*:error"; }
 echo "shoal bench: $(uname -r), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "DPDK $(pkg-config --modversion libdpdk), runs=$RUNS window=${WINDOW}s warmup=${WARMUP}s, median reported"
 printf '%-28s %14s %14s %7s\n' case engine baseline ratio
 
+largest=0
 for n in ${FLOWS//,/ }; do
 	pcap=$TMP/flows-$n.pcap
 	$PY scripts/lib/genpcap.py "$pcap" "$n"
+	EAL=$(eal_for "$n")
 	cat >"$TMP/engine.conf" <<CONF
 [engine]
 eal = $EAL --file-prefix sh-bench-eng
+mbufs = $((n + 16384))
 [inside]
 device = net_pcap0,rx_pcap=$pcap,infinite_rx=1
 next_hop_mac = 02:00:00:00:00:02
@@ -96,7 +104,7 @@ ip = 198.51.100.10
 ports = 1024-65535
 clients = 10.0.0.0/8
 [nat]
-max_flows = $((n < 65536 ? 65536 : n * 2))
+max_flows = $(pow2 "$n")
 CONF
 	eng=() base=()
 	for _ in $(seq "$RUNS"); do
@@ -109,4 +117,11 @@ CONF
 	e=$(median "${eng[@]}") b=$(median "${base[@]}")
 	printf '%-28s %14s %14s %7s\n' "established, $n flows (pps)" "$e" "$b" \
 		"$($PY -c "print(f'{$e / $b:.2f}')")"
+	if [ "$n" -gt "$largest" ]; then
+		largest=$n
+		mem=$(sed -nE 's/.* ([0-9.]+) bytes per flow/\1/p' "$TMP/sh-bench-eng.log")
+	fi
 done
+# The engine states its table's cost at start-up (nat_table_bytes()).
+printf '%-28s %14s %14s %7s\n' "memory, $largest flows (B/flow)" "$mem" "128 (target)" \
+	"$($PY -c "print(f'{$mem / 128:.2f}')")"

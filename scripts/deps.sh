@@ -10,7 +10,7 @@ PKGS=(
 	libdpdk-dev libnuma-dev libmnl-dev libjemalloc-dev libpcap-dev
 	libjansson-dev libsqlite3-dev
 	# tests
-	libcmocka-dev python3 python3-scapy iproute2 procps jq
+	libcmocka-dev python3 python3-scapy python3-yaml iproute2 procps jq
 	# demo peers and the integration tests (scripts/topo.sh, tests/integration)
 	ethtool curl iputils-ping socat nftables tcpdump
 	iperf3 dnsmasq-base bind9-dnsutils traceroute iputils-tracepath

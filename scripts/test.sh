@@ -10,6 +10,7 @@
 #                                                   tests/ctl
 #   7. CLI round trips against the daemon           tests/cli
 #   8. live lease updates with real traffic         tests/live
+#   9. the TRex profiles load (syntax, call shape)  scripts/trex/check.py
 # and print one summary line: "total: N passed, N failed, N skipped".
 # Usage (as root, from anywhere): scripts/test.sh
 set -uo pipefail
@@ -80,6 +81,11 @@ export SHOALCTLD=$BUILD_ABS/ctl/ctld/shoal-ctld SHOALCTL=$BUILD_ABS/ctl/cli/shoa
 suite ctl tests/ctl/run.sh
 suite cli tests/cli/run.sh
 suite live tests/live/run.sh
+echo "== trex profile check"
+out=$(/usr/bin/python3 scripts/trex/check.py 2>&1)
+rc=$?
+echo "$out" | grep -v '^ok ' || true
+tally trex "$(echo "$out" | tail -n 1)" $rc
 
 echo "total: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
