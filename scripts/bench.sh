@@ -10,15 +10,17 @@
 # terminal). Each measurement runs RUNS times; the
 # median is reported with the ratio engine/baseline.
 #
+# Case "new flows": see below. Case "memory": the engine's bytes per flow.
+#
 # Usage: scripts/bench.sh [--quick] [--runs R] [--window SECONDS] [--flows N[,N...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000
+RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000 NEW_FLOWS=1000000
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) RUNS=1 WINDOW=2 WARMUP=1 FLOWS=1000,65536 ;;
+	--quick) RUNS=1 WINDOW=2 WARMUP=1 FLOWS=1000,65536 NEW_FLOWS=200000 ;;
 	--runs) RUNS=$2; shift ;;
 	--window) WINDOW=$2; shift ;;
 	--flows) FLOWS=$2; shift ;;
@@ -122,6 +124,34 @@ CONF
 		mem=$(sed -nE 's/.* ([0-9.]+) bytes per flow/\1/p' "$TMP/sh-bench-eng.log")
 	fi
 done
+# New flows: a pcap of NEW_FLOWS flows never seen before, against the
+# whole slice as one lease; the engine's flows_created rate over the
+# middle 80% of the first pass, next to testpmd's packet rate on the same
+# pcap (testpmd keeps no state: every packet costs it the same).
+nf=$NEW_FLOWS
+pcap=$TMP/new-$nf.pcap
+$PY scripts/lib/genpcap.py "$pcap" "$nf"
+EAL=$(eal_for "$nf")
+sed -i -e "s|^eal = .*|eal = $EAL --file-prefix sh-bench-new|" \
+	-e "s|^mbufs = .*|mbufs = $((nf + 16384))|" \
+	-e "s|^device = net_pcap0.*|device = net_pcap0,rx_pcap=$pcap,infinite_rx=1|" \
+	-e "s|^max_flows = .*|max_flows = $(pow2 "$nf")|" "$TMP/engine.conf"
+eng=() base=()
+for _ in $(seq "$RUNS"); do
+	base+=("$(measure sh-bench-tpmd dpdk-testpmd $EAL --file-prefix sh-bench-tpmd \
+		--vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null0,no-rx=1 \
+		-- --forward-mode=5tswap --nb-cores=1 --no-lsc-interrupt --stats-period=3600 \
+		--total-num-mbufs=$((nf + 16384)))")
+	"$ENGINE" -c "$TMP/engine.conf" >"$TMP/sh-bench-new.log" 2>&1 </dev/null &
+	PID=$!
+	eng+=("$($PY scripts/lib/newflows.py sh-bench-new "$nf" 120 || echo 0)")
+	kill -INT "$PID"; wait "$PID" || true; PID=
+	rm -rf /var/run/dpdk/sh-bench-new
+done
+e=$(median "${eng[@]}") b=$(median "${base[@]}")
+printf '%-28s %14s %14s %7s\n' "new flows, $nf (flows/s)" "$e" "$b" \
+	"$($PY -c "print(f'{$e / $b:.2f}')")"
+
 # The engine states its table's cost at start-up (nat_table_bytes()).
 printf '%-28s %14s %14s %7s\n' "memory, $largest flows (B/flow)" "$mem" "128 (target)" \
 	"$($PY -c "print(f'{$mem / 128:.2f}')")"
