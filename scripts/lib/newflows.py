@@ -8,10 +8,12 @@ of N never-seen flows is creating them, and prints the rate (flows/s)
 between 10% and 90% of N: the steady part of the first pass, without the
 start-up ramp or the tail. Exits 1 if N/10..9N/10 was not crossed in time.
 """
-import json
-import socket
+import os
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from telemetry import command, connect  # noqa: E402
 
 
 def main():
@@ -19,25 +21,15 @@ def main():
         sys.exit(__doc__)
     prefix, n = sys.argv[1], int(sys.argv[2])
     timeout = float(sys.argv[3]) if len(sys.argv) == 4 else 60.0
-    path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            s.connect(path)
-            break
-        except OSError:
-            s.close()
-            if time.monotonic() > deadline:
-                sys.exit(f"no telemetry socket at {path}")
-            time.sleep(0.01)
-    info = json.loads(s.recv(4096).decode())
-    size = info.get("max_output_len", 16384)
+    try:
+        s, size = connect(prefix, timeout)
+    except OSError as e:
+        sys.exit(f"no telemetry socket for {prefix}: {e}")
     lo, hi = n // 10, n * 9 // 10
     t_lo = c_lo = None
     while time.monotonic() < deadline:
-        s.send(b"/shoal/stats")
-        stats = json.loads(s.recv(size).decode()).get("/shoal/stats")
+        stats = command(s, size, "/shoal/stats").get("/shoal/stats")
         now = time.monotonic()
         if not stats:  # the engine registers its commands after EAL init
             time.sleep(0.01)

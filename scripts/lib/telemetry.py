@@ -12,24 +12,35 @@ import sys
 import time
 
 
-def query(prefix, cmd, timeout=10.0):
+def connect(prefix, timeout=10.0):
+    """A connected telemetry socket and the largest reply it may send;
+    waits (bounded) for the process to create the socket."""
     path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
     deadline = time.monotonic() + timeout
     while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             s.connect(path)
             break
         except OSError:
             s.close()
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.1)
+            time.sleep(0.01)
+    info = json.loads(s.recv(4096).decode())
+    return s, info.get("max_output_len", 16384)
+
+
+def command(s, size, cmd):
+    """One command on a connected socket; its JSON reply."""
+    s.send(cmd.encode())
+    return json.loads(s.recv(size).decode())
+
+
+def query(prefix, cmd, timeout=10.0):
+    s, size = connect(prefix, timeout)
     with s:
-        info = json.loads(s.recv(4096).decode())
-        s.send(cmd.encode())
-        reply = s.recv(info.get("max_output_len", 16384))
-    return json.loads(reply.decode())
+        return command(s, size, cmd)
 
 
 if __name__ == "__main__":
