@@ -12,19 +12,20 @@
 #
 # Case "new flows": see below. Case "memory": the engine's bytes per flow.
 #
-# Usage: scripts/bench.sh [--quick] [--runs R] [--window SECONDS] [--flows N[,N...]]
+# Usage: scripts/bench.sh [--quick] [--huge] [--runs R] [--window SECONDS] [--flows N[,N...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000 NEW_FLOWS=1000000
+RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000 NEW_FLOWS=1000000 HUGE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) RUNS=1 WINDOW=2 WARMUP=1 FLOWS=1000,65536 NEW_FLOWS=200000 ;;
 	--runs) RUNS=$2; shift ;;
 	--window) WINDOW=$2; shift ;;
 	--flows) FLOWS=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--runs R] [--window S] [--flows N[,N...]]" >&2; exit 2 ;;
+	--huge) HUGE=1 ;;
+	*) echo "usage: $0 [--quick] [--huge] [--runs R] [--window S] [--flows N[,N...]]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -76,9 +77,17 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 
 # EAL memory for N flows: the replayed pcap lives in mbufs (~2.3 KB each)
 # and the flow table in DPDK memory too.
-eal_for() { echo "-l 0-1 --no-huge -m $((1024 + $1 * 4 / 1000)) --no-pci --log-level=*:error"; }
+# --huge: hugepages, which must be mounted and reserved beforehand
+# (docs/PERFORMANCE.md); both programs then allocate from them on demand.
+eal_for() {
+	if [ "$HUGE" = 1 ]; then
+		echo "-l 0-1 --no-pci --log-level=*:error"
+	else
+		echo "-l 0-1 --no-huge -m $((1024 + $1 * 4 / 1000)) --no-pci --log-level=*:error"
+	fi
+}
 echo "shoal bench: $(uname -r), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "DPDK $(pkg-config --modversion libdpdk), runs=$RUNS window=${WINDOW}s warmup=${WARMUP}s, median reported"
+echo "DPDK $(pkg-config --modversion libdpdk), runs=$RUNS window=${WINDOW}s warmup=${WARMUP}s, median reported, $([ "$HUGE" = 1 ] && echo hugepages || echo '4 KiB pages (--no-huge)')"
 printf '%-28s %14s %14s %7s\n' case engine baseline ratio
 
 largest=0
