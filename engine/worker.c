@@ -29,6 +29,9 @@
  * iteration never stalls behind the sweep (64 entries are 2 KiB). */
 #define SH_EXPIRE_BUDGET 64
 #define SH_PREFETCH_AHEAD 3
+/* Below this many live flows the table sits in cache and the prefetch
+ * hints' extra hash per packet costs more than it saves. */
+#define SH_HINT_MIN_FLOWS 16384
 /* Ask the kernel about one next hop at most this often (ms). */
 #define SH_RESOLVE_INTERVAL 200
 
@@ -235,36 +238,30 @@ static void time_exceeded(struct sh_worker *wk, const struct nat_lease_set *ls,
 	tx_data(wk, side, r);
 }
 
-/* Classify, translate and dispatch one packet received on data port @from. */
+/* Dispatch one packet received on data port @from, parsed into @p with
+ * verdict @v: translate and forward it, punt it, or count its drop. */
 static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 			  const struct sh_fib *fib, enum sh_side from,
-			  struct rte_mbuf *m)
+			  struct rte_mbuf *m, struct nat_pkt *p, unsigned v)
 {
 	enum sh_side to = from ^ 1;
-	struct nat_pkt p;
 	uint32_t dst;
-	unsigned v;
 
-	if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) < 0)
-		return drop(wk, SH_DROP_L2_MALFORMED, m);
-	v = nat_parse(&p, rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
-		      (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
-			      RTE_MBUF_F_RX_L4_CKSUM_GOOD);
 	if (unlikely(v != SH_OK)) {
 		if (v == SH_DROP_NOT_IPV4) /* ARP, IPv6, LLDP...: Linux's */
 			return punt(wk, from, m, v);
 		return drop(wk, v, m);
 	}
-	v = from == SH_INSIDE ? nat_in2out(wk->nat, ls, &p)
-			      : nat_out2in(wk->nat, ls, &p);
+	v = from == SH_INSIDE ? nat_in2out(wk->nat, ls, p)
+			      : nat_out2in(wk->nat, ls, p);
 	if (unlikely(v != SH_OK)) {
 		if (v == NAT_KERNEL)
 			return punt(wk, from, m, SH_DROP_NO_EXCEPTION_PATH);
 		if (v == SH_DROP_TTL_EXPIRED)
-			time_exceeded(wk, ls, from, m, &p);
+			time_exceeded(wk, ls, from, m, p);
 		return drop(wk, v, m);
 	}
-	memcpy(&dst, p.ip + 16, sizeof(dst)); /* after translation */
+	memcpy(&dst, p->ip + 16, sizeof(dst)); /* after translation */
 	v = set_l2(wk, fib, to, m, dst);
 	if (unlikely(v != SH_OK)) {
 		if (v == SH_DROP_NO_NEIGHBOUR && pending_add(wk, to, m, dst))
@@ -274,24 +271,54 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 	tx_data(wk, to, m);
 }
 
+/*
+ * One burst from data port @from, in three passes so that the flow
+ * table's two dependent cache misses per packet overlap across the burst
+ * instead of stalling each packet in turn (only once the table is large
+ * enough to miss the cache at all):
+ *   1. parse each packet (its data prefetched a few packets ahead) and
+ *      prefetch its index slot;
+ *   2. prefetch the flow each slot points to;
+ *   3. translate and dispatch.
+ */
 static void rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 		    const struct sh_fib *fib, enum sh_side from)
 {
 	struct rte_mbuf *pkts[SH_BURST];
+	struct nat_pkt p[SH_BURST];
+	struct nat_hint hint[SH_BURST];
+	unsigned v[SH_BURST];
+	bool out2in = from == SH_OUTSIDE;
+	bool hints = nat_flow_count(wk->nat) >= SH_HINT_MIN_FLOWS;
 	uint16_t n, i;
 
 	n = rte_eth_rx_burst(wk->port[from].port_id, wk->queue, pkts, SH_BURST);
 	if (n == 0)
 		return;
-	wk->nat->cnt[from == SH_INSIDE ? SH_CNT_RX_INSIDE : SH_CNT_RX_OUTSIDE] += n;
+	wk->nat->cnt[out2in ? SH_CNT_RX_OUTSIDE : SH_CNT_RX_INSIDE] += n;
 	for (i = 0; i < n && i < SH_PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
 		if (i + SH_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + SH_PREFETCH_AHEAD],
 						       void *));
-		handle(wk, ls, fib, from, pkts[i]);
+		hint[i].pos = UINT32_MAX;
+		if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) < 0) {
+			v[i] = SH_DROP_L2_MALFORMED;
+			continue;
+		}
+		v[i] = nat_parse(&p[i], rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+				 (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+					 RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+		if (hints && likely(v[i] == SH_OK))
+			nat_hint_slot(wk->nat, &p[i], out2in, &hint[i]);
 	}
+	for (i = 0; hints && i < n; i++)
+		nat_hint_flow(wk->nat, &hint[i], out2in);
+	for (i = 0; i < n; i++)
+		handle(wk, ls, fib, from, pkts[i], &p[i], v[i]);
 }
 
 /* Linux's own packets from @side's mirror leave through that data port,

@@ -283,3 +283,64 @@ unsigned nat_expire(struct nat_worker *w, unsigned budget)
 	w->cnt[SH_CNT_FLOW_EXPIRED] += removed;
 	return removed;
 }
+
+/* The key nat_in2out()/nat_out2in() will look up for @p, for the common
+ * cases only (TCP, UDP, ICMP echo); false for the rest (no hint). */
+static bool hint_key(const struct nat_pkt *p, bool out2in, struct nat_key *k)
+{
+	uint32_t src = ld32(p->ip + IP4_SRC), dst = ld32(p->ip + IP4_DST);
+	uint16_t sport, dport;
+
+	switch (p->proto) {
+	case NAT_PROTO_TCP:
+	case NAT_PROTO_UDP:
+		sport = ld16(p->l4 + L4_SPORT);
+		dport = ld16(p->l4 + L4_DPORT);
+		break;
+	case NAT_PROTO_ICMP:
+		if (p->l4[NAT_ICMP_TYPE] != (out2in ? NAT_ICMP_ECHO_REPLY
+						    : NAT_ICMP_ECHO_REQUEST))
+			return false;
+		sport = dport = ld16(p->l4 + NAT_ICMP_ID);
+		if (out2in)
+			sport = 0;
+		else
+			dport = 0;
+		break;
+	default:
+		return false;
+	}
+	if (out2in)
+		nat_key_set(k, dst, dport, src, sport, p->proto);
+	else
+		nat_key_set(k, src, sport, dst, dport, p->proto);
+	return true;
+}
+
+void nat_hint_slot(const struct nat_worker *w, const struct nat_pkt *p,
+		   bool out2in, struct nat_hint *h)
+{
+	struct nat_key k;
+	uint64_t hash;
+
+	h->pos = UINT32_MAX;
+	if (!hint_key(p, out2in, &k))
+		return;
+	hash = nat_key_hash(&k, w->secret[0]);
+	h->pos = (uint32_t)hash & w->t.mask;
+	h->sig = (uint32_t)(hash >> 32);
+	__builtin_prefetch(out2in ? &w->t.out_slots[h->pos] : &w->t.in_slots[h->pos]);
+}
+
+void nat_hint_flow(const struct nat_worker *w, const struct nat_hint *h,
+		   bool out2in)
+{
+	const struct nat_slot *s;
+
+	if (h->pos == UINT32_MAX)
+		return;
+	s = out2in ? &w->t.out_slots[h->pos] : &w->t.in_slots[h->pos];
+	/* The home slot only: a displaced entry is rare at load <= 1/2. */
+	if (s->idx && s->sig == h->sig)
+		__builtin_prefetch(&w->t.flows[s->idx - 1]);
+}

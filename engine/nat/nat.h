@@ -350,6 +350,24 @@ bool nat_flow_expired(const struct nat_worker *w, const struct nat_flow *f);
 /* Flows currently held by @client (network order); needs the client table. */
 uint32_t nat_client_flows(const struct nat_worker *w, uint32_t client);
 
+/*
+ * Burst prefetch (the fast path's answer to its two dependent cache misses
+ * per packet, slot then flow): for a parsed packet, nat_hint_slot()
+ * computes its lookup key's hash and prefetches the index slot;
+ * nat_hint_flow(), called once that line had time to arrive, prefetches
+ * the flow the slot points to. Hints only: nat_in2out()/nat_out2in() do
+ * their own lookup, so a wrong or missing hint costs time, never
+ * correctness. Owner lcore.
+ */
+struct nat_hint {
+	uint32_t pos; /* slot index, UINT32_MAX: no hint */
+	uint32_t sig;
+};
+void nat_hint_slot(const struct nat_worker *w, const struct nat_pkt *p,
+		   bool out2in, struct nat_hint *h);
+void nat_hint_flow(const struct nat_worker *w, const struct nat_hint *h,
+		   bool out2in);
+
 /* ---- ports.c ---- */
 
 /*
