@@ -1062,6 +1062,28 @@ static void test_ctl_values_are_validated(void **state)
 		 "'nat admins'");
 }
 
+/* The configurations the repository ships (conf/, scripts/trex/) load:
+ * documentation that does not parse is worse than none. meson passes the
+ * source root in SHOAL_SRC. */
+static void test_shipped_configs_load(void **state)
+{
+	static const char *const files[] = { "conf/shoal.conf",
+					     "scripts/trex/shoal.conf" };
+	const char *root = getenv("SHOAL_SRC");
+	static struct sh_config c;
+	char file[1024], why[512];
+
+	(void)state;
+	if (!root)
+		skip();
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(file, sizeof(file), "%s/%s", root, files[i]);
+		if (sh_config_load(&c, file, why, sizeof(why)) != 0)
+			fail_msg("%s", why);
+		assert_true(c.n_leases > 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1130,6 +1152,7 @@ int main(void)
 		cmocka_unit_test(test_lease_overlap_names_both_leases),
 		cmocka_unit_test(test_too_many_leases_is_rejected),
 		cmocka_unit_test(test_ctl_values_are_validated),
+		cmocka_unit_test(test_shipped_configs_load),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
