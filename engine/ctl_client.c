@@ -15,6 +15,7 @@
 #include <shoal/proto.h>
 
 #include "ctl_client.h"
+#include "stats.h"
 #include "nat/nat_inline.h"
 
 #define BACKOFF_MIN_MS 100
@@ -270,19 +271,13 @@ static void report(struct sh_ctl *c)
 	const struct nat_lease_set *ls =
 		c->current ? c->current : c->initial;
 	json_t *counters = json_object(), *leases = json_array();
-	unsigned i, w;
+	unsigned i;
 
-	for (i = SH_DROP_FIRST; i < SH_COUNTER_MAX; i++) {
-		uint64_t sum = 0;
-
-		if (i == SH_DROP_MAX_)
-			continue;
-		for (w = 0; w < c->n_workers; w++)
-			sum += __atomic_load_n(&c->workers[w].nat->cnt[i],
-					       __ATOMIC_RELAXED);
-		json_object_set_new(counters, sh_counter_name(i),
-				    json_integer((json_int_t)sum));
-	}
+	for (i = SH_DROP_FIRST; i < SH_COUNTER_MAX; i++)
+		if (i != SH_DROP_MAX_)
+			json_object_set_new(counters, sh_counter_name(i),
+				json_integer((json_int_t)sh_stats_sum(
+					c->workers, c->n_workers, i)));
 	for (i = 0; i < ls->n_leases; i++)
 		json_array_append_new(leases, json_pack("{s:I, s:I}", "id",
 			(json_int_t)ls->leases[i].id, "flows",

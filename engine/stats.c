@@ -9,7 +9,7 @@
 static struct sh_worker *tel_workers;
 static unsigned tel_n;
 
-static uint64_t counter_sum(const struct sh_worker *wk, unsigned n, unsigned c)
+uint64_t sh_stats_sum(const struct sh_worker *wk, unsigned n, unsigned c)
 {
 	uint64_t sum = 0;
 	unsigned i;
@@ -29,7 +29,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	for (c = SH_DROP_FIRST; c < SH_COUNTER_MAX; c++)
 		if (c != SH_DROP_MAX_)
 			rte_tel_data_add_dict_u64(d, sh_counter_name(c),
-						  counter_sum(tel_workers, tel_n, c));
+						  sh_stats_sum(tel_workers, tel_n, c));
 	return 0;
 }
 
@@ -68,7 +68,7 @@ void sh_stats_print(FILE *f, const struct sh_worker *workers, unsigned n)
 			continue;
 		fprintf(f, "  %-6s %-22s %" PRIu64 "\n",
 			sh_counter_is_drop(c) ? "drop" : "event", sh_counter_name(c),
-			counter_sum(workers, n, c));
+			sh_stats_sum(workers, n, c));
 	}
 	for (i = 0; i < n; i++) {
 		const struct sh_worker *wk = &workers[i];

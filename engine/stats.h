@@ -12,6 +12,9 @@
 
 #include "worker.h"
 
+/* Counter @c summed over @n workers (lock-free reads). */
+uint64_t sh_stats_sum(const struct sh_worker *workers, unsigned n, unsigned c);
+
 /* Register the telemetry commands over @workers (kept by reference). */
 void sh_stats_init(struct sh_worker *workers, unsigned n);
 

@@ -3,9 +3,10 @@
  * The burst loop (one shape, as in DPDK's l3fwd):
  *   1. advance the worker clock from the TSC;
  *   2. load the lease set and the FIB snapshot once for the iteration;
- *   3. per data port: rx burst, skip empty, prefetch ahead, classify and
- *      translate each packet, then buffer it on the other port, hand it to
- *      Linux through the port's mirror, or count its drop;
+ *   3. per data port: rx burst, skip empty, parse the burst (prefetching
+ *      packet data ahead and, for large tables, flow-table lines), then
+ *      translate each packet and buffer it on the other port, hand it to
+ *      Linux through the port's mirror, or count its drop (rx_data);
  *   4. per mirror: rx burst of Linux's own packets, police slice sources,
  *      buffer them on the paired data port; retry packets held for an
  *      unresolved next hop;

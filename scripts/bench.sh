@@ -73,6 +73,15 @@ measure() {
 # Smallest power of two >= max(N, 65536): the table's natural size.
 pow2() { local p=65536; while [ "$p" -lt "$1" ]; do p=$((p * 2)); done; echo $p; }
 
+# baseline PCAP N: testpmd 5tswap packets/s on the same pcap and devices
+# (--stats-period keeps it running without a terminal).
+baseline() {
+	measure sh-bench-tpmd dpdk-testpmd $EAL --file-prefix sh-bench-tpmd \
+		--vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0,no-rx=1 \
+		-- --forward-mode=5tswap --nb-cores=1 --no-lsc-interrupt --stats-period=3600 \
+		--total-num-mbufs=$(($2 + 16384))
+}
+
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # EAL memory for N flows: the replayed pcap lives in mbufs (~2.3 KB each)
@@ -119,10 +128,7 @@ max_flows = $(pow2 "$n")
 CONF
 	eng=() base=()
 	for _ in $(seq "$RUNS"); do
-		base+=("$(measure sh-bench-tpmd dpdk-testpmd $EAL --file-prefix sh-bench-tpmd \
-			--vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null0,no-rx=1 \
-			-- --forward-mode=5tswap --nb-cores=1 --no-lsc-interrupt --stats-period=3600 \
-			--total-num-mbufs=$((n + 16384)))")
+		base+=("$(baseline "$pcap" "$n")")
 		eng+=("$(measure sh-bench-eng "$ENGINE" -c "$TMP/engine.conf")")
 	done
 	e=$(median "${eng[@]}") b=$(median "${base[@]}")
@@ -147,10 +153,7 @@ sed -i -e "s|^eal = .*|eal = $EAL --file-prefix sh-bench-new|" \
 	-e "s|^max_flows = .*|max_flows = $(pow2 "$nf")|" "$TMP/engine.conf"
 eng=() base=()
 for _ in $(seq "$RUNS"); do
-	base+=("$(measure sh-bench-tpmd dpdk-testpmd $EAL --file-prefix sh-bench-tpmd \
-		--vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null0,no-rx=1 \
-		-- --forward-mode=5tswap --nb-cores=1 --no-lsc-interrupt --stats-period=3600 \
-		--total-num-mbufs=$((nf + 16384)))")
+	base+=("$(baseline "$pcap" "$nf")")
 	"$ENGINE" -c "$TMP/engine.conf" >"$TMP/sh-bench-new.log" 2>&1 </dev/null &
 	PID=$!
 	eng+=("$($PY scripts/lib/newflows.py sh-bench-new "$nf" 120 || echo 0)")

@@ -11,10 +11,6 @@
  */
 #include "nat_inline.h"
 
-#define ETH_HLEN 14
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_VLAN 0x8100
-
 static bool socket_port(const struct nat_lease_set *ls, uint32_t ip,
 			uint16_t port_be)
 {
@@ -26,18 +22,11 @@ static bool socket_port(const struct nat_lease_set *ls, uint32_t ip,
 unsigned nat_kernel_egress_check(const struct nat_lease_set *ls,
 				 const uint8_t *frame, uint32_t len)
 {
-	uint32_t l2 = ETH_HLEN, ihl, src;
+	uint32_t l2 = 0, ihl, src;
 	const uint8_t *ip, *l4;
-	uint16_t type;
 
-	if (len < ETH_HLEN)
-		return SH_OK; /* not IPv4: not ours to police */
-	type = ld16_host(frame + 12);
-	if (type == ETHERTYPE_VLAN && len >= ETH_HLEN + 4) {
-		type = ld16_host(frame + 16);
-		l2 += 4;
-	}
-	if (type != ETHERTYPE_IPV4 || len < l2 + 20)
+	/* Not IPv4 (or too short to tell): not ours to police. */
+	if (eth_type(frame, len, &l2) != ETHERTYPE_IPV4 || len < l2 + 20)
 		return SH_OK;
 	ip = frame + l2;
 	src = ld32(ip + IP4_SRC);

@@ -19,6 +19,33 @@
 #define NAT_PROTO_TCP 6
 #define NAT_PROTO_UDP 17
 
+#define ETH_HLEN 14
+#define VLAN_HLEN 4
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_VLAN 0x8100
+
+/*
+ * Ethernet with at most one 802.1Q tag: the ethertype it carries, with the
+ * header length in *@l2; 0 when the frame is too short for its header.
+ */
+static inline uint16_t eth_type(const uint8_t *frame, uint32_t len,
+				uint32_t *l2)
+{
+	uint16_t type;
+
+	if (len < ETH_HLEN)
+		return 0;
+	type = (uint16_t)(frame[12] << 8 | frame[13]);
+	*l2 = ETH_HLEN;
+	if (type == ETHERTYPE_VLAN) {
+		if (len < ETH_HLEN + VLAN_HLEN)
+			return 0;
+		type = (uint16_t)(frame[16] << 8 | frame[17]);
+		*l2 += VLAN_HLEN;
+	}
+	return type;
+}
+
 /* IPv4 header offsets */
 #define IP4_TOTLEN 2
 #define IP4_FRAG 6

@@ -10,11 +10,6 @@
  */
 #include "nat_inline.h"
 
-#define ETH_HLEN 14
-#define VLAN_HLEN 4
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_VLAN 0x8100
-
 static unsigned l4_check(struct nat_pkt *p, bool csum_ok)
 {
 	const uint8_t *l4 = p->l4;
@@ -58,19 +53,12 @@ static unsigned l4_check(struct nat_pkt *p, bool csum_ok)
 unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
 		   bool l4_csum_ok)
 {
-	uint32_t l2 = ETH_HLEN, ihl, tot;
-	uint16_t type;
+	uint32_t l2 = 0, ihl, tot;
+	uint16_t type = eth_type(frame, len, &l2);
 	uint8_t *ip;
 
-	if (len < ETH_HLEN)
+	if (type == 0)
 		return SH_DROP_L2_MALFORMED;
-	type = ld16_host(frame + 12);
-	if (type == ETHERTYPE_VLAN) {
-		if (len < ETH_HLEN + VLAN_HLEN)
-			return SH_DROP_L2_MALFORMED;
-		type = ld16_host(frame + 16);
-		l2 += VLAN_HLEN;
-	}
 	if (type != ETHERTYPE_IPV4)
 		return SH_DROP_NOT_IPV4;
 
