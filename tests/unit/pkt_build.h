@@ -391,6 +391,31 @@ static inline struct sh_lease_cfg *pb_cfg_lease(struct sh_config *c,
 }
 
 /*
+ * The fixture of the translation tests: nat lease "a" for 10.0.0.0/16 on
+ * 10000-@nat_hi, socket lease "sock" on 11000-11099, one worker of
+ * @max_flows flows at clock 1000 ms. NULL if anything fails.
+ */
+static inline struct nat_worker *pb_nat_fixture(struct sh_config *c,
+						struct nat_lease_set *ls,
+						uint16_t nat_hi,
+						uint32_t max_flows)
+{
+	struct nat_params p;
+	struct nat_worker *w;
+
+	pb_cfg_base(c);
+	pb_cfg_lease(c, "a", SH_LEASE_NAT, 10000, nat_hi, PB_IP(10, 0, 0, 0), 16);
+	pb_cfg_lease(c, "sock", SH_LEASE_SOCKET, 11000, 11099, 0, 0);
+	if (nat_lease_set_from_config(ls, c) != 0)
+		return NULL;
+	p = pb_params(c, 0, 1, max_flows);
+	w = nat_worker_create(&p);
+	if (w)
+		w->now = 1000;
+	return w;
+}
+
+/*
  * Parse @frame and translate it with @fn, on a heap copy of exactly @len
  * bytes (so an AddressSanitizer build catches any access past the frame),
  * then copy the result back. The verdict, or parse's drop reason.

@@ -37,18 +37,9 @@ static const uint8_t data[33] = "thirty-two bytes of payload data";
 
 static int setup(void **state)
 {
-	struct nat_params p;
-
 	(void)state;
-	pb_cfg_base(&cfg);
-	pb_cfg_lease(&cfg, "a", SH_LEASE_NAT, 10000, 10015, PB_IP(10, 0, 0, 0),
-		     16);
-	pb_cfg_lease(&cfg, "sock", SH_LEASE_SOCKET, 11000, 11099, 0, 0);
-	assert_int_equal(nat_lease_set_from_config(&ls, &cfg), 0);
-	p = pb_params(&cfg, 0, 1, 256);
-	w = nat_worker_create(&p);
+	w = pb_nat_fixture(&cfg, &ls, 10015, 256);
 	assert_non_null(w);
-	w->now = 1000;
 	return 0;
 }
 
