@@ -120,37 +120,57 @@ static inline uint16_t nat_be16(uint16_t v)
 
 /* ---- checksums ---- */
 
+/* A 64-bit one's-complement accumulator folded to 16 bits: halves with
+ * end-around carry, then the 16-bit halves by adding the word to itself
+ * rotated (the top half then holds the folded sum, carry included). */
 static inline uint16_t csum_fold(uint64_t sum)
 {
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+	uint32_t s = (uint32_t)sum, hi = (uint32_t)(sum >> 32);
+
+	s += hi;
+	s += s < hi;
+	return (uint16_t)((s + (s >> 16 | s << 16)) >> 16);
 }
 
-/* One's-complement sum of @len bytes at @p added to @sum (not folded). */
+/*
+ * One's-complement sum of @len bytes at @p added to @sum (not folded):
+ * 64-bit words with end-around carry (an add and an add-with-carry per
+ * word), then a 32-bit, a 16-bit and a last odd byte. A constant @len
+ * (the 20-byte IPv4 header) unrolls completely.
+ */
 static inline uint64_t csum_partial(const uint8_t *p, uint32_t len, uint64_t sum)
 {
+	uint64_t v;
+
 	while (len >= 8) {
-		uint64_t v;
 		memcpy(&v, p, 8);
-		sum += v >> 32;
-		sum += v & 0xffffffff;
+		sum += v;
+		sum += sum < v;
 		p += 8;
 		len -= 8;
 	}
-	while (len >= 2) {
-		sum += ld16(p);
+	if (len >= 4) {
+		v = ld32(p);
+		sum += v;
+		sum += sum < v;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		v = ld16(p);
+		sum += v;
+		sum += sum < v;
 		p += 2;
 		len -= 2;
 	}
 	if (len) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		sum += p[0];
+		v = p[0];
 #else
-		sum += (uint16_t)(p[0] << 8);
+		v = (uint16_t)(p[0] << 8);
 #endif
+		sum += v;
+		sum += sum < v;
 	}
 	return sum;
 }
