@@ -14,8 +14,8 @@ PKGS=(
 	# demo peers and the integration tests (scripts/topo.sh, tests/integration)
 	ethtool curl iputils-ping socat nftables tcpdump
 	iperf3 dnsmasq-base bind9-dnsutils traceroute iputils-tracepath
-	# baseline for the benchmark (dpdk-testpmd)
-	dpdk
+	# the benchmark: its baseline (dpdk-testpmd) and instruction counts
+	dpdk valgrind
 )
 
 missing=()
