@@ -231,8 +231,11 @@ done
 if has kernel; then
 	pcap=$TMP/flows-$KERNEL_FLOWS.pcap
 	[ -f "$pcap" ] || $PY scripts/lib/genpcap.py "$pcap" "$KERNEL_FLOWS"
+	# Its per-run evidence (CPU split, SNAT source check) is shown only
+	# when it fails: run it alone to see it.
 	bash scripts/lib/vskernel.sh "$ENGINE" "$pcap" "$RUNS" "$WINDOW" "$WARMUP" \
-		>"$TMP/vskernel.out"
+		>"$TMP/vskernel.out" 2>"$TMP/vskernel.log" ||
+		{ cat "$TMP/vskernel.log" >&2; exit 1; }
 	read -r _ k_pps k_cpu k_off < <(grep '^nftables ' "$TMP/vskernel.out")
 	read -r _ e_pps e_cpu e_off < <(grep '^engine ' "$TMP/vskernel.out")
 	row "vs nftables, delivered (pps)" "$e_pps" "$k_pps"
