@@ -132,45 +132,40 @@ static inline uint16_t csum_fold(uint64_t sum)
 	return (uint16_t)((s + (s >> 16 | s << 16)) >> 16);
 }
 
+/* @sum + @v with end-around carry: an add and an add-with-carry. */
+static inline uint64_t csum_add(uint64_t sum, uint64_t v)
+{
+	sum += v;
+	return sum + (sum < v);
+}
+
 /*
  * One's-complement sum of @len bytes at @p added to @sum (not folded):
- * 64-bit words with end-around carry (an add and an add-with-carry per
- * word), then a 32-bit, a 16-bit and a last odd byte. A constant @len
- * (the 20-byte IPv4 header) unrolls completely.
+ * 64-bit words with end-around carry, then a 32-bit, a 16-bit and a last
+ * odd byte. A constant @len (the 20-byte IPv4 header) unrolls completely.
  */
 static inline uint64_t csum_partial(const uint8_t *p, uint32_t len, uint64_t sum)
 {
 	uint64_t v;
 
-	while (len >= 8) {
+	for (; len >= 8; p += 8, len -= 8) {
 		memcpy(&v, p, 8);
-		sum += v;
-		sum += sum < v;
-		p += 8;
-		len -= 8;
+		sum = csum_add(sum, v);
 	}
-	if (len >= 4) {
-		v = ld32(p);
-		sum += v;
-		sum += sum < v;
+	if (len & 4) {
+		sum = csum_add(sum, ld32(p));
 		p += 4;
-		len -= 4;
 	}
-	if (len >= 2) {
-		v = ld16(p);
-		sum += v;
-		sum += sum < v;
+	if (len & 2) {
+		sum = csum_add(sum, ld16(p));
 		p += 2;
-		len -= 2;
 	}
-	if (len) {
+	if (len & 1) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		v = p[0];
+		sum = csum_add(sum, p[0]);
 #else
-		v = (uint16_t)(p[0] << 8);
+		sum = csum_add(sum, (uint16_t)(p[0] << 8));
 #endif
-		sum += v;
-		sum += sum < v;
 	}
 	return sum;
 }
