@@ -39,11 +39,6 @@ size_t nat_table_bytes(uint32_t max_flows, bool clients)
 	       (clients ? slots * sizeof(struct nat_client_slot) : 0);
 }
 
-bool nat_flow_expired(const struct nat_worker *w, const struct nat_flow *f)
-{
-	return (uint32_t)(w->now - f->last_seen) >=
-	       w->timeout_ms[nat_flow_class(f)];
-}
 
 /* Find the slot of flow @idx (known present) under hash @h. */
 static uint32_t slot_of(const struct nat_slot *s, uint32_t mask, uint64_t h,
@@ -85,45 +80,14 @@ static void slot_remove(struct nat_slot *s, uint32_t mask, uint32_t hole,
 	s[hole].sig = 0;
 }
 
-static int64_t lookup(struct nat_worker *w, const struct nat_key *k, bool out)
-{
-	struct nat_table *t = &w->t;
-	const struct nat_slot *s = out ? t->out_slots : t->in_slots;
-	uint64_t h = nat_key_hash(k, w->secret[0]);
-	uint32_t sig = (uint32_t)(h >> 32);
-	uint32_t pos = (uint32_t)h & t->mask;
-	unsigned i;
-
-	for (i = 0; i < NAT_MAX_PROBE; i++, pos = (pos + 1) & t->mask) {
-		struct nat_flow *f;
-		uint32_t idx = s[pos].idx;
-
-		if (idx == 0)
-			return -1;
-		if (s[pos].sig != sig)
-			continue;
-		f = &t->flows[idx - 1];
-		if (out ? !nat_flow_match_out(f, k) : !nat_flow_match_in(f, k))
-			continue;
-		/* Lazy expiry: the sweep may not have reached it yet. */
-		if (nat_flow_expired(w, f)) {
-			nat_flow_del(w, idx - 1);
-			w->cnt[SH_CNT_FLOW_EXPIRED]++;
-			return -1;
-		}
-		return idx - 1;
-	}
-	return -1;
-}
-
 int64_t nat_lookup_in(struct nat_worker *w, const struct nat_key *k)
 {
-	return lookup(w, k, false);
+	return nat_lookup(w, k, false);
 }
 
 int64_t nat_lookup_out(struct nat_worker *w, const struct nat_key *k)
 {
-	return lookup(w, k, true);
+	return nat_lookup(w, k, true);
 }
 
 /* First empty slot within the probe budget for hash @h, or -1. */

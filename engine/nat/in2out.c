@@ -48,7 +48,7 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 		return SH_DROP_TTL_EXPIRED;
 
 	nat_key_set(&k, src, sport, dst, dport, p->proto);
-	idx = nat_lookup_in(w, &k);
+	idx = nat_lookup(w, &k, false);
 	if (__builtin_expect(idx < 0, 0)) {
 		/* Only a connection opening claims a port for TCP. */
 		if (p->proto == NAT_PROTO_TCP &&

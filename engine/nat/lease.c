@@ -160,16 +160,3 @@ bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
 			return true;
 	return false;
 }
-
-bool nat_dst_is_local(const struct nat_lease_set *ls, uint32_t dst)
-{
-	const uint8_t *b = (const uint8_t *)&dst;
-	unsigned i;
-
-	if ((b[0] & 0xf0) == 0xe0 || dst == 0xffffffff)
-		return true;
-	for (i = 0; i < ls->n_host_ips; i++)
-		if (ls->host_ips[i] == dst)
-			return true;
-	return false;
-}

@@ -266,11 +266,7 @@ const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
 
 bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip);
 
-/* Is @dst (network order) Linux's to handle rather than a destination to
- * translate towards: the engine's own addresses, their subnets' directed
- * broadcasts, limited broadcast and multicast (routing protocols, mDNS,
- * DHCP...)? */
-bool nat_dst_is_local(const struct nat_lease_set *ls, uint32_t dst);
+/* nat_dst_is_local(): see nat_inline.h (once per packet, inline). */
 
 /*
  * Kernel egress policy for a frame Linux sent through a mirror: a packet
@@ -338,14 +334,14 @@ size_t nat_table_bytes(uint32_t max_flows, bool clients);
 uint32_t nat_slots_for(uint32_t max_flows);
 
 /* Lookup by inside or outside key; the flow index or -1. Expired flows
- * are removed on the way and reported as absent. */
+ * are removed on the way and reported as absent. The translators use
+ * the inline nat_lookup() of nat_inline.h; these serve the slow paths. */
 int64_t nat_lookup_in(struct nat_worker *w, const struct nat_key *k);
 int64_t nat_lookup_out(struct nat_worker *w, const struct nat_key *k);
 
 /* Insert a flow (inside and outside entries); index or -SH_DROP_*. */
 int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f);
 void nat_flow_del(struct nat_worker *w, uint32_t idx);
-bool nat_flow_expired(const struct nat_worker *w, const struct nat_flow *f);
 
 /* Flows currently held by @client (network order); needs the client table. */
 uint32_t nat_client_flows(const struct nat_worker *w, uint32_t client);

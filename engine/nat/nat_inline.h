@@ -337,4 +337,69 @@ static inline void nat_flow_touch(struct nat_worker *w, struct nat_flow *f)
 	f->pkts += f->pkts != UINT32_MAX;
 }
 
+/* Has @f outlived its class's timeout at the worker's clock? */
+static inline bool nat_flow_expired(const struct nat_worker *w,
+				    const struct nat_flow *f)
+{
+	return (uint32_t)(w->now - f->last_seen) >=
+	       w->timeout_ms[nat_flow_class(f)];
+}
+
+/*
+ * The flow index for key @k in the outside (@out) or inside index, or -1.
+ * Linear probing from the key's hash, at most NAT_MAX_PROBE slots, stops
+ * at an empty slot; the 32-bit signature spares most flow reads. An
+ * expired flow is removed on the way (the sweep may not have reached it)
+ * and reported as absent. Inline so that the translators keep the key in
+ * registers: this is the fast path's one lookup per packet.
+ */
+static inline int64_t nat_lookup(struct nat_worker *w, const struct nat_key *k,
+				 bool out)
+{
+	struct nat_table *t = &w->t;
+	const struct nat_slot *s = out ? t->out_slots : t->in_slots;
+	uint64_t h = nat_key_hash(k, w->secret[0]);
+	uint32_t sig = (uint32_t)(h >> 32);
+	uint32_t pos = (uint32_t)h & t->mask;
+	unsigned i;
+
+	for (i = 0; i < NAT_MAX_PROBE; i++, pos = (pos + 1) & t->mask) {
+		struct nat_flow *f;
+		uint32_t idx = s[pos].idx;
+
+		if (idx == 0)
+			return -1;
+		if (s[pos].sig != sig)
+			continue;
+		f = &t->flows[idx - 1];
+		if (out ? !nat_flow_match_out(f, k) : !nat_flow_match_in(f, k))
+			continue;
+		if (__builtin_expect(nat_flow_expired(w, f), 0)) {
+			nat_flow_del(w, idx - 1);
+			w->cnt[SH_CNT_FLOW_EXPIRED]++;
+			return -1;
+		}
+		return idx - 1;
+	}
+	return -1;
+}
+
+/* Is @dst (network order) Linux's to handle rather than a destination to
+ * translate towards: the engine's own addresses, their subnets' directed
+ * broadcasts, limited broadcast and multicast (routing protocols, mDNS,
+ * DHCP...)? */
+static inline bool nat_dst_is_local(const struct nat_lease_set *ls,
+				    uint32_t dst)
+{
+	const uint8_t *b = (const uint8_t *)&dst;
+	unsigned i;
+
+	if ((b[0] & 0xf0) == 0xe0 || dst == 0xffffffff)
+		return true;
+	for (i = 0; i < ls->n_host_ips; i++)
+		if (ls->host_ips[i] == dst)
+			return true;
+	return false;
+}
+
 #endif /* SHOAL_NAT_INLINE_H */

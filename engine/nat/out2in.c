@@ -56,7 +56,7 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 	}
 
 	nat_key_set(&k, dst, dport, src, sport, p->proto);
-	idx = nat_lookup_out(w, &k);
+	idx = nat_lookup(w, &k, true);
 	if (idx < 0)
 		return nat_out2in_miss(ls, dst, dport);
 	if (ip[IP4_TTL] <= 1)
