@@ -39,7 +39,6 @@ size_t nat_table_bytes(uint32_t max_flows, bool clients)
 	       (clients ? slots * sizeof(struct nat_client_slot) : 0);
 }
 
-
 /* Find the slot of flow @idx (known present) under hash @h. */
 static uint32_t slot_of(const struct nat_slot *s, uint32_t mask, uint64_t h,
 			uint32_t idx)
