@@ -18,14 +18,10 @@ python=/usr/bin/python3           # Debian's scapy lives with this Python
 export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the source tree
 per_test_timeout=${SHOAL_TEST_TIMEOUT:-300}
 
+. "$here/../lib/runner.sh"
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/shoal-engine-tests.XXXXXX")
-current=""
 cleanup() {
-	# A test interrupted with us gets SIGTERM (it cleans up in finally).
-	if [ -n "$current" ] && kill -0 "$current" 2>/dev/null; then
-		kill -TERM "$current" 2>/dev/null
-		wait "$current" 2>/dev/null
-	fi
+	runner_stop # a test interrupted with us cleans up in its finally
 	rm -rf "$logdir"
 }
 trap cleanup EXIT
@@ -45,43 +41,12 @@ for f in "$here"/test_*.py "$here"/*.py "$here"/*.sh; do
 	[ $seen = 1 ] || tests+=("$f")
 done
 
-passed=0 failed=0 skipped=0
 for f in "${tests[@]+"${tests[@]}"}"; do
-	name=$(basename "$f")
 	case "$f" in
 	*.py) cmd=("$python" "$f") ;;
 	*) cmd=(bash "$f") ;;
 	esac
-	log="$logdir/$name.log"
-	start=$(date +%s%N)
-	timeout --signal=TERM --kill-after=30 "$per_test_timeout" "${cmd[@]}" >"$log" 2>&1 &
-	current=$!
-	wait "$current"
-	rc=$?
-	current=""
-	ms=$((($(date +%s%N) - start) / 1000000))
-	secs="$((ms / 1000)).$((ms % 1000 / 100))"
-	case $rc in
-	0)
-		echo "PASS $name (${secs} s)"
-		passed=$((passed + 1))
-		;;
-	77)
-		echo "SKIP $name: $(grep -m1 '^SKIP' "$log" | sed 's/^SKIP: *//')"
-		skipped=$((skipped + 1))
-		;;
-	*)
-		[ $rc = 124 ] && why="timeout after ${per_test_timeout} s" || why="exit $rc"
-		echo "FAIL $name ($why, ${secs} s)"
-		{
-			echo "---- $name output ----"
-			tail -n 60 "$log"
-			echo "---- end of $name ----"
-		} >&2
-		failed=$((failed + 1))
-		;;
-	esac
+	run_test "$(basename "$f")" "$logdir/$(basename "$f").log" \
+		"$per_test_timeout" "${cmd[@]}"
 done
-
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+runner_summary

@@ -26,6 +26,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$here/../.." && pwd)
 . "$REPO/scripts/topo.sh"
 . "$REPO/scripts/lib/servers.sh"
+. "$here/../lib/runner.sh"
 per_test_timeout=${SHOAL_TEST_TIMEOUT:-90}
 
 tests=()
@@ -54,7 +55,7 @@ export SHOAL_PREFIX=shoal-integ-$$
 export SHOAL_WORK
 SHOAL_WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-integ.XXXXXX")
 export PYTHONDONTWRITEBYTECODE=1
-ENGINE_PID='' current='' engine_rc=''
+ENGINE_PID='' engine_rc=''
 topo_names "$SHOAL_TAG"
 
 stop_engine() {
@@ -75,10 +76,7 @@ stop_engine() {
 }
 
 cleanup() {
-	if [ -n "$current" ] && kill -0 "$current" 2>/dev/null; then
-		kill -TERM "$current" 2>/dev/null
-		wait "$current" 2>/dev/null
-	fi
+	runner_stop
 	stop_engine
 	# Quietly: nothing may follow the summary line.
 	{
@@ -128,38 +126,9 @@ capture_start "$NS_S" s0 "$SHOAL_WORK/s0.pcap" -Q in ip 2>"$SHOAL_WORK/cap.err" 
 servers_start "$NS_S" "$TOPO_SERVER" "$SHOAL_WORK/srv" 2>"$SHOAL_WORK/srv.err" ||
 	setup_failed "servers: $(cat "$SHOAL_WORK/srv.err")"
 
-passed=0 failed=0 skipped=0
 for f in "${tests[@]}"; do
 	name=$(basename "$f" .sh)
-	log=$SHOAL_WORK/$name.log
-	start=$(date +%s%N)
-	timeout --signal=TERM --kill-after=10 "$per_test_timeout" bash "$f" >"$log" 2>&1 &
-	current=$!
-	wait "$current"
-	rc=$?
-	current=
-	ms=$((($(date +%s%N) - start) / 1000000))
-	secs="$((ms / 1000)).$((ms % 1000 / 100))"
-	case $rc in
-	0)
-		echo "PASS $name (${secs} s)"
-		passed=$((passed + 1))
-		;;
-	77)
-		echo "SKIP $name: $(grep -m1 '^SKIP' "$log" | sed 's/^SKIP: *//')"
-		skipped=$((skipped + 1))
-		;;
-	*)
-		[ $rc = 124 ] && why="timeout after ${per_test_timeout} s" || why="exit $rc"
-		echo "FAIL $name ($why, ${secs} s): $(grep -m1 '^FAIL' "$log" | sed 's/^FAIL: *//')"
-		{
-			echo "---- $name output ----"
-			tail -n 40 "$log"
-			echo "---- end of $name ----"
-		} >&2
-		failed=$((failed + 1))
-		;;
-	esac
+	run_test "$name" "$SHOAL_WORK/$name.log" "$per_test_timeout" bash "$f"
 done
 
 # The engine must have survived everything and stop cleanly on SIGINT.
@@ -185,5 +154,4 @@ if [ $failed -gt 0 ]; then
 	} >&2
 fi
 
-echo "$passed passed, $failed failed, $skipped skipped"
-[ $failed -eq 0 ]
+runner_summary
