@@ -71,29 +71,31 @@ static uint8_t *quoted_l4(void)
 	return quoted_ip() + pb_ihl(quoted_ip());
 }
 
-/* Send @s in2out (keeping a copy as sent in sent[]) and capture the
- * translated IPv4 packet in quote[]; its length. */
-static uint16_t client_sends(struct pb_spec s)
+/* Translate @s in2out (@out2in false: the client sends it) or out2in
+ * (a remote's packet the client receives), keeping a copy as sent in
+ * sent[] and capturing the translated IPv4 packet in quote[]; its
+ * length. */
+static uint16_t translate(struct pb_spec s, bool out2in)
 {
 	size_t len = pb_build(frame, &s);
 	uint16_t ip_len = pb_get16(outer_ip() + 2);
 
 	memcpy(sent, outer_ip(), ip_len);
-	assert_int_equal(pb_in2out(w, &ls, frame, len), SH_OK);
+	assert_int_equal(out2in ? pb_out2in(w, &ls, frame, len)
+				: pb_in2out(w, &ls, frame, len),
+			 SH_OK);
 	memcpy(quote, outer_ip(), ip_len);
 	return ip_len;
 }
 
-/* A remote's @s translated out2in, captured in quote[]; its length. */
+static uint16_t client_sends(struct pb_spec s)
+{
+	return translate(s, false);
+}
+
 static uint16_t client_receives(struct pb_spec s)
 {
-	size_t len = pb_build(frame, &s);
-	uint16_t ip_len = pb_get16(outer_ip() + 2);
-
-	memcpy(sent, outer_ip(), ip_len);
-	assert_int_equal(pb_out2in(w, &ls, frame, len), SH_OK);
-	memcpy(quote, outer_ip(), ip_len);
-	return ip_len;
+	return translate(s, true);
 }
 
 /* Build an ICMP error src -> dst quoting the first @qlen bytes of quote[]
