@@ -206,6 +206,20 @@ static int commit_change(struct ctld *d)
 	return 0;
 }
 
+/* End the open transaction: commit when the change so far succeeded
+ * (@rc 0) and hand back @l, else roll back. */
+static int finish(struct ctld *d, int rc, const struct ctl_lease *l,
+		  struct ctl_lease *out)
+{
+	if (!rc)
+		rc = commit_change(d);
+	if (!rc)
+		*out = *l;
+	else
+		store_rollback(d->store);
+	return rc;
+}
+
 int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out)
 {
 	struct ctl_lease l = { 0 };
@@ -236,14 +250,8 @@ int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out)
 	l.expires = r->ttl >= 0 ? l.created + r->ttl : -1;
 	l.drain_since = -1;
 	rc = store_insert(d->store, &l);
-	if (!rc)
-		rc = commit_change(d);
-	if (!rc)
-		*out = l;
 out:
-	if (rc)
-		store_rollback(d->store);
-	return rc;
+	return finish(d, rc, &l, out);
 }
 
 /* The stored lease @id inside an open transaction, with the static and
@@ -272,22 +280,12 @@ int lease_renew(struct ctld *d, uint32_t id, int64_t ttl,
 
 	if (rc)
 		return rc;
-	if (l.draining) {
-		rc = -ECANCELED;
-		goto out;
-	}
+	if (l.draining)
+		return finish(d, -ECANCELED, &l, out);
 	if (ttl >= 0)
 		l.ttl = ttl;
 	l.expires = l.ttl >= 0 ? now_s() + l.ttl : -1;
-	rc = store_update(d->store, &l);
-	if (!rc)
-		rc = commit_change(d);
-	if (!rc)
-		*out = l;
-out:
-	if (rc)
-		store_rollback(d->store);
-	return rc;
+	return finish(d, store_update(d->store, &l), &l, out);
 }
 
 /* Releasing a draining lease again is a no-op that succeeds. */
@@ -306,14 +304,7 @@ int lease_release(struct ctld *d, uint32_t id, struct ctl_lease *out)
 	l.draining = true;
 	l.drain_since = now_s();
 	l.drain_gen = d->generation + 1;
-	rc = store_update(d->store, &l);
-	if (!rc)
-		rc = commit_change(d);
-	if (!rc)
-		*out = l;
-	else
-		store_rollback(d->store);
-	return rc;
+	return finish(d, store_update(d->store, &l), &l, out);
 }
 
 int lease_get(struct ctld *d, uint32_t id, struct ctl_lease *out)
