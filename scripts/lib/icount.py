@@ -45,19 +45,19 @@ def parse(path):
     callgrind dump written with --compress-strings=no."""
     total = calls = 0
     ob = cob = ""
-    for line in open(path, encoding="utf-8", errors="replace"):
-        if line.startswith("ob="):
-            ob = cob = line[3:].strip()
-        elif line.startswith("cob="):
-            cob = line[4:].strip()
-        elif line.startswith("cfn="):
-            pass
-        elif line.startswith("calls="):
-            if RX_DRIVER in cob and RX_DRIVER not in ob:
-                calls += int(line.split()[0][6:])
-            cob = ob
-        elif line.startswith("totals:"):
-            total = int(line.split()[1])
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("ob="):
+                ob = cob = line[3:].strip()
+            elif line.startswith("cob="):
+                cob = line[4:].strip()
+            elif line.startswith("calls="):
+                if RX_DRIVER in cob and RX_DRIVER not in ob:
+                    calls += int(line.split()[0][6:])
+                # A "cob=" names the callee's object for one call only.
+                cob = ob
+            elif line.startswith("totals:"):
+                total = int(line.split()[1])
     return total, calls
 
 
