@@ -61,11 +61,12 @@ int sh_linux_start(struct sh_linux **out, const struct sh_config *cfg,
 		struct sh_port *p = &ports[s];
 
 		p->mirror_id = SH_NO_MIRROR;
+		p->mirror_queues = 0;
 		p->mirror_ifindex = 0;
 		if (pcs[s]->exception == SH_EXC_NONE)
 			continue;
 		ret = sh_port_mirror(pcs[s], p->mac.addr_bytes, s, n_workers,
-				     cfg->mbufs, &p->mirror_id);
+				     cfg->mbufs, &p->mirror_id, &p->mirror_queues);
 		if (ret < 0) {
 			snprintf(err, errlen, "[%s] mirror %s: %s", names[s],
 				 pcs[s]->mirror, strerror(-ret));

@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "ctl_client.h"
+#include "handoff.h"
 #include "linux.h"
 #include "port.h"
 #include "stats.h"
@@ -43,6 +44,8 @@ static struct sh_config cfg;
 static struct nat_lease_set leases;
 static struct sh_worker workers[SH_CFG_MAX_WORKERS];
 static struct rte_rcu_qsbr *qsbr;
+static struct nat_steer steer[SH_SIDES]; /* read by every worker */
+static struct sh_handoff *handoff;
 
 /* Time exceeded replies per second, shared out between workers (Linux's
  * icmp_msgs_per_sec default). */
@@ -111,14 +114,18 @@ static void nat_free(void *p, void *ctx)
 }
 
 static int setup_port(struct sh_port *p, const struct sh_port_cfg *pc,
-		      unsigned n_workers)
+		      unsigned n_workers, enum sh_rss rss, struct nat_steer *st)
 {
 	int ret;
 
 	ret = sh_port_attach(pc->device, &p->port_id);
 	if (ret < 0)
 		return ret;
-	ret = sh_port_start(p->port_id, n_workers, cfg.mbufs);
+	ret = sh_port_start(p->port_id, n_workers, cfg.mbufs, rss, st);
+	if (ret == -EINVAL)
+		fprintf(stderr, "shoal-engine: %s: %u queue pair(s), workers = %u "
+			"needs one per worker\n", pc->device,
+			sh_port_max_queues(p->port_id), n_workers);
 	if (ret < 0)
 		return ret;
 	rte_eth_macaddr_get(p->port_id, &p->mac);
@@ -149,6 +156,13 @@ static int setup_workers(const struct sh_port ports[SH_SIDES],
 	qsbr = rte_zmalloc("sh_qsbr", qsz, RTE_CACHE_LINE_SIZE);
 	if (!qsbr || rte_rcu_qsbr_init(qsbr, cfg.workers) < 0)
 		return -ENOMEM;
+	np.steer = &steer[SH_OUTSIDE];
+	if (cfg.workers > 1) {
+		handoff = sh_handoff_create(cfg.workers, SH_HANDOFF_RING,
+					    (int)rte_socket_id());
+		if (!handoff)
+			return -rte_errno;
+	}
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		unsigned s;
 
@@ -163,6 +177,22 @@ static int setup_workers(const struct sh_port ports[SH_SIDES],
 			return -errno;
 		wk->lcore = lcore;
 		wk->queue = (uint16_t)i;
+		wk->n_workers = (uint16_t)cfg.workers;
+		wk->steer[SH_INSIDE] = &steer[SH_INSIDE];
+		wk->steer[SH_OUTSIDE] = &steer[SH_OUTSIDE];
+		if (handoff) {
+			unsigned o;
+
+			wk->ho_out = rte_zmalloc_socket("sh_ho_out",
+				cfg.workers * sizeof(*wk->ho_out), RTE_CACHE_LINE_SIZE,
+				(int)rte_lcore_to_socket_id(lcore));
+			if (!wk->ho_out)
+				return -ENOMEM;
+			for (o = 0; o < cfg.workers; o++) {
+				wk->ho_out[o].ring = sh_handoff_ring(handoff, i, o);
+				wk->ho_in[o] = sh_handoff_ring(handoff, o, i);
+			}
+		}
 		wk->leases = &leases;
 		wk->fib = sh_linux_fib(lx);
 		wk->resolve = sh_linux_resolve_ring(lx);
@@ -226,13 +256,19 @@ static void print_ports(const struct sh_port ports[SH_SIDES])
 
 	for (s = 0; s < SH_SIDES; s++) {
 		rte_ether_format_addr(mac, sizeof(mac), &ports[s].mac);
-		printf("shoal-engine: %s port %u mac %s", names[s],
-		       ports[s].port_id, mac);
+		printf("shoal-engine: %s port %u mac %s, %u queue(s) steered by %s",
+		       names[s], ports[s].port_id, mac, cfg.workers,
+		       steer[s].rss ? "RSS" : "handoff");
 		if (ports[s].mirror_id != SH_NO_MIRROR)
-			printf(", kernel mirror port %u ifindex %d", ports[s].mirror_id,
-			       ports[s].mirror_ifindex);
+			printf(", kernel mirror port %u ifindex %d, %u queue(s)",
+			       ports[s].mirror_id, ports[s].mirror_ifindex,
+			       ports[s].mirror_queues);
 		printf("\n");
 	}
+	for (s = 0; s < cfg.workers; s++)
+		printf("shoal-engine: worker %u on lcore %u (cpu %d)\n", s,
+		       workers[s].lcore,
+		       rte_lcore_to_cpu_id((int)workers[s].lcore));
 }
 
 int main(int argc, char **argv)
@@ -261,12 +297,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shoal-engine: %s\n", err);
 		return 1;
 	}
-	if (cfg.workers > 1) {
-		fprintf(stderr, "shoal-engine: %s: workers = %u: only one worker "
-				"is supported until return-traffic handoff lands\n",
-			conf, cfg.workers);
-		return 1;
-	}
 
 	if (sep < 0) {
 		snprintf(eal_buf, sizeof(eal_buf), "%s",
@@ -292,11 +322,13 @@ int main(int argc, char **argv)
 
 	if (nat_lease_set_from_config(&leases, &cfg) < 0)
 		rte_exit(EXIT_FAILURE, "%s: lease set too large\n", conf);
-	ret = setup_port(&ports[SH_INSIDE], &cfg.inside, cfg.workers);
+	ret = setup_port(&ports[SH_INSIDE], &cfg.inside, cfg.workers,
+			 SH_RSS_CLIENT, &steer[SH_INSIDE]);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "%s: [inside] device %s: %s\n", conf,
 			 cfg.inside.device, strerror(-ret));
-	ret = setup_port(&ports[SH_OUTSIDE], &cfg.outside, cfg.workers);
+	ret = setup_port(&ports[SH_OUTSIDE], &cfg.outside, cfg.workers,
+			 SH_RSS_TUPLE, &steer[SH_OUTSIDE]);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "%s: [outside] device %s: %s\n", conf,
 			 cfg.outside.device, strerror(-ret));
@@ -343,8 +375,11 @@ int main(int argc, char **argv)
 	}
 	sh_linux_stop(lx);
 	sh_ctl_destroy(ctl);
-	for (w = 0; w < cfg.workers; w++)
+	sh_handoff_destroy(handoff);
+	for (w = 0; w < cfg.workers; w++) {
 		nat_worker_destroy(workers[w].nat);
+		rte_free(workers[w].ho_out);
+	}
 	rte_free(qsbr);
 	rte_eal_cleanup();
 	return 0;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <rte_dev.h>
@@ -14,6 +15,8 @@
 #define SH_RX_DESC 1024
 #define SH_TX_DESC 1024
 #define SH_POOL_CACHE 256
+/* Queue pairs the virtio-user PMD accepts (VIRTIO_MAX_VIRTQUEUE_PAIRS). */
+#define SH_VIRTIO_USER_MAX_QUEUES 8
 
 int sh_port_attach(const char *devargs, uint16_t *port_id)
 {
@@ -56,17 +59,85 @@ static struct rte_mempool *pool_for(int socket, unsigned n_queues,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, socket);
 }
 
-int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs)
+unsigned sh_port_max_queues(uint16_t port_id)
+{
+	struct rte_eth_dev_info info;
+	unsigned n;
+
+	if (rte_eth_dev_info_get(port_id, &info) < 0)
+		return 1;
+	n = info.max_rx_queues < info.max_tx_queues ? info.max_rx_queues
+						    : info.max_tx_queues;
+	return n ? n : 1;
+}
+
+/* The hash types asked for: see docs/DESIGN.md "Several workers". */
+static uint64_t rss_types(enum sh_rss rss)
+{
+	if (rss == SH_RSS_CLIENT)
+		return RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_L3_SRC_ONLY;
+	return RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP |
+	       RTE_ETH_RSS_NONFRAG_IPV4_UDP;
+}
+
+/*
+ * After start: spread the redirection table round-robin over the queues,
+ * then read key, hash types and table back and build @steer from what the
+ * device reports. Any step the device refuses leaves the soft steer: the
+ * handoff then does the steering, correct either way.
+ */
+static void rss_steer(uint16_t port_id, const struct rte_eth_dev_info *info,
+		      unsigned n_queues, enum sh_rss rss, struct nat_steer *steer)
+{
+	struct rte_eth_rss_reta_entry64 reta[NAT_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
+	uint16_t table[NAT_RETA_MAX];
+	uint8_t key[64];
+	struct rte_eth_rss_conf conf = { .rss_key = key, .rss_key_len = sizeof(key) };
+	unsigned size = info->reta_size, i;
+
+	if (size < RTE_ETH_RETA_GROUP_SIZE || size > NAT_RETA_MAX ||
+	    (size & (size - 1)))
+		return;
+	memset(reta, 0, sizeof(reta));
+	for (i = 0; i < size; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |=
+			1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] =
+			(uint16_t)(i % n_queues);
+	}
+	if (rte_eth_dev_rss_reta_update(port_id, reta, (uint16_t)size) < 0 ||
+	    rte_eth_dev_rss_reta_query(port_id, reta, (uint16_t)size) < 0 ||
+	    rte_eth_dev_rss_hash_conf_get(port_id, &conf) < 0)
+		return;
+	/* Only the exact types asked for make the engine's model the NIC's. */
+	if ((conf.rss_hf & rss_types(rss)) != rss_types(rss))
+		return;
+	for (i = 0; i < size; i++)
+		table[i] = reta[i / RTE_ETH_RETA_GROUP_SIZE]
+				   .reta[i % RTE_ETH_RETA_GROUP_SIZE];
+	nat_steer_rss(steer, n_queues,
+		      rss == SH_RSS_CLIENT ? NAT_RSS_INPUT_IN : NAT_RSS_INPUT_OUT,
+		      key, conf.rss_key_len, table, size);
+}
+
+int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
+		  enum sh_rss rss, struct nat_steer *steer)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
 	struct rte_mempool *mp;
 	uint16_t nrx = SH_RX_DESC, ntx = SH_TX_DESC, q;
+	uint8_t key[64];
+	bool want_rss;
 	int socket, ret;
 
+	if (steer)
+		nat_steer_soft(steer, n_queues);
 	ret = rte_eth_dev_info_get(port_id, &info);
 	if (ret < 0)
 		return ret;
+	if (info.max_rx_queues < n_queues || info.max_tx_queues < n_queues)
+		return -EINVAL;
 	socket = rte_eth_dev_socket_id(port_id);
 	if (socket < 0)
 		socket = (int)rte_socket_id();
@@ -74,8 +145,23 @@ int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs)
 	if (!mp)
 		return -rte_errno;
 
-	if (n_queues > 1) {
-		/* Client flows spread by 5-tuple; each stays on one worker. */
+	want_rss = n_queues > 1 && rss != SH_RSS_NONE &&
+		   (info.flow_type_rss_offloads & rss_types(rss)) == rss_types(rss);
+	if (want_rss) {
+		/* A key of our own, random per boot, so that no client can aim
+		 * traffic at one queue. */
+		uint8_t len = info.hash_key_size ? info.hash_key_size : 40;
+
+		if (len > sizeof(key) || getrandom(key, len, 0) != len)
+			want_rss = false;
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf = (struct rte_eth_rss_conf){
+			.rss_key = want_rss ? key : NULL,
+			.rss_key_len = want_rss ? len : 0,
+			.rss_hf = rss_types(rss),
+		};
+	} else if (n_queues > 1 && info.flow_type_rss_offloads) {
+		/* Spread somehow; the handoff finds the owners. */
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
@@ -104,6 +190,8 @@ int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs)
 	ret = rte_eth_dev_start(port_id);
 	if (ret < 0)
 		return ret;
+	if (want_rss && steer)
+		rss_steer(port_id, &info, n_queues, rss, steer);
 	/* Return traffic is addressed to slice addresses, not our MAC. */
 	ret = rte_eth_promiscuous_enable(port_id);
 	if (ret < 0 && ret != -ENOTSUP)
@@ -113,7 +201,7 @@ int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs)
 
 int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 		   unsigned index, unsigned n_queues, uint32_t mbufs,
-		   uint16_t *port_id)
+		   uint16_t *port_id, uint16_t *queues)
 {
 	char devargs[256], m[18];
 	bool vhost = access("/dev/vhost-net", R_OK | W_OK) == 0;
@@ -128,14 +216,20 @@ int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 		snprintf(devargs, sizeof(devargs),
 			 "virtio_user_shoal%u,path=/dev/vhost-net,queues=%u,"
 			 "queue_size=1024,iface=%s,mac=%s",
-			 index, n_queues, pc->mirror, m);
+			 index,
+			 n_queues < SH_VIRTIO_USER_MAX_QUEUES ? n_queues
+							      : SH_VIRTIO_USER_MAX_QUEUES,
+			 pc->mirror, m);
 	else
 		snprintf(devargs, sizeof(devargs), "net_tap_shoal%u,iface=%s,mac=%s",
 			 index, pc->mirror, m);
 	ret = sh_port_attach(devargs, port_id);
 	if (ret < 0)
 		return ret;
-	return sh_port_start(*port_id, n_queues, mbufs);
+	if (n_queues > sh_port_max_queues(*port_id))
+		n_queues = sh_port_max_queues(*port_id);
+	*queues = (uint16_t)n_queues;
+	return sh_port_start(*port_id, n_queues, mbufs, SH_RSS_NONE, NULL);
 }
 
 void sh_port_stop(uint16_t port_id)

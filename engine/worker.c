@@ -7,13 +7,18 @@
  *      packet data ahead and, for large tables, flow-table lines), then
  *      translate each packet and buffer it on the other port, hand it to
  *      Linux through the port's mirror, or count its drop (rx_data);
- *   4. per mirror: rx burst of Linux's own packets, police slice sources,
+ *      A packet another worker owns (nat_pkt_owner()) is staged for
+ *      that worker's handoff ring instead (only with several workers);
+ *   4. with several workers: dequeue what the others handed over and
+ *      dispatch it like our own (already parsed);
+ *   5. per mirror: rx burst of Linux's own packets, police slice sources,
  *      buffer them on the paired data port; retry packets held for an
  *      unresolved next hop;
- *   5. flush every TX buffer (the loop is short, so it is its own drain
- *      deadline and never leaves packets waiting);
- *   6. report an RCU quiescent state;
- *   7. run the expiry clock hand over a bounded slice of the flow table,
+ *   6. flush every TX buffer and handoff staging buffer (the loop is
+ *      short, so it is its own drain deadline and never leaves packets
+ *      waiting);
+ *   7. report an RCU quiescent state;
+ *   8. run the expiry clock hand over a bounded slice of the flow table,
  *      paced by time so the whole table is visited about once a second
  *      whatever the load.
  */
@@ -23,6 +28,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_prefetch.h>
+#include <rte_byteorder.h>
 
 #include "worker.h"
 
@@ -35,6 +41,8 @@
 #define SH_HINT_MIN_FLOWS 16384
 /* Ask the kernel about one next hop at most this often (ms). */
 #define SH_RESOLVE_INTERVAL 200
+/* rx_data's verdict for a packet staged for its owner's handoff ring. */
+#define SH_HANDED (NAT_KERNEL + 1)
 
 void sh_bucket_init(struct sh_bucket *b, uint32_t rate)
 {
@@ -70,9 +78,9 @@ static void flush(struct sh_worker *wk, struct sh_txbuf *b, uint16_t port_id,
 	if (b->n == 0)
 		return;
 	sent = rte_eth_tx_burst(port_id, wk->queue, b->pkts, b->n);
-	wk->nat->cnt[counter] += sent;
+	wk->cnt[counter] += sent;
 	if (unlikely(sent < b->n)) {
-		wk->nat->cnt[SH_DROP_TX_FULL] += b->n - sent;
+		wk->cnt[SH_DROP_TX_FULL] += b->n - sent;
 		rte_pktmbuf_free_bulk(&b->pkts[sent], b->n - sent);
 	}
 	b->n = 0;
@@ -97,7 +105,7 @@ static inline void tx_data(struct sh_worker *wk, enum sh_side side,
 static inline void drop(struct sh_worker *wk, unsigned reason,
 			struct rte_mbuf *m)
 {
-	wk->nat->cnt[reason]++;
+	wk->cnt[reason]++;
 	rte_pktmbuf_free(m);
 }
 
@@ -112,6 +120,16 @@ static void punt(struct sh_worker *wk, enum sh_side side, struct rte_mbuf *m,
 		return drop(wk, why, m);
 	if (!bucket_take(&wk->punt[side], wk->nat->now))
 		return drop(wk, SH_DROP_PUNT_POLICED, m);
+	if (unlikely(wk->queue >= p->mirror_queues)) {
+		/* No queue of ours on this mirror: a worker with one sends it
+		 * (the punt was charged to our own share of the rate). */
+		struct sh_handoff_item it = {
+			.m = m, .side = (uint8_t)side, .kind = SH_HANDOFF_TO_KERNEL,
+		};
+
+		return sh_handoff_put(&wk->ho_out[wk->queue % p->mirror_queues],
+				      &it, wk->cnt);
+	}
 	enqueue(wk, &wk->to_kernel[side], p->mirror_id, SH_CNT_TO_KERNEL, m);
 }
 
@@ -235,7 +253,7 @@ static void time_exceeded(struct sh_worker *wk, const struct nat_lease_set *ls,
 	}
 	r->data_len = (uint16_t)len;
 	r->pkt_len = len;
-	wk->nat->cnt[SH_CNT_ICMP_TIME_EXCEEDED]++;
+	wk->cnt[SH_CNT_ICMP_TIME_EXCEEDED]++;
 	tx_data(wk, side, r);
 }
 
@@ -272,6 +290,29 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 	tx_data(wk, to, m);
 }
 
+/* Stage @m (parsed into @p) for its owner when that is another worker;
+ * false when it is ours to handle. */
+static inline bool hand_off(struct sh_worker *wk, const struct nat_lease_set *ls,
+			    enum sh_side from, struct rte_mbuf *m,
+			    const struct nat_pkt *p)
+{
+	int owner = nat_pkt_owner(wk->steer[SH_INSIDE], wk->steer[SH_OUTSIDE],
+				  ls, p, from == SH_OUTSIDE);
+	struct sh_handoff_item it;
+
+	if (owner < 0 || owner == wk->queue)
+		return false;
+	it = (struct sh_handoff_item){
+		.m = m,
+		.l2_len = p->l2_len,
+		.ihl = (uint8_t)(p->l4 - p->ip),
+		.side = (uint8_t)from,
+		.kind = SH_HANDOFF_TRANSLATE,
+	};
+	sh_handoff_put(&wk->ho_out[owner], &it, wk->cnt);
+	return true;
+}
+
 /*
  * One burst from data port @from, in three passes so that the flow
  * table's two dependent cache misses per packet overlap across the burst
@@ -296,7 +337,7 @@ static void rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 	n = rte_eth_rx_burst(wk->port[from].port_id, wk->queue, pkts, SH_BURST);
 	if (n == 0)
 		return;
-	wk->nat->cnt[out2in ? SH_CNT_RX_OUTSIDE : SH_CNT_RX_INSIDE] += n;
+	wk->cnt[out2in ? SH_CNT_RX_OUTSIDE : SH_CNT_RX_INSIDE] += n;
 	for (i = 0; i < n && i < SH_PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
@@ -313,13 +354,55 @@ static void rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 		v[i] = nat_parse(&p[i], rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
 				 (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
 					 RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+		if (wk->n_workers > 1 && likely(v[i] == SH_OK) &&
+		    hand_off(wk, ls, from, m, &p[i])) {
+			v[i] = SH_HANDED;
+			continue;
+		}
 		if (hints && likely(v[i] == SH_OK))
 			nat_hint_slot(wk->nat, &p[i], out2in, &hint[i]);
 	}
 	for (i = 0; hints && i < n; i++)
 		nat_hint_flow(wk->nat, &hint[i], out2in);
 	for (i = 0; i < n; i++)
-		handle(wk, ls, fib, from, pkts[i], &p[i], v[i]);
+		if (v[i] != SH_HANDED)
+			handle(wk, ls, fib, from, pkts[i], &p[i], v[i]);
+}
+
+/*
+ * Packets the other workers handed to us: translate what we own (parsed
+ * already: the item carries the header offsets) and send punts to our
+ * mirror queues. One burst per incoming ring per iteration.
+ */
+static void rx_handoff(struct sh_worker *wk, const struct nat_lease_set *ls,
+		       const struct sh_fib *fib)
+{
+	struct sh_handoff_item it[SH_HANDOFF_BURST];
+	unsigned w, n, i;
+
+	for (w = 0; w < wk->n_workers; w++) {
+		if (!wk->ho_in[w])
+			continue;
+		n = sh_handoff_take(wk->ho_in[w], it, wk->cnt);
+		for (i = 0; i < n; i++) {
+			struct rte_mbuf *m = it[i].m;
+			enum sh_side side = it[i].side;
+			struct nat_pkt p;
+
+			if (it[i].kind == SH_HANDOFF_TO_KERNEL) {
+				enqueue(wk, &wk->to_kernel[side],
+					wk->port[side].mirror_id, SH_CNT_TO_KERNEL, m);
+				continue;
+			}
+			p.l2_len = it[i].l2_len;
+			p.ip = rte_pktmbuf_mtod(m, uint8_t *) + p.l2_len;
+			p.l4 = p.ip + it[i].ihl;
+			p.ip_len = rte_be_to_cpu_16(*(const rte_be16_t *)(p.ip + 2));
+			p.l4_len = (uint16_t)(p.ip_len - it[i].ihl);
+			p.proto = p.ip[9];
+			handle(wk, ls, fib, side, m, &p, SH_OK);
+		}
+	}
 }
 
 /* Linux's own packets from @side's mirror leave through that data port,
@@ -330,7 +413,8 @@ static void rx_kernel(struct sh_worker *wk, const struct nat_lease_set *ls,
 	struct rte_mbuf *pkts[SH_BURST];
 	uint16_t n, i;
 
-	if (wk->port[side].mirror_id == SH_NO_MIRROR)
+	if (wk->port[side].mirror_id == SH_NO_MIRROR ||
+	    wk->queue >= wk->port[side].mirror_queues)
 		return;
 	n = rte_eth_rx_burst(wk->port[side].mirror_id, wk->queue, pkts,
 			     SH_BURST);
@@ -348,7 +432,7 @@ static void rx_kernel(struct sh_worker *wk, const struct nat_lease_set *ls,
 			drop(wk, v, m);
 			continue;
 		}
-		wk->nat->cnt[SH_CNT_FROM_KERNEL]++;
+		wk->cnt[SH_CNT_FROM_KERNEL]++;
 		tx_data(wk, side, m);
 	}
 }
@@ -375,6 +459,8 @@ int sh_worker_main(void *arg)
 		fib = __atomic_load_n(&wk->fib, __ATOMIC_ACQUIRE);
 		rx_data(wk, ls, fib, SH_INSIDE);
 		rx_data(wk, ls, fib, SH_OUTSIDE);
+		if (wk->n_workers > 1)
+			rx_handoff(wk, ls, fib);
 		rx_kernel(wk, ls, SH_INSIDE);
 		rx_kernel(wk, ls, SH_OUTSIDE);
 		pending_retry(wk, fib);
@@ -385,6 +471,8 @@ int sh_worker_main(void *arg)
 			flush(wk, &wk->to_kernel[s], wk->port[s].mirror_id,
 			      SH_CNT_TO_KERNEL);
 		}
+		for (s = 0; s < wk->n_workers && wk->n_workers > 1; s++)
+			sh_handoff_flush(&wk->ho_out[s], wk->cnt);
 		rte_rcu_qsbr_quiescent(wk->qsbr, wk->qsbr_id);
 
 		if (now != last) {
@@ -400,6 +488,10 @@ int sh_worker_main(void *arg)
 		}
 	}
 	wk->stopped_tsc = rte_rdtsc();
+	/* What is staged goes to the rings, which the main lcore empties
+	 * (sh_handoff_destroy) once every worker has stopped. */
+	for (s = 0; s < wk->n_workers && wk->n_workers > 1; s++)
+		sh_handoff_flush(&wk->ho_out[s], wk->cnt);
 	while (wk->n_pending)
 		drop(wk, SH_DROP_NO_NEIGHBOUR, wk->pending[--wk->n_pending].m);
 	rte_rcu_qsbr_thread_offline(wk->qsbr, wk->qsbr_id);

@@ -3,8 +3,11 @@
  * Worker lcores: the burst loop around the NAT core.
  *
  * One struct sh_worker per worker lcore, cache aligned and written only by
- * that lcore (its queues, TX buffers, token buckets, NAT state and
- * counters). The main lcore reads the counters without locks (aligned
+ * that lcore (its queues, TX buffers, token buckets, handoff staging, NAT
+ * state and counters). Worker i owns queue i of every data port and of
+ * every kernel mirror that has that many queues; a packet that reaches a
+ * worker other than its owner (nat_pkt_owner()) is handed to the owner
+ * over an SPSC ring (handoff.h). The main lcore reads the counters without locks (aligned
  * 64-bit loads) and publishes new snapshots of the leases and of the
  * kernel's routes and neighbours through the pointers below (RCU: workers
  * report a quiescent state once per loop iteration; the main lcore frees
@@ -21,6 +24,8 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "config.h"
+#include "handoff.h"
 #include "nat/nat.h"
 #include "netlink.h"
 
@@ -46,6 +51,7 @@ struct sh_bucket {
 struct sh_port {
 	uint16_t port_id;
 	uint16_t mirror_id;   /* kernel mirror ethdev, or SH_NO_MIRROR */
+	uint16_t mirror_queues; /* queue pairs the mirror has (<= workers) */
 	int mirror_ifindex;   /* its Linux interface, 0 without one */
 	struct rte_ether_addr mac;      /* our own (the mirror's too) */
 	struct rte_ether_addr next_hop; /* static peer, if configured */
@@ -73,9 +79,15 @@ struct sh_pending {
 
 struct sh_worker {
 	unsigned lcore;
-	uint16_t queue; /* RX and TX queue index on every port */
+	uint16_t queue; /* worker index: RX and TX queue on every port */
+	uint16_t n_workers;
 	struct sh_port port[SH_SIDES];
+	const struct nat_steer *steer[SH_SIDES]; /* read-only, shared */
 	struct nat_worker *nat;
+	/* Handoff (n_workers > 1): staging towards each worker, indexed by
+	 * worker, and the rings from each other worker (NULL for itself). */
+	struct sh_handoff_out *ho_out;
+	struct rte_ring *ho_in[SH_CFG_MAX_WORKERS];
 	const struct nat_lease_set *leases; /* RCU-published */
 	const struct sh_fib *fib;           /* RCU-published; NULL: none yet */
 	struct rte_rcu_qsbr *qsbr;
@@ -93,6 +105,10 @@ struct sh_worker {
 	struct sh_bucket punt[SH_SIDES];
 	struct sh_bucket icmp;            /* time exceeded replies */
 	uint64_t started_tsc, stopped_tsc;
+	/* What the worker itself counts (I/O, handoff, and the drop of every
+	 * packet it refuses); the NAT core counts translations and flows in
+	 * nat->cnt. Readers add both (sh_stats_sum()). */
+	uint64_t cnt[SH_COUNTER_MAX] __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 extern volatile bool force_quit;

@@ -31,6 +31,7 @@ struct nat_worker *nat_worker_create(const struct nat_params *p)
 	uint32_t slots, i;
 
 	if (p->n_workers == 0 || p->worker_id >= p->n_workers ||
+	    (p->steer && p->steer->n_workers != p->n_workers) ||
 	    p->max_flows == 0 || p->max_flows > (1u << 30)) {
 		errno = EINVAL;
 		return NULL;
@@ -42,6 +43,7 @@ struct nat_worker *nat_worker_create(const struct nat_params *p)
 	w->mem_ctx = p->mem_ctx;
 	w->id = p->worker_id;
 	w->n_workers = p->n_workers;
+	w->steer = p->steer;
 	w->max_ports_per_client = p->max_ports_per_client;
 	w->secret[0] = p->secret[0];
 	w->secret[1] = p->secret[1];

@@ -17,10 +17,12 @@
  *                       addresses and ports, so a swap needs no flow walk.
  *
  * Ports belong to workers
- *   Outside port P of any lease belongs to worker (P % n_workers). Return
- *   traffic therefore reaches its owner by the port alone (a NIC can steer
- *   on the low bits of the port with rte_flow when n_workers is a power of
- *   two; otherwise a handoff ring does it), and workers never share flows.
+ *   A worker creates only outside 5-tuples it owns (steer.h): with the
+ *   outside NIC's RSS known, tuples whose return packets the NIC hashes to
+ *   the worker's own queue; otherwise ports with P % n_workers == id.
+ *   Return traffic therefore finds its owner from the packet alone (in
+ *   hardware, or through the engine's handoff rings), and no two workers
+ *   can create the same outside 5-tuple.
  *
  * Byte order
  *   Addresses and ports inside keys and flows are in network order, as
@@ -42,6 +44,7 @@
 #include <shoal/counters.h>
 
 #include "config.h"
+#include "steer.h"
 
 #define NAT_KERNEL ((unsigned)SH_COUNTER_MAX)
 
@@ -174,6 +177,9 @@ struct nat_params {
 	uint32_t max_ports_per_client; /* 0 = unlimited */
 	uint32_t timeout_s[NAT_TO_MAX];
 	uint64_t secret[2]; /* per-boot random key for hashing and ports */
+	/* The outside port's steer (read-only, outlives the worker); NULL:
+	 * ports by P % n_workers. */
+	const struct nat_steer *steer;
 	/* Zeroed, 64-byte aligned memory; lets the engine use NUMA-local
 	 * hugepages and the tests use libc. */
 	void *(*zalloc)(size_t size, void *ctx);
@@ -195,6 +201,7 @@ struct nat_table {
 
 struct nat_worker {
 	unsigned id, n_workers;
+	const struct nat_steer *steer; /* see nat_params */
 	uint32_t now; /* ms; set by the owner before each burst */
 	uint32_t timeout_ms[NAT_TO_MAX];
 	uint32_t max_ports_per_client;
@@ -375,8 +382,34 @@ void nat_hint_flow(const struct nat_worker *w, const struct nat_hint *h,
 int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
 			const struct nat_key *in);
 
-/* This worker's share of [lo, hi]: first port and count (stride n_workers). */
-uint32_t nat_worker_ports(const struct nat_worker *w, uint16_t lo, uint16_t hi,
-			  uint16_t *first);
+/*
+ * Does worker @w own outside port @port_be (network order) towards
+ * @remote:@rport_be with @proto? The port search creates only tuples
+ * its worker owns (see "Ports belong to workers"); @base is
+ * nat_steer_base() of the destination when @w's steer has RSS, else
+ * ignored. Any lcore.
+ */
+static inline bool nat_worker_owns_port(const struct nat_worker *w,
+					uint32_t base, uint16_t port_be,
+					uint8_t proto)
+{
+	if (w->steer && w->steer->rss && proto != 1 /* ICMP */)
+		return nat_owner_port(w->steer, base, port_be) == w->id;
+	return steer_host16(port_be) % w->n_workers == w->id;
+}
+
+/* ---- steer.c ---- */
+
+/*
+ * The worker that owns parsed packet @p received on the inside (@out2in
+ * false) or the outside, under steers @in and @out: the client's owner for
+ * client traffic and errors quoting it, the outside tuple's owner for
+ * return traffic and errors quoting it. -1 when any worker may handle it
+ * (Linux's packets, and ICMP too malformed to say; those are punted or
+ * dropped wherever they are). Read-only; any lcore.
+ */
+int nat_pkt_owner(const struct nat_steer *in, const struct nat_steer *out,
+		  const struct nat_lease_set *ls, const struct nat_pkt *p,
+		  bool out2in);
 
 #endif /* SHOAL_NAT_H */

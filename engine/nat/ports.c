@@ -4,10 +4,16 @@
  *
  * 1. Walk the nat leases whose client selector matches, most specific
  *    prefix first; skip draining leases.
- * 2. In each, search this worker's share of the range (every
- *    n_workers-th port, see nat.h "Ports belong to workers") starting at
- *    a keyed hash of (slice, destination) plus a per-destination offset
- *    (RFC 6056 algorithm 4), for at most NAT_PORT_ATTEMPTS candidates.
+ * 2. In each, scan the range from a keyed hash of (slice, destination)
+ *    plus a per-destination offset (RFC 6056 algorithm 4), considering
+ *    only ports this worker owns (nat_worker_owns_port: with the outside
+ *    NIC's RSS, those whose return tuple hashes to this worker's queue;
+ *    else P % n_workers == id). Two budgets bound the scan: at most
+ *    NAT_PORT_ATTEMPTS owned candidates are looked up (each lookup is
+ *    about one cache miss), and at most NAT_PORT_ATTEMPTS * n_workers
+ *    ports are considered (an ownership test is a modulo or two table
+ *    loads). A range no larger than that is scanned whole, so a small
+ *    lease never reports a false "exhausted".
  * 3. A candidate is free when its outside 5-tuple (slice, port, remote,
  *    remote port, proto) belongs to no live flow: the same port is reused
  *    towards different destinations (RFC 7857 §3 port overlapping).
@@ -16,39 +22,34 @@
  */
 #include "nat_inline.h"
 
-uint32_t nat_worker_ports(const struct nat_worker *w, uint16_t lo, uint16_t hi,
-			  uint16_t *first)
-{
-	uint32_t n = w->n_workers, f;
-
-	f = lo + (w->id + n - lo % n) % n;
-	if (f > hi)
-		return 0;
-	*first = (uint16_t)f;
-	return (hi - f) / n + 1;
-}
-
 static int64_t pick_in_lease(struct nat_worker *w, const struct nat_lease *l,
 			     const struct nat_key *in, struct nat_flow *f)
 {
+	uint32_t range = (uint32_t)(l->hi - l->lo) + 1, scan, probes = 0;
+	uint32_t k, i, slot, base = 0;
+	bool mine_all = w->n_workers == 1;
 	struct nat_key out;
-	uint16_t first;
-	uint32_t count, k, i, budget, slot;
 	uint64_t h;
 
-	count = nat_worker_ports(w, l->lo, l->hi, &first);
-	if (count == 0)
-		return -SH_DROP_PORTS_EXHAUSTED;
 	h = nat_mix((uint64_t)l->ip << 32 | in->remote_ip,
 		    (uint64_t)in->remote_port << 8 | in->proto, w->secret[1]);
 	slot = (uint32_t)(h >> 40) % NAT_PORT_TABLE_SIZE;
-	k = (uint32_t)((h + w->port_offset[slot]) % count);
-	budget = count < NAT_PORT_ATTEMPTS ? count : NAT_PORT_ATTEMPTS;
+	k = (uint32_t)((h + w->port_offset[slot]) % range);
+	scan = NAT_PORT_ATTEMPTS * w->n_workers;
+	if (scan > range)
+		scan = range;
+	if (w->steer && w->steer->rss)
+		base = nat_steer_base(w->steer, l->ip, in->remote_ip,
+				      in->remote_port);
 
-	for (i = 0; i < budget; i++) {
-		uint16_t port = nat_be16((uint16_t)(first + k * w->n_workers));
+	for (i = 0; i < scan; i++, k = k + 1 == range ? 0 : k + 1) {
+		uint16_t port = nat_be16((uint16_t)(l->lo + k));
 		int64_t idx;
 
+		if (!mine_all && !nat_worker_owns_port(w, base, port, in->proto))
+			continue;
+		if (probes++ == NAT_PORT_ATTEMPTS)
+			break;
 		nat_key_set(&out, l->ip, port, in->remote_ip, in->remote_port,
 			    in->proto);
 		if (nat_lookup_out(w, &out) < 0) {
@@ -60,8 +61,6 @@ static int64_t pick_in_lease(struct nat_worker *w, const struct nat_lease *l,
 				w->port_offset[slot] += (uint16_t)(i + 1);
 			return idx;
 		}
-		if (++k == count)
-			k = 0;
 	}
 	return -SH_DROP_PORTS_EXHAUSTED;
 }

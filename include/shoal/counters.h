@@ -58,7 +58,9 @@
 	  "packet for Linux over the port's punt_rate")                        \
 	_(KERNEL_PORT_VIOLATION, "kernel_port_violation",                      \
 	  "kernel packet from a slice address outside every socket lease")     \
-	_(TX_FULL, "tx_full", "transmit queue full")
+	_(TX_FULL, "tx_full", "transmit queue full")                          \
+	_(HANDOFF_FULL, "handoff_full",                                        \
+	  "handoff ring to the packet's owning worker full")
 
 #define SHOAL_FOREACH_EVENT(_)                                                 \
 	_(RX_INSIDE, "rx_inside", "packets received on the inside port")       \
@@ -76,7 +78,11 @@
 	_(TO_KERNEL, "to_kernel", "packets handed to Linux (kernel mirror)")   \
 	_(FROM_KERNEL, "from_kernel", "kernel packets sent on a data port")    \
 	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded",                            \
-	  "ICMP time exceeded sent for packets whose TTL ran out")
+	  "ICMP time exceeded sent for packets whose TTL ran out")              \
+	_(HANDOFF_TX, "handoff_tx",                                            \
+	  "packets handed to the worker that owns them")                       \
+	_(HANDOFF_RX, "handoff_rx",                                            \
+	  "packets received from another worker to handle as their owner")
 
 enum sh_counter {
 	SH_OK = 0, /* not a counter: "no drop" */

@@ -716,9 +716,9 @@ static void test_workers_out_of_range_is_rejected(void **state)
 {
 	(void)state;
 	load_err(MINIMAL "[engine]\nworkers = 0\n", 8,
-		 "workers: expected an integer in 1..16, got '0'");
-	load_err(MINIMAL "[engine]\nworkers = 17\n", 8,
-		 "workers: expected an integer in 1..16, got '17'");
+		 "workers: expected an integer in 1..64, got '0'");
+	load_err(MINIMAL "[engine]\nworkers = 65\n", 8,
+		 "workers: expected an integer in 1..64, got '65'");
 	load_err(MINIMAL "[engine]\nworkers = two\n", 8, "workers: expected");
 	load_err(MINIMAL "[engine]\nworkers = 4294967297\n", 8,
 		 "workers: expected");
