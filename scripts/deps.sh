@@ -14,8 +14,9 @@ PKGS=(
 	# demo peers and the integration tests (scripts/topo.sh, tests/integration)
 	ethtool curl iputils-ping socat nftables tcpdump
 	iperf3 dnsmasq-base bind9-dnsutils traceroute iputils-tracepath
-	# the benchmark: its baseline (dpdk-testpmd) and instruction counts
-	dpdk valgrind
+	# the benchmark: its baseline (dpdk-testpmd, in dpdk-dev) and
+	# instruction counts
+	dpdk dpdk-dev valgrind
 )
 
 missing=()
