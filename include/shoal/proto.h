@@ -47,8 +47,8 @@
  *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
  *            "outside": "ip:port", "remote": "ip:port", "lease": N,
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
- *   WORKER = {"worker": 0..SHOAL_MAX_WORKERS-1, "lcore": N, "flows": N,
- *             "counters": {name: N, ...}}
+ *   WORKER = {"worker": 0..SHOAL_MAX_WORKERS-1, "lcore": 0..2^31-1,
+ *             "flows": 0..2^32-1, "counters": {name: N, ...}}
  *            one worker's share: its flows and its counters, by the same
  *            names as the summed "counters"
  *
