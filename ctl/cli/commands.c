@@ -281,21 +281,111 @@ static int counter_rank(const char *name, const char **kind)
 	return 1 << 20;
 }
 
+/* The per-worker summary's columns that add up counters (DROPS adds every
+ * drop, by counter_rank). */
+static const struct {
+	const char *key;
+	const char *counters[2];
+} worker_sums[] = {
+	{ "rx", { "rx_inside", "rx_outside" } },
+	{ "tx", { "tx_inside", "tx_outside" } },
+	{ "handoff_tx", { "handoff_tx" } },
+	{ "handoff_rx", { "handoff_rx" } },
+};
+
+/* One summary row per element of stats' per_worker, in a new object's
+ * "rows": worker, lcore, flows, the worker_sums and drops. */
+static json_t *worker_rows(json_t *result)
+{
+	json_t *rows = json_array(), *w, *counters, *row, *v;
+	const char *name, *kind;
+	uint64_t sum; /* wraps rather than overflows on absurd counters */
+	size_t i, k, m;
+
+	json_array_foreach(json_object_get(result, "per_worker"), i, w) {
+		counters = json_object_get(w, "counters");
+		row = json_pack("{s:O*,s:O*,s:O*}", "worker",
+				json_object_get(w, "worker"), "lcore",
+				json_object_get(w, "lcore"), "flows",
+				json_object_get(w, "flows"));
+		for (k = 0; k < sizeof(worker_sums) / sizeof(worker_sums[0]);
+		     k++) {
+			const char *const *names = worker_sums[k].counters;
+
+			sum = 0;
+			for (m = 0; m < 2 && names[m] != NULL; m++)
+				sum += (uint64_t)json_integer_value(
+					json_object_get(counters, names[m]));
+			json_object_set_new(row, worker_sums[k].key,
+					    json_integer((json_int_t)sum));
+		}
+		sum = 0;
+		json_object_foreach(counters, name, v) {
+			counter_rank(name, &kind);
+			if (strcmp(kind, "drop") == 0)
+				sum += (uint64_t)json_integer_value(v);
+		}
+		json_object_set_new(row, "drops",
+				    json_integer((json_int_t)sum));
+		json_array_append_new(rows, row);
+	}
+	return json_pack("{s:o}", "rows", rows);
+}
+
+/* Text only: a summary line per worker; with all, every counter that is
+ * not zero everywhere, a column per worker. */
+static void show_workers(struct printer *p, json_t *result, bool all)
+{
+	static const struct pfield f[] = {
+		{ .key = "worker", .title = "WORKER", .type = PF_UINT },
+		{ .key = "lcore", .title = "LCORE", .type = PF_UINT },
+		{ .key = "flows", .title = "FLOWS", .type = PF_UINT },
+		{ .key = "rx", .title = "RX", .type = PF_UINT },
+		{ .key = "tx", .title = "TX", .type = PF_UINT },
+		{ .key = "handoff_tx", .title = "HANDOFF_TX", .type = PF_UINT },
+		{ .key = "handoff_rx", .title = "HANDOFF_RX", .type = PF_UINT },
+		{ .key = "drops", .title = "DROPS", .type = PF_UINT },
+		{ 0 },
+	};
+	json_t *rows = worker_rows(result);
+
+	print_note(p, "%s", "");
+	print_table(p, rows, "rows", f);
+	json_decref(rows);
+	if (!all)
+		return;
+	print_note(p, "%s", "");
+	print_counter_columns(p, result, "per_worker", "worker", "W",
+			      "counters", counter_rank);
+}
+
 static void show_stats(struct printer *p, json_t *result,
 		       const struct call *c)
 {
 	static const struct pfield workers = {
 		.key = "workers", .title = "workers", .type = PF_UINT,
 	};
+	static const struct pfield flows = {
+		.key = "flows", .title = "flows", .type = PF_UINT,
+	};
 	static const struct pfield age = {
 		.key = "report_age", .title = "report age", .type = PF_DURATION,
 	};
+	static const struct pfield per_worker = {
+		.key = "per_worker", .title = "per worker", .type = PF_STR,
+	};
+	bool all = opt_val(c, "--all") != NULL;
 
 	print_member(p, result, &workers);
+	print_member(p, result, &flows);
 	print_member(p, result, &age);
 	print_note(p, "%s", "");
-	print_counters(p, result, "counters", counter_rank,
-		       opt_val(c, "--all") != NULL);
+	print_counters(p, result, "counters", counter_rank, all);
+	/* JSON: the daemon's array as it is; text: tables made from it. */
+	if (print_is_json(p))
+		print_member(p, result, &per_worker);
+	else if (json_array_size(json_object_get(result, "per_worker")))
+		show_workers(p, result, all);
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -353,8 +443,9 @@ const struct cmd cmds[] = {
 	  .opts = flows_opts, .method = "flows", .build = build_flows,
 	  .show = show_flows },
 	{ .words = "stats", .args = "[--all | -v]",
-	  .summary = "Show the engine's counters, drops first; --all "
-		     "includes zeros.",
+	  .summary = "Show the engine's counters, drops first, then a line "
+		     "per worker; --all includes zeros and every counter per "
+		     "worker.",
 	  .opts = stats_opts, .method = "stats", .show = show_stats },
 	{ .words = "help", .args = "[COMMAND...]",
 	  .summary = "Show usage of all commands or of COMMAND.",

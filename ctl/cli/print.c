@@ -14,10 +14,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <shoal/proto.h>
+
 #include "shoalctl.h"
 
 #define CELL_MAX 256
-#define TABLE_COLS 16
+/* stats --all: KIND, COUNTER and a column per worker */
+#define TABLE_COLS (2 + SHOAL_MAX_WORKERS)
 
 struct printer {
 	FILE *out;
@@ -311,42 +314,55 @@ void print_member(struct printer *p, json_t *src, const struct pfield *f)
 	fprintf(p->out, "%s: %s\n", f->title, cell);
 }
 
-void print_counters(struct printer *p, json_t *src, const char *key,
-		    int (*rank)(const char *name, const char **kind), bool all)
+/* Room for a counter table's column keys ("c0", "c1", ...). */
+#define COL_KEY_MAX 24
+
+/*
+ * Text of a counter table: KIND, COUNTER, then one column per object of
+ * objs[0..n) titled titles[i]. A row per name found in any of them,
+ * ordered by rank then name; a row that is zero in every column is
+ * hidden unless zeros. A name one object lacks shows as 0.
+ */
+static void counter_table(struct printer *p, json_t *const *objs,
+			  const char *const *titles, size_t n,
+			  int (*rank)(const char *name, const char **kind),
+			  bool zeros)
 {
-	json_t *obj = json_object_get(src, key), *v, *rows;
-	static const struct pfield cols[] = {
-		{ .key = "kind", .title = "KIND", .type = PF_STR },
-		{ .key = "name", .title = "COUNTER", .type = PF_STR },
-		{ .key = "value", .title = "VALUE", .type = PF_UINT },
-		{ 0 },
-	};
 	struct entry {
 		const char *name, *kind;
 		int rank;
-		json_int_t value;
+		bool nonzero;
 	} *ents, tmp;
-	size_t n = 0, i, j;
+	struct pfield *cols;
+	char (*keys)[COL_KEY_MAX];
+	size_t max = 0, ne = 0, i, j, c;
+	json_t *rows, *row, *holder, *v;
 	const char *name;
-	json_t *holder;
 
-	if (p->doc != NULL) {
-		set_path(p->doc, key, obj);
-		return;
+	for (c = 0; c < n; c++)
+		max += json_object_size(objs[c]);
+	ents = calloc(max + 1, sizeof(*ents));
+	cols = calloc(n + 3, sizeof(*cols));
+	keys = calloc(n + 1, sizeof(*keys));
+	rows = json_array();
+	if (ents == NULL || cols == NULL || keys == NULL || rows == NULL)
+		goto out;
+	/* 1. The union of the names, a few dozen: a linear search each. */
+	for (c = 0; c < n; c++) {
+		json_object_foreach(objs[c], name, v) {
+			for (i = 0; i < ne && strcmp(ents[i].name, name); i++)
+				;
+			if (i == ne) {
+				ents[ne].name = name;
+				ents[ne].rank = rank(name, &ents[ne].kind);
+				ne++;
+			}
+			if (json_integer_value(v) != 0)
+				ents[i].nonzero = true;
+		}
 	}
-	ents = calloc(json_object_size(obj) + 1, sizeof(*ents));
-	if (ents == NULL)
-		return;
-	json_object_foreach(obj, name, v) {
-		if (!all && json_integer_value(v) == 0)
-			continue;
-		ents[n].name = name;
-		ents[n].value = json_integer_value(v);
-		ents[n].rank = rank(name, &ents[n].kind);
-		n++;
-	}
-	/* Insertion sort by rank, then name: a few dozen counters. */
-	for (i = 1; i < n; i++) {
+	/* 2. Insertion sort by rank, then name. */
+	for (i = 1; i < ne; i++) {
 		tmp = ents[i];
 		for (j = i; j > 0 && (ents[j - 1].rank > tmp.rank ||
 				      (ents[j - 1].rank == tmp.rank &&
@@ -355,17 +371,83 @@ void print_counters(struct printer *p, json_t *src, const char *key,
 			ents[j] = ents[j - 1];
 		ents[j] = tmp;
 	}
-	/* Reuse the table printer on a synthetic array. */
-	rows = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(rows, json_pack("{s:s,s:s,s:I}", "kind",
-						      ents[i].kind, "name",
-						      ents[i].name, "value",
-						      ents[i].value));
-	holder = json_pack("{s:o}", "rows", rows);
+	/* 3. The table printer on a synthetic array. */
+	cols[0] = (struct pfield){ .key = "kind", .title = "KIND",
+				   .type = PF_STR };
+	cols[1] = (struct pfield){ .key = "name", .title = "COUNTER",
+				   .type = PF_STR };
+	for (c = 0; c < n; c++) {
+		snprintf(keys[c], sizeof(keys[c]), "c%zu", c);
+		cols[c + 2] = (struct pfield){ .key = keys[c],
+					       .title = titles[c],
+					       .type = PF_UINT };
+	}
+	for (i = 0; i < ne; i++) {
+		if (!zeros && !ents[i].nonzero)
+			continue;
+		row = json_pack("{s:s,s:s}", "kind", ents[i].kind, "name",
+				ents[i].name);
+		for (c = 0; c < n; c++)
+			json_object_set_new(row, keys[c], json_integer(
+				json_integer_value(json_object_get(
+					objs[c], ents[i].name))));
+		json_array_append_new(rows, row);
+	}
+	holder = json_pack("{s:O}", "rows", rows);
 	print_table(p, holder, "rows", cols);
 	json_decref(holder);
+out:
+	json_decref(rows);
+	free(keys);
+	free(cols);
 	free(ents);
+}
+
+void print_counters(struct printer *p, json_t *src, const char *key,
+		    int (*rank)(const char *name, const char **kind), bool all)
+{
+	json_t *obj = json_object_get(src, key);
+	static const char *const title = "VALUE";
+
+	if (p->doc != NULL) {
+		set_path(p->doc, key, obj);
+		return;
+	}
+	counter_table(p, &obj, &title, 1, rank, all);
+}
+
+void print_counter_columns(struct printer *p, json_t *src,
+			   const char *arr_key, const char *col_key,
+			   const char *col_prefix, const char *obj_key,
+			   int (*rank)(const char *name, const char **kind))
+{
+	json_t *arr = json_object_get(src, arr_key), *e;
+	size_t n = json_array_size(arr), i;
+	json_t **objs;
+	char (*titles)[CELL_MAX];
+	const char **tp;
+
+	if (p->doc != NULL) {
+		set_path(p->doc, arr_key, arr);
+		return;
+	}
+	objs = calloc(n + 1, sizeof(*objs));
+	titles = calloc(n + 1, sizeof(*titles));
+	tp = calloc(n + 1, sizeof(*tp));
+	if (objs != NULL && titles != NULL && tp != NULL) {
+		json_array_foreach(arr, i, e) {
+			objs[i] = json_object_get(e, obj_key);
+			snprintf(titles[i], sizeof(titles[i]), "%s", col_prefix);
+			fmt_any(titles[i] + strlen(titles[i]),
+				sizeof(titles[i]) - strlen(titles[i]),
+				json_object_get(e, col_key));
+			tp[i] = titles[i];
+		}
+		counter_table(p, objs, tp, n, rank, false);
+	}
+	free(tp);
+	free(titles);
+	free(objs);
 }
 
 void print_note(struct printer *p, const char *fmt, ...)

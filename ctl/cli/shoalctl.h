@@ -86,6 +86,17 @@ void print_member(struct printer *p, json_t *src, const struct pfield *f);
  */
 void print_counters(struct printer *p, json_t *src, const char *key,
 		    int (*rank)(const char *name, const char **kind), bool all);
+/*
+ * Array member arr_key of src, whose elements each hold a counters object
+ * under obj_key, as one counter table with a column per element titled
+ * col_prefix and the element's col_key ("W" and worker: W0, W1, ...).
+ * Rows ordered as print_counters; a row zero in every column is hidden;
+ * a name an element lacks shows as 0. JSON copies the array whole.
+ */
+void print_counter_columns(struct printer *p, json_t *src,
+			   const char *arr_key, const char *col_key,
+			   const char *col_prefix, const char *obj_key,
+			   int (*rank)(const char *name, const char **kind));
 /* A free-text line in text mode; nothing in JSON. */
 void print_note(struct printer *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -78,7 +78,8 @@ struct engine_state {
 	int64_t report_ms; /* monotonic time of the last report */
 	uint64_t report_gen;
 	json_int_t workers;
-	json_t *counters;
+	json_t *counters;   /* object of integers, or NULL */
+	json_t *per_worker; /* array of proto.h WORKER, or NULL before a report */
 	struct engine_lease_flows lf[SHOAL_MAX_LEASES];
 	unsigned n_lf;
 	struct relay relays[CTLD_RELAYS_MAX];
@@ -169,6 +170,8 @@ void rpc_handle_line(struct ctld *d, struct conn *c, const char *line,
 
 /* engine.c */
 int engine_subscribe(struct ctld *d, struct conn *c, json_t **result);
+/* Remember engine.report @params (borrowed) as the last report; keys of
+ * the wrong type, and malformed per_worker entries, are skipped alone. */
 void engine_report(struct ctld *d, struct conn *c, json_t *params);
 void engine_push(struct ctld *d);
 int engine_flows(struct ctld *d, struct conn *c, json_t *id, json_t *params);
@@ -178,6 +181,8 @@ void engine_tick(struct ctld *d);
 bool engine_is(const struct ctld *d, const struct conn *c);
 int64_t engine_lease_flows(const struct ctld *d, uint32_t id); /* -1 unknown */
 bool engine_fresh(const struct ctld *d, uint64_t min_gen);
+/* The stats result of proto.h from the last report (a new reference), or
+ * NULL if the engine never reported. */
 json_t *engine_stats(struct ctld *d);
 json_t *engine_status(struct ctld *d);
 

@@ -6,7 +6,8 @@
  *   - subscribe: reply with the generation and the whole lease set, then
  *     leases.update after every committed change (engine_push);
  *   - engine.report: remembered as "the last report" (stats, status,
- *     LEASE.flows, and lease_tick's "0 flows" test);
+ *     LEASE.flows, and lease_tick's "0 flows" test), each key checked on
+ *     its own; per_worker entries one by one (proto.h WORKER);
  *   - flows from a CLI: forwarded as engine.flows with our own id; the
  *     answer is relayed back under the CLI's id; no answer within
  *     CTLD_RELAY_TIMEOUT_MS, or the engine gone, -> "no_engine".
@@ -50,6 +51,81 @@ int engine_subscribe(struct ctld *d, struct conn *c, json_t **result)
 	return *result ? 0 : -ENOMEM;
 }
 
+/* A configuration allowing more workers than a report may describe would
+ * see its per_worker cut short; worker_seen is one bit per worker index. */
+_Static_assert(SH_CFG_MAX_WORKERS <= SHOAL_MAX_WORKERS,
+	       "[engine] workers exceeds the protocol's SHOAL_MAX_WORKERS");
+_Static_assert(SHOAL_MAX_WORKERS <= 64, "worker_seen is a 64-bit mask");
+
+static bool int_in(json_t *v, json_int_t min, json_int_t max)
+{
+	return json_is_integer(v) && json_integer_value(v) >= min &&
+	       json_integer_value(v) <= max;
+}
+
+/* The non-negative integer members of counters object @v, as a new
+ * object; NULL when @v is not an object. */
+static json_t *counters_copy(json_t *v)
+{
+	const char *name;
+	json_t *n, *out;
+
+	if (!json_is_object(v) || !(out = json_object()))
+		return NULL;
+	json_object_foreach(v, name, n)
+		if (int_in(n, 0, INT64_MAX))
+			json_object_set(out, name, n);
+	return out;
+}
+
+/* Entry @w of a report's per_worker as the daemon keeps it (proto.h
+ * WORKER, unknown keys dropped), or NULL if it is not one or its worker
+ * index is already in *@seen. flows is bounded at 2^32 (max_flows is far
+ * below) so that summing SHOAL_MAX_WORKERS of them cannot overflow. */
+static json_t *worker_copy(json_t *w, uint64_t *seen)
+{
+	json_t *idx = json_object_get(w, "worker");
+	json_t *lcore = json_object_get(w, "lcore");
+	json_t *flows = json_object_get(w, "flows");
+	json_t *counters;
+	uint64_t bit;
+
+	if (!int_in(idx, 0, SHOAL_MAX_WORKERS - 1) ||
+	    !int_in(lcore, 0, INT32_MAX) || !int_in(flows, 0, UINT32_MAX))
+		return NULL;
+	bit = UINT64_C(1) << json_integer_value(idx);
+	if (*seen & bit)
+		return NULL;
+	counters = counters_copy(json_object_get(w, "counters"));
+	if (!counters)
+		return NULL;
+	*seen |= bit;
+	return json_pack("{sO sO sO so}", "worker", idx, "lcore", lcore,
+			 "flows", flows, "counters", counters);
+}
+
+/* Every report replaces per_worker: a stale one from an earlier engine
+ * must not outlive an engine that sends none. Bounded by
+ * SHOAL_MAX_WORKERS because worker indexes are unique and below it. */
+static void per_worker_set(struct engine_state *e, json_t *v)
+{
+	uint64_t seen = 0;
+	json_t *w, *keep;
+	size_t i;
+
+	json_decref(e->per_worker);
+	e->per_worker = json_array();
+	if (!e->per_worker || !json_is_array(v))
+		return;
+	json_array_foreach(v, i, w) {
+		if (json_array_size(e->per_worker) == SHOAL_MAX_WORKERS)
+			break;
+		keep = worker_copy(w, &seen);
+		if (keep)
+			json_array_append_new(e->per_worker, keep);
+	}
+}
+
 /* Keys of the wrong type are ignored one by one, not the whole report. */
 void engine_report(struct ctld *d, struct conn *c, json_t *params)
 {
@@ -66,11 +142,12 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 	v = json_object_get(params, "workers");
 	if (json_is_integer(v))
 		e->workers = json_integer_value(v);
-	v = json_object_get(params, "counters");
-	if (json_is_object(v)) {
+	v = counters_copy(json_object_get(params, "counters"));
+	if (v) {
 		json_decref(e->counters);
-		e->counters = json_deep_copy(v);
+		e->counters = v;
 	}
+	per_worker_set(e, json_object_get(params, "per_worker"));
 	v = json_object_get(params, "leases");
 	if (!json_is_array(v))
 		return;
@@ -238,6 +315,20 @@ static json_t *report_age(const struct engine_state *e)
 	return json_integer((ctld_now_ms() - e->report_ms) / 1000);
 }
 
+/* Sum of the kept per_worker flows; null when there is no entry. */
+static json_t *flows_total(const struct engine_state *e)
+{
+	json_int_t sum = 0;
+	json_t *w;
+	size_t i;
+
+	if (!json_array_size(e->per_worker))
+		return json_null();
+	json_array_foreach(e->per_worker, i, w)
+		sum += json_integer_value(json_object_get(w, "flows"));
+	return json_integer(sum);
+}
+
 /* The last report, or NULL if there never was one. */
 json_t *engine_stats(struct ctld *d)
 {
@@ -245,10 +336,13 @@ json_t *engine_stats(struct ctld *d)
 
 	if (!e->have_report)
 		return NULL;
-	return json_pack("{so sI so}", "counters", e->counters ?
+	return json_pack("{so sI so so so}", "counters", e->counters ?
 			 json_incref(e->counters) : json_object(),
 			 "workers", e->workers,
-			 "report_age", report_age(e));
+			 "report_age", report_age(e),
+			 "flows", flows_total(e),
+			 "per_worker", e->per_worker ?
+			 json_incref(e->per_worker) : json_array());
 }
 
 json_t *engine_status(struct ctld *d)

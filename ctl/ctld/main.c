@@ -131,6 +131,7 @@ int main(int argc, char **argv)
 	server_close(&d);
 	store_close(d.store);
 	json_decref(d.eng.counters);
+	json_decref(d.eng.per_worker);
 	ctld_log(CTLD_INFO, "stopped");
 	return rc ? 1 : 0;
 }

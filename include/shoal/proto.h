@@ -29,7 +29,12 @@
  *                 -> {"flows": [FLOW, ...], "truncated": bool}
  *                 (asked of the engine; error "no_engine" without one)
  *   stats         {}  -> {"counters": {name: N, ...}, "workers": N,
- *                         "report_age": seconds}      (the engine's last report)
+ *                         "report_age": seconds,
+ *                         "flows": N|null,
+ *                         "per_worker": [WORKER, ...]} (the engine's last report)
+ *                         flows: the sum of per_worker's flows, null when
+ *                         per_worker is empty; per_worker: the valid entries
+ *                         of the last report's per_worker, [] when it had none
  *
  *   Lease ids: static leases 1..n in configuration order; dynamic leases
  *   the lowest free id >= 1000 (ids fit 16 bits: the engine's flows carry
@@ -42,6 +47,10 @@
  *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
  *            "outside": "ip:port", "remote": "ip:port", "lease": N,
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
+ *   WORKER = {"worker": 0..SHOAL_MAX_WORKERS-1, "lcore": 0..2^31-1,
+ *             "flows": 0..2^32-1, "counters": {name: N, ...}}
+ *            one worker's share: its flows and its counters, by the same
+ *            names as the summed "counters"
  *
  * The engine's side of the same socket:
  *
@@ -53,8 +62,17 @@
  *                 carrying the whole set (at most SHOAL_MAX_LEASES).
  *   engine.report (notification from the engine, about once a second)
  *                 {"generation": G applied, "workers": N,
- *                  "counters": {name: N, ...},
- *                  "leases": [{"id": N, "flows": N}, ...]}
+ *                  "counters": {name: N, ...}        (summed over workers),
+ *                  "leases": [{"id": N, "flows": N}, ...],
+ *                  "per_worker": [WORKER, ...]       (optional)}
+ *                 The daemon reads each key on its own and ignores one of
+ *                 the wrong type. counters keep only their non-negative
+ *                 integer members. per_worker is replaced by every report
+ *                 (absent: none): entries that are not a WORKER of
+ *                 non-negative integers, or repeat a worker index, are
+ *                 skipped, and at most SHOAL_MAX_WORKERS are kept. Keys
+ *                 the daemon does not know are ignored, so an engine may
+ *                 add them without a new SHOAL_PROTO_VERSION.
  *   engine.flows  (request from the daemon TO the engine, same params and
  *                 result as "flows"; the engine answers with the same id)
  *
@@ -79,6 +97,7 @@
 #define SHOAL_MAX_LEASES 256      /* static + dynamic */
 #define SHOAL_MAX_CLIENTS 16      /* prefixes per nat lease */
 #define SHOAL_HOLDER_MAX 63       /* bytes of a holder name */
+#define SHOAL_MAX_WORKERS 64      /* entries of a report's per_worker */
 
 /* JSON-RPC 2.0 error codes */
 #define SHOAL_ERR_PARSE -32700

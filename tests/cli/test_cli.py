@@ -482,7 +482,8 @@ def test_flows_and_stats_without_engine(env):
 
 class FakeEngine:
     """The engine's side of the socket (proto.h), enough for flows and
-    stats: subscribe, report every 0.3 s, answer engine.flows."""
+    stats: subscribe, report every 0.3 s (COUNTERS, or the counters and
+    per_worker given), answer engine.flows."""
 
     COUNTERS = {"rx_inside": 10, "no_lease": 5, "tx_full": 0,
                 "unsolicited": 2, "in2out": 0, "ip_malformed": 1}
@@ -495,7 +496,9 @@ class FakeEngine:
          "lease": 1, "idle": 75, "tcp": None},
     ]
 
-    def __init__(self, path):
+    def __init__(self, path, counters=None, per_worker=None):
+        self.counters = self.COUNTERS if counters is None else counters
+        self.per_worker = per_worker
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(str(path))
         self.file = self.sock.makefile("rb")
@@ -518,10 +521,14 @@ class FakeEngine:
             self.sock.sendall(json.dumps(msg).encode() + b"\n")
 
     def report(self):
+        params = {"generation": self.gen, "workers": 1,
+                  "counters": self.counters,
+                  "leases": [{"id": 1, "flows": 2}]}
+        if self.per_worker is not None:
+            params["workers"] = len(self.per_worker)
+            params["per_worker"] = self.per_worker
         self.send({"jsonrpc": "2.0", "method": "engine.report",
-                   "params": {"generation": self.gen, "workers": 1,
-                              "counters": self.COUNTERS,
-                              "leases": [{"id": 1, "flows": 2}]}})
+                   "params": params})
 
     def tick(self):
         while not self.stop.wait(0.3):
@@ -573,7 +580,12 @@ def test_flows_and_stats_with_engine(env):
         doc = env.js("stats")
         check(doc["counters"] == FakeEngine.COUNTERS and doc["workers"] == 1
               and isinstance(doc["report_age"], int), f"-j stats: {doc}")
+        # an engine without per_worker: none, and no worker table
+        check(doc["per_worker"] == [] and doc["flows"] is None,
+              f"-j stats without per_worker: {doc}")
         out = env.ok("stats").stdout
+        check("WORKER" not in out and "flows: -" in out.splitlines(),
+              f"stats without per_worker:\n{out}")
         rows = text_table(out)
         table = rows[rows.index(["KIND", "COUNTER", "VALUE"]) + 1:]
         # Drops first in counters.h order, then events; zeros hidden.
@@ -596,6 +608,72 @@ def test_flows_and_stats_with_engine(env):
         eng.close()
 
 
+def test_stats_per_worker_text_and_json(env):
+    per = [{"worker": 0, "lcore": 1, "flows": 1234,
+            "counters": {"rx_inside": 900, "rx_outside": 100,
+                         "tx_outside": 850, "handoff_tx": 40,
+                         "handoff_rx": 12, "no_lease": 3,
+                         "ip_malformed": 1, "tx_full": 0}},
+           {"worker": 1, "lcore": 3, "flows": 766,
+            "counters": {"rx_outside": 700, "tx_inside": 690,
+                         "handoff_tx": 12, "handoff_rx": 40,
+                         "unsolicited": 7, "tx_full": 0}}]
+    summed = {}
+    for w in per:
+        for k, v in w["counters"].items():
+            summed[k] = summed.get(k, 0) + v
+    eng = FakeEngine(env.sock, counters=summed, per_worker=per)
+    try:
+        deadline = time.monotonic() + 5
+        while env.js("stats")["per_worker"] != per:
+            check(time.monotonic() < deadline, "per_worker never reported")
+            time.sleep(0.1)
+        # -j: the daemon's result as it is, one document
+        doc = env.js("stats")
+        check(doc == {"counters": summed, "workers": 2, "flows": 2000,
+                      "per_worker": per,
+                      "report_age": doc["report_age"]}, f"-j stats: {doc}")
+        check(env.js("stats", "--all") == doc, "-j stats --all is the same")
+
+        out = env.ok("stats").stdout
+        check("flows: 2000" in out.splitlines(), f"flows line:\n{out}")
+        rows = text_table(out)
+        head = ["WORKER", "LCORE", "FLOWS", "RX", "TX", "HANDOFF_TX",
+                "HANDOFF_RX", "DROPS"]
+        check(head in rows and rows.index(["KIND", "COUNTER", "VALUE"]) <
+              rows.index(head), f"worker table after the counters:\n{out}")
+        i = rows.index(head)
+        # RX and TX add the inside and outside ports; DROPS every drop
+        check(rows[i + 1:] == [["0", "1", "1234", "1000", "850", "40", "12",
+                                "4"],
+                               ["1", "3", "766", "700", "690", "12", "40",
+                                "7"]], f"worker rows:\n{out}")
+
+        out = env.ok("stats", "--all").stdout
+        rows = text_table(out)
+        check(rows[rows.index(["KIND", "COUNTER", "VALUE"]) + 1:
+                   rows.index(head)] != [] and head in rows,
+              f"stats --all keeps both tables:\n{out}")
+        i = rows.index(["KIND", "COUNTER", "W0", "W1"])
+        matrix = rows[i + 1:]
+        # drops first in counters.h order, then events; a counter zero on
+        # every worker (tx_full) is left out; a missing one shows as 0.
+        # (Where handoff_* rank depends on counters.h, the engine's list.)
+        names = [r[1] for r in matrix]
+        check([n for n in names if not n.startswith("handoff_")] ==
+              ["ip_malformed", "no_lease", "unsolicited", "rx_inside",
+               "rx_outside", "tx_inside", "tx_outside"]
+              and sorted(n for n in names if n.startswith("handoff_")) ==
+              ["handoff_rx", "handoff_tx"], f"--all rows:\n{out}")
+        values = {r[1]: r[2:] for r in matrix}
+        check(values["no_lease"] == ["3", "0"]
+              and values["unsolicited"] == ["0", "7"]
+              and values["handoff_tx"] == ["40", "12"]
+              and values["tx_inside"] == ["0", "690"], f"--all:\n{out}")
+    finally:
+        eng.close()
+
+
 CASES_OFFLINE = [test_help_lists_every_command,
                  test_completion_comes_from_the_table,
                  test_usage_errors_exit_2,
@@ -608,7 +686,8 @@ CASES_DAEMON = [test_status_text_and_json,
                 test_socket_lease_has_no_clients,
                 test_refusals_exit_1_with_reason,
                 test_flows_and_stats_without_engine,
-                test_flows_and_stats_with_engine]
+                test_flows_and_stats_with_engine,
+                test_stats_per_worker_text_and_json]
 
 
 def summary(p, f, s):

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The engine's side of shoal-ctld, with a Python client speaking the
 engine protocol to the real daemon: subscribe snapshot, leases.update with
-increasing generations, engine.report freeing a draining lease, the flows
-relay, and no_engine once the engine is gone."""
+increasing generations, engine.report freeing a draining lease, its
+per_worker kept entry by entry for stats, the flows relay, and no_engine
+once the engine is gone."""
 
 import os
 import sys
@@ -38,12 +39,30 @@ def wait_update(eng, pred, timeout=4):
     raise AssertionError("no such leases.update")
 
 
-def report(eng, gen, leases, counters=None):
-    eng.send({"jsonrpc": "2.0", "method": "engine.report",
-              "params": {"generation": gen, "workers": 2,
-                         "counters": counters or {"rx": 1},
-                         "leases": [{"id": i, "flows": f}
-                                    for i, f in leases]}})
+def report(eng, gen, leases, counters=None, **extra):
+    """An engine.report; extra keys (per_worker, ...) go in as given."""
+    params = {"generation": gen, "workers": 2,
+              "counters": counters or {"rx": 1},
+              "leases": [{"id": i, "flows": f} for i, f in leases]}
+    params.update(extra)
+    eng.send({"jsonrpc": "2.0", "method": "engine.report", "params": params})
+
+
+def stats_after(cli, counters):
+    """stats once the daemon has read the report whose counters are
+    these (a notification has no reply to wait for)."""
+    end = time.time() + 3
+    while time.time() < end:
+        st = cli.call("stats")
+        if st["counters"] == counters:
+            return st
+        time.sleep(0.02)
+    raise AssertionError("no report with counters %r" % counters)
+
+
+def worker(i, flows=0, **counters):
+    return {"worker": i, "lcore": i + 1, "flows": flows,
+            "counters": counters}
 
 
 def test_subscribe_gets_snapshot():
@@ -122,6 +141,71 @@ def test_report_with_zero_flows_frees_draining_lease():
     cli.close()
 
 
+def test_report_per_worker_returned_by_stats():
+    eng, r = subscribe()
+    cli = E.client()
+    g = r["generation"]
+    per = [worker(0, 1234, rx_inside=7, handoff_tx=3, handoff_full=1),
+           worker(1, 766, rx_outside=5, handoff_rx=3)]
+    summed = {"rx_inside": 7, "rx_outside": 5}
+    report(eng, g, [], counters=summed, per_worker=per)
+    st = stats_after(cli, summed)
+    assert st["per_worker"] == per, st
+    assert st["flows"] == 2000 and st["workers"] == 2, st
+    # each report replaces it: an engine that sends none leaves none
+    report(eng, g, [], counters={"rx": 2})
+    st = stats_after(cli, {"rx": 2})
+    assert st["per_worker"] == [] and st["flows"] is None, st
+    eng.close()
+    cli.close()
+
+
+def test_malformed_per_worker_entries_skipped_alone():
+    eng, r = subscribe()
+    cli = E.client()
+    g = r["generation"]
+    good0 = worker(0, 5, rx_inside=1)
+    good1 = worker(1, 6)
+    bad = [
+        "worker 2",                                     # not an object
+        dict(worker(2), worker="2"),                    # index a string
+        dict(worker(2), worker=-1),
+        dict(worker(2), worker=64),                     # >= SHOAL_MAX_WORKERS
+        dict(worker(2), lcore=-3),
+        dict(worker(2), lcore=None),
+        dict(worker(2), flows=1.5),
+        dict(worker(2), flows=2 ** 32 + 1),
+        dict(worker(2), counters=[1, 2]),
+        {"worker": 2, "lcore": 3, "flows": 0},          # no counters
+        dict(worker(0), flows=99),                      # repeats worker 0
+    ]
+    extra = dict(worker(1), flows=6, spare=True)        # unknown key dropped
+    messy = dict(worker(3, 2), counters={"rx_inside": 4, "bogus": "x",
+                                         "neg": -1, "f": 0.5})
+    report(eng, g, [(1, 9)], counters={"rx_inside": 4, "bad": "x"},
+           per_worker=[good0] + bad[:5] + [extra] + bad[5:] + [messy])
+    # the rest of the report is kept; counters lose their non-integers
+    st = stats_after(cli, {"rx_inside": 4})
+    assert st["per_worker"] == [good0, good1,
+                                worker(3, 2, rx_inside=4)], st
+    assert st["flows"] == 13, st
+    assert cli.call("lease.show", {"id": 1})["lease"]["flows"] == 9
+    # too many entries: the first SHOAL_MAX_WORKERS (64) are kept
+    report(eng, g, [], counters={"rx": 70},
+           per_worker=[worker(i, 1) for i in range(70)])
+    st = stats_after(cli, {"rx": 70})
+    assert [w["worker"] for w in st["per_worker"]] == list(range(64)), st
+    assert st["flows"] == 64, st
+    # per_worker of the wrong type: none kept, the report still counts
+    report(eng, g, [(1, 4)], counters={"tx_full": 2},
+           per_worker={"0": good0})
+    st = stats_after(cli, {"tx_full": 2})
+    assert st["per_worker"] == [], st
+    assert cli.call("lease.show", {"id": 1})["lease"]["flows"] == 4
+    eng.close()
+    cli.close()
+
+
 def test_flows_relayed_to_engine_and_back():
     eng, _ = subscribe()
     cli = E.client()
@@ -188,6 +272,8 @@ def main():
         lib.run_tests([test_subscribe_gets_snapshot,
                        test_changes_push_updates_with_rising_generation,
                        test_report_with_zero_flows_frees_draining_lease,
+                       test_report_per_worker_returned_by_stats,
+                       test_malformed_per_worker_entries_skipped_alone,
                        test_flows_relayed_to_engine_and_back,
                        test_second_subscriber_replaces_first,
                        test_non_engine_reports_are_ignored])
