@@ -21,10 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <shoal/proto.h>
+
 #define SH_CFG_MAX_SLICES 64
 #define SH_CFG_MAX_LEASES 256
 #define SH_CFG_MAX_CLIENT_PFX 16
-#define SH_CFG_MAX_WORKERS 64
+/* One limit for the engine and the protocol that reports per worker. */
+#define SH_CFG_MAX_WORKERS SHOAL_MAX_WORKERS
 #define SH_CFG_NAME_LEN 64
 #define SH_CFG_STR_LEN 512
 

@@ -53,8 +53,6 @@ int engine_subscribe(struct ctld *d, struct conn *c, json_t **result)
 
 /* A configuration allowing more workers than a report may describe would
  * see its per_worker cut short; worker_seen is one bit per worker index. */
-_Static_assert(SH_CFG_MAX_WORKERS <= SHOAL_MAX_WORKERS,
-	       "[engine] workers exceeds the protocol's SHOAL_MAX_WORKERS");
 _Static_assert(SHOAL_MAX_WORKERS <= 64, "worker_seen is a 64-bit mask");
 
 static bool int_in(json_t *v, json_int_t min, json_int_t max)

@@ -97,7 +97,7 @@
 #define SHOAL_MAX_LEASES 256      /* static + dynamic */
 #define SHOAL_MAX_CLIENTS 16      /* prefixes per nat lease */
 #define SHOAL_HOLDER_MAX 63       /* bytes of a holder name */
-#define SHOAL_MAX_WORKERS 64      /* entries of a report's per_worker */
+#define SHOAL_MAX_WORKERS 64      /* [engine] workers, and a report's per_worker */
 
 /* JSON-RPC 2.0 error codes */
 #define SHOAL_ERR_PARSE -32700
