@@ -15,8 +15,17 @@
 #define SH_RX_DESC 1024
 #define SH_TX_DESC 1024
 #define SH_POOL_CACHE 256
-/* Queue pairs the virtio-user PMD accepts (VIRTIO_MAX_VIRTQUEUE_PAIRS). */
+/*
+ * Queue pairs a kernel mirror gets at most. virtio-user accepts 8
+ * (VIRTIO_MAX_VIRTQUEUE_PAIRS). The TAP PMD claims 16, but DPDK 22.11's
+ * starts a TAP by putting every RX and TX queue's fd into one
+ * multi-process message that holds 8 (RTE_MP_MAX_FD_NUM): with more than
+ * 4 queue pairs it writes past the array and aborts ("Cannot send more
+ * than 8 FDs", "stack smashing detected"). Workers beyond the mirror's
+ * queues punt through a worker that has one (handoff.h).
+ */
 #define SH_VIRTIO_USER_MAX_QUEUES 8
+#define SH_TAP_MAX_QUEUES 4
 
 int sh_port_attach(const char *devargs, uint16_t *port_id)
 {
@@ -204,15 +213,16 @@ int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 		   uint16_t *port_id, uint16_t *queues)
 {
 	char devargs[256], m[18];
-	bool vhost = access("/dev/vhost-net", R_OK | W_OK) == 0;
+	bool vhost = access("/dev/vhost-net", R_OK | W_OK) == 0, virtio;
 	int ret;
 
 	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
 		 mac[2], mac[3], mac[4], mac[5]);
 	if (pc->exception == SH_EXC_VIRTIO_USER && !vhost)
 		return -ENOENT;
-	if (pc->exception == SH_EXC_VIRTIO_USER ||
-	    (pc->exception == SH_EXC_AUTO && vhost))
+	virtio = pc->exception == SH_EXC_VIRTIO_USER ||
+		 (pc->exception == SH_EXC_AUTO && vhost);
+	if (virtio)
 		snprintf(devargs, sizeof(devargs),
 			 "virtio_user_shoal%u,path=/dev/vhost-net,queues=%u,"
 			 "queue_size=1024,iface=%s,mac=%s",
@@ -226,6 +236,8 @@ int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 	ret = sh_port_attach(devargs, port_id);
 	if (ret < 0)
 		return ret;
+	if (!virtio && n_queues > SH_TAP_MAX_QUEUES)
+		n_queues = SH_TAP_MAX_QUEUES;
 	if (n_queues > sh_port_max_queues(*port_id))
 		n_queues = sh_port_max_queues(*port_id);
 	*queues = (uint16_t)n_queues;
