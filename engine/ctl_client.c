@@ -15,6 +15,7 @@
 #include <shoal/proto.h>
 
 #include "ctl_client.h"
+#include "rcu.h"
 #include "stats.h"
 #include "nat/nat_inline.h"
 
@@ -176,16 +177,14 @@ static void try_connect(struct sh_ctl *c)
 	flush_out(c);
 }
 
-/* Publish @ls to every worker and free what it replaces. */
+/* Make @ls the workers' lease set and free the one it replaces. */
 static void publish(struct sh_ctl *c, struct nat_lease_set *ls)
 {
 	struct nat_lease_set *old = c->current;
-	unsigned i;
 
 	c->current = ls;
-	for (i = 0; i < c->n_workers; i++)
-		__atomic_store_n(&c->workers[i].leases, ls, __ATOMIC_RELEASE);
-	rte_rcu_qsbr_synchronize(c->qsbr, RTE_QSBR_THRID_INVALID);
+	sh_rcu_publish(c->qsbr, &c->workers[0].leases, sizeof(c->workers[0]),
+		       c->n_workers, ls);
 	free(old);
 }
 
