@@ -11,6 +11,7 @@
 #include <rte_ring.h>
 
 #include "linux.h"
+#include "netlink.h"
 #include "port.h"
 #include "rcu.h"
 

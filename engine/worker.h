@@ -22,7 +22,7 @@
 #include <rte_ring.h>
 
 #include "nat/nat.h"
-#include "netlink.h"
+#include "fib.h"
 
 #define SH_BURST 32
 #define SH_NO_MIRROR UINT16_MAX
