@@ -17,7 +17,8 @@
 #include "ctl_client.h"
 #include "rcu.h"
 #include "stats.h"
-#include "nat/nat_inline.h"
+#include "nat/flow_lookup.h"
+#include "nat/pkt.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000

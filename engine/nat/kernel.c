@@ -9,7 +9,8 @@
  * packet ever leaves with a slice address and a port this host does not
  * own for sockets (nat ports are the engine's own to use).
  */
-#include "nat_inline.h"
+#include "nat.h"
+#include "csum.h"
 
 static bool socket_port(const struct nat_lease_set *ls, uint32_t ip,
 			uint16_t port_be)

@@ -266,7 +266,7 @@ const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
 
 bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip);
 
-/* nat_dst_is_local(): see nat_inline.h (once per packet, inline). */
+/* nat_dst_is_local(): see flow_lookup.h (once per packet, inline). */
 
 /*
  * Kernel egress policy for a frame Linux sent through a mirror: a packet
@@ -335,7 +335,7 @@ uint32_t nat_slots_for(uint32_t max_flows);
 
 /* Lookup by inside or outside key; the flow index or -1. Expired flows
  * are removed on the way and reported as absent. The translators use
- * the inline nat_lookup() of nat_inline.h; these serve the slow paths. */
+ * the inline nat_lookup() of flow_lookup.h; these serve the slow paths. */
 int64_t nat_lookup_in(struct nat_worker *w, const struct nat_key *k);
 int64_t nat_lookup_out(struct nat_worker *w, const struct nat_key *k);
 

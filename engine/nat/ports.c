@@ -14,7 +14,8 @@
  * 4. On success advance the destination's offset past the chosen port so
  *    the next flow to it starts on a free one.
  */
-#include "nat_inline.h"
+#include "flow_lookup.h"
+#include "pkt.h"
 
 uint32_t nat_worker_ports(const struct nat_worker *w, uint16_t lo, uint16_t hi,
 			  uint16_t *first)

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/nat.h"
 #include "pkt_build.h"
 
 #define LEASE_LO 10000
