@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <shoal/proto.h>
 
 #include "ctl_client.h"
+#include "log.h"
 #include "rcu.h"
 #include "stats.h"
 #include "nat/flow_lookup.h"
@@ -56,18 +56,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* State changes only: never per message. */
-__attribute__((format(printf, 1, 2)))
-static void ctl_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "shoal-engine: ctl: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
+RTE_LOG_REGISTER_SUFFIX(sh_logtype_ctl, ctl, INFO);
 
 struct sh_ctl *sh_ctl_create(const struct sh_config *cfg,
 			     struct sh_worker *workers, unsigned n_workers,
@@ -106,8 +95,8 @@ static void disconnect(struct sh_ctl *c, const char *why)
 {
 	if (c->fd >= 0) {
 		close(c->fd);
-		ctl_log("disconnected from shoal-ctld (%s); forwarding goes on "
-			"with the last lease set", why);
+		SH_LOG(WARNING, ctl, "disconnected from shoal-ctld (%s); "
+		       "forwarding goes on with the last lease set\n", why);
 	}
 	c->fd = -1;
 	c->subscribed = false;
@@ -230,7 +219,7 @@ static void apply_leases(struct sh_ctl *c, json_t *params)
 
 	if (json_unpack(params, "{s:I, s:o}", "generation", &gen, "leases",
 			&leases) < 0 || !json_is_array(leases)) {
-		ctl_log("ignoring a malformed lease set");
+		SH_LOG(WARNING, ctl, "ignoring a malformed lease set\n");
 		return;
 	}
 	if (c->subscribed && (uint64_t)gen == c->generation)
@@ -241,7 +230,8 @@ static void apply_leases(struct sh_ctl *c, json_t *params)
 	nat_lease_set_begin(ls, c->cfg, (uint64_t)gen);
 	json_array_foreach(leases, i, l) {
 		if (parse_lease(ls, l) < 0) {
-			ctl_log("ignoring lease set %lld: invalid lease %zu", (long long)gen, i);
+			SH_LOG(WARNING, ctl, "ignoring lease set %lld: invalid lease %zu\n",
+			       (long long)gen, i);
 			free(ls);
 			return;
 		}
@@ -249,7 +239,8 @@ static void apply_leases(struct sh_ctl *c, json_t *params)
 	nat_lease_set_finish(ls);
 	publish(c, ls);
 	if (!c->subscribed)
-		ctl_log("subscribed to shoal-ctld at %s", c->cfg->ctl_socket);
+		SH_LOG(INFO, ctl, "subscribed to shoal-ctld at %s\n",
+		       c->cfg->ctl_socket);
 	c->generation = (uint64_t)gen;
 	c->subscribed = true;
 	c->backoff = BACKOFF_MIN_MS;
@@ -367,7 +358,7 @@ static void handle_line(struct sh_ctl *c, const char *line)
 	const char *method = NULL;
 
 	if (!msg) {
-		ctl_log("ignoring a line that is not JSON");
+		SH_LOG(WARNING, ctl, "ignoring a line that is not JSON\n");
 		return;
 	}
 	id = json_object_get(msg, "id");
@@ -379,9 +370,9 @@ static void handle_line(struct sh_ctl *c, const char *line)
 		if (result)
 			apply_leases(c, result);
 		else
-			ctl_log("shoal-ctld refused the subscription: %s",
-				json_string_value(json_object_get(
-					json_object_get(msg, "error"), "data")));
+			SH_LOG(ERR, ctl, "shoal-ctld refused the subscription: %s\n",
+			       json_string_value(json_object_get(
+				       json_object_get(msg, "error"), "data")));
 	} else if (method && strcmp(method, "leases.update") == 0 && params) {
 		apply_leases(c, params);
 	} else if (method && strcmp(method, "engine.flows") == 0 && id) {
