@@ -11,7 +11,9 @@
 #include <rte_ring.h>
 
 #include "linux.h"
+#include "netlink.h"
 #include "port.h"
+#include "rcu.h"
 
 /* Requests workers may queue between two polls; excess ones are dropped
  * (the workers ask again after SH_RESOLVE_INTERVAL). */
@@ -146,19 +148,16 @@ struct rte_ring *sh_linux_resolve_ring(const struct sh_linux *lx)
 	return lx ? lx->resolve : NULL;
 }
 
+/* Make @fib the workers' snapshot and free the one it replaces. */
 static void publish(struct sh_linux *lx, struct sh_fib *fib,
 		    struct sh_worker *workers, unsigned n_workers,
 		    struct rte_rcu_qsbr *qsbr)
 {
 	struct sh_fib *old = lx->fib;
-	unsigned i;
 
 	lx->fib = fib;
-	for (i = 0; i < n_workers; i++)
-		__atomic_store_n(&workers[i].fib, fib, __ATOMIC_RELEASE);
-	/* Every worker has passed a quiescent point after the stores: none
-	 * can still hold the old snapshot. */
-	rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
+	sh_rcu_publish(qsbr, &workers[0].fib, sizeof(workers[0]), n_workers,
+		       fib);
 	free(old);
 }
 

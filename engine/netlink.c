@@ -78,88 +78,9 @@ struct sh_nl {
 	char buf[NL_BUF_SIZE] __attribute__((aligned(8)));
 };
 
-/* ---- snapshot side (any lcore) ---- */
-
-static inline uint32_t fib_hash(uint32_t ip)
-{
-	/* A full-avalanche mix: the varying octet of a subnet's addresses
-	 * sits in the top byte of a network-order value on little endian. */
-	ip ^= ip >> 16;
-	ip *= 0x45d9f3bu;
-	ip ^= ip >> 16;
-	ip *= 0x45d9f3bu;
-	ip ^= ip >> 16;
-	return ip;
-}
-
 static inline uint32_t len_to_mask(uint8_t len)
 {
 	return len == 0 ? 0 : htonl(UINT32_MAX << (32 - len));
-}
-
-enum sh_fib_result sh_fib_lookup(const struct sh_fib *fib, uint32_t dst,
-				 int *ifindex, uint32_t *nexthop,
-				 uint8_t mac[6])
-{
-	const struct sh_route *r = NULL;
-	uint32_t nh, h;
-
-	if (fib == NULL)
-		return SH_FIB_NO_ROUTE;
-	for (unsigned i = 0; i < fib->n_routes; i++) {
-		if ((dst & fib->routes[i].mask) == fib->routes[i].prefix) {
-			r = &fib->routes[i];
-			break;
-		}
-	}
-	if (r == NULL)
-		return SH_FIB_NO_ROUTE;
-	nh = r->gateway != 0 ? r->gateway : dst;
-	*ifindex = r->ifindex;
-	*nexthop = nh;
-	/* Load <= 1/2 guarantees an empty slot ends the probe; the count
-	 * bound keeps a corrupt (full) table from looping forever. */
-	h = fib_hash(nh);
-	for (uint32_t n = 0; n <= fib->neigh_mask; n++) {
-		const struct sh_neigh *e =
-			&fib->neigh[(h + n) & fib->neigh_mask];
-
-		if (e->ip == 0)
-			break;
-		if (e->ip == nh && e->ifindex == r->ifindex) {
-			memcpy(mac, e->mac, 6);
-			return SH_FIB_OK;
-		}
-	}
-	return SH_FIB_NO_NEIGH;
-}
-
-int sh_fib_neigh_insert(struct sh_fib *fib, uint32_t ip, int ifindex,
-			const uint8_t mac[6])
-{
-	uint32_t h = fib_hash(ip);
-
-	if (ip == 0)
-		return -EINVAL;
-	for (uint32_t n = 0; n <= fib->neigh_mask; n++) {
-		struct sh_neigh *e = &fib->neigh[(h + n) & fib->neigh_mask];
-
-		if (e->ip == ip && e->ifindex == ifindex) {
-			memcpy(e->mac, mac, 6);
-			return 0;
-		}
-		if (e->ip != 0)
-			continue;
-		if (2 * ((uint64_t)fib->n_neigh + 1) >
-		    (uint64_t)fib->neigh_mask + 1)
-			return -ENOSPC;
-		e->ip = ip;
-		e->ifindex = ifindex;
-		memcpy(e->mac, mac, 6);
-		fib->n_neigh++;
-		return 0;
-	}
-	return -ENOSPC;
 }
 
 /* ---- attribute parsing ---- */
@@ -751,22 +672,11 @@ void sh_nl_stats_get(const struct sh_nl *nl, struct sh_nl_stats *st)
 
 struct sh_fib *sh_nl_fib_build(struct sh_nl *nl)
 {
-	uint32_t slots = 16;
-	struct sh_fib *fib;
+	struct sh_fib *fib = sh_fib_build(nl->generation + 1, nl->routes,
+					  nl->n_routes, nl->neigh, nl->n_neigh);
 
-	while (slots < 2 * nl->n_neigh)
-		slots <<= 1;
-	fib = calloc(1, sizeof(*fib) + slots * sizeof(fib->neigh[0]));
-	if (fib == NULL)
-		return NULL;
-	fib->generation = ++nl->generation;
-	fib->n_routes = nl->n_routes;
-	memcpy(fib->routes, nl->routes, nl->n_routes * sizeof(nl->routes[0]));
-	fib->neigh_mask = slots - 1;
-	/* Cannot fail: entries are unique and slots >= 2 * n_neigh. */
-	for (unsigned i = 0; i < nl->n_neigh; i++)
-		sh_fib_neigh_insert(fib, nl->neigh[i].ip, nl->neigh[i].ifindex,
-				    nl->neigh[i].mac);
+	if (fib != NULL)
+		nl->generation++;
 	return fib;
 }
 

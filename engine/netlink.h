@@ -7,9 +7,9 @@
  *
  * Owner: the main lcore. It calls sh_nl_process() when sh_nl_fd() is
  * readable; when the kernel's state changed it builds a new struct sh_fib
- * with sh_nl_fib_build() and publishes it to the workers (RCU: one pointer
- * store, the old snapshot freed after every worker passed a quiescent
- * point). Workers only read snapshots, through sh_fib_lookup().
+ * (fib.h) with sh_nl_fib_build() and publishes it to the workers (RCU: one
+ * pointer store, the old snapshot freed after every worker passed a
+ * quiescent point). Workers only read snapshots, through sh_fib_lookup().
  *
  * Only state on the watched interfaces (the kernel mirrors) is kept:
  * IPv4 unicast routes of the main table whose output interface is watched,
@@ -24,65 +24,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fib.h"
+
 #define SH_NL_MAX_IFS 4
-#define SH_FIB_MAX_ROUTES 1024
-#define SH_FIB_MAX_NEIGH 4096 /* per snapshot; more are ignored (counted) */
-
-struct sh_route {
-	uint32_t prefix;  /* network order, host bits zero */
-	uint32_t mask;    /* network order */
-	uint32_t gateway; /* network order; 0 = directly connected */
-	uint32_t priority; /* route metric; lower wins among equal prefixes */
-	int ifindex;
-	uint8_t len;
-};
-
-struct sh_neigh {
-	uint32_t ip; /* network order; 0 = empty slot */
-	int ifindex;
-	uint8_t mac[6];
-};
-
-/*
- * Immutable snapshot. routes[] is sorted longest prefix first, then by
- * priority (then in the kernel's order for equal prefix and priority), so
- * the first match is the kernel's choice among the routes on watched
- * interfaces. neigh[] is open addressing on ip with linear probing, load
- * <= 1/2, filled through sh_fib_neigh_insert().
- */
-struct sh_fib {
-	uint64_t generation;
-	unsigned n_routes;
-	struct sh_route routes[SH_FIB_MAX_ROUTES];
-	unsigned n_neigh;    /* occupied slots */
-	uint32_t neigh_mask; /* slots - 1; slots is a power of two */
-	struct sh_neigh neigh[]; /* neigh_mask + 1 slots */
-};
-
-enum sh_fib_result {
-	SH_FIB_OK = 0,
-	SH_FIB_NO_ROUTE,     /* no route on a watched interface */
-	SH_FIB_NO_NEIGH,     /* route found, next hop not resolved */
-};
-
-/*
- * Next hop for @dst (network order): output interface, next-hop address
- * (the gateway, or @dst itself when connected) and, on SH_FIB_OK, its MAC.
- * Any lcore; bounded by n_routes and the neighbour table size. @fib may
- * be NULL (nothing published yet): SH_FIB_NO_ROUTE.
- */
-enum sh_fib_result sh_fib_lookup(const struct sh_fib *fib, uint32_t dst,
-				 int *ifindex, uint32_t *nexthop,
-				 uint8_t mac[6]);
-
-/*
- * Add or update (@ip, @ifindex) -> @mac in a snapshot that is not yet
- * published (sh_nl_fib_build() uses it; so do tests that build snapshots
- * by hand). 0, -EINVAL for ip 0 (the empty-slot marker), -ENOSPC when the
- * load would exceed 1/2.
- */
-int sh_fib_neigh_insert(struct sh_fib *fib, uint32_t ip, int ifindex,
-			const uint8_t mac[6]);
 
 struct sh_nl;
 
@@ -122,7 +66,7 @@ void sh_nl_stats_get(const struct sh_nl *nl, struct sh_nl_stats *st);
  */
 int sh_nl_process(struct sh_nl *nl);
 
-/* A new snapshot of the current state (malloc'd; free with free()).
+/* A new snapshot of the current state (sh_fib_build(); free with free()).
  * NULL with errno on failure. */
 struct sh_fib *sh_nl_fib_build(struct sh_nl *nl);
 

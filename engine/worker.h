@@ -27,7 +27,7 @@
 #include "config.h"
 #include "handoff.h"
 #include "nat/nat.h"
-#include "netlink.h"
+#include "fib.h"
 
 #define SH_BURST 32
 #define SH_NO_MIRROR UINT16_MAX

@@ -160,7 +160,7 @@ topo_engine_conf() {
 	fi
 	cat >"$file" <<-CONF
 		[engine]
-		eal = -l 0-1 --no-huge -m 512 --no-pci --file-prefix $prefix --log-level=*:error
+		eal = -l 0-1 --no-huge -m 512 --no-pci --file-prefix $prefix --log-level=*:error --log-level=shoal.*:info
 		[inside]
 		device = $dev0
 		address = $TOPO_INSIDE_ADDR/24

@@ -19,7 +19,8 @@
  */
 #include <errno.h>
 
-#include "nat_inline.h"
+#include "flow_lookup.h"
+#include "pkt.h"
 
 uint32_t nat_slots_for(uint32_t max_flows)
 {

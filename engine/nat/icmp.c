@@ -16,7 +16,8 @@
  * the quote, is recomputed (it was verified by nat_parse). Errors never
  * refresh a flow's timer: they are not traffic of the flow.
  */
-#include "nat_inline.h"
+#include "csum.h"
+#include "flow_lookup.h"
 
 struct quote {
 	uint8_t *ip, *l4;

@@ -6,7 +6,8 @@
  * port or echo id, incremental IPv4 and L4 checksums, TTL). A miss calls
  * nat_flow_create(), the slow path in ports.c.
  */
-#include "nat_inline.h"
+#include "csum.h"
+#include "flow_lookup.h"
 
 unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 		    struct nat_pkt *p)

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat_inline.h"
+#include "nat.h"
+#include "pkt.h"
 
 static uint32_t mask_of(uint8_t len)
 {
@@ -159,4 +160,14 @@ bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
 		if (ls->slices[i].ip == ip)
 			return true;
 	return false;
+}
+
+unsigned nat_out2in_miss(const struct nat_lease_set *ls, uint32_t ip,
+			 uint16_t port_be)
+{
+	const struct nat_lease *l = nat_lease_find(ls, ip, nat_be16(port_be));
+
+	if (!l)
+		return SH_DROP_NOT_LEASED;
+	return l->kind == SH_LEASE_SOCKET ? NAT_KERNEL : SH_DROP_UNSOLICITED;
 }

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "nat_inline.h"
+#include "nat.h"
 
 void nat_worker_destroy(struct nat_worker *w)
 {

@@ -273,7 +273,14 @@ const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
 
 bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip);
 
-/* nat_dst_is_local(): see nat_inline.h (once per packet, inline). */
+/* nat_dst_is_local(): see flow_lookup.h (once per packet, inline). */
+
+/* Verdict for an outside packet to slice (@ip, @port_be) with no flow:
+ * NAT_KERNEL (socket lease), SH_DROP_UNSOLICITED or SH_DROP_NOT_LEASED. */
+unsigned nat_out2in_miss(const struct nat_lease_set *ls, uint32_t ip,
+			 uint16_t port_be);
+
+/* ---- kernel.c ---- */
 
 /*
  * Kernel egress policy for a frame Linux sent through a mirror: a packet
@@ -285,6 +292,8 @@ bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip);
  */
 unsigned nat_kernel_egress_check(const struct nat_lease_set *ls,
 				 const uint8_t *frame, uint32_t len);
+
+/* ---- icmp_reply.c ---- */
 
 /*
  * Build, into @out (room for at least NAT_TE_MAX_FRAME bytes), an ICMP
@@ -322,11 +331,6 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 		    struct nat_pkt *p);
 
-/* Verdict for an outside packet to slice (@ip, @port_be) with no flow:
- * NAT_KERNEL (socket lease), SH_DROP_UNSOLICITED or SH_DROP_NOT_LEASED. */
-unsigned nat_out2in_miss(const struct nat_lease_set *ls, uint32_t ip,
-			 uint16_t port_be);
-
 /* ICMP error translation through the embedded header (RFC 5508). */
 unsigned nat_icmp_err_in2out(struct nat_worker *w,
 			     const struct nat_lease_set *ls, struct nat_pkt *p);
@@ -342,7 +346,7 @@ uint32_t nat_slots_for(uint32_t max_flows);
 
 /* Lookup by inside or outside key; the flow index or -1. Expired flows
  * are removed on the way and reported as absent. The translators use
- * the inline nat_lookup() of nat_inline.h; these serve the slow paths. */
+ * the inline nat_lookup() of flow_lookup.h; these serve the slow paths. */
 int64_t nat_lookup_in(struct nat_worker *w, const struct nat_key *k);
 int64_t nat_lookup_out(struct nat_worker *w, const struct nat_key *k);
 

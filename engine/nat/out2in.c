@@ -7,17 +7,8 @@
  * holding the port: a socket lease's traffic goes to Linux, a nat lease's
  * is unsolicited, and a port no lease holds is not ours to answer.
  */
-#include "nat_inline.h"
-
-unsigned nat_out2in_miss(const struct nat_lease_set *ls, uint32_t ip,
-			 uint16_t port_be)
-{
-	const struct nat_lease *l = nat_lease_find(ls, ip, nat_be16(port_be));
-
-	if (!l)
-		return SH_DROP_NOT_LEASED;
-	return l->kind == SH_LEASE_SOCKET ? NAT_KERNEL : SH_DROP_UNSOLICITED;
-}
+#include "csum.h"
+#include "flow_lookup.h"
 
 unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 		    struct nat_pkt *p)

@@ -8,7 +8,8 @@
  * packet with a wrong checksum must be dropped, not translated into one
  * that still has a wrong checksum under our address.
  */
-#include "nat_inline.h"
+#include "csum.h"
+#include "nat.h"
 
 static unsigned l4_check(struct nat_pkt *p, bool csum_ok)
 {

@@ -20,7 +20,8 @@
  * 4. On success advance the destination's offset past the chosen port so
  *    the next flow to it starts on a free one.
  */
-#include "nat_inline.h"
+#include "flow_lookup.h"
+#include "pkt.h"
 
 static int64_t pick_in_lease(struct nat_worker *w, const struct nat_lease *l,
 			     const struct nat_key *in, struct nat_flow *f)

@@ -6,7 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "nat_inline.h"
+#include "flow_lookup.h"
+#include "pkt.h"
 
 void nat_steer_soft(struct nat_steer *s, unsigned n_workers)
 {

@@ -3,7 +3,7 @@
  * Test-only helpers for the NAT unit tests.
  *
  * 1. A checksum oracle: the plain RFC 1071 sum over big-endian 16-bit
- *    words, written independently of engine/nat/nat_inline.h on purpose.
+ *    words, written independently of engine/nat/csum.h on purpose.
  *    The engine's incremental (RFC 1624) updates are judged against it, so
  *    it must share none of their code or byte-order tricks.
  * 2. A packet builder: Ethernet (+ optional 802.1Q) / IPv4 (+ options) /

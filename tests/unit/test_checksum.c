@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests for the checksum helpers in engine/nat/nat_inline.h.
+ * Unit tests for the checksum helpers in engine/nat/csum.h.
  *
  * The translators never recompute a checksum: they apply RFC 1624 eqn. 3
  * deltas (csum_delta16/32 + csum_apply) to the one in the packet. These
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/csum.h"
 #include "pkt_build.h"
 
 #define ITERATIONS 5000

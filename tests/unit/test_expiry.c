@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests for flow timeouts and expiry (engine/nat/flow.c, nat.c and
- * the TCP tracking in nat_inline.h), on a virtual clock: the tests set
+ * the TCP tracking in flow_lookup.h), on a virtual clock: the tests set
  * w->now (ms) directly, as the worker does once per burst.
  *
  * Timeouts are shortened and made distinct so a flow's class can be read
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/flow_lookup.h"
 #include "pkt_build.h"
 
 #define UDP_MS 30000u

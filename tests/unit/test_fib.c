@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests for sh_fib_lookup (engine/netlink.c) on snapshots built by
+ * Unit tests for sh_fib_lookup (engine/fib.c) on snapshots built by
  * hand, as sh_nl_fib_build() would lay them out: routes already sorted
  * longest prefix first, then by priority; neighbours inserted through
  * sh_fib_neigh_insert(). No netlink socket, no root.
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "netlink.h"
+#include "fib.h"
 
 #define IF_A 3
 #define IF_B 7

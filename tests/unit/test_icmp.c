@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/flow_lookup.h"
 #include "pkt_build.h"
 
 #define CLIENT PB_IP(10, 0, 0, 5)

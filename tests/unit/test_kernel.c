@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/flow_lookup.h"
 #include "pkt_build.h"
 
 #define SOCK_LO 11000

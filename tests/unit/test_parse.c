@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/pkt.h"
 #include "pkt_build.h"
 
 static uint8_t frame[PB_MAX_FRAME];

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/nat.h"
 #include "pkt_build.h"
 
 #define LEASE_LO 10000
@@ -425,7 +425,7 @@ static void test_ports_worker_shares_partition_lease(void **state)
 
 			for (unsigned id = 0; id < n; id++) {
 				fake.id = id;
-				if (nat_worker_owns_port(&fake, 0, nat_be16((uint16_t)p),
+				if (nat_worker_owns_port(&fake, 0, htons((uint16_t)p),
 							 PB_UDP)) {
 					assert_int_equal(p % n, id);
 					owners++;

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/flow_lookup.h"
 #include "pkt_build.h"
 
 /* The key of Microsoft's RSS verification suite (and many NICs' default). */

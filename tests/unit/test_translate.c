@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "nat/nat_inline.h"
+#include "nat/nat.h"
 #include "pkt_build.h"
 
 #define CLIENT PB_IP(10, 0, 0, 5)

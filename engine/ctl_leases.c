@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_leases.h"
+#include "log.h"
+#include "rcu.h"
+
+static int parse_lease(struct nat_lease_set *ls, json_t *l)
+{
+	struct sh_prefix clients[SH_CFG_MAX_CLIENT_PFX];
+	const char *holder, *kind, *ip, *state;
+	json_int_t id, lo, hi;
+	json_t *cl = NULL, *v;
+	unsigned n = 0;
+	uint32_t addr;
+	size_t i;
+
+	if (json_unpack(l, "{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s?o}", "id", &id,
+			"holder", &holder, "kind", &kind, "ip", &ip, "lo", &lo,
+			"hi", &hi, "state", &state, "clients", &cl) < 0 ||
+	    sh_parse_ipv4(ip, &addr) < 0 || lo < 1 || hi > 65535 || lo > hi)
+		return -EINVAL;
+	if (cl && json_is_array(cl)) {
+		json_array_foreach(cl, i, v) {
+			if (n == SH_CFG_MAX_CLIENT_PFX || !json_is_string(v) ||
+			    sh_parse_prefix(json_string_value(v), &clients[n], NULL) < 0)
+				return -EINVAL;
+			n++;
+		}
+	}
+	return nat_lease_set_add(ls, (uint32_t)id, holder,
+				 strcmp(kind, "socket") == 0 ? SH_LEASE_SOCKET
+							    : SH_LEASE_NAT,
+				 strcmp(state, "active") == 0 ? NAT_LEASE_ACTIVE
+							     : NAT_LEASE_DRAINING,
+				 htonl(addr), (uint16_t)lo, (uint16_t)hi, clients, n);
+}
+
+/* Make @ls the workers' lease set and free the one it replaces. */
+static void publish(struct ctl_leases *st, struct nat_lease_set *ls)
+{
+	struct nat_lease_set *old = st->current;
+
+	st->current = ls;
+	sh_rcu_publish(st->qsbr, &st->workers[0].leases, sizeof(st->workers[0]),
+		       st->n_workers, ls);
+	free(old);
+}
+
+int ctl_leases_apply(struct ctl_leases *st, json_t *params, bool fresh)
+{
+	struct nat_lease_set *ls;
+	json_int_t gen;
+	json_t *leases, *l;
+	size_t i;
+
+	if (json_unpack(params, "{s:I, s:o}", "generation", &gen, "leases",
+			&leases) < 0 || !json_is_array(leases)) {
+		SH_LOG(WARNING, ctl, "ignoring a malformed lease set\n");
+		return -EINVAL;
+	}
+	if (!fresh && (uint64_t)gen == st->generation)
+		return 0;
+	ls = malloc(sizeof(*ls));
+	if (!ls)
+		return -ENOMEM;
+	nat_lease_set_begin(ls, st->cfg, (uint64_t)gen);
+	json_array_foreach(leases, i, l) {
+		if (parse_lease(ls, l) < 0) {
+			SH_LOG(WARNING, ctl, "ignoring lease set %lld: invalid lease %zu\n",
+			       (long long)gen, i);
+			free(ls);
+			return -EINVAL;
+		}
+	}
+	nat_lease_set_finish(ls);
+	publish(st, ls);
+	st->generation = (uint64_t)gen;
+	return 1;
+}
+
+const struct nat_lease_set *ctl_leases_current(const struct ctl_leases *st)
+{
+	return st->current ? st->current : st->initial;
+}
+
+void ctl_leases_fini(struct ctl_leases *st)
+{
+	free(st->current);
+	st->current = NULL;
+}
