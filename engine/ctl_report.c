@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include <shoal/proto.h>
 
@@ -12,6 +13,9 @@
 /* A flows reply must fit one protocol line: stop adding flows before it
  * could outgrow it and say "truncated". */
 #define FLOWS_BUDGET (SHOAL_MSG_MAX - 4096)
+/* What a report's per_worker may take of its line: the rest holds the
+ * summed counters (~2 KiB) and SHOAL_MAX_LEASES leases' flows (~10 KiB). */
+#define REPORT_WORKERS_BYTES (SHOAL_MSG_MAX - 16384)
 
 static uint64_t lease_flows(const struct sh_worker *workers, unsigned n,
 			    uint32_t id)
@@ -24,26 +28,68 @@ static uint64_t lease_flows(const struct sh_worker *workers, unsigned n,
 	return sum;
 }
 
+/* Every counter of @workers[0..@n) summed, as a JSON object. */
+static json_t *counters_json(const struct sh_worker *workers, unsigned n)
+{
+	json_t *counters = json_object();
+	unsigned c;
+
+	for (c = SH_DROP_FIRST; c < SH_COUNTER_MAX; c++)
+		if (c != SH_DROP_MAX_)
+			json_object_set_new(counters, sh_counter_name(c),
+				json_integer((json_int_t)sh_stats_sum(
+					workers, n, c)));
+	return counters;
+}
+
+/*
+ * One worker's non-zero counters, within its share of the report line: a
+ * report must fit SHOAL_MSG_MAX (the daemon relays its figures to CLI
+ * clients under that limit), and 64 workers' full counter sets would not.
+ * Drops come first in the list, so they are the last to be left out; the
+ * sums in "counters" are always complete.
+ */
+static json_t *worker_counters_json(const struct sh_worker *wk, unsigned n)
+{
+	size_t budget = REPORT_WORKERS_BYTES / n, used = 0;
+	json_t *counters = json_object();
+	unsigned c;
+
+	for (c = SH_DROP_FIRST; c < SH_COUNTER_MAX; c++) {
+		uint64_t v = c == SH_DROP_MAX_ ? 0 : sh_stats_get(wk, c);
+
+		if (!v)
+			continue;
+		/* "name": value, with the value's 20 digits at most */
+		used += strlen(sh_counter_name(c)) + 24;
+		if (used > budget)
+			break;
+		json_object_set_new(counters, sh_counter_name(c),
+				    json_integer((json_int_t)v));
+	}
+	return counters;
+}
+
 json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
 		       const struct nat_lease_set *ls, uint64_t generation)
 {
-	json_t *counters = json_object(), *leases = json_array();
+	json_t *leases = json_array(), *per_worker = json_array();
 	unsigned i;
 
-	for (i = SH_DROP_FIRST; i < SH_COUNTER_MAX; i++)
-		if (i != SH_DROP_MAX_)
-			json_object_set_new(counters, sh_counter_name(i),
-				json_integer((json_int_t)sh_stats_sum(
-					workers, n, i)));
 	for (i = 0; i < ls->n_leases; i++)
 		json_array_append_new(leases, json_pack("{s:I, s:I}", "id",
 			(json_int_t)ls->leases[i].id, "flows",
 			(json_int_t)lease_flows(workers, n, ls->leases[i].id)));
-	return json_pack("{s:s, s:s, s:{s:I, s:i, s:o, s:o}}", "jsonrpc",
+	for (i = 0; i < n; i++)
+		json_array_append_new(per_worker, json_pack("{s:i, s:i, s:I, s:o}",
+			"worker", (int)i, "lcore", (int)workers[i].lcore,
+			"flows", (json_int_t)nat_flow_count(workers[i].nat),
+			"counters", worker_counters_json(&workers[i], n)));
+	return json_pack("{s:s, s:s, s:{s:I, s:i, s:o, s:o, s:o}}", "jsonrpc",
 			 "2.0", "method", "engine.report", "params",
 			 "generation", (json_int_t)generation,
-			 "workers", (int)n, "counters", counters,
-			 "leases", leases);
+			 "workers", (int)n, "counters", counters_json(workers, n),
+			 "leases", leases, "per_worker", per_worker);
 }
 
 static const char *proto_name(uint8_t p)

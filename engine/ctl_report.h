@@ -18,7 +18,9 @@
 #include "worker.h"
 
 /* engine.report: every counter summed over @workers[0..@n), the live
- * flows of each lease of @ls, and the lease set @generation applied. */
+ * flows of each lease of @ls, the lease set @generation applied, and per
+ * worker its lcore, flows and non-zero counters ("per_worker"), the whole
+ * within SHOAL_MSG_MAX. */
 json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
 		       const struct nat_lease_set *ls, uint64_t generation);
 

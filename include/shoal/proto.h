@@ -49,8 +49,10 @@
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
  *   WORKER = {"worker": 0..SHOAL_MAX_WORKERS-1, "lcore": 0..2^31-1,
  *             "flows": 0..2^32-1, "counters": {name: N, ...}}
- *            one worker's share: its flows and its counters, by the same
- *            names as the summed "counters"
+ *            one worker's share: its flows and its non-zero counters, by
+ *            the same names as the summed "counters" (the engine leaves
+ *            out the last ones, drops first in, when 64 workers' sets
+ *            would not fit one SHOAL_MSG_MAX line; the sums are complete)
  *
  * The engine's side of the same socket:
  *

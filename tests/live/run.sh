@@ -3,7 +3,7 @@
 # Live lease updates with real traffic: shoal-ctld and a subscribed
 # shoal-engine in the namespace topology of scripts/topo.sh.
 #
-#   01 the engine subscribes and reports (status, stats)
+#   01 the engine subscribes and reports (status, stats, per worker)
 #   02 a lease added while traffic runs is used by new flows within 1 s
 #   03 a released lease drains: its flow goes on, new flows are refused
 #      (no_lease) while it is listed as draining
@@ -97,8 +97,14 @@ start_engine || { cat "$TMP/engine.log"; echo "0 passed, 1 failed, 0 skipped"; e
 # 01
 if engine_connected 50; then
 	sleep 1.2 # one report
-	if [ "$(jq_ctl '.counters | has("in2out")' stats)" = true ]; then ok "01 engine subscribed and reporting"
-	else ko 01 "stats has no engine counters: $(ctl -j stats)"; fi
+	# The sums, and one per_worker entry per worker whose counters add up
+	# to no more than them (the engine reads the workers' counters just
+	# before the sums, while packets may still arrive).
+	if [ "$(ctl -j stats | jq -r '(.counters | has("in2out")) and
+		(.per_worker | length) == .workers and
+		([.per_worker[].counters.rx_inside // 0] | add) <= .counters.rx_inside')" = true ]
+	then ok "01 engine subscribed and reporting, per worker too"
+	else ko 01 "stats lacks engine counters or per-worker ones: $(ctl -j stats)"; fi
 else
 	ko 01 "the engine did not subscribe within 5 s: $(ctl -j status)"
 fi
