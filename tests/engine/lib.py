@@ -17,6 +17,14 @@ tx_pcap file. What this module provides:
                    test can inject frames into a running engine.
   * checksum_errors  recompute IPv4/TCP/UDP/ICMP checksums with scapy
                    (delete the fields, rebuild, compare bytes).
+  * worker counts  main() runs a test taking a worker count once per
+                   count in SHOAL_TEST_WORKERS (default "1 2 4"; run.sh
+                   passes one at a time); write_config(workers=N) gives the
+                   EAL N worker lcores; pcap_device() builds a net_pcap
+                   device with one RX and one TX queue per worker;
+                   owner_client() and owner_port() say which worker owns a
+                   packet (docs/DESIGN.md "Several workers", soft steering:
+                   net_pcap has no RSS).
 
 Empirical facts about net_pcap (DPDK 22.11) the tests rely on:
   * tx_pcap is flushed after every TX burst (pcap_dump_flush), so the
@@ -28,9 +36,22 @@ Empirical facts about net_pcap (DPDK 22.11) the tests rely on:
     (the engine creates inside first, then outside).
   * rx_iface / rx_iface_in capture live from an interface in promiscuous
     mode and can be combined with tx_pcap on the same port.
+  * one RX queue per rx_pcap / rx_iface / rx_iface_in argument and one TX
+    queue per tx_pcap / tx_iface argument, in argument order; rx_pcap and
+    rx_iface* do not mix on one port. Each rx_pcap queue is read at full
+    speed from the start, with no backpressure: with several workers the
+    handoff rings (512 entries) overflow when one queue holds more than
+    that for another worker, so large multi-worker inputs go over veths
+    in bounded bursts instead. Repeating one rx_iface_in gives every
+    queue a copy of each frame: one veth per queue.
+  * a veth refuses frames shorter than an Ethernet header (EINVAL) and the
+    receiving kernel drops a cut 802.1Q tag before any tap sees it: such
+    frames can only come from an rx_pcap.
 """
 
+import contextlib
 import ctypes
+import inspect
 import os
 import re
 import shutil
@@ -52,6 +73,11 @@ INSIDE_MAC = "02:70:63:61:70:00"
 OUTSIDE_MAC = "02:70:63:61:70:01"
 
 COUNTER_RE = re.compile(r"^\s+(drop|event)\s+(\S+)\s+(\d+)$")
+# Per worker, after the sums: "  worker I: lcore L, ... handoff tx A rx B"
+# and, with several workers, "  worker I drop|event NAME N" (non-zero only).
+WORKER_RE = re.compile(r"^\s+worker (\d+): lcore (\d+),.*handoff tx (\d+) rx (\d+)$")
+WORKER_COUNTER_RE = re.compile(r"^\s+worker (\d+) (?:drop|event) (\S+) (\d+)$")
+MAX_WORKERS = 64
 
 
 class TestFailure(AssertionError):
@@ -91,14 +117,39 @@ def sigterm_as_exit():
     signal.signal(signal.SIGHUP, handler)
 
 
+def worker_counts():
+    """The worker counts to test: SHOAL_TEST_WORKERS, e.g. "1 2 4" (the
+    default) or "2"."""
+    text = os.environ.get("SHOAL_TEST_WORKERS", "1 2 4")
+    try:
+        counts = [int(w) for w in text.replace(",", " ").split()]
+    except ValueError:
+        counts = []
+    if not counts or any(not 1 <= n <= MAX_WORKERS for n in counts):
+        raise TestFailure(f"SHOAL_TEST_WORKERS={text!r}: expected worker "
+                          f"counts from 1 to {MAX_WORKERS}, e.g. \"1 2 4\"")
+    return counts
+
+
 def main(test):
-    """Run test() -> exit 0, TestFailure -> exit 1 with the reason."""
+    """Run the test -> exit 0, TestFailure -> exit 1 with the reason.
+
+    A test taking one argument runs once per worker count (worker_counts())
+    and a failure names the count; test() without one runs once."""
     sigterm_as_exit()
     t0 = time.monotonic()
+    per_count = len(inspect.signature(test).parameters) == 1
+    n = None
     try:
-        test()
+        if not per_count:
+            test()
+        for n in worker_counts() if per_count else ():
+            t1 = time.monotonic()
+            log(f"== {n} worker(s)")
+            test(n)
+            log(f"ok with {n} worker(s) ({time.monotonic() - t1:.1f} s)")
     except TestFailure as e:
-        log(f"FAIL: {e}")
+        log(f"FAIL: {n} worker(s): {e}" if n else f"FAIL: {e}")
         sys.exit(1)
     log(f"OK ({time.monotonic() - t0:.1f} s)")
     sys.exit(0)
@@ -125,21 +176,34 @@ class TempDir:
 
 # ---- configuration ----
 
+def eal_lcores(workers):
+    """EAL lcore option for @workers workers besides the main lcore: lcore
+    0 is the main one, 1..N the workers; several workers float over CPUs 0
+    and 1 (this machine may have no more)."""
+    if workers == 1:
+        return "-l 0-1"
+    return f"--lcores (0-{workers})@(0,1)"
+
+
 def write_config(path, inside_device, outside_device, slices, leases,
                  nat=None, file_prefix=None,
                  inside_address="10.0.0.1/24", outside_address="192.0.2.1/24",
                  inside_next_hop="02:00:00:00:00:02",
-                 outside_next_hop="02:00:00:00:00:fe"):
+                 outside_next_hop="02:00:00:00:00:fe", workers=None):
     """Write an engine config: static leases, no exception path.
 
     slices: {ip: "lo-hi"}; leases: {name: {key: value}}; nat: {key: value}.
+    workers: [engine] workers and as many worker lcores (each data port
+    then needs that many queues, see pcap_device()); None leaves both at
+    the engine's default of one.
     Each run gets its own EAL --file-prefix so runs never share DPDK state.
     """
     prefix = file_prefix or f"shoaltest{os.getpid()}_{time.monotonic_ns() % 10**9}"
     lines = [
         "[engine]",
-        f"eal = -l 0-1 --no-huge -m 512 --no-pci --file-prefix {prefix} "
-        "--log-level=*:notice",
+        *([f"workers = {workers}"] if workers is not None else []),
+        f"eal = {eal_lcores(workers or 1)} --no-huge -m 512 --no-pci "
+        f"--file-prefix {prefix} --log-level=*:notice",
         "[inside]",
         f"device = {inside_device}",
         f"address = {inside_address}",
@@ -162,6 +226,41 @@ def write_config(path, inside_device, outside_device, slices, leases,
     return Path(path)
 
 
+def queue_files(directory, stem, n):
+    """One pcap path per queue: STEM.pcap for one queue (the single-queue
+    name), STEM0.pcap .. STEM{n-1}.pcap for several."""
+    if n == 1:
+        return [Path(directory) / f"{stem}.pcap"]
+    return [Path(directory) / f"{stem}{q}.pcap" for q in range(n)]
+
+
+def pcap_device(index, tx_pcap, rx_pcap=None, rx_iface_in=None):
+    """A net_pcap device string: RX queue q reads rx_pcap[q] (a file) or
+    captures what arrives on rx_iface_in[q] (an interface); TX queue q
+    writes tx_pcap[q]. Both lists have one entry per queue (per worker)."""
+    rx = [("rx_pcap", f) for f in rx_pcap or []] + \
+        [("rx_iface_in", i) for i in rx_iface_in or []]
+    check(len(rx) == len(tx_pcap) and not (rx_pcap and rx_iface_in),
+          f"net_pcap{index}: {len(rx)} RX and {len(tx_pcap)} TX queues "
+          "(one kind of RX, as many queues each way)")
+    args = [f"{k}={v}" for k, v in rx] + [f"tx_pcap={f}" for f in tx_pcap]
+    return f"net_pcap{index}," + ",".join(args)
+
+
+# ---- owners (soft steering: docs/DESIGN.md "Several workers") ----
+
+def owner_client(ip, workers):
+    """The worker owning inside client address @ip (dotted quad): Fibonacci
+    hashing of the host-order address, scaled to @workers."""
+    h = int.from_bytes(socket.inet_aton(ip), "big")
+    return ((h * 2654435761) % 2**32) * workers >> 32
+
+
+def owner_port(port, workers):
+    """The worker owning outside port (or ICMP echo id) @port."""
+    return port % workers
+
+
 # ---- pcap files ----
 
 def write_pcap(path, frames):
@@ -180,7 +279,16 @@ def read_pcap(path):
     return list(_records(Path(path).read_bytes()))
 
 
+def read_pcaps(paths):
+    """read_pcap() of each of @paths (one per queue): a list per queue."""
+    return [read_pcap(p) for p in paths]
+
+
 def count_records(path):
+    """Complete records in @path, or summed over a list of paths (one per
+    queue); 0 for a file not yet there."""
+    if isinstance(path, (list, tuple)):
+        return sum(count_records(p) for p in path)
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -210,7 +318,8 @@ def _records(data):
 
 
 def wait_records(path, n, timeout, engine=None, what="packets"):
-    """Poll @path until it holds >= @n records; return the count.
+    """Poll @path (or a list of paths, summed) until it holds >= @n
+    records; return the count.
 
     Fails after @timeout seconds, or at once if @engine died."""
     deadline = time.monotonic() + timeout
@@ -221,10 +330,16 @@ def wait_records(path, n, timeout, engine=None, what="packets"):
             return count
         if engine is not None and not engine.alive():
             raise TestFailure(f"engine exited while waiting for {what}: "
-                              f"{count}/{n} in {path.name}\n{engine.output()}")
+                              f"{count}/{n} in {_names(path)}\n{engine.output()}")
         time.sleep(0.05)
     raise TestFailure(f"timeout after {timeout} s waiting for {what}: "
-                      f"{count}/{n} records in {Path(path).name}")
+                      f"{count}/{n} records in {_names(path)}")
+
+
+def _names(path):
+    if isinstance(path, (list, tuple)):
+        return "+".join(Path(p).name for p in path)
+    return Path(path).name
 
 
 # ---- the engine process ----
@@ -236,6 +351,24 @@ def parse_counters(text):
         if m:
             counters[m.group(2)] = int(m.group(3))
     return counters
+
+
+def parse_workers(text):
+    """The per-worker part of the final counters: {worker: {"lcore": L,
+    "handoff_tx": A, "handoff_rx": B, and with several workers each
+    non-zero counter by name}}."""
+    workers = {}
+    for line in text.splitlines():
+        m = WORKER_RE.match(line)
+        if m:
+            w = workers.setdefault(int(m.group(1)), {})
+            w.update(lcore=int(m.group(2)), handoff_tx=int(m.group(3)),
+                     handoff_rx=int(m.group(4)))
+            continue
+        m = WORKER_COUNTER_RE.match(line)
+        if m:
+            workers.setdefault(int(m.group(1)), {})[m.group(2)] = int(m.group(3))
+    return workers
 
 
 class Engine:
@@ -251,6 +384,7 @@ class Engine:
         self.netns = netns
         self.proc = None
         self.counters = None
+        self.workers = None  # parse_workers() of the final output
         self.out_path = self.workdir / "engine.stdout"
         self.err_path = self.workdir / "engine.stderr"
 
@@ -309,9 +443,82 @@ class Engine:
             raise TestFailure(f"engine did not stop within {timeout} s of "
                               f"SIGINT\n{self.output()}")
         check(rc == 0, f"engine exited with {rc}\n{self.output()}")
-        self.counters = parse_counters(self.out_path.read_text(errors="replace"))
+        text = self.out_path.read_text(errors="replace")
+        self.counters = parse_counters(text)
+        self.workers = parse_workers(text)
         check(self.counters, f"no counters in engine output\n{self.output()}")
         return self.counters
+
+    @contextlib.contextmanager
+    def yielding(self):
+        """While the test does CPU-heavy work of its own (building traffic)
+        with the engine running: every engine thread at nice 19, restored
+        on exit. The workers poll, and on a machine with as few CPUs as
+        workers they would otherwise take several times the test's own
+        time from it; at nice 19 they still run, on what the test leaves."""
+        pid = self.proc.pid
+        saved = {}
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    saved[int(tid)] = os.getpriority(os.PRIO_PROCESS, int(tid))
+                    os.setpriority(os.PRIO_PROCESS, int(tid), 19)
+                except OSError:
+                    pass  # the thread ended
+        except OSError:
+            pass  # the engine ended: the caller's next wait says so
+        try:
+            yield
+        finally:
+            for tid, prio in saved.items():
+                try:
+                    os.setpriority(os.PRIO_PROCESS, tid, prio)
+                except OSError:
+                    pass
+
+    def file_prefix(self):
+        m = re.search(r"--file-prefix\s+(\S+)", self.config.read_text())
+        check(m, f"{self.config}: no --file-prefix")
+        return m.group(1)
+
+    def stats(self):
+        """The running engine's summed counters (telemetry /shoal/stats)."""
+        sys.path.insert(0, str(REPO / "scripts/lib"))
+        try:
+            import telemetry
+        finally:
+            sys.path.pop(0)
+        try:
+            return telemetry.query(self.file_prefix(), "/shoal/stats",
+                                   timeout=5)["/shoal/stats"]
+        except (OSError, ValueError, KeyError) as e:
+            raise TestFailure(f"telemetry /shoal/stats: {e}\n{self.output()}")
+
+    def wait_settled(self, rx, timeout=30):
+        """Wait until the engine received what was sent (@rx: {counter:
+        packets}, e.g. {"rx_inside": 100}) and every packet one worker
+        handed to another was taken (handoff_tx == handoff_rx; handoff_full
+        counts what never entered a ring), the same in three readings 0.1 s
+        apart: nothing is left in flight,
+        so the final counters are complete. With several queues there is
+        no last frame whose output proves that every earlier one was
+        handled."""
+        deadline = time.monotonic() + timeout
+        last, same, s = None, 0, {}
+        while time.monotonic() < deadline:
+            check(self.alive(), f"engine exited while settling\n{self.output()}")
+            s = self.stats()
+            done = all(s.get(k, 0) >= v for k, v in rx.items()) and \
+                s.get("handoff_tx", 0) == s.get("handoff_rx", 0)
+            snap = tuple(sorted(s.items()))
+            same = same + 1 if done and snap == last else 0
+            if same == 2:
+                return s
+            last = snap
+            time.sleep(0.1)
+        raise TestFailure(f"engine not settled within {timeout} s: want {rx}, "
+                          "and handoff_tx == handoff_rx; got " +
+                          ", ".join(f"{k} {v}" for k, v in sorted(s.items()) if v))
 
     def kill(self):
         if self.alive():
@@ -322,10 +529,25 @@ class Engine:
                 pass
 
 
-def check_counters(got, expected, exact_zero=True):
+def check_counters(got, expected, exact_zero=True, handoff=False):
     """Every counter in @expected must match; with @exact_zero, every
-    counter not mentioned must be 0. Reports all differences at once."""
+    counter not mentioned must be 0. Reports all differences at once.
+
+    Handoff between workers is not an error: unless @expected names them,
+    handoff_tx must equal handoff_rx (nothing lost on the rings) and
+    handoff_full must be 0, whatever their value; with @handoff, packets
+    must have been handed at all (handoff_tx > 0)."""
     bad = []
+    expected = dict(expected)
+    if "handoff_tx" not in expected and "handoff_rx" not in expected:
+        tx, rx = got.get("handoff_tx"), got.get("handoff_rx")
+        if tx != rx:
+            bad.append(f"handoff_tx {tx} != handoff_rx {rx}: packets lost "
+                       "between workers")
+        elif handoff and not tx:
+            bad.append(f"handoff_tx: got {tx}, expected packets handed between workers")
+        expected["handoff_tx"] = expected["handoff_rx"] = tx
+    expected.setdefault("handoff_full", 0)
     for name, want in sorted(expected.items()):
         if name not in got:
             bad.append(f"{name}: missing (expected {want})")
@@ -336,6 +558,21 @@ def check_counters(got, expected, exact_zero=True):
             if name not in expected and value != 0:
                 bad.append(f"{name}: got {value}, expected 0")
     check(not bad, "counter mismatch:\n  " + "\n  ".join(bad))
+
+
+def check_workers(workers, n, busy=()):
+    """The per-worker lines of an engine with @n workers (parse_workers()):
+    one per worker, handoff tx and rx summing to the same, and with several
+    workers every counter in @busy non-zero on every worker (each did its
+    share)."""
+    check(sorted(workers) == list(range(n)),
+          f"per-worker lines for workers {sorted(workers)}, expected 0..{n - 1}")
+    tx = sum(w["handoff_tx"] for w in workers.values())
+    rx = sum(w["handoff_rx"] for w in workers.values())
+    check(tx == rx, f"per worker: handoff tx sums to {tx}, rx to {rx}")
+    idle = [f"worker {i} {c}" for i in range(n) if n > 1
+            for c in busy if not workers[i].get(c)]
+    check(not idle, "workers that did none of the work: " + ", ".join(idle))
 
 
 # ---- network namespaces ----

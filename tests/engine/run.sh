@@ -10,6 +10,10 @@
 # Tests find the engine at build/engine/shoal-engine under the repository
 # root, or wherever SHOAL_ENGINE points. Exit code 77 from a test = skip.
 # Works from any directory.
+#
+# A Python test whose test() takes a worker count ("def test(workers)")
+# runs once per count in SHOAL_TEST_WORKERS (default "1 2 4"), each run
+# its own line named "NAME workers=N", so a failure says which count.
 
 set -u
 
@@ -17,6 +21,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 python=/usr/bin/python3           # Debian's scapy lives with this Python
 export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the source tree
 per_test_timeout=${SHOAL_TEST_TIMEOUT:-300}
+worker_counts=${SHOAL_TEST_WORKERS:-1 2 4}
 
 . "$here/../lib/runner.sh"
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/shoal-engine-tests.XXXXXX")
@@ -42,11 +47,18 @@ for f in "$here"/test_*.py "$here"/*.py "$here"/*.sh; do
 done
 
 for f in "${tests[@]+"${tests[@]}"}"; do
+	name=$(basename "$f")
 	case "$f" in
 	*.py) cmd=("$python" "$f") ;;
 	*) cmd=(bash "$f") ;;
 	esac
-	run_test "$(basename "$f")" "$logdir/$(basename "$f").log" \
-		"$per_test_timeout" "${cmd[@]}"
+	if [[ $f == *.py ]] && grep -q '^def test(workers)' "$f"; then
+		for n in $worker_counts; do
+			SHOAL_TEST_WORKERS=$n run_test "$name workers=$n" \
+				"$logdir/$name.$n.log" "$per_test_timeout" "${cmd[@]}"
+		done
+	else
+		run_test "$name" "$logdir/$name.log" "$per_test_timeout" "${cmd[@]}"
+	fi
 done
 runner_summary
