@@ -24,6 +24,14 @@ Timeouts: UDP and ICMP 3 s, TCP transitory 3 s, TCP established 3600 s.
 
 The margins (2 s before a timeout, 2.5 s after) leave room for a slow
 machine; lateness can only make an expired flow more expired.
+
+With N workers (the test runs for each count, see lib.main) each port has
+N queues, queue q capturing from its own veth pair (veth-ia<q>/veth-ib<q>,
+veth-oa<q>/veth-ob<q>). Every frame is sent on the queue after its
+owner's (the client's worker inside, port % N outside), so each is handed
+over to its owner (handoff_tx == handoff_rx == 14); each worker expires
+its own flows; a client's packets leave on TX queue owner(client), from a
+port that worker owns, and replies reach the client on that same queue.
 Needs root and `ip netns` (exit 77 otherwise).
 """
 
@@ -43,35 +51,62 @@ TIMEOUT = 3
 LATE = TIMEOUT + 2.5
 
 
-def test():
+def veth_names(side, workers):
+    """(engine end, test end) of each queue's veth pair on @side ("i"/"o")."""
+    if workers == 1:
+        return [(f"veth-{side}a", f"veth-{side}b")]
+    return [(f"veth-{side}a{q}", f"veth-{side}b{q}") for q in range(workers)]
+
+
+def by_id(queues):
+    """(TX queue, packet) of every record in @queues, by IP id (each packet
+    the test sends carries its own)."""
+    got = {}
+    for q, raws in enumerate(queues):
+        for r in raws:
+            p = Ether(r)
+            check(p[IP].id not in got, f"IP id {p[IP].id} emitted twice")
+            got[p[IP].id] = (q, p)
+    return got
+
+
+def test(workers):
     if not lib.netns_available():
         lib.skip("needs root and `ip netns`")
     lib.engine_path()
-    pairs = (("veth-ia", "veth-ib"), ("veth-oa", "veth-ob"))
-    with lib.TempDir() as d, lib.Netns(pairs) as ns:
+    in_pairs, out_pairs = veth_names("i", workers), veth_names("o", workers)
+    with lib.TempDir() as d, lib.Netns(tuple(in_pairs + out_pairs)) as ns:
+        out_tx = lib.queue_files(d, "outside_tx", workers)
+        in_tx = lib.queue_files(d, "inside_tx", workers)
         conf = lib.write_config(
             d / "engine.ini",
-            inside_device=f"net_pcap0,rx_iface_in=veth-ia,tx_pcap={d}/inside_tx.pcap",
-            outside_device=f"net_pcap1,rx_iface_in=veth-oa,tx_pcap={d}/outside_tx.pcap",
+            inside_device=lib.pcap_device(0, in_tx, rx_iface_in=[a for a, _ in in_pairs]),
+            outside_device=lib.pcap_device(1, out_tx,
+                                           rx_iface_in=[a for a, _ in out_pairs]),
             slices={SLICE_IP: "10000-12047"},
             leases={"a": {"kind": "nat", "ip": SLICE_IP, "ports": "10000-11999",
                           "clients": "10.0.0.0/16"}},
             nat={"max_flows": 1024, "udp_timeout": TIMEOUT, "icmp_timeout": TIMEOUT,
-                 "tcp_transitory_timeout": TIMEOUT, "tcp_established_timeout": 3600})
+                 "tcp_transitory_timeout": TIMEOUT, "tcp_established_timeout": 3600},
+            workers=workers)
         with lib.Engine(conf, d, netns=ns.name) as eng:
             eng.wait_started()
-            inside = ns.packet_socket("veth-ib")
-            outside = ns.packet_socket("veth-ob")
-            out_tx, in_tx = d / "outside_tx.pcap", d / "inside_tx.pcap"
+            inside = [ns.packet_socket(b) for _, b in in_pairs]
+            outside = [ns.packet_socket(b) for _, b in out_pairs]
 
             def client(pkt):
-                inside.send(bytes(Ether(src=INSIDE_PEER, dst=lib.INSIDE_MAC) / pkt))
+                """On the queue after the client's owner's: handed over."""
+                q = (lib.owner_client(pkt[IP].src, workers) + 1) % workers
+                inside[q].send(bytes(Ether(src=INSIDE_PEER, dst=lib.INSIDE_MAC) / pkt))
 
             def remote(pkt):
-                outside.send(bytes(Ether(src=OUTSIDE_PEER, dst=lib.OUTSIDE_MAC) / pkt))
+                """On the queue after the owner's of the port it is sent to."""
+                port = pkt[ICMP].id if ICMP in pkt else pkt[IP].payload.dport
+                q = (lib.owner_port(port, workers) + 1) % workers
+                outside[q].send(bytes(Ether(src=OUTSIDE_PEER, dst=lib.OUTSIDE_MAC) / pkt))
 
             try:
-                # t=0: six flows open, in this order (outside_tx keeps it).
+                # t=0: six flows open, IP ids 1 to 6.
                 opening = [
                     IP(src="10.0.1.1", dst="203.0.113.1") / UDP(sport=1001, dport=53),
                     IP(src="10.0.1.2", dst="203.0.113.1") / UDP(sport=1002, dport=53),
@@ -82,11 +117,22 @@ def test():
                     IP(src="10.0.1.6", dst="203.0.113.3") / TCP(sport=1006, dport=80,
                                                                 flags="S", seq=600),
                 ]
-                for pkt in opening:
+                for i, pkt in enumerate(opening):
+                    pkt[IP].id = i + 1
                     client(pkt)
                 lib.wait_records(out_tx, 6, timeout=10, engine=eng, what="opening packets")
                 t0 = time.monotonic()
-                u1, u2, i1, i2, x, y = [Ether(r) for r in lib.read_pcap(out_tx)]
+                sent = by_id(lib.read_pcaps(out_tx))
+                check(sorted(sent) == [1, 2, 3, 4, 5, 6],
+                      f"opening packets out with IP ids {sorted(sent)}")
+                for k, pkt in enumerate(opening):
+                    q, p = sent[k + 1]
+                    w = lib.owner_client(pkt[IP].src, workers)
+                    port = p[ICMP].id if ICMP in p else p[IP].payload.sport
+                    check(q == w and lib.owner_port(port, workers) == w,
+                          f"{pkt[IP].src}'s flow left on TX queue {q} from port "
+                          f"{port}; its owner is worker {w}")
+                u1, u2, i1, i2, x, y = [sent[k][1] for k in range(1, 7)]
 
                 def reply(p, **kw):
                     """The remote's answer to translated packet @p."""
@@ -115,34 +161,42 @@ def test():
                 remote(reply(u2))
                 remote(reply(i2))
                 remote(reply(y))
-                client(IP(src="10.0.1.5", dst="203.0.113.3") /
+                client(IP(src="10.0.1.5", dst="203.0.113.3", id=7) /
                        TCP(sport=1005, dport=80, flags="A", seq=501, ack=9001))
-                client(IP(src="10.0.1.6", dst="203.0.113.3") /
+                client(IP(src="10.0.1.6", dst="203.0.113.3", id=8) /
                        TCP(sport=1006, dport=80, flags="A", seq=601, ack=9001))
                 lib.wait_records(out_tx, 7, timeout=10, engine=eng, what="X's ACK")
-                # The drops leave no trace to wait for: give the engine a
-                # moment (it handles a packet in microseconds).
-                time.sleep(0.5)
+                # The drops leave no trace to wait for: wait until every
+                # frame was received and nothing is left between workers.
+                eng.wait_settled({"rx_inside": 8, "rx_outside": 6}, timeout=10)
             finally:
-                inside.close()
-                outside.close()
+                for s in inside + outside:
+                    s.close()
             counters = eng.stop()
 
-        out = [Ether(r) for r in lib.read_pcap(d / "outside_tx.pcap")]
-        back = [Ether(r) for r in lib.read_pcap(d / "inside_tx.pcap")]
-        check(len(out) == 7, f"{len(out)} packets on the outside, expected 7")
-        ack = out[6]
+        out = by_id(lib.read_pcaps(out_tx))
+        back = [(q, Ether(r)) for q, raws in enumerate(lib.read_pcaps(in_tx)) for r in raws]
+        check(sorted(out) == [1, 2, 3, 4, 5, 6, 7],
+              f"packets on the outside with IP ids {sorted(out)}, expected 1 to 7")
+        q, ack = out[7]
         check(TCP in ack and ack[IP].src == SLICE_IP and ack[TCP].flags == "A" and
               ack[TCP].sport == x[TCP].sport,
               f"X's ACK left as {ack.summary()}, expected from {SLICE_IP}:{x[TCP].sport}")
-        got = sorted((p[IP].dst, p.lastlayer().name) for p in back)
+        check(q == out[5][0], f"X's ACK left on TX queue {q}, its SYN on {out[5][0]}")
+        got = sorted((p[IP].dst, p.lastlayer().name) for _, p in back)
         want = sorted([("10.0.1.5", "TCP"), ("10.0.1.1", "Raw"), ("10.0.1.3", "ICMP")])
         check(got == want, f"replies reached {got}, expected {want}")
+        wrong = [(p[IP].dst, q) for q, p in back
+                 if q != lib.owner_client(p[IP].dst, workers)]
+        check(not wrong, f"replies on another TX queue than their client's owner's: {wrong}")
+        handed = 14 if workers > 1 else 0  # every frame, on a non-owner's queue
         lib.check_counters(counters, {
             "rx_inside": 8, "rx_outside": 6, "in2out": 7, "tx_outside": 7,
             "out2in": 3, "tx_inside": 3, "flows_created": 6,
             "unsolicited": 3, "tcp_not_syn": 1, "flows_expired": 5,
+            "handoff_tx": handed, "handoff_rx": handed,
         })
+        lib.check_workers(eng.workers, workers)
         log("flows live until their timeout, expire after it; an established "
             "TCP flow outlives the transitory timeout")
 
