@@ -148,19 +148,40 @@ topo_up() {
 
 # topo_engine_conf FILE PREFIX : the shoal-engine configuration for this
 # topology (EAL --file-prefix PREFIX). SHOAL_IO=pcap uses net_pcap on the
-# veths instead of net_af_packet.
+# veths instead of net_af_packet. SHOAL_WORKERS=N (default 1) runs N
+# workers: as many queue pairs on each af_packet port (the kernel's fanout
+# spreads packets over them by its own hash, so the engine hands what
+# lands on another worker to its owner) and N worker lcores floating over
+# CPUs 0 and 1. net_pcap on a veth takes one worker only (N queues
+# capturing one interface would each get a copy of every frame).
 topo_engine_conf() {
-	local file=$1 prefix=$2 dev0 dev1
+	local file=$1 prefix=$2 workers=${SHOAL_WORKERS:-1} dev0 dev1
+	local qp='' lcores='-l 0-1' w=''
+	case $workers in
+	[1-9] | [1-5][0-9] | 6[0-4]) ;;
+	*)
+		echo "topo.sh: SHOAL_WORKERS=$workers: expected 1 to 64" >&2
+		return 1
+		;;
+	esac
+	if [ "$workers" != 1 ]; then
+		qp=",qpairs=$workers" lcores="--lcores (0-$workers)@(0,1)"
+		w="workers = $workers"$'\n'
+	fi
 	if [ "${SHOAL_IO:-af_packet}" = pcap ]; then
+		if [ "$workers" != 1 ]; then
+			echo "topo.sh: SHOAL_IO=pcap runs one worker only, not $workers" >&2
+			return 1
+		fi
 		dev0="net_pcap0,rx_iface_in=e0,tx_iface=e0,phy_mac=1"
 		dev1="net_pcap1,rx_iface_in=e1,tx_iface=e1,phy_mac=1"
 	else
-		dev0="net_af_packet0,iface=e0"
-		dev1="net_af_packet1,iface=e1"
+		dev0="net_af_packet0,iface=e0$qp"
+		dev1="net_af_packet1,iface=e1$qp"
 	fi
 	cat >"$file" <<-CONF
 		[engine]
-		eal = -l 0-1 --no-huge -m 512 --no-pci --file-prefix $prefix --log-level=*:error --log-level=shoal.*:info
+		${w}eal = $lcores --no-huge -m 512 --no-pci --file-prefix $prefix --log-level=*:error --log-level=shoal.*:info
 		[inside]
 		device = $dev0
 		address = $TOPO_INSIDE_ADDR/24

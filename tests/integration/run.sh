@@ -18,7 +18,8 @@
 #
 # Environment: SHOAL_ENGINE (engine binary; default build/engine/shoal-engine
 # under the repository root), SHOAL_IO=pcap (net_pcap instead of
-# net_af_packet), SHOAL_KEEP=1 (keep the run directory), SHOAL_TEST_TIMEOUT
+# net_af_packet), SHOAL_WORKERS=N (N engine workers, default 1; see
+# scripts/topo.sh), SHOAL_KEEP=1 (keep the run directory), SHOAL_TEST_TIMEOUT
 # (per test, seconds; default 90). Works from any directory.
 
 set -u
@@ -108,7 +109,8 @@ setup_failed() {
 }
 
 topo_up "$SHOAL_TAG" 2>"$SHOAL_WORK/topo.err" || setup_failed "topology: $(cat "$SHOAL_WORK/topo.err")"
-topo_engine_conf "$SHOAL_WORK/shoal.conf" "$SHOAL_PREFIX"
+topo_engine_conf "$SHOAL_WORK/shoal.conf" "$SHOAL_PREFIX" 2>"$SHOAL_WORK/conf.err" ||
+	setup_failed "engine configuration: $(cat "$SHOAL_WORK/conf.err")"
 # ip netns exec runs the engine in place: $! is the engine's PID.
 ip netns exec "$NS_E" "$engine" -c "$SHOAL_WORK/shoal.conf" >"$SHOAL_WORK/engine.log" 2>&1 &
 ENGINE_PID=$!
