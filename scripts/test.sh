@@ -3,8 +3,10 @@
 #   1. unit tests (cmocka, no EAL, parallel)        tests/unit
 #   2. config error tests (engine start-up)         tests/config
 #   3. netlink tests (routes, neighbours; netns)    tests/netlink
-#   4. engine tests (real shoal-engine, net_pcap)   tests/engine
-#   5. integration (real clients through the engine in namespaces)
+#   4. engine tests (real shoal-engine, net_pcap;   tests/engine
+#      1, 2 and 4 workers)
+#   5. integration (real clients through the engine in namespaces),
+#      with one worker, then again with two (integration-2w)
 #                                                   tests/integration
 #   6. control daemon (protocol, kill -9 durability, permissions)
 #                                                   tests/ctl
@@ -77,6 +79,7 @@ export NL_PROBE=$BUILD_ABS/tests/netlink/nl_probe
 suite netlink tests/netlink/run.sh
 suite engine tests/engine/run.sh
 suite integration tests/integration/run.sh
+SHOAL_WORKERS=2 suite integration-2w tests/integration/run.sh
 export SHOALCTLD=$BUILD_ABS/ctl/ctld/shoal-ctld SHOALCTL=$BUILD_ABS/ctl/cli/shoalctl
 suite ctl tests/ctl/run.sh
 suite cli tests/cli/run.sh
