@@ -15,6 +15,17 @@ struct sh_handoff {
 _Static_assert(sizeof(struct sh_handoff_item) == 16,
 	       "ring elements must be a multiple of 4 bytes; keep them 16");
 
+unsigned sh_handoff_ring_size(unsigned n_workers)
+{
+	uint64_t rings = (uint64_t)n_workers * (n_workers - (n_workers > 1));
+	unsigned size = SH_HANDOFF_RING_MAX;
+
+	while (size > SH_HANDOFF_RING_MIN &&
+	       rings * size * sizeof(struct sh_handoff_item) > SH_HANDOFF_BUDGET)
+		size /= 2;
+	return size;
+}
+
 struct sh_handoff *sh_handoff_create(unsigned n_workers, unsigned ring_size,
 				     int socket)
 {

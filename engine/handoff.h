@@ -31,9 +31,16 @@
 #include <shoal/counters.h>
 
 #define SH_HANDOFF_BURST 32
-/* Entries per ring: several bursts in flight per pair of workers, small
- * enough that n * (n - 1) rings stay a few MiB at 64 workers. */
-#define SH_HANDOFF_RING 512
+/*
+ * Entries per ring (sh_handoff_ring_size()): as many as fit a memory
+ * budget for all n * (n - 1) rings, between a floor and a ceiling. A ring
+ * must absorb what arrives for its consumer while that worker is not
+ * running; 4096 entries are ~60 ms of a 70 Kpps TCP flow handed over on
+ * a machine where workers share CPUs (512 overflowed under iperf3 there).
+ */
+#define SH_HANDOFF_RING_MAX 4096
+#define SH_HANDOFF_RING_MIN 512
+#define SH_HANDOFF_BUDGET (32u << 20) /* bytes, all rings together */
 
 enum sh_handoff_kind {
 	SH_HANDOFF_TRANSLATE = 0, /* parsed; the owner translates it */
@@ -58,6 +65,9 @@ struct sh_handoff_out {
 };
 
 struct sh_handoff;
+
+/* Ring entries for @n_workers workers (see SH_HANDOFF_BUDGET). */
+unsigned sh_handoff_ring_size(unsigned n_workers);
 
 /*
  * Create the n * (n - 1) rings of @n_workers workers (@ring_size entries,

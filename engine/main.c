@@ -158,7 +158,8 @@ static int setup_workers(const struct sh_port ports[SH_SIDES],
 		return -ENOMEM;
 	np.steer = &steer[SH_OUTSIDE];
 	if (cfg.workers > 1) {
-		handoff = sh_handoff_create(cfg.workers, SH_HANDOFF_RING,
+		handoff = sh_handoff_create(cfg.workers,
+					    sh_handoff_ring_size(cfg.workers),
 					    (int)rte_socket_id());
 		if (!handoff)
 			return -rte_errno;

@@ -143,6 +143,26 @@ static void remove_dir(const char *path)
 	rmdir(path);
 }
 
+/* Rings are as large as the memory budget allows, within bounds. */
+static void test_handoff_ring_size_fits_budget(void **state)
+{
+	(void)state;
+	assert_int_equal(sh_handoff_ring_size(1), SH_HANDOFF_RING_MAX);
+	assert_int_equal(sh_handoff_ring_size(2), SH_HANDOFF_RING_MAX);
+	assert_int_equal(sh_handoff_ring_size(16), SH_HANDOFF_RING_MAX);
+	assert_int_equal(sh_handoff_ring_size(32), 2048);
+	assert_int_equal(sh_handoff_ring_size(64), SH_HANDOFF_RING_MIN);
+	for (unsigned n = 2; n <= 64; n++) {
+		unsigned size = sh_handoff_ring_size(n);
+
+		assert_true(size >= SH_HANDOFF_RING_MIN && !(size & (size - 1)));
+		assert_true(size == SH_HANDOFF_RING_MIN ||
+			    (uint64_t)n * (n - 1) * size *
+					    sizeof(struct sh_handoff_item) <=
+				    SH_HANDOFF_BUDGET);
+	}
+}
+
 int main(void)
 {
 	/* No hugepages, no shared configuration and a prefix of our own:
@@ -156,6 +176,7 @@ int main(void)
 		cmocka_unit_test_setup(test_handoff_full_ring_counts_and_frees, setup),
 		cmocka_unit_test_setup(test_handoff_destroy_frees_queued_mbufs, setup),
 		cmocka_unit_test_setup(test_handoff_flush_of_nothing_is_free, setup),
+		cmocka_unit_test(test_handoff_ring_size_fits_budget),
 	};
 	int ret;
 
