@@ -1,6 +1,6 @@
 #!/bin/bash
 # Run every test: install dependencies, build, then
-#   1. unit tests (cmocka, no EAL, parallel)        tests/unit
+#   1. unit tests (cmocka; parallel, EAL ones alone) tests/unit
 #   2. config error tests (engine start-up)         tests/config
 #   3. netlink tests (routes, neighbours; netns)    tests/netlink
 #   4. engine tests (real shoal-engine, net_pcap;   tests/engine
