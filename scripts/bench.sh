@@ -15,13 +15,19 @@
 #                      against a lease 90% full (flows set up per second).
 #   instructions       callgrind's instructions per packet, engine and
 #                      testpmd, on the established-flows replay.
+#   workers            the 1K-flow replay split over two queues by client
+#                      owner (what RSS on the source address delivers):
+#                      the engine with 1 and 2 workers, testpmd with 1 and
+#                      2 forwarding cores, the scaling of each; and
+#                      callgrind's instructions per packet with 2 workers,
+#                      with none handed and for a handed-off packet.
 #   vs nftables        Linux nftables SNAT and the engine on one veth
 #                      topology with one generator (scripts/lib/vskernel.sh).
 #   memory             the engine's bytes per flow at the largest N.
 #
 # Usage: scripts/bench.sh [--quick] [--huge] [--runs R] [--window SECONDS]
 #                         [--flows N[,N...]] [--cases C[,C...]]
-# Cases: established (with memory), new, icount, kernel; default all.
+# Cases: established (with memory), new, icount, workers, kernel; default all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -29,7 +35,8 @@ ROOT=$PWD
 USAGE="usage: $0 [--quick] [--huge] [--runs R] [--window S] [--flows N[,N...]] [--cases C[,C...]]"
 RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000 NEW_FLOWS=1000000
 FULL_PORTS=4096 ICOUNT_FLOWS=1000,65536 ICOUNT_SECONDS=4
-CASES=established,new,icount,kernel
+WORKER_FLOWS=1000
+CASES=established,new,icount,workers,kernel
 KERNEL_FLOWS=65536 HUGE=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -60,13 +67,42 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# snap PID: per thread of PID, "TID NAME CPUS RUN_NS": the CPUs it may run
+# on (EAL pins each lcore thread to its --lcores set) and the time it has
+# run so far (schedstat).
+snap() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "${t##*/} $(cat "$t/comm") $(sed -n 's/^Cpus_allowed_list:\t//p' \
+			"$t/status") $(cut -d' ' -f1 "$t/schedstat")"
+	done 2>/dev/null
+}
+
+# where PID SNAP0 SNAP1 SECONDS SHARE: where each lcore ran and, for
+# workers, the share of the window it ran (under 100%: another thread
+# took its CPU): "lcore 0 (main) cpu 0, lcore 1 cpu 0 ran 97%, lcore 2
+# cpu 1 ran 99%". The workers' shares summed go to the file SHARE.
+where() {
+	awk -v pid="$1" -v dt="$4" -v out="$5" '
+		NR == FNR { run[$1] = $4; next }
+		$1 == pid { main = "lcore 0 (main) cpu " $3; next }
+		$2 ~ /^rte-worker-/ {
+			sub(/^rte-worker-/, "", $2)
+			r = ($4 - run[$1]) / dt / 1e9
+			share += r
+			w = w sprintf(", lcore %s cpu %s ran %d%%", $2, $3, r * 100)
+		}
+		END { print main w; printf "%.3f\n", share > out }' <(echo "$2") <(echo "$3")
+}
+
 # Packets sent on port 1 over the window, per second. $1 = file prefix.
 sample() { $PY scripts/lib/telemetry.py "$1" /ethdev/stats,1 |
 	$PY -c 'import json,sys; print(json.load(sys.stdin)["/ethdev/stats"]["opackets"])'; }
 
-# measure PREFIX CMD... : start CMD, warm up, count a window, stop; prints pps.
+# measure PREFIX CMD... : start CMD, warm up, count a window, stop; prints
+# pps. Where its lcores ran: $TMP/PREFIX.where and .share (see where()).
 measure() {
-	local prefix=$1 t0 t1 p0 p1
+	local prefix=$1 t0 t1 p0 p1 s0 s1
 	shift
 	"$@" >"$TMP/$prefix.log" 2>&1 </dev/null &
 	PID=$!
@@ -78,13 +114,18 @@ measure() {
 		sleep 0.1
 	done
 	sleep "$WARMUP"
-	p0=$(sample "$prefix"); t0=$(date +%s.%N)
+	p0=$(sample "$prefix"); t0=$(date +%s.%N); s0=$(snap "$PID")
 	sleep "$WINDOW"
-	p1=$(sample "$prefix"); t1=$(date +%s.%N)
+	p1=$(sample "$prefix"); t1=$(date +%s.%N); s1=$(snap "$PID")
+	where "$PID" "$s0" "$s1" "$($PY -c "print($t1 - $t0)")" "$TMP/$prefix.share" \
+		>"$TMP/$prefix.where"
 	kill -INT "$PID"; wait "$PID" || true; PID=
 	rm -rf "/var/run/dpdk/$prefix"
 	$PY -c "print(round(($p1 - $p0) / ($t1 - $t0)))"
 }
+
+# rx_pcaps A,B,...: net_pcap's arguments for one receive queue per pcap.
+rx_pcaps() { local p out=; for p in ${1//,/ }; do out="$out${out:+,}rx_pcap=$p"; done; echo "$out"; }
 
 # Smallest power of two >= max(N, 65536): the table's natural size.
 pow2() { local p=65536; while [ "$p" -lt "$1" ]; do p=$((p * 2)); done; echo $p; }
@@ -103,27 +144,32 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 div() { $PY -c "import sys; a, b = sys.argv[1:3]; print(f'{float(a) / float(b):.${3}f}' if b and float(b) else '-')" "$1" "$2"; }
 row() { printf '%-34s %14s %14s %7s\n' "$1" "$2" "$3" "$(div "$2" "$3" 2)"; }
 
-# EAL memory for N flows: the replayed pcap lives in mbufs (~2.3 KB each)
-# and the flow table in DPDK memory too.
+# eal_for N [LCORES]: EAL arguments for N flows on LCORES (default
+# "-l 0-1": the main lcore on CPU 0, one worker lcore on CPU 1). The
+# replayed pcap lives in mbufs (~2.3 KB each) and the flow table in DPDK
+# memory too.
 # --huge: hugepages, which must be mounted and reserved beforehand
 # (docs/PERFORMANCE.md); both programs then allocate from them on demand.
 eal_for() {
+	local lcores=${2:-"-l 0-1"}
 	if [ "$HUGE" = 1 ]; then
-		echo "-l 0-1 --no-pci --log-level=*:error"
+		echo "$lcores --no-pci --log-level=*:error"
 	else
-		echo "-l 0-1 --no-huge -m $((1024 + $1 * 4 / 1000)) --no-pci --log-level=*:error"
+		echo "$lcores --no-huge -m $((1024 + $1 * 4 / 1000)) --no-pci --log-level=*:error"
 	fi
 }
 
-# engine_conf PREFIX PCAP N PORTS: $TMP/engine.conf replaying PCAP (N
-# flows) with one nat lease of PORTS on 198.51.100.10 for 10.0.0.0/8.
+# engine_conf PREFIX PCAPS N PORTS [WORKERS]: $TMP/engine.conf replaying
+# PCAPS (N flows; several, comma-separated: one per queue and worker) with
+# one nat lease of PORTS on 198.51.100.10 for 10.0.0.0/8.
 engine_conf() {
 	cat >"$TMP/engine.conf" <<CONF
 [engine]
 eal = $EAL --file-prefix $1
 mbufs = $(($3 + 16384))
+workers = ${5:-1}
 [inside]
-device = net_pcap0,rx_pcap=$2,infinite_rx=1
+device = net_pcap0,$(rx_pcaps "$2"),infinite_rx=1
 next_hop_mac = 02:00:00:00:00:02
 exception = none
 [outside]
@@ -225,6 +271,111 @@ for n in ${ICOUNT_FLOWS//,/ }; do
 	rm -rf /var/run/dpdk/sh-bench-ictp
 	row "instructions/packet, $n flows" "$e" "$b"
 done
+
+# Workers: the WORKER_FLOWS replay split over two queues by client owner
+# (scripts/lib/splitpcap.py; net_pcap has no RSS, so the split is what
+# RSS on the source address would deliver: each queue holds only its
+# worker's clients and nothing is handed off). The engine with one worker
+# on the whole pcap and with two on the two queues; testpmd 5tswap with
+# one and two forwarding cores on the two queues. On this 2-CPU VM one
+# worker (or core) runs alone on CPU 1 beside the main lcore on CPU 0;
+# with two, the main lcore shares CPU 0 with the first (it sleeps in
+# poll() between netlink and control messages).
+LCORES=([1]="--lcores 0@0,1@1" [2]="--lcores 0@0,1@0,2@1")
+
+# tpmd_queues PREFIX PCAPS CORES: testpmd 5tswap packets/s with one
+# receive queue per pcap and CORES forwarding lcores placed as the
+# engine's workers (with two queues and two cores, each core polls one).
+tpmd_queues() {
+	measure "$1" dpdk-testpmd $(eal_for "$WORKER_FLOWS" "${LCORES[$3]}") \
+		--file-prefix "$1" --vdev "net_pcap0,$(rx_pcaps "$2"),infinite_rx=1" \
+		--vdev net_null0,no-rx=1 -- --forward-mode=5tswap --nb-cores="$3" \
+		--rxq=2 --txq=2 --no-lsc-interrupt --stats-period=3600 \
+		--total-num-mbufs=$((WORKER_FLOWS + 16384))
+}
+
+# icount_engine PREFIX CONF: "FIGURE rx_inside=R handoff_tx=H
+# handoff_full=F", the workers' instructions per packet without the
+# expiry sweep (icount.py --exclude: with two workers valgrind runs
+# slower, and the time-paced sweep's share per packet with it).
+icount_engine() {
+	local ret=0
+	$PY scripts/lib/icount.py --stats --exclude nat_expire "$1" "$ICOUNT_SECONDS" -- \
+		"$ENGINE" -c "$2" || ret=$?
+	rm -rf "/var/run/dpdk/$1"
+	return $ret
+}
+
+if has workers; then
+	n=$WORKER_FLOWS
+	pcap=$TMP/flows-$n.pcap
+	[ -f "$pcap" ] || $PY scripts/lib/genpcap.py "$pcap" "$n"
+	queues=$TMP/owned-0.pcap,$TMP/owned-1.pcap
+	$PY scripts/lib/splitpcap.py "$pcap" 2 0 ${queues//,/ } >/dev/null
+	input=([1]=$pcap [2]=$queues)
+	for w in 1 2; do
+		EAL=$(eal_for "$n" "${LCORES[w]}")
+		engine_conf sh-bench-e$w "${input[w]}" "$n" 1024-65535 $w
+		mv "$TMP/engine.conf" "$TMP/e$w.conf"
+	done
+	# Per program and lcore count (t1 t2 e1 e2): packets/s, and packets per
+	# second of CPU its forwarding lcores got (others on these 2 CPUs
+	# take some: where() measures it).
+	declare -A pps=() eff=()
+	for _ in $(seq "$RUNS"); do
+		for c in t1 e1 t2 e2; do
+			if [ "${c:0:1}" = t ]; then
+				r=$(tpmd_queues sh-bench-$c "$queues" "${c:1}")
+			else
+				r=$(measure sh-bench-$c "$ENGINE" -c "$TMP/$c.conf")
+			fi
+			pps[$c]+=" $r"
+			eff[$c]+=" $(div "$r" "$(cat "$TMP/sh-bench-$c.share")" 0)"
+		done
+	done
+	for c in t1 e1 t2 e2; do
+		pps[$c]=$(median ${pps[$c]}) eff[$c]=$(median ${eff[$c]})
+	done
+	row "1 worker, $n flows (pps)" "${pps[e1]}" "${pps[t1]}"
+	row "2 workers, $n flows (pps)" "${pps[e2]}" "${pps[t2]}"
+	row "scaling, 2 workers / 1" "$(div "${pps[e2]}" "${pps[e1]}" 2)" \
+		"$(div "${pps[t2]}" "${pps[t1]}" 2)"
+	row "1 worker, pkts per CPU-second" "${eff[e1]}" "${eff[t1]}"
+	row "2 workers, pkts per CPU-second" "${eff[e2]}" "${eff[t2]}"
+	echo "  (baseline: testpmd, 1 and 2 forwarding cores; target: engine scaling >= 1.6;"
+	echo "   per CPU-second: packets over the CPU time the forwarding lcores got)"
+	echo "  (last run: engine, 1 worker:  $(cat "$TMP/sh-bench-e1.where"))"
+	echo "  (          engine, 2 workers: $(cat "$TMP/sh-bench-e2.where"))"
+	echo "  (          testpmd, 1 core:   $(cat "$TMP/sh-bench-t1.where"))"
+	echo "  (          testpmd, 2 cores:  $(cat "$TMP/sh-bench-t2.where"))"
+
+	# Instructions per packet for a handed-off packet: each queue holds
+	# only the other worker's clients, so every packet is handed to its
+	# owner and both workers hand and translate alike (an idle worker
+	# would count its empty polls). Valid if every packet was handed bar
+	# at most 1% dropped for a full ring (valgrind runs one worker at a
+	# time, some 4000 packets per turn, against rings of 4096).
+	handed=$TMP/handed-0.pcap,$TMP/handed-1.pcap
+	$PY scripts/lib/splitpcap.py "$pcap" 2 1 ${handed//,/ } >/dev/null
+	EAL=$(eal_for "$n" "${LCORES[2]}")
+	engine_conf sh-bench-eh "$handed" "$n" 1024-65535 2
+	r1=$(icount_engine sh-bench-e1 "$TMP/e1.conf")
+	r2=$(icount_engine sh-bench-e2 "$TMP/e2.conf")
+	rh=$(icount_engine sh-bench-eh "$TMP/engine.conf")
+	read -r x1 _ <<<"$r1"
+	read -r x2 _ <<<"$r2"
+	read -r xh rx ho full <<<"$rh"
+	rx=${rx#*=} ho=${ho#*=} full=${full#*=}
+	if [ "$ho" -ge $((rx * 99 / 100)) ]; then
+		dx=$($PY -c "print(round($xh - $x2, 1))")
+	else
+		xh=- dx=-
+	fi
+	row "instructions/packet, 2 workers" "$x2" "$x1"
+	row "instructions/packet, handed off" "$xh" "$x1"
+	echo "  (baseline: 1 worker; without the expiry sweep. A handed packet costs $dx"
+	echo "   more than one its worker keeps; $ho of $rx handed, $full dropped: ring full)"
+fi
 
 # Against the kernel: nftables SNAT and the engine on the same veth
 # topology with the same generator (scripts/lib/vskernel.sh).
