@@ -266,10 +266,20 @@ static void print_ports(const struct sh_port ports[SH_SIDES])
 			       ports[s].mirror_queues);
 		printf("\n");
 	}
-	for (s = 0; s < cfg.workers; s++)
-		printf("shoal-engine: worker %u on lcore %u (cpu %d)\n", s,
-		       workers[s].lcore,
-		       rte_lcore_to_cpu_id((int)workers[s].lcore));
+	for (s = 0; s < cfg.workers; s++) {
+		rte_cpuset_t cpus = rte_lcore_cpuset(workers[s].lcore);
+		const char *sep = "";
+		unsigned c;
+
+		printf("shoal-engine: worker %u on lcore %u, cpu ", s,
+		       workers[s].lcore);
+		for (c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &cpus)) {
+				printf("%s%u", sep, c);
+				sep = ",";
+			}
+		printf("\n");
+	}
 }
 
 int main(int argc, char **argv)
