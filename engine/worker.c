@@ -30,6 +30,7 @@
 #include <rte_prefetch.h>
 #include <rte_byteorder.h>
 
+#include "nat/owner.h"
 #include "worker.h"
 
 /* At most this many flow entries are inspected per loop iteration, so one
@@ -41,6 +42,9 @@
 #define SH_HINT_MIN_FLOWS 16384
 /* Ask the kernel about one next hop at most this often (ms). */
 #define SH_RESOLVE_INTERVAL 200
+/* Bursts a worker may take from one incoming handoff ring per iteration
+ * (a producer stages at most one per iteration per ring). */
+#define SH_HANDOFF_DRAIN 2
 /* rx_data's verdict for a packet staged for its owner's handoff ring. */
 #define SH_HANDED (NAT_KERNEL + 1)
 
@@ -123,12 +127,9 @@ static void punt(struct sh_worker *wk, enum sh_side side, struct rte_mbuf *m,
 	if (unlikely(wk->queue >= p->mirror_queues)) {
 		/* No queue of ours on this mirror: a worker with one sends it
 		 * (the punt was charged to our own share of the rate). */
-		struct sh_handoff_item it = {
-			.m = m, .side = (uint8_t)side, .kind = SH_HANDOFF_TO_KERNEL,
-		};
-
-		return sh_handoff_put(&wk->ho_out[wk->queue % p->mirror_queues],
-				      &it, wk->cnt);
+		return sh_handoff_put(&wk->ho_out[wk->queue % p->mirror_queues], m,
+				      0, 0, (uint8_t)side, SH_HANDOFF_TO_KERNEL,
+				      wk->cnt);
 	}
 	enqueue(wk, &wk->to_kernel[side], p->mirror_id, SH_CNT_TO_KERNEL, m);
 }
@@ -292,24 +293,17 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 
 /* Stage @m (parsed into @p) for its owner when that is another worker;
  * false when it is ours to handle. */
-static inline bool hand_off(struct sh_worker *wk, const struct nat_lease_set *ls,
-			    enum sh_side from, struct rte_mbuf *m,
-			    const struct nat_pkt *p)
+static inline bool hand_off(struct sh_worker *wk, enum sh_side from,
+			    struct rte_mbuf *m, const struct nat_pkt *p)
 {
 	int owner = nat_pkt_owner(wk->steer[SH_INSIDE], wk->steer[SH_OUTSIDE],
-				  ls, p, from == SH_OUTSIDE);
-	struct sh_handoff_item it;
+				  p, from == SH_OUTSIDE);
 
 	if (owner < 0 || owner == wk->queue)
 		return false;
-	it = (struct sh_handoff_item){
-		.m = m,
-		.l2_len = p->l2_len,
-		.ihl = (uint8_t)(p->l4 - p->ip),
-		.side = (uint8_t)from,
-		.kind = SH_HANDOFF_TRANSLATE,
-	};
-	sh_handoff_put(&wk->ho_out[owner], &it, wk->cnt);
+	sh_handoff_put(&wk->ho_out[owner], m, p->l2_len,
+		       (uint8_t)(p->l4 - p->ip), (uint8_t)from,
+		       SH_HANDOFF_TRANSLATE, wk->cnt);
 	return true;
 }
 
@@ -355,7 +349,7 @@ static void rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 				 (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
 					 RTE_MBUF_F_RX_L4_CKSUM_GOOD);
 		if (wk->n_workers > 1 && likely(v[i] == SH_OK) &&
-		    hand_off(wk, ls, from, m, &p[i])) {
+		    hand_off(wk, from, m, &p[i])) {
 			v[i] = SH_HANDED;
 			continue;
 		}
@@ -370,40 +364,71 @@ static void rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 }
 
 /*
+ * Dispatch @n items handed to us (see rx_handoff()): rebuild each
+ * packet's struct nat_pkt from the offsets parsing found, or send it to
+ * our mirror queue. The mbufs were last written by another core: their
+ * headers are prefetched for the whole burst first, their data a few
+ * packets ahead.
+ */
+static void rx_handed(struct sh_worker *wk, const struct nat_lease_set *ls,
+		      const struct sh_fib *fib, const struct sh_handoff_item *it,
+		      unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		rte_prefetch0(it[i].m);
+	for (i = 0; i < n && i < SH_PREFETCH_AHEAD; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(it[i].m, void *));
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = it[i].m;
+		enum sh_side side = it[i].side;
+		struct nat_pkt p;
+
+		if (i + SH_PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(it[i + SH_PREFETCH_AHEAD].m,
+						       void *));
+		if (it[i].kind == SH_HANDOFF_TO_KERNEL) {
+			enqueue(wk, &wk->to_kernel[side], wk->port[side].mirror_id,
+				SH_CNT_TO_KERNEL, m);
+			continue;
+		}
+		p.l2_len = it[i].l2_len;
+		p.ip = rte_pktmbuf_mtod(m, uint8_t *) + p.l2_len;
+		p.l4 = p.ip + it[i].ihl;
+		p.ip_len = rte_be_to_cpu_16(*(const rte_be16_t *)(p.ip + 2));
+		p.l4_len = (uint16_t)(p.ip_len - it[i].ihl);
+		p.proto = p.ip[9];
+		handle(wk, ls, fib, side, m, &p, SH_OK);
+	}
+}
+
+/*
  * Packets the other workers handed to us: translate what we own (parsed
  * already: the item carries the header offsets) and send punts to our
- * mirror queues. One burst per incoming ring per iteration.
+ * mirror queues. Up to SH_HANDOFF_DRAIN bursts per incoming ring per
+ * iteration: a producer stages at most one burst per iteration, so the
+ * consumer drains faster than a ring fills and catches up after it lost
+ * its CPU for a while.
  */
 static void rx_handoff(struct sh_worker *wk, const struct nat_lease_set *ls,
 		       const struct sh_fib *fib)
 {
 	struct sh_handoff_item it[SH_HANDOFF_BURST];
-	unsigned w, n, i;
+	unsigned w, n, b;
 
 	for (w = 0; w < wk->n_workers; w++) {
 		if (!wk->ho_in[w])
 			continue;
-		n = sh_handoff_take(wk->ho_in[w], it, wk->cnt);
-		for (i = 0; i < n; i++) {
-			struct rte_mbuf *m = it[i].m;
-			enum sh_side side = it[i].side;
-			struct nat_pkt p;
-
-			if (it[i].kind == SH_HANDOFF_TO_KERNEL) {
-				enqueue(wk, &wk->to_kernel[side],
-					wk->port[side].mirror_id, SH_CNT_TO_KERNEL, m);
-				continue;
-			}
-			p.l2_len = it[i].l2_len;
-			p.ip = rte_pktmbuf_mtod(m, uint8_t *) + p.l2_len;
-			p.l4 = p.ip + it[i].ihl;
-			p.ip_len = rte_be_to_cpu_16(*(const rte_be16_t *)(p.ip + 2));
-			p.l4_len = (uint16_t)(p.ip_len - it[i].ihl);
-			p.proto = p.ip[9];
-			handle(wk, ls, fib, side, m, &p, SH_OK);
+		for (b = 0; b < SH_HANDOFF_DRAIN; b++) {
+			n = sh_handoff_take(wk->ho_in[w], it, wk->cnt);
+			if (n == 0)
+				break;
+			rx_handed(wk, ls, fib, it, n);
 		}
 	}
 }
+
 
 /* Linux's own packets from @side's mirror leave through that data port,
  * but a slice source must carry a socket lease's port. */

@@ -402,18 +402,6 @@ static inline bool nat_worker_owns_port(const struct nat_worker *w,
 	return steer_host16(port_be) % w->n_workers == w->id;
 }
 
-/* ---- steer.c ---- */
-
-/*
- * The worker that owns parsed packet @p received on the inside (@out2in
- * false) or the outside, under steers @in and @out: the client's owner for
- * client traffic and errors quoting it, the outside tuple's owner for
- * return traffic and errors quoting it. -1 when any worker may handle it
- * (Linux's packets, and ICMP too malformed to say; those are punted or
- * dropped wherever they are). Read-only; any lcore.
- */
-int nat_pkt_owner(const struct nat_steer *in, const struct nat_steer *out,
-		  const struct nat_lease_set *ls, const struct nat_pkt *p,
-		  bool out2in);
+/* The worker that owns a packet: nat_pkt_owner() in owner.h (inline). */
 
 #endif /* SHOAL_NAT_H */

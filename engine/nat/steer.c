@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Steering: the Toeplitz tables behind RSS-aware ownership, and the owner
- * of a parsed packet (see steer.h for the rules).
+ * of an ICMP packet (see steer.h for the rules, owner.h for the rest).
  */
 #include <errno.h>
 #include <string.h>
 
-#include "flow_lookup.h"
-#include "pkt.h"
+#include "owner.h"
 
 void nat_steer_soft(struct nat_steer *s, unsigned n_workers)
 {
@@ -77,47 +76,30 @@ static int quote_owner_out(const struct nat_steer *out, const struct nat_pkt *p)
 				  q[IP4_PROTO]);
 }
 
-int nat_pkt_owner(const struct nat_steer *in, const struct nat_steer *out,
-		  const struct nat_lease_set *ls, const struct nat_pkt *p,
-		  bool out2in)
+int nat_icmp_owner(const struct nat_steer *in, const struct nat_steer *out,
+		   const struct nat_pkt *p, bool out2in)
 {
-	const uint8_t *ip = p->ip, *l4 = p->l4;
-	uint32_t dst = ld32(ip + IP4_DST);
+	const uint8_t *l4 = p->l4;
 	uint8_t type = l4[NAT_ICMP_TYPE];
 
-	if (!out2in) {
-		if (nat_dst_is_local(ls, dst))
-			return -1;
-		if (p->proto != NAT_PROTO_ICMP || type == NAT_ICMP_ECHO_REQUEST)
-			return (int)nat_owner_client(in, ld32(ip + IP4_SRC));
-		if (type != NAT_ICMP_DEST_UNREACH && type != NAT_ICMP_TIME_EXCEEDED &&
-		    type != NAT_ICMP_PARAM_PROBLEM)
-			return -1;
+	switch (type) {
+	case NAT_ICMP_ECHO_REQUEST:
+	case NAT_ICMP_ECHO_REPLY:
+		if (!out2in)
+			return (int)nat_owner_client(in, ld32(p->ip + IP4_SRC));
+		return (int)nat_owner_out(out, 0, ld16(l4 + NAT_ICMP_ID), 0, 0,
+					  NAT_PROTO_ICMP);
+	case NAT_ICMP_DEST_UNREACH:
+	case NAT_ICMP_TIME_EXCEEDED:
+	case NAT_ICMP_PARAM_PROBLEM:
+		if (out2in)
+			return quote_owner_out(out, p);
 		/* An error about a packet sent to a client: the client is the
 		 * quoted destination (whoever sent the error). */
 		if (p->l4_len < 8 + 20)
 			return -1;
 		return (int)nat_owner_client(in, ld32(l4 + 8 + IP4_DST));
-	}
-	if (!nat_is_slice_ip(ls, dst))
-		return -1;
-	switch (p->proto) {
-	case NAT_PROTO_TCP:
-	case NAT_PROTO_UDP:
-		return (int)nat_owner_out(out, dst, ld16(l4 + L4_DPORT),
-					  ld32(ip + IP4_SRC), ld16(l4 + L4_SPORT),
-					  p->proto);
 	default:
-		switch (type) {
-		case NAT_ICMP_ECHO_REPLY:
-			return (int)nat_owner_out(out, dst, ld16(l4 + NAT_ICMP_ID), 0,
-						  0, NAT_PROTO_ICMP);
-		case NAT_ICMP_DEST_UNREACH:
-		case NAT_ICMP_TIME_EXCEEDED:
-		case NAT_ICMP_PARAM_PROBLEM:
-			return quote_owner_out(out, p);
-		default:
-			return -1;
-		}
+		return -1;
 	}
 }

@@ -45,12 +45,11 @@ static void put_n(struct sh_handoff_out *o, unsigned n, unsigned first)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-		struct sh_handoff_item it = { .m = m, .l2_len = 14, .ihl = 20 };
 
 		assert_non_null(m);
 		*rte_pktmbuf_mtod(m, uint32_t *) = first + i;
 		m->data_len = 4;
-		sh_handoff_put(o, &it, cnt);
+		sh_handoff_put(o, m, 14, 20, 1, SH_HANDOFF_TRANSLATE, cnt);
 	}
 }
 
@@ -84,6 +83,8 @@ static void test_handoff_full_ring_counts_and_frees(void **state)
 		assert_int_equal(*rte_pktmbuf_mtod(got[i].m, uint32_t *), i);
 		assert_int_equal(got[i].l2_len, 14);
 		assert_int_equal(got[i].ihl, 20);
+		assert_int_equal(got[i].side, 1);
+		assert_int_equal(got[i].kind, SH_HANDOFF_TRANSLATE);
 		rte_pktmbuf_free(got[i].m);
 	}
 	assert_int_equal(sh_handoff_take(sh_handoff_ring(h, 0, 1), got, cnt), 0);

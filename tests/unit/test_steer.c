@@ -3,7 +3,8 @@
  * Unit tests for steering (engine/nat/steer.c): the Toeplitz hash against
  * the published verification vectors, the RSS-aware port choice (every
  * chosen port's return tuple hashes to the choosing worker, within the
- * lease and the search budget), and the owner of each kind of packet.
+ * lease and the search budget), and the owner of each kind of packet
+ * (nat_pkt_owner(), owner.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "nat/flow_lookup.h"
+#include "nat/owner.h"
 #include "pkt_build.h"
 
 /* The key of Microsoft's RSS verification suite (and many NICs' default). */
@@ -146,7 +147,7 @@ static int owner_of(uint8_t *frame, size_t len, bool out2in)
 	struct nat_pkt p;
 
 	assert_int_equal(nat_parse(&p, frame, (uint32_t)len, false), SH_OK);
-	return nat_pkt_owner(&soft_in, &rss_out, &ls, &p, out2in);
+	return nat_pkt_owner(&soft_in, &rss_out, &p, out2in);
 }
 
 /*
@@ -272,7 +273,7 @@ static int soft_owner(const struct pb_spec *s, bool out2in)
 	struct nat_pkt p;
 
 	assert_int_equal(nat_parse(&p, frame, (uint32_t)len, false), SH_OK);
-	return nat_pkt_owner(&soft_in, &rss_out, &ls, &p, out2in);
+	return nat_pkt_owner(&soft_in, &rss_out, &p, out2in);
 }
 
 /* An ICMP error from @from to @to quoting @quoted (its first 28 bytes). */
@@ -300,7 +301,7 @@ static void test_owner_of_every_packet_kind(void **state)
 	nat_steer_soft(&rss_out, N_WORKERS);
 
 	/* Inside: client traffic and errors about packets sent to it belong
-	 * to the client's worker; Linux's packets to any worker. */
+	 * to the client's worker, and so does what it sends to Linux. */
 	s = pb_udp(client, 999, PB_REMOTE, 53);
 	assert_int_equal(soft_owner(&s, false), (int)c);
 	s = pb_icmp(client, PB_REMOTE, 8, 0, 77, 1);
@@ -311,6 +312,8 @@ static void test_owner_of_every_packet_kind(void **state)
 	s = icmp_error(PB_IP(10, 0, 0, 254), PB_REMOTE, &quoted, q);
 	assert_int_equal(soft_owner(&s, false), (int)c); /* a router inside */
 	s = pb_udp(client, 999, PB_HOST_IN, 53);
+	assert_int_equal(soft_owner(&s, false), (int)c);
+	s = pb_icmp(client, PB_REMOTE, 13, 0, 77, 1); /* timestamp: unsupported */
 	assert_int_equal(soft_owner(&s, false), -1);
 
 	/* Outside: by the outside port (echo id), quoted ones included. */
@@ -324,9 +327,15 @@ static void test_owner_of_every_packet_kind(void **state)
 	quoted = pb_icmp(PB_SLICE, PB_REMOTE, 8, 0, 10011, 1);
 	s = icmp_error(PB_ROUTER, PB_SLICE, &quoted, q);
 	assert_int_equal(soft_owner(&s, true), 10011 % N_WORKERS);
+	/* Linux's packets by the same rules: the owner punts them. */
 	s = pb_icmp(PB_REMOTE, PB_SLICE, 8, 0, 10010, 1); /* ping the host */
-	assert_int_equal(soft_owner(&s, true), -1);
+	assert_int_equal(soft_owner(&s, true), 10010 % N_WORKERS);
 	s = pb_udp(PB_REMOTE, 53, PB_HOST_OUT, 10007);
+	assert_int_equal(soft_owner(&s, true), 10007 % N_WORKERS);
+	/* An error whose quote is too short to name a flow: anyone's. */
+	quoted = pb_udp(PB_SLICE, 10005, PB_REMOTE, 53);
+	s = icmp_error(PB_ROUTER, PB_SLICE, &quoted, q);
+	s.payload_len = 20;
 	assert_int_equal(soft_owner(&s, true), -1);
 }
 
