@@ -312,18 +312,25 @@ if has workers; then
 	[ -f "$pcap" ] || $PY scripts/lib/genpcap.py "$pcap" "$n"
 	queues=$TMP/owned-0.pcap,$TMP/owned-1.pcap
 	$PY scripts/lib/splitpcap.py "$pcap" 2 0 ${queues//,/ } >/dev/null
-	input=([1]=$pcap [2]=$queues)
-	for w in 1 2; do
-		EAL=$(eal_for "$n" "${LCORES[w]}")
-		engine_conf sh-bench-e$w "${input[w]}" "$n" 1024-65535 $w
-		mv "$TMP/engine.conf" "$TMP/e$w.conf"
+	# The same packets, each on the queue of the worker that does not own
+	# it: every packet is handed to its owner (eh), what a NIC that cannot
+	# steer by client gives about half the packets.
+	handed=$TMP/handed-0.pcap,$TMP/handed-1.pcap
+	$PY scripts/lib/splitpcap.py "$pcap" 2 1 ${handed//,/ } >/dev/null
+	input=([1]=$pcap [2]=$queues [3]=$handed)
+	conf_name=([1]=e1 [2]=e2 [3]=eh)
+	for w in 1 2 3; do
+		EAL=$(eal_for "$n" "${LCORES[w == 3 ? 2 : w]}")
+		engine_conf sh-bench-${conf_name[w]} "${input[w]}" "$n" 1024-65535 \
+			$((w == 3 ? 2 : w))
+		mv "$TMP/engine.conf" "$TMP/${conf_name[w]}.conf"
 	done
-	# Per program and lcore count (t1 t2 e1 e2): packets/s, and packets per
-	# second of CPU its forwarding lcores got (others on these 2 CPUs
+	# Per program and lcore count (t1 t2 e1 e2 eh): packets/s, and packets
+	# per second of CPU its forwarding lcores got (others on these 2 CPUs
 	# take some: where() measures it).
 	declare -A pps=() eff=()
 	for _ in $(seq "$RUNS"); do
-		for c in t1 e1 t2 e2; do
+		for c in t1 e1 t2 e2 eh; do
 			if [ "${c:0:1}" = t ]; then
 				r=$(tpmd_queues sh-bench-$c "$queues" "${c:1}")
 			else
@@ -333,7 +340,7 @@ if has workers; then
 			eff[$c]+=" $(div "$r" "$(cat "$TMP/sh-bench-$c.share")" 0)"
 		done
 	done
-	for c in t1 e1 t2 e2; do
+	for c in t1 e1 t2 e2 eh; do
 		pps[$c]=$(median ${pps[$c]}) eff[$c]=$(median ${eff[$c]})
 	done
 	row "1 worker, $n flows (pps)" "${pps[e1]}" "${pps[t1]}"
@@ -342,8 +349,10 @@ if has workers; then
 		"$(div "${pps[t2]}" "${pps[t1]}" 2)"
 	row "1 worker, pkts per CPU-second" "${eff[e1]}" "${eff[t1]}"
 	row "2 workers, pkts per CPU-second" "${eff[e2]}" "${eff[t2]}"
+	row "2 workers, every packet handed (pps)" "${pps[eh]}" "${pps[e2]}"
 	echo "  (baseline: testpmd, 1 and 2 forwarding cores; target: engine scaling >= 1.6;"
-	echo "   per CPU-second: packets over the CPU time the forwarding lcores got)"
+	echo "   per CPU-second: packets over the CPU time the forwarding lcores got;"
+	echo "   handed: baseline the engine's 2 workers with nothing handed)"
 	echo "  (last run: engine, 1 worker:  $(cat "$TMP/sh-bench-e1.where"))"
 	echo "  (          engine, 2 workers: $(cat "$TMP/sh-bench-e2.where"))"
 	echo "  (          testpmd, 1 core:   $(cat "$TMP/sh-bench-t1.where"))"
@@ -355,13 +364,9 @@ if has workers; then
 	# would count its empty polls). Valid if every packet was handed bar
 	# at most 1% dropped for a full ring (valgrind runs one worker at a
 	# time, some 4000 packets per turn, against rings of 4096).
-	handed=$TMP/handed-0.pcap,$TMP/handed-1.pcap
-	$PY scripts/lib/splitpcap.py "$pcap" 2 1 ${handed//,/ } >/dev/null
-	EAL=$(eal_for "$n" "${LCORES[2]}")
-	engine_conf sh-bench-eh "$handed" "$n" 1024-65535 2
 	r1=$(icount_engine sh-bench-e1 "$TMP/e1.conf")
 	r2=$(icount_engine sh-bench-e2 "$TMP/e2.conf")
-	rh=$(icount_engine sh-bench-eh "$TMP/engine.conf")
+	rh=$(icount_engine sh-bench-eh "$TMP/eh.conf")
 	read -r x1 _ <<<"$r1"
 	read -r x2 _ <<<"$r2"
 	read -r xh rx ho full <<<"$rh"
