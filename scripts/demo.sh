@@ -19,7 +19,8 @@
 # lease with shoalctl and the next flow uses it at once; the engine's
 # counters. Everything is removed on exit, even on error.
 #
-# Usage: scripts/demo.sh        (as root; BUILD_DIR=DIR builds there, default build/)
+# Usage: scripts/demo.sh        (as root; BUILD_DIR=DIR builds there, default build/;
+#                                SHOAL_WORKERS=N runs the engine with N workers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
