@@ -11,9 +11,12 @@
 #include <rte_ring.h>
 
 #include "linux.h"
+#include "log.h"
 #include "netlink.h"
 #include "port.h"
 #include "rcu.h"
+
+RTE_LOG_REGISTER_SUFFIX(sh_logtype_linux, linux, INFO);
 
 /* Requests workers may queue between two polls; excess ones are dropped
  * (the workers ask again after SH_RESOLVE_INTERVAL). */

@@ -16,7 +16,8 @@
 
 #include <rte_log.h>
 
-extern int sh_logtype_ctl; /* shoal.ctl: the link to shoal-ctld */
+extern int sh_logtype_ctl;   /* shoal.ctl: the link to shoal-ctld */
+extern int sh_logtype_linux; /* shoal.linux: mirrors, netlink, the FIB */
 
 /* One line at RTE_LOG_@level on shoal.@component; the format ends in \n. */
 #define SH_LOG(level, component, ...)                                   \

@@ -31,6 +31,7 @@
 #include "ctl_client.h"
 #include "handoff.h"
 #include "linux.h"
+#include "log.h"
 #include "port.h"
 #include "stats.h"
 #include "worker.h"
@@ -242,8 +243,7 @@ static void main_loop_once(struct sh_linux *lx, struct sh_ctl *ctl)
 	if (lx) {
 		ret = sh_linux_poll(lx, workers, cfg.workers, qsbr, 0);
 		if (ret < 0)
-			fprintf(stderr, "shoal-engine: netlink: %s\n",
-				strerror(-ret));
+			SH_LOG(ERR, linux, "netlink: %s\n", strerror(-ret));
 	}
 	if (ctl)
 		sh_ctl_service(ctl);
