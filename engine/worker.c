@@ -50,7 +50,7 @@
 
 void sh_bucket_init(struct sh_bucket *b, uint32_t rate)
 {
-	uint64_t burst = rate / 10 > 32 ? rate / 10 : 32;
+	uint64_t burst = rate / 10 > 1 ? rate / 10 : 1;
 
 	b->rate = rate;
 	b->burst = burst * 1000;

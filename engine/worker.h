@@ -113,8 +113,9 @@ struct sh_worker {
 
 extern volatile bool force_quit;
 
-/* Set a bucket to @rate tokens/s with a burst of a tenth of a second
- * (at least 32, one RX burst). */
+/* Set a bucket to @rate tokens/s with a burst of a tenth of a second (at
+ * least one token). Each worker gets 1/N of a side's rate, so the burst
+ * too must not have a floor that N workers would multiply. */
 void sh_bucket_init(struct sh_bucket *b, uint32_t rate);
 
 /* lcore entry point; @arg is the worker's struct sh_worker. */
