@@ -8,9 +8,12 @@
  *   out2in (a router beyond us answers a translated packet): the quote is
  *     slice:P -> remote; look it up by outside key, rewrite the outer
  *     destination and the quoted source back to the client's tuple;
- *   in2out (a client answers a packet we translated to it): the quote is
- *     remote -> client:p; look it up by inside key, rewrite the outer
- *     source and the quoted destination to the slice tuple.
+ *   in2out (the client, or a router between it and us, answers a packet
+ *     we translated to it): the quote is remote -> client:p; look it up
+ *     by inside key, rewrite the outer source and the quoted destination
+ *     to the slice tuple.
+ * Either way the error must go back where the quoted packet came from
+ * (outer destination == quoted source).
  * The quoted IPv4 checksum and, when quoted in full, the quoted L4
  * checksum are adjusted incrementally; the ICMP checksum, which covers
  * the quote, is recomputed (it was verified by nat_parse). Errors never
@@ -98,8 +101,8 @@ static void outer_rewrite(uint8_t *ip, unsigned off, uint32_t addr)
  * be quoted, which key to look up, and which side of the flow to write.
  */
 struct icmp_dir {
-	unsigned outer_addr;  /* outer field holding our side's address */
-	unsigned quote_addr;  /* quoted field holding it */
+	unsigned outer_addr;  /* outer field to rewrite to our side's address */
+	unsigned quote_addr;  /* quoted field holding our side's address */
 	unsigned quote_port;  /* quoted port holding our side's port */
 	unsigned remote_port; /* quoted port of the remote end */
 	uint8_t echo_type;    /* the only echo type the quote may carry */
@@ -117,7 +120,7 @@ static unsigned icmp_err_translate(struct nat_worker *w,
 				   const struct nat_lease_set *ls,
 				   struct nat_pkt *p, const struct icmp_dir *d)
 {
-	uint32_t addr = ld32(p->ip + d->outer_addr);
+	uint32_t addr;
 	uint16_t qport, rport = 0;
 	struct nat_flow *f;
 	struct quote q;
@@ -128,10 +131,16 @@ static unsigned icmp_err_translate(struct nat_worker *w,
 	ret = quote_parse(p, &q);
 	if (ret != SH_OK)
 		return ret;
-	/* The quoted packet travelled the other way: our side's address in
-	 * it must be the one in the outer header. */
-	if (ld32(q.ip + d->quote_addr) != addr)
+	/* The quoted packet travelled the other way, so the error goes back
+	 * to where it came from: the outer destination must be the quoted
+	 * source (out2in: our slice address; in2out: the remote the client's
+	 * error is about, never a third host). The outer source is whoever
+	 * found the fault: the remote host or a router on its path, or on
+	 * the inside the client or a router between it and us (RFC 5508
+	 * §4.2); our side's address comes from the quote. */
+	if (ld32(p->ip + IP4_DST) != ld32(q.ip + IP4_SRC))
 		return SH_DROP_ICMP_INNER_MALFORMED;
+	addr = ld32(q.ip + d->quote_addr);
 	if (q.proto == NAT_PROTO_ICMP) {
 		if (q.l4[NAT_ICMP_TYPE] != d->echo_type)
 			return SH_DROP_ICMP_INNER_MALFORMED;

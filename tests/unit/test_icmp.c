@@ -363,6 +363,30 @@ static void test_icmp_in2out_error_about_echo_reply(void **state)
 	assert_int_equal(w->cnt[SH_CNT_ICMP_ERR_IN2OUT], 1);
 }
 
+/* A router between the client and us (RFC 5508 §4.2: the NAT translates
+ * errors from inside routers too) reports on a packet we translated to the
+ * client: it reaches the remote from the slice tuple, like the client's
+ * own error would. */
+static void test_icmp_in2out_error_from_inside_router(void **state)
+{
+	uint32_t router = PB_IP(10, 0, 0, 254);
+	uint16_t port, qlen;
+	size_t len;
+
+	(void)state;
+	client_sends(pb_udp(CLIENT, CPORT, PB_REMOTE, 53));
+	port = pb_get16(quote + 20);
+	qlen = client_receives(pb_udp(PB_REMOTE, 53, PB_SLICE, port));
+	len = icmp_error(router, PB_REMOTE, 11, 0, 0, qlen);
+	assert_int_equal(pb_in2out(w, &ls, frame, len), SH_OK);
+	check_outer(PB_SLICE, PB_REMOTE);
+	assert_true(pb_ip_csum_ok(quoted_ip()));
+	assert_true(pb_l4_csum_ok(quoted_ip()));
+	assert_int_equal(pb_get32(quoted_ip() + 16), PB_SLICE);
+	assert_int_equal(pb_get16(quoted_l4() + 2), port);
+	assert_int_equal(w->cnt[SH_CNT_ICMP_ERR_IN2OUT], 1);
+}
+
 /* ---- errors that are refused ------------------------------------------ */
 
 /* Put a packet slice:@port -> remote:53 (UDP) in quote[]. */
@@ -521,11 +545,16 @@ static void test_icmp_in2out_impossible_quote_is_inner_malformed(void **state)
 	client_sends(pb_udp(CLIENT, CPORT, PB_REMOTE, 53));
 	port = pb_get16(quote + 20);
 	client_receives(pb_udp(PB_REMOTE, 53, PB_SLICE, port));
+	/* Sent towards a third host rather than back to the quoted
+	 * packet's source. */
+	len = icmp_error(CLIENT, PB_REMOTE + 1, 3, 3, 0, 28);
+	assert_int_equal(pb_in2out(w, &ls, frame, len),
+			 SH_DROP_ICMP_INNER_MALFORMED);
+	/* About a packet to another client, which has no such flow. */
 	pb_put32(quote + 16, CLIENT + 1);
 	pb_fix_ip_csum(quote);
 	len = icmp_error(CLIENT, PB_REMOTE, 3, 3, 0, 28);
-	assert_int_equal(pb_in2out(w, &ls, frame, len),
-			 SH_DROP_ICMP_INNER_MALFORMED);
+	assert_int_equal(pb_in2out(w, &ls, frame, len), SH_DROP_UNSOLICITED);
 
 	client_sends(pb_icmp(CLIENT, PB_REMOTE, 8, 0, ECHO_ID, 1));
 	id = pb_get16(quote + 24);
@@ -703,6 +732,7 @@ int main(void)
 		T(test_icmp_out2in_with_ip_options),
 		T(test_icmp_in2out_port_unreachable_from_client),
 		T(test_icmp_in2out_error_about_echo_reply),
+		T(test_icmp_in2out_error_from_inside_router),
 		T(test_icmp_out2in_unknown_flow_classified_by_port),
 		T(test_icmp_in2out_unknown_flow_is_unsolicited),
 		T(test_icmp_quote_too_short_is_inner_malformed),
