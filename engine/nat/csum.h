@@ -11,6 +11,7 @@
 #ifndef SHOAL_NAT_CSUM_H
 #define SHOAL_NAT_CSUM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pkt.h"
@@ -105,12 +106,29 @@ static inline uint16_t csum_apply(uint16_t csum, uint64_t delta)
 	return (uint16_t)~csum_fold((uint16_t)~csum + delta);
 }
 
+/* Are the @len bytes at @p zero, but for the ICMP checksum field? */
+static inline bool icmp_all_zero(const uint8_t *p, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] && i != NAT_ICMP_CSUM && i != NAT_ICMP_CSUM + 1)
+			return false;
+	return true;
+}
+
 /*
  * Apply @delta to the L4 checksum at @l4 (TCP, UDP or ICMP-id). A UDP
  * checksum of 0 means "none" and stays 0; a computed 0 is sent as 0xffff
- * (RFC 768).
+ * (RFC 768). An ICMP message of @len bytes (0: not all present) whose
+ * words are all zero sums to +0, where only 0xffff verifies, but the
+ * update's arithmetic gives 0x0000 (-0): ICMP has no pseudo-header, so
+ * that message exists (an echo reply with id, sequence and payload 0).
+ * Any other message summing to -0 keeps 0x0000, which is right for it.
+ * TCP and UDP never sum to +0: their pseudo-header is not zero.
  */
-static inline void l4_csum_adjust(uint8_t *l4, uint8_t proto, uint64_t delta)
+static inline void l4_csum_adjust(uint8_t *l4, uint8_t proto, uint32_t len,
+				  uint64_t delta)
 {
 	uint16_t c;
 
@@ -123,7 +141,10 @@ static inline void l4_csum_adjust(uint8_t *l4, uint8_t proto, uint64_t delta)
 		c = csum_apply(c, delta);
 		st16(l4 + UDP_CSUM, c ? c : 0xffff);
 	} else {
-		st16(l4 + NAT_ICMP_CSUM, csum_apply(ld16(l4 + NAT_ICMP_CSUM), delta));
+		c = csum_apply(ld16(l4 + NAT_ICMP_CSUM), delta);
+		if (__builtin_expect(c == 0, 0) && len && icmp_all_zero(l4, len))
+			c = 0xffff;
+		st16(l4 + NAT_ICMP_CSUM, c);
 	}
 }
 

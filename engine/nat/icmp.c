@@ -72,13 +72,19 @@ static void quote_rewrite(const struct nat_pkt *p, struct quote *q,
 	     csum_apply(ld16(q->ip + IP4_CSUM), csum_delta32(old_ip, ip)));
 	st16(q->l4 + port_off, port);
 	if (q->proto == NAT_PROTO_ICMP) {
+		/* The quoted message's length, when it is quoted whole (its
+		 * checksum covers what a short quote leaves out). */
+		uint32_t whole = (uint32_t)ld16_host(q->ip + IP4_TOTLEN) -
+				 (uint32_t)(q->l4 - q->ip);
+
 		if (q->l4_avail >= 4)
 			l4_csum_adjust(q->l4, q->proto,
+				       whole <= q->l4_avail ? whole : 0,
 				       csum_delta16(old_port, port));
 	} else if (q->proto == NAT_PROTO_UDP ||
 		   q->l4_avail >= TCP_CSUM + 2) {
 		d = csum_delta32(old_ip, ip) + csum_delta16(old_port, port);
-		l4_csum_adjust(q->l4, q->proto, d);
+		l4_csum_adjust(q->l4, q->proto, 0, d);
 	}
 	st16(p->l4 + NAT_ICMP_CSUM, 0);
 	st16(p->l4 + NAT_ICMP_CSUM, csum_finish(csum_partial(p->l4, p->l4_len, 0)));

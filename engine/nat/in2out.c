@@ -74,7 +74,7 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 		if (p->proto == NAT_PROTO_TCP)
 			nat_tcp_track(f, tcpflags, true);
 	}
-	l4_csum_adjust(l4, p->proto, l4d);
+	l4_csum_adjust(l4, p->proto, p->l4_len, l4d);
 	nat_flow_touch(w, f);
 	w->cnt[SH_CNT_IN2OUT]++;
 	return SH_OK;

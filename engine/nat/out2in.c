@@ -67,7 +67,7 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 		if (p->proto == NAT_PROTO_TCP)
 			nat_tcp_track(f, l4[TCP_FLAGS], false);
 	}
-	l4_csum_adjust(l4, p->proto, l4d);
+	l4_csum_adjust(l4, p->proto, p->l4_len, l4d);
 	nat_flow_touch(w, f);
 	w->cnt[SH_CNT_OUT2IN]++;
 	return SH_OK;

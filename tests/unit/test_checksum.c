@@ -320,7 +320,7 @@ static void test_l4_csum_adjust_udp_zero_rules(void **state)
 	pb_build(frame, &s);
 	old = ld16(l4);
 	pb_put16(l4, 4321);
-	l4_csum_adjust(l4, NAT_PROTO_UDP, csum_delta16(old, ld16(l4)) +
+	l4_csum_adjust(l4, NAT_PROTO_UDP, 0, csum_delta16(old, ld16(l4)) +
 					  csum_delta32(0x01020304, 0x0a0b0c0d));
 	assert_int_equal(pb_get16(l4 + 6), 0);
 
@@ -333,7 +333,7 @@ static void test_l4_csum_adjust_udp_zero_rules(void **state)
 	assert_int_equal(pb_csum(l4, 13, pb_pseudo(ip, PB_UDP, 13)), 0);
 	pb_build(frame, &s); /* back to the original, checksum intact */
 	pb_put16(l4, new_port);
-	l4_csum_adjust(l4, NAT_PROTO_UDP, csum_delta16(old, ld16(l4)));
+	l4_csum_adjust(l4, NAT_PROTO_UDP, 0, csum_delta16(old, ld16(l4)));
 	assert_int_equal(pb_get16(l4 + 6), 0xffff);
 	assert_true(pb_l4_csum_ok(ip));
 
@@ -342,7 +342,7 @@ static void test_l4_csum_adjust_udp_zero_rules(void **state)
 	memset(tcp, 0, sizeof(tcp));
 	st16(tcp + 16, ld16(l4 + 6));
 	pb_put16(l4, new_port);
-	l4_csum_adjust(tcp, NAT_PROTO_TCP, csum_delta16(old, ld16(l4)));
+	l4_csum_adjust(tcp, NAT_PROTO_TCP, 0, csum_delta16(old, ld16(l4)));
 	assert_int_equal(pb_get16(tcp + 16), 0x0000);
 }
 
@@ -367,10 +367,41 @@ static void test_l4_csum_adjust_icmp_echo_id(void **state)
 		pb_build(frame, &s);
 		old = ld16(l4 + 4);
 		pb_put16(l4 + 4, (uint16_t)pb_rand(&r));
-		l4_csum_adjust(l4, NAT_PROTO_ICMP,
+		l4_csum_adjust(l4, NAT_PROTO_ICMP, 8 + sizeof(data),
 			       csum_delta16(old, ld16(l4 + 4)));
 		assert_true(pb_l4_csum_ok(ip));
 	}
+}
+
+/* ICMP's two zeros: an update that leaves every word of the message zero
+ * must give 0xFFFF (the words sum to +0), while a message whose other
+ * words sum to -0 keeps a computed 0x0000, which is right for it. */
+static void test_l4_csum_adjust_icmp_all_zero_is_ffff(void **state)
+{
+	uint8_t m[16] = { 0 };
+
+	(void)state;
+	/* Echo reply, id 0x1234, checksum ~0x1234; the id goes to 0. */
+	pb_put16(m + 4, 0x1234);
+	pb_put16(m + 2, (uint16_t)~0x1234);
+	pb_put16(m + 4, 0);
+	l4_csum_adjust(m, NAT_PROTO_ICMP, sizeof(m),
+		       csum_delta16(nat_be16(0x1234), 0));
+	assert_int_equal(pb_get16(m + 2), 0xffff);
+	assert_int_equal(pb_fold(pb_sum(m, sizeof(m), 0)), 0xffff);
+
+	/* Other words summing to 0xFFFF: 0x0000 is the right checksum. */
+	memset(m, 0, sizeof(m));
+	pb_put16(m + 4, 0x1234);
+	pb_put16(m + 6, 0xedcb);
+	pb_put16(m + 2, 0xffff);
+	pb_put16(m + 8, 0x0001);
+	pb_put16(m + 2, 0xfffe); /* valid: 0x1234 + 0xedcb + 1 + 0xfffe */
+	assert_int_equal(pb_fold(pb_sum(m, sizeof(m), 0)), 0xffff);
+	pb_put16(m + 8, 0);
+	l4_csum_adjust(m, NAT_PROTO_ICMP, sizeof(m), csum_delta16(nat_be16(1), 0));
+	assert_int_equal(pb_get16(m + 2), 0x0000);
+	assert_int_equal(pb_fold(pb_sum(m, sizeof(m), 0)), 0xffff);
 }
 
 /* ip_ttl_dec lowers the TTL by one and returns the delta that keeps the
@@ -424,6 +455,7 @@ int main(void)
 		T(test_csum_apply_from_ffff_matches_recompute),
 		T(test_l4_csum_adjust_udp_zero_rules),
 		T(test_l4_csum_adjust_icmp_echo_id),
+		T(test_l4_csum_adjust_icmp_all_zero_is_ffff),
 		T(test_ip_ttl_dec_keeps_header_checksum),
 #undef T
 	};

@@ -387,6 +387,30 @@ static void test_icmp_in2out_error_from_inside_router(void **state)
 	assert_int_equal(w->cnt[SH_CNT_ICMP_ERR_IN2OUT], 1);
 }
 
+/* An all-zero echo (id 0, sequence 0, zero payload): back at the client
+ * its echo reply is all zeros but for the checksum, whose words sum to +0,
+ * so only 0xFFFF verifies; the incremental update's arithmetic gave
+ * 0x0000 (found by fuzzing). */
+static void test_icmp_all_zero_echo_reply_checksum_is_ffff(void **state)
+{
+	static const uint8_t zeros[16];
+	struct pb_spec s = pb_icmp(CLIENT, PB_REMOTE, 8, 0, 0, 0);
+	uint16_t id;
+
+	(void)state;
+	s.payload = zeros;
+	s.payload_len = sizeof(zeros);
+	client_sends(s);
+	id = pb_get16(quote + 24);
+	s = pb_icmp(PB_REMOTE, PB_SLICE, 0, 0, id, 0);
+	s.payload = zeros;
+	s.payload_len = sizeof(zeros);
+	client_receives(s);
+	assert_int_equal(pb_get16(quote + 24), 0);
+	assert_int_equal(pb_get16(quote + 22), 0xffff);
+	assert_true(pb_l4_csum_ok(quote));
+}
+
 /* ---- errors that are refused ------------------------------------------ */
 
 /* Put a packet slice:@port -> remote:53 (UDP) in quote[]. */
@@ -733,6 +757,7 @@ int main(void)
 		T(test_icmp_in2out_port_unreachable_from_client),
 		T(test_icmp_in2out_error_about_echo_reply),
 		T(test_icmp_in2out_error_from_inside_router),
+		T(test_icmp_all_zero_echo_reply_checksum_is_ffff),
 		T(test_icmp_out2in_unknown_flow_classified_by_port),
 		T(test_icmp_in2out_unknown_flow_is_unsolicited),
 		T(test_icmp_quote_too_short_is_inner_malformed),
