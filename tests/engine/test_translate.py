@@ -327,9 +327,9 @@ def refused_inside(rng, live):
         eth / ip(src=f0.cip, dst=f0.dip) / ICMP(type=3, code=3) / Raw(bytes(quote)[:12]))
     add("icmp_inner_malformed",   # quote not IPv4
         eth / ip(src=f0.cip, dst=f0.dip) / ICMP(type=3, code=3) / Raw(b"\x60" + b"\x00" * 39))
-    wrong = as_received_by_client(rng, f1)
-    wrong.dst = "10.0.99.99"      # quote not addressed to the erring client
-    add("icmp_inner_malformed", eth / ip(src=f1.cip, dst=f1.dip) / ICMP(type=3, code=3) / wrong)
+    # sent to a third host, not back to the quoted packet's source
+    add("icmp_inner_malformed", eth / ip(src=f1.cip, dst="198.18.255.77") /
+        ICMP(type=3, code=3) / as_received_by_client(rng, f1))
     cut = bytes(as_received_by_client(rng, f1))[:24]   # IPv4 + 4 bytes
     add("icmp_inner_malformed", eth / ip(src=f1.cip, dst=f1.dip) / ICMP(type=3, code=3) / Raw(cut))
     add("ttl_expired",            # a valid error, but TTL 1
