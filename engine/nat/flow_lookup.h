@@ -82,15 +82,20 @@ static inline enum nat_timeout_class nat_flow_class(const struct nat_flow *f)
 		return NAT_TO_UDP;
 	if (f->proto == NAT_PROTO_ICMP)
 		return NAT_TO_ICMP;
+	/* Established from SYNs seen both ways (simultaneous open too) until
+	 * an RST or until both sides have closed: a half-closed connection
+	 * may idle as long as an open one (RFC 7857 §2.2, RFC 5382 REQ-5). */
 	if ((f->tcp & (NAT_TCP_SYN_IN | NAT_TCP_SYN_OUT)) ==
 		    (NAT_TCP_SYN_IN | NAT_TCP_SYN_OUT) &&
-	    !(f->tcp & (NAT_TCP_FIN | NAT_TCP_RST)))
+	    !(f->tcp & NAT_TCP_RST) && (f->tcp & NAT_TCP_FIN) != NAT_TCP_FIN)
 		return NAT_TO_TCP_EST;
 	return NAT_TO_TCP_TRANS;
 }
 
-/* Light TCP state: SYN, FIN and RST move a flow between timeouts. A SYN
- * on a closed binding starts a new connection on the same mapping. */
+/* Light TCP state: SYN, FIN and RST move a flow between timeouts. An RST
+ * only shortens the timeout (a stray one must not kill a live mapping);
+ * a SYN on a closing or reset binding starts a new connection on the
+ * same mapping. */
 static inline void nat_tcp_track(struct nat_flow *f, uint8_t flags, bool in2out)
 {
 	if (flags & NAT_TCPF_RST) {
@@ -103,7 +108,7 @@ static inline void nat_tcp_track(struct nat_flow *f, uint8_t flags, bool in2out)
 		f->tcp |= in2out ? NAT_TCP_SYN_IN : NAT_TCP_SYN_OUT;
 	}
 	if (flags & NAT_TCPF_FIN)
-		f->tcp |= NAT_TCP_FIN;
+		f->tcp |= in2out ? NAT_TCP_FIN_IN : NAT_TCP_FIN_OUT;
 }
 
 static inline void nat_flow_touch(struct nat_worker *w, struct nat_flow *f)

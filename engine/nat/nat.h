@@ -90,8 +90,10 @@ struct nat_key {
 /* TCP light state, bits in nat_flow.tcp */
 #define NAT_TCP_SYN_IN 0x01
 #define NAT_TCP_SYN_OUT 0x02
-#define NAT_TCP_FIN 0x04
+#define NAT_TCP_FIN_IN 0x04  /* the client closed its side */
 #define NAT_TCP_RST 0x08
+#define NAT_TCP_FIN_OUT 0x10 /* the remote closed its side */
+#define NAT_TCP_FIN (NAT_TCP_FIN_IN | NAT_TCP_FIN_OUT)
 
 /*
  * One binding. 32 bytes: two per cache line. proto == 0 marks a free entry.

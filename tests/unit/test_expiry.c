@@ -195,23 +195,52 @@ static void test_expiry_tcp_ack_without_syn_ack_stays_transitory(void **state)
 	dies_at(1000, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
 }
 
-/* A FIN from the client moves an established flow back to transitory. */
-static void test_expiry_tcp_fin_moves_back_to_transitory(void **state)
+/* RFC 7857 §2.2: a FIN in one direction leaves a half-closed connection
+ * that may idle past the transitory timeout (the other side still sends);
+ * the FIN the other way ends it: transitory from then on. */
+static void test_expiry_tcp_half_closed_stays_established(void **state)
 {
 	const uint32_t c = CLIENT(5);
+	uint16_t port;
 
 	(void)state;
 	start(64);
-	tcp_open(1000, c);
+	port = tcp_open(1000, c);
 	w->now = 50000;
 	out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_FIN | PB_ACK));
-	dies_at(50000, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
+	assert_int_equal(class_of(c, 40000, PB_REMOTE, 443), NAT_TO_TCP_EST);
+	w->now = 50000 + TRANS_MS + 1;
+	assert_true(alive(PB_TCP, c, 40000, PB_REMOTE, 443));
+	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port,
+				   PB_FIN | PB_ACK)),
+			 SH_OK);
+	dies_at(w->now, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
 }
 
-/* An RST from the remote does the same; a FIN from the remote too. */
-static void test_expiry_tcp_rst_or_remote_fin_is_transitory(void **state)
+/* The same with the remote closing first. */
+static void test_expiry_tcp_remote_half_close_stays_established(void **state)
 {
-	const uint32_t c = CLIENT(5), d = CLIENT(6);
+	const uint32_t c = CLIENT(6);
+	uint16_t port;
+
+	(void)state;
+	start(64);
+	port = tcp_open(1000, c);
+	w->now = 150000;
+	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port,
+				   PB_FIN | PB_ACK)),
+			 SH_OK);
+	w->now = 150000 + TRANS_MS + 1;
+	assert_true(alive(PB_TCP, c, 40000, PB_REMOTE, 443));
+	out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_FIN | PB_ACK));
+	dies_at(w->now, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
+}
+
+/* A stray RST never deletes the mapping at once: the flow goes on, with
+ * the transitory timeout, and traffic through it keeps it alive. */
+static void test_expiry_tcp_stray_rst_keeps_mapping(void **state)
+{
+	const uint32_t c = CLIENT(5);
 	uint16_t port;
 
 	(void)state;
@@ -220,14 +249,28 @@ static void test_expiry_tcp_rst_or_remote_fin_is_transitory(void **state)
 	w->now = 50000;
 	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port, PB_RST)),
 			 SH_OK);
-	dies_at(50000, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
-
-	port = tcp_open(100000, d);
-	w->now = 150000;
-	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port,
-				   PB_FIN | PB_ACK)),
+	assert_true(alive(PB_TCP, c, 40000, PB_REMOTE, 443));
+	w->now = 60000;
+	assert_int_equal(out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_ACK)), port);
+	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port, PB_ACK)),
 			 SH_OK);
-	dies_at(150000, TRANS_MS, PB_TCP, d, 40000, PB_REMOTE, 443);
+	dies_at(60000, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
+}
+
+/* Simultaneous open: both ends send a SYN, neither a SYN-ACK first. */
+static void test_expiry_tcp_simultaneous_open_is_established(void **state)
+{
+	const uint32_t c = CLIENT(7);
+	uint16_t port;
+
+	(void)state;
+	start(64);
+	w->now = 1000;
+	port = out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_SYN));
+	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port, PB_SYN)),
+			 SH_OK);
+	assert_int_equal(class_of(c, 40000, PB_REMOTE, 443), NAT_TO_TCP_EST);
+	dies_at(1000, EST_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
 }
 
 /* A new SYN on a closed binding starts over: transitory until the
@@ -242,6 +285,9 @@ static void test_expiry_tcp_new_syn_after_fin_reopens(void **state)
 	port = tcp_open(1000, c);
 	w->now = 2000;
 	out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_FIN | PB_ACK));
+	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port,
+				   PB_FIN | PB_ACK)),
+			 SH_OK);
 	assert_int_equal(class_of(c, 40000, PB_REMOTE, 443), NAT_TO_TCP_TRANS);
 	w->now = 3000;
 	assert_int_equal(out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_SYN)), port);
@@ -524,8 +570,10 @@ int main(void)
 		T(test_expiry_tcp_syn_only_is_transitory),
 		T(test_expiry_tcp_syn_and_syn_ack_is_established),
 		T(test_expiry_tcp_ack_without_syn_ack_stays_transitory),
-		T(test_expiry_tcp_fin_moves_back_to_transitory),
-		T(test_expiry_tcp_rst_or_remote_fin_is_transitory),
+		T(test_expiry_tcp_half_closed_stays_established),
+		T(test_expiry_tcp_remote_half_close_stays_established),
+		T(test_expiry_tcp_stray_rst_keeps_mapping),
+		T(test_expiry_tcp_simultaneous_open_is_established),
 		T(test_expiry_tcp_new_syn_after_fin_reopens),
 		T(test_expiry_icmp_after_icmp_timeout),
 		T(test_expiry_sweep_is_bounded_and_complete),
