@@ -51,6 +51,7 @@ static const struct {
 	{ -EDOM, SHOAL_ERR_REFUSED, SHOAL_R_OUTSIDE_SLICE },
 	{ -ENOSPC, SHOAL_ERR_REFUSED, SHOAL_R_NO_SPACE },
 	{ -EDQUOT, SHOAL_ERR_REFUSED, SHOAL_R_TOO_MANY },
+	{ -EOVERFLOW, SHOAL_ERR_REFUSED, SHOAL_R_TOO_MANY_SELECTORS },
 	{ -ENOENT, SHOAL_ERR_REFUSED, SHOAL_R_NOT_FOUND },
 	{ -EPERM, SHOAL_ERR_REFUSED, SHOAL_R_STATIC },
 	{ -ECANCELED, SHOAL_ERR_REFUSED, SHOAL_R_DRAINING },
@@ -203,6 +204,9 @@ static int h_lease_add(struct call *x, json_t **res)
 			 (unsigned)r.hi, l.id, l.holder);
 		return rc;
 	}
+	if (rc == -EOVERFLOW)
+		snprintf(x->msg, sizeof(x->msg), "more than %d client "
+			 "prefixes in all leases", SHOAL_MAX_SELECTORS);
 	return lease_reply(x, rc, &l, res);
 }
 

@@ -75,7 +75,7 @@
 #define NAT_MAX_PROBE 32
 
 #define NAT_MAX_LEASES SH_CFG_MAX_LEASES
-#define NAT_MAX_MATCH (SH_CFG_MAX_LEASES * 4)
+#define NAT_MAX_MATCH SHOAL_MAX_SELECTORS
 
 /* The (local, remote) view of a flow, on either side of the translation. */
 struct nat_key {

@@ -15,7 +15,9 @@
  *                         last report (null if never)
  *   slice.list    {}  -> {"slices": [{"ip", "lo", "hi", "leased", "free"}]}
  *   lease.add     {"holder": str, "kind": "nat"|"socket",
- *                  "clients": [prefix, ...]          (nat: required, 1..16),
+ *                  "clients": [prefix, ...]          (nat: required, 1..16;
+ *                                                     all leases' together at
+ *                                                     most SHOAL_MAX_SELECTORS),
  *                  "ip": str                         (optional: any slice),
  *                  "ports": "LO-HI" | "size": N      (exactly one),
  *                  "ttl": seconds                    (optional; none = no expiry)}
@@ -98,6 +100,10 @@
 				     the engine's reports keep it alive */
 #define SHOAL_MAX_LEASES 256      /* static + dynamic */
 #define SHOAL_MAX_CLIENTS 16      /* prefixes per nat lease */
+/* Client prefixes (selectors) over all leases, static + dynamic: what the
+ * engine's lease set holds. The configuration and lease.add stay within
+ * it, so a set the daemon acknowledged is one the engine can apply. */
+#define SHOAL_MAX_SELECTORS (SHOAL_MAX_LEASES * 4)
 #define SHOAL_HOLDER_MAX 63       /* bytes of a holder name */
 #define SHOAL_MAX_WORKERS 64      /* [engine] workers, and a report's per_worker */
 
@@ -119,6 +125,8 @@
 #define SHOAL_R_OUTSIDE_SLICE "outside_slice"     /* ip/ports not in one slice */
 #define SHOAL_R_NO_SPACE "no_space"               /* no free range of that size */
 #define SHOAL_R_TOO_MANY "too_many_leases"        /* SHOAL_MAX_LEASES reached */
+#define SHOAL_R_TOO_MANY_SELECTORS "too_many_selectors" /* clients over
+							   SHOAL_MAX_SELECTORS */
 #define SHOAL_R_NOT_FOUND "not_found"             /* no lease with that id */
 #define SHOAL_R_STATIC "static_lease"             /* static leases are the config's */
 #define SHOAL_R_DRAINING "draining"               /* renew of a released lease */
