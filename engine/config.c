@@ -424,7 +424,8 @@ static int kw_lease_ports(struct parser *p, const struct keyword *kw,
 	return 0;
 }
 
-/* "pfx, pfx, ...": 1..SH_CFG_MAX_CLIENT_PFX network prefixes. */
+/* "pfx, pfx, ...": 1..SH_CFG_MAX_CLIENT_PFX network prefixes, and at most
+ * SHOAL_MAX_SELECTORS over all leases. */
 static int kw_lease_clients(struct parser *p, const struct keyword *kw,
 			    const char *v)
 {
@@ -459,6 +460,12 @@ static int kw_lease_clients(struct parser *p, const struct keyword *kw,
 		l->clients[n++] = pfx;
 	}
 	l->n_clients = n;
+	/* This lease is the last one: the sum is every lease's so far. */
+	for (unsigned i = 0; i + 1 < p->cfg->n_leases; i++)
+		n += p->cfg->leases[i].n_clients;
+	if (n > SHOAL_MAX_SELECTORS)
+		return fail(p, p->line, "%s: %u client prefixes in all leases "
+			    "(max %d)", kw->name, n, SHOAL_MAX_SELECTORS);
 	return 0;
 }
 

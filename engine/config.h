@@ -24,8 +24,10 @@
 #include <shoal/proto.h>
 
 #define SH_CFG_MAX_SLICES 64
-#define SH_CFG_MAX_LEASES 256
-#define SH_CFG_MAX_CLIENT_PFX 16
+/* The protocol's limits: a configuration the engine loads is one the
+ * daemon can serve, and the other way round. */
+#define SH_CFG_MAX_LEASES SHOAL_MAX_LEASES
+#define SH_CFG_MAX_CLIENT_PFX SHOAL_MAX_CLIENTS
 /* One limit for the engine and the protocol that reports per worker. */
 #define SH_CFG_MAX_WORKERS SHOAL_MAX_WORKERS
 #define SH_CFG_NAME_LEN 64

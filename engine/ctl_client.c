@@ -67,11 +67,12 @@ int sh_ctl_fd(const struct sh_ctl *c)
 	return c->link.fd;
 }
 
-/* A whole lease set from the daemon; the first one published on a
- * connection completes the subscription. */
+/* A whole lease set from the daemon; the first one on a connection
+ * completes the subscription, even one we could not apply: the reports
+ * then tell the daemon so (refused_generation). */
 static void apply_leases(struct sh_ctl *c, json_t *params)
 {
-	if (ctl_leases_apply(&c->leases, params, !c->subscribed) <= 0)
+	if (ctl_leases_apply(&c->leases, params, !c->subscribed) == 0)
 		return;
 	if (!c->subscribed)
 		SH_LOG(INFO, ctl, "subscribed to shoal-ctld at %s\n",
@@ -132,8 +133,7 @@ int sh_ctl_service(struct sh_ctl *c)
 	if (ctl_link_up(&c->link) && c->subscribed && now >= c->report_at) {
 		ctl_link_send(&c->link,
 			      ctl_report_msg(c->workers, c->n_workers,
-					     ctl_leases_current(&c->leases),
-					     c->leases.generation));
+					     &c->leases));
 		c->report_at = now + REPORT_MS;
 	}
 	ctl_link_flush(&c->link);

@@ -50,35 +50,51 @@ static void publish(struct ctl_leases *st, struct nat_lease_set *ls)
 	free(old);
 }
 
+/* Remember that set @gen was not published, for engine.report; @rc. */
+static int refuse(struct ctl_leases *st, uint64_t gen, const char *reason,
+		  int rc)
+{
+	st->refused_gen = gen;
+	st->refused_reason = reason;
+	return rc;
+}
+
 int ctl_leases_apply(struct ctl_leases *st, json_t *params, bool fresh)
 {
 	struct nat_lease_set *ls;
 	json_int_t gen;
 	json_t *leases, *l;
 	size_t i;
+	int rc;
 
 	if (json_unpack(params, "{s:I, s:o}", "generation", &gen, "leases",
 			&leases) < 0 || !json_is_array(leases)) {
 		SH_LOG(WARNING, ctl, "ignoring a malformed lease set\n");
-		return -EINVAL;
+		return refuse(st, 0, "malformed", -EINVAL);
 	}
 	if (!fresh && (uint64_t)gen == st->generation)
 		return 0;
 	ls = malloc(sizeof(*ls));
 	if (!ls)
-		return -ENOMEM;
+		return refuse(st, (uint64_t)gen, "no_memory", -ENOMEM);
 	nat_lease_set_begin(ls, st->cfg, (uint64_t)gen);
 	json_array_foreach(leases, i, l) {
-		if (parse_lease(ls, l) < 0) {
+		rc = parse_lease(ls, l);
+		if (rc < 0) {
 			SH_LOG(WARNING, ctl, "ignoring lease set %lld: invalid lease %zu\n",
 			       (long long)gen, i);
 			free(ls);
-			return -EINVAL;
+			return refuse(st, (uint64_t)gen,
+				      rc == -EDQUOT ? SHOAL_R_TOO_MANY :
+				      rc == -EOVERFLOW ?
+				      SHOAL_R_TOO_MANY_SELECTORS : "invalid_lease",
+				      -EINVAL);
 		}
 	}
 	nat_lease_set_finish(ls);
 	publish(st, ls);
 	st->generation = (uint64_t)gen;
+	st->refused_reason = NULL;
 	return 1;
 }
 

@@ -28,6 +28,11 @@ struct ctl_leases {
 	const struct nat_lease_set *initial; /* the config's; never freed */
 	struct nat_lease_set *current;       /* published by us, or NULL */
 	uint64_t generation;                 /* last published, 0: none */
+	/* the last set received, when it could not be published: its
+	 * generation (0 if unreadable) and a reason for engine.report;
+	 * refused_reason NULL when the last set was published */
+	uint64_t refused_gen;
+	const char *refused_reason;
 };
 
 /*
@@ -35,8 +40,9 @@ struct ctl_leases {
  * unless it is generation @st->generation again and @fresh is false (a
  * repeat on a subscription that already has it). Returns 1 when
  * published, 0 when skipped as a repeat, -EINVAL for a malformed set
- * (logged, nothing published), -ENOMEM. Waits for the workers' grace
- * period before freeing the set it replaces.
+ * (logged, nothing published), -ENOMEM; on failure @st->refused_gen and
+ * @st->refused_reason say which set and why, until one is published.
+ * Waits for the workers' grace period before freeing the set it replaces.
  */
 int ctl_leases_apply(struct ctl_leases *st, json_t *params, bool fresh);
 

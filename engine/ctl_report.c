@@ -71,9 +71,10 @@ static json_t *worker_counters_json(const struct sh_worker *wk, unsigned n)
 }
 
 json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
-		       const struct nat_lease_set *ls, uint64_t generation)
+		       const struct ctl_leases *st)
 {
-	json_t *leases = json_array(), *per_worker = json_array();
+	const struct nat_lease_set *ls = ctl_leases_current(st);
+	json_t *leases = json_array(), *per_worker = json_array(), *msg;
 	unsigned i;
 
 	for (i = 0; i < ls->n_leases; i++)
@@ -85,11 +86,20 @@ json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
 			"worker", (int)i, "lcore", (int)workers[i].lcore,
 			"flows", (json_int_t)nat_flow_count(workers[i].nat),
 			"counters", worker_counters_json(&workers[i], n)));
-	return json_pack("{s:s, s:s, s:{s:I, s:i, s:o, s:o, s:o}}", "jsonrpc",
-			 "2.0", "method", "engine.report", "params",
-			 "generation", (json_int_t)generation,
-			 "workers", (int)n, "counters", counters_json(workers, n),
-			 "leases", leases, "per_worker", per_worker);
+	msg = json_pack("{s:s, s:s, s:{s:I, s:i, s:o, s:o, s:o}}", "jsonrpc",
+			"2.0", "method", "engine.report", "params",
+			"generation", (json_int_t)st->generation,
+			"workers", (int)n, "counters", counters_json(workers, n),
+			"leases", leases, "per_worker", per_worker);
+	if (msg && st->refused_reason) {
+		json_t *params = json_object_get(msg, "params");
+
+		json_object_set_new(params, "refused_generation",
+				    json_integer((json_int_t)st->refused_gen));
+		json_object_set_new(params, "refused_reason",
+				    json_string(st->refused_reason));
+	}
+	return msg;
 }
 
 static const char *proto_name(uint8_t p)

@@ -15,14 +15,16 @@
 
 #include <jansson.h>
 
+#include "ctl_leases.h"
 #include "worker.h"
 
 /* engine.report: every counter summed over @workers[0..@n), the live
- * flows of each lease of @ls, the lease set @generation applied, and per
- * worker its lcore, flows and non-zero counters ("per_worker"), the whole
- * within SHOAL_MSG_MAX. */
+ * flows of each lease of the set @st holds, the generation it applied,
+ * the set it could not apply if the last one failed ("refused_generation",
+ * "refused_reason"), and per worker its lcore, flows and non-zero counters
+ * ("per_worker"), the whole within SHOAL_MSG_MAX. */
 json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
-		       const struct nat_lease_set *ls, uint64_t generation);
+		       const struct ctl_leases *st);
 
 /*
  * The reply to engine.flows request @id: flows of @workers[0..@n)

@@ -219,6 +219,10 @@ static void show_status(struct printer *p, json_t *result,
 		  .type = PF_UINT },
 		{ .key = "engine.report_age", .title = "engine report age",
 		  .type = PF_DURATION },
+		{ .key = "engine.refused_generation",
+		  .title = "engine refused generation", .type = PF_UINT },
+		{ .key = "engine.refused_reason",
+		  .title = "engine refused reason", .type = PF_STR },
 		{ 0 },
 	};
 

@@ -77,6 +77,10 @@ struct engine_state {
 	bool have_report;
 	int64_t report_ms; /* monotonic time of the last report */
 	uint64_t report_gen;
+	/* the last report's lease set the engine could not apply (-1: none)
+	 * and why ("" when it did not say) */
+	json_int_t refused_gen;
+	char refused_reason[SHOAL_REASON_MAX + 1];
 	json_int_t workers;
 	json_t *counters;   /* object of integers, or NULL */
 	json_t *per_worker; /* array of proto.h WORKER, or NULL before a report */

@@ -124,6 +124,23 @@ static void per_worker_set(struct engine_state *e, json_t *v)
 	}
 }
 
+/* Replaced by every report: an engine that applied its last set sends
+ * neither key. A reason longer than SHOAL_REASON_MAX is not kept. */
+static void refused_set(struct engine_state *e, json_t *params)
+{
+	json_t *g = json_object_get(params, "refused_generation");
+	json_t *r = json_object_get(params, "refused_reason");
+
+	e->refused_gen = json_is_integer(g) && json_integer_value(g) >= 0 ?
+			 json_integer_value(g) : -1;
+	e->refused_reason[0] = '\0';
+	if (e->refused_gen >= 0 && json_is_string(r) &&
+	    json_string_length(r) <= SHOAL_REASON_MAX &&
+	    !memchr(json_string_value(r), '\0', json_string_length(r)))
+		memcpy(e->refused_reason, json_string_value(r),
+		       json_string_length(r) + 1);
+}
+
 /* Keys of the wrong type are ignored one by one, not the whole report. */
 void engine_report(struct ctld *d, struct conn *c, json_t *params)
 {
@@ -146,6 +163,7 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 		e->counters = v;
 	}
 	per_worker_set(e, json_object_get(params, "per_worker"));
+	refused_set(e, params);
 	v = json_object_get(params, "leases");
 	if (!json_is_array(v))
 		return;
@@ -347,8 +365,14 @@ json_t *engine_status(struct ctld *d)
 {
 	struct engine_state *e = &d->eng;
 
-	return json_pack("{sb so so}", "connected", e->conn_serial != 0,
+	bool refused = e->have_report && e->refused_gen >= 0;
+
+	return json_pack("{sb so so so so}", "connected", e->conn_serial != 0,
 			 "generation", e->have_report ?
 			 json_integer((json_int_t)e->report_gen) : json_null(),
-			 "report_age", report_age(e));
+			 "report_age", report_age(e),
+			 "refused_generation", refused ?
+			 json_integer(e->refused_gen) : json_null(),
+			 "refused_reason", refused && e->refused_reason[0] ?
+			 json_string(e->refused_reason) : json_null());
 }

@@ -94,13 +94,18 @@ json_t *json_slices(struct ctld *d)
 	return arr;
 }
 
-/* @id may be NULL (reply id null); neither argument is consumed. */
+/* @id may be NULL (reply id null); neither argument is consumed. A
+ * @message jansson refuses (not UTF-8) is replaced by @reason: the error
+ * reply is still sent. */
 json_t *json_error(json_t *id, int code, const char *reason,
 		   const char *message)
 {
-	return json_pack("{ss sO s{si ss ss}}", "jsonrpc", "2.0",
+	json_t *m = json_string(message);
+
+	return json_pack("{ss sO s{si so ss}}", "jsonrpc", "2.0",
 			 "id", id ? id : json_null(), "error", "code", code,
-			 "message", message, "data", reason);
+			 "message", m ? m : json_string(reason), "data",
+			 reason);
 }
 
 /* Consumes @result. */

@@ -220,6 +220,22 @@ static int finish(struct ctld *d, int rc, const struct ctl_lease *l,
 	return rc;
 }
 
+/* Client prefixes of the static leases and @n stored ones (draining
+ * included: the engine keeps them in its set). */
+static unsigned selectors(const struct ctld *d, const struct ctl_lease *dyn,
+			  unsigned n)
+{
+	unsigned sum = 0;
+
+	for (unsigned i = 0; i < d->n_static; i++)
+		sum += d->statics[i].n_clients;
+	for (unsigned i = 0; i < n; i++)
+		sum += dyn[i].n_clients;
+	return sum;
+}
+
+/* -EDQUOT: SHOAL_MAX_LEASES reached; -EOVERFLOW: @r's clients would take
+ * the set past SHOAL_MAX_SELECTORS, which the engine could not apply. */
 int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out)
 {
 	struct ctl_lease l = { 0 };
@@ -233,6 +249,10 @@ int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out)
 		goto out;
 	if (d->n_static + n >= SHOAL_MAX_LEASES) {
 		rc = -EDQUOT;
+		goto out;
+	}
+	if (selectors(d, scratch, n) + r->n_clients > SHOAL_MAX_SELECTORS) {
+		rc = -EOVERFLOW;
 		goto out;
 	}
 	rc = place(d, r, scratch, n, &l);

@@ -9,6 +9,7 @@
  * Responses from the engine (no "method") go to engine.c.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +52,7 @@ static const struct {
 	{ -EDOM, SHOAL_ERR_REFUSED, SHOAL_R_OUTSIDE_SLICE },
 	{ -ENOSPC, SHOAL_ERR_REFUSED, SHOAL_R_NO_SPACE },
 	{ -EDQUOT, SHOAL_ERR_REFUSED, SHOAL_R_TOO_MANY },
+	{ -EOVERFLOW, SHOAL_ERR_REFUSED, SHOAL_R_TOO_MANY_SELECTORS },
 	{ -ENOENT, SHOAL_ERR_REFUSED, SHOAL_R_NOT_FOUND },
 	{ -EPERM, SHOAL_ERR_REFUSED, SHOAL_R_STATIC },
 	{ -ECANCELED, SHOAL_ERR_REFUSED, SHOAL_R_DRAINING },
@@ -58,6 +60,45 @@ static const struct {
 	{ -EAGAIN, SHOAL_ERR_REFUSED, SHOAL_R_BUSY },
 	{ -EBADMSG, SHOAL_ERR_INVALID_REQUEST, SHOAL_R_INVALID_REQUEST },
 };
+
+/*
+ * snprintf into an error message of @len bytes. Messages quote request
+ * text (a parameter name, the parser's view of the line), so the cut may
+ * fall inside a multi-byte UTF-8 character: drop that partial character,
+ * which jansson would refuse. Bounded: a lead byte is at most 3 bytes
+ * back.
+ */
+static void __attribute__((format(printf, 3, 4)))
+msgf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n, i, need;
+	unsigned char lead;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	n = strlen(buf);
+	for (i = n; i > 0 && n - i < 3 &&
+	     ((unsigned char)buf[i - 1] & 0xc0) == 0x80; i--)
+		;
+	if (!i)
+		return;
+	lead = (unsigned char)buf[i - 1];
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		buf[i - 1] = '\0';
+}
+
+/* Send @msg, the reply to @id; one that could not be built is replaced
+ * by a generic error, so every request gets exactly one reply. */
+static void reply(struct conn *c, json_t *id, json_t *msg)
+{
+	if (!msg)
+		msg = json_error(id, SHOAL_ERR_INTERNAL, SHOAL_R_INTERNAL,
+				 "reply could not be built");
+	conn_send(c, msg);
+}
 
 static void reply_err(struct conn *c, json_t *id, int rc, const char *msg)
 {
@@ -71,12 +112,12 @@ static void reply_err(struct conn *c, json_t *id, int rc, const char *msg)
 		}
 	if (!msg || !*msg)
 		msg = code == SHOAL_ERR_INTERNAL ? strerror(-rc) : reason;
-	conn_send(c, json_error(id, code, reason, msg));
+	reply(c, id, json_error(id, code, reason, msg));
 }
 
 static int fail(struct call *x, int rc, const char *msg)
 {
-	snprintf(x->msg, sizeof(x->msg), "%s", msg);
+	msgf(x->msg, sizeof(x->msg), "%s", msg);
 	return rc;
 }
 
@@ -198,11 +239,14 @@ static int h_lease_add(struct call *x, json_t **res)
 		rc = lease_add(x->d, &r, &l);
 	if (rc == -EADDRINUSE) {
 		/* Name the lease in the way, so the operator knows whom. */
-		snprintf(x->msg, sizeof(x->msg),
+		msgf(x->msg, sizeof(x->msg),
 			 "ports %u-%u overlap lease %u (%s)", (unsigned)r.lo,
 			 (unsigned)r.hi, l.id, l.holder);
 		return rc;
 	}
+	if (rc == -EOVERFLOW)
+		msgf(x->msg, sizeof(x->msg), "more than %d client "
+			 "prefixes in all leases", SHOAL_MAX_SELECTORS);
 	return lease_reply(x, rc, &l, res);
 }
 
@@ -366,18 +410,18 @@ static int validate(const struct param *tab, json_t *params, char *msg,
 		while (p->name && strcmp(p->name, key))
 			p++;
 		if (!p->name) {
-			snprintf(msg, len, "unknown parameter '%s'", key);
+			msgf(msg, len, "unknown parameter '%s'", key);
 			return -EINVAL;
 		}
 		if (!type_ok(p, v)) {
-			snprintf(msg, len, "parameter '%s': wrong type or out "
+			msgf(msg, len, "parameter '%s': wrong type or out "
 				 "of range", key);
 			return -EINVAL;
 		}
 	}
 	for (const struct param *p = tab; p->name; p++)
 		if (p->required && !json_object_get(params, p->name)) {
-			snprintf(msg, len, "missing parameter '%s'", p->name);
+			msgf(msg, len, "missing parameter '%s'", p->name);
 			return -EINVAL;
 		}
 	return 0;
@@ -421,7 +465,7 @@ static void dispatch(struct ctld *d, struct conn *c, json_t *req)
 		return;
 	}
 	if (!m || m->engine_notification) {
-		conn_send(c, json_error(id, SHOAL_ERR_METHOD,
+		reply(c, id, json_error(id, SHOAL_ERR_METHOD,
 					SHOAL_R_METHOD_NOT_FOUND,
 					"no such method"));
 		return;
@@ -434,7 +478,7 @@ static void dispatch(struct ctld *d, struct conn *c, json_t *req)
 	if (rc < 0)
 		reply_err(c, id, rc, x.msg);
 	else if (rc == 0)
-		conn_send(c, json_result(id, result));
+		reply(c, id, json_result(id, result));
 	if (!params)
 		json_decref(x.params);
 }
@@ -452,18 +496,18 @@ void rpc_handle_line(struct ctld *d, struct conn *c, const char *line,
 	if (!req) {
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "not JSON: %s", jerr.text);
-		conn_send(c, json_error(NULL, SHOAL_ERR_PARSE,
-					SHOAL_R_PARSE_ERROR, msg));
+		msgf(msg, sizeof(msg), "not JSON: %s", jerr.text);
+		reply(c, NULL, json_error(NULL, SHOAL_ERR_PARSE,
+					  SHOAL_R_PARSE_ERROR, msg));
 		return;
 	}
 	if (json_is_object(req))
 		dispatch(d, c, req);
 	else
-		conn_send(c, json_error(NULL, SHOAL_ERR_INVALID_REQUEST,
-					SHOAL_R_INVALID_REQUEST,
-					json_is_array(req) ?
-					"batch requests are not supported" :
-					"a request is a JSON object"));
+		reply(c, NULL, json_error(NULL, SHOAL_ERR_INVALID_REQUEST,
+					  SHOAL_R_INVALID_REQUEST,
+					  json_is_array(req) ?
+					  "batch requests are not supported" :
+					  "a request is a JSON object"));
 	json_decref(req);
 }

@@ -70,8 +70,11 @@ int nat_lease_set_add(struct nat_lease_set *ls, uint32_t id, const char *name,
 	struct nat_lease *l;
 	unsigned j;
 
-	if (ls->n_leases == NAT_MAX_LEASES || id == 0 || id > UINT16_MAX ||
-	    lo == 0 || lo > hi || ls->n_match + n_clients > NAT_MAX_MATCH)
+	if (ls->n_leases == NAT_MAX_LEASES)
+		return -EDQUOT;
+	if (ls->n_match + n_clients > NAT_MAX_MATCH)
+		return -EOVERFLOW;
+	if (id == 0 || id > UINT16_MAX || lo == 0 || lo > hi)
 		return -EINVAL;
 	l = &ls->leases[ls->n_leases];
 	l->id = id;

@@ -75,7 +75,7 @@
 #define NAT_MAX_PROBE 32
 
 #define NAT_MAX_LEASES SH_CFG_MAX_LEASES
-#define NAT_MAX_MATCH (SH_CFG_MAX_LEASES * 4)
+#define NAT_MAX_MATCH SHOAL_MAX_SELECTORS
 
 /* The (local, remote) view of a flow, on either side of the translation. */
 struct nat_key {
@@ -254,7 +254,8 @@ int nat_lease_set_from_config(struct nat_lease_set *ls,
  * start from the configuration's slices and host addresses without its
  * leases, add each lease, then finish (sorts the client selectors).
  * @ip network order; @clients host-order prefixes as in config.h.
- * 0 or -EINVAL (too many leases or selectors, id 0, bad range).
+ * 0, -EDQUOT (NAT_MAX_LEASES reached), -EOVERFLOW (NAT_MAX_MATCH
+ * selectors reached) or -EINVAL (id 0, bad range or prefix).
  */
 void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 			 uint64_t generation);

@@ -9,13 +9,18 @@
  *
  *   status        {}  -> {"version", "pid", "generation", "slices",
  *                         "leases": {"active", "draining"},
- *                         "engine": {"connected", "generation", "report_age"}}
+ *                         "engine": {"connected", "generation", "report_age",
+ *                                    "refused_generation", "refused_reason"}}
  *                         engine.generation: the lease generation the engine
  *                         last reported applied; report_age: seconds since its
- *                         last report (null if never)
+ *                         last report (null if never); refused_*: the lease
+ *                         set its last report said it could not apply, and
+ *                         why (null when none)
  *   slice.list    {}  -> {"slices": [{"ip", "lo", "hi", "leased", "free"}]}
  *   lease.add     {"holder": str, "kind": "nat"|"socket",
- *                  "clients": [prefix, ...]          (nat: required, 1..16),
+ *                  "clients": [prefix, ...]          (nat: required, 1..16;
+ *                                                     all leases' together at
+ *                                                     most SHOAL_MAX_SELECTORS),
  *                  "ip": str                         (optional: any slice),
  *                  "ports": "LO-HI" | "size": N      (exactly one),
  *                  "ttl": seconds                    (optional; none = no expiry)}
@@ -66,7 +71,18 @@
  *                 {"generation": G applied, "workers": N,
  *                  "counters": {name: N, ...}        (summed over workers),
  *                  "leases": [{"id": N, "flows": N}, ...],
- *                  "per_worker": [WORKER, ...]       (optional)}
+ *                  "per_worker": [WORKER, ...]       (optional),
+ *                  "refused_generation": G,          (only while the last
+ *                  "refused_reason": str             set received could not
+ *                                                    be applied: the engine
+ *                                                    kept generation; reason
+ *                                                    at most SHOAL_REASON_MAX
+ *                                                    bytes: too_many_leases,
+ *                                                    too_many_selectors,
+ *                                                    invalid_lease,
+ *                                                    malformed (generation
+ *                                                    0: unreadable) or
+ *                                                    no_memory)}
  *                 The daemon reads each key on its own and ignores one of
  *                 the wrong type. counters keep only their non-negative
  *                 integer members. per_worker is replaced by every report
@@ -98,7 +114,12 @@
 				     the engine's reports keep it alive */
 #define SHOAL_MAX_LEASES 256      /* static + dynamic */
 #define SHOAL_MAX_CLIENTS 16      /* prefixes per nat lease */
+/* Client prefixes (selectors) over all leases, static + dynamic: what the
+ * engine's lease set holds. The configuration and lease.add stay within
+ * it, so a set the daemon acknowledged is one the engine can apply. */
+#define SHOAL_MAX_SELECTORS (SHOAL_MAX_LEASES * 4)
 #define SHOAL_HOLDER_MAX 63       /* bytes of a holder name */
+#define SHOAL_REASON_MAX 63       /* bytes of an engine.report refused_reason */
 #define SHOAL_MAX_WORKERS 64      /* [engine] workers, and a report's per_worker */
 
 /* JSON-RPC 2.0 error codes */
@@ -119,6 +140,8 @@
 #define SHOAL_R_OUTSIDE_SLICE "outside_slice"     /* ip/ports not in one slice */
 #define SHOAL_R_NO_SPACE "no_space"               /* no free range of that size */
 #define SHOAL_R_TOO_MANY "too_many_leases"        /* SHOAL_MAX_LEASES reached */
+#define SHOAL_R_TOO_MANY_SELECTORS "too_many_selectors" /* clients over
+							   SHOAL_MAX_SELECTORS */
 #define SHOAL_R_NOT_FOUND "not_found"             /* no lease with that id */
 #define SHOAL_R_STATIC "static_lease"             /* static leases are the config's */
 #define SHOAL_R_DRAINING "draining"               /* renew of a released lease */

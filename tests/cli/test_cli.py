@@ -496,9 +496,10 @@ class FakeEngine:
          "lease": 1, "idle": 75, "tcp": None},
     ]
 
-    def __init__(self, path, counters=None, per_worker=None):
+    def __init__(self, path, counters=None, per_worker=None, extra=None):
         self.counters = self.COUNTERS if counters is None else counters
         self.per_worker = per_worker
+        self.extra = extra or {}
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(str(path))
         self.file = self.sock.makefile("rb")
@@ -527,6 +528,7 @@ class FakeEngine:
         if self.per_worker is not None:
             params["workers"] = len(self.per_worker)
             params["per_worker"] = self.per_worker
+        params.update(self.extra)
         self.send({"jsonrpc": "2.0", "method": "engine.report",
                    "params": params})
 
@@ -674,6 +676,22 @@ def test_stats_per_worker_text_and_json(env):
         eng.close()
 
 
+def test_status_shows_a_refused_lease_set(env):
+    eng = FakeEngine(env.sock, extra={"refused_generation": 7,
+                                      "refused_reason": "too_many_selectors"})
+    try:
+        deadline = time.monotonic() + 5
+        while env.js("status")["engine"]["refused_generation"] != 7:
+            check(time.monotonic() < deadline, "refusal never reported")
+            time.sleep(0.1)
+        rec = record(env.ok("status").stdout)
+        check(rec.get("engine refused generation") == "7"
+              and rec.get("engine refused reason") == "too_many_selectors",
+              f"text status: {rec}")
+    finally:
+        eng.close()
+
+
 CASES_OFFLINE = [test_help_lists_every_command,
                  test_completion_comes_from_the_table,
                  test_usage_errors_exit_2,
@@ -687,7 +705,8 @@ CASES_DAEMON = [test_status_text_and_json,
                 test_refusals_exit_1_with_reason,
                 test_flows_and_stats_without_engine,
                 test_flows_and_stats_with_engine,
-                test_stats_per_worker_text_and_json]
+                test_stats_per_worker_text_and_json,
+                test_status_shows_a_refused_lease_set]
 
 
 def summary(p, f, s):

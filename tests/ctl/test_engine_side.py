@@ -206,6 +206,45 @@ def test_malformed_per_worker_entries_skipped_alone():
     cli.close()
 
 
+def engine_after(cli, pred):
+    """status.engine once the daemon has read a report it satisfies."""
+    end = time.time() + 3
+    while time.time() < end:
+        e = cli.call("status")["engine"]
+        if pred(e):
+            return e
+        time.sleep(0.02)
+    raise AssertionError("status.engine never matched: %r" % e)
+
+
+def test_refused_lease_set_shown_in_status():
+    """An engine that could not apply a set says so in its report; the
+    daemon shows it until a report without it (the engine caught up)."""
+    eng, r = subscribe()
+    cli = E.client()
+    g = r["generation"]
+    e = cli.call("status")["engine"]
+    assert e["refused_generation"] is None and \
+        e["refused_reason"] is None, e
+    report(eng, g - 1, [], counters={"rx": 11}, refused_generation=g,
+           refused_reason="too_many_selectors")
+    e = engine_after(cli, lambda e: e["generation"] == g - 1)
+    assert e["refused_generation"] == g, e
+    assert e["refused_reason"] == "too_many_selectors", e
+    # each key on its own: a wrong type or an overlong reason is dropped
+    report(eng, g - 1, [], refused_generation="x", refused_reason="y" * 64)
+    e = engine_after(cli, lambda e: e["refused_generation"] is None)
+    assert e["refused_reason"] is None, e
+    report(eng, g - 1, [], refused_generation=g, refused_reason=5)
+    e = engine_after(cli, lambda e: e["refused_generation"] == g)
+    assert e["refused_reason"] is None, e
+    report(eng, g, [])
+    e = engine_after(cli, lambda e: e["generation"] == g)
+    assert e["refused_generation"] is None, e
+    eng.close()
+    cli.close()
+
+
 def test_flows_relayed_to_engine_and_back():
     eng, _ = subscribe()
     cli = E.client()
@@ -274,6 +313,7 @@ def main():
                        test_report_with_zero_flows_frees_draining_lease,
                        test_report_per_worker_returned_by_stats,
                        test_malformed_per_worker_entries_skipped_alone,
+                       test_refused_lease_set_shown_in_status,
                        test_flows_relayed_to_engine_and_back,
                        test_second_subscriber_replaces_first,
                        test_non_engine_reports_are_ignored])

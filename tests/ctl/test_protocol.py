@@ -167,6 +167,31 @@ def test_request_shapes():
     watcher_ok()
 
 
+def test_every_request_gets_one_reply():
+    """Error messages that echo request text are cut to a bounded size;
+    a cut inside a multi-byte UTF-8 character must not cost the reply."""
+    def one_reply(data, rid, reason):
+        C.send_raw(data)
+        C.send({"jsonrpc": "2.0", "id": "after", "method": "status"})
+        r = C.recv()
+        assert r is not None and r.get("id") == rid and \
+            r["error"]["data"] == reason, (data[:60], r)
+        r = C.recv()
+        assert r.get("id") == "after" and "result" in r, (data[:60], r)
+
+    for ch in ("\u00e9", "\u20ac", "\U0001F600"):   # 2, 3 and 4 bytes
+        for k in range(120, 164):
+            key = "a" * k + ch * 40
+            one_reply(json.dumps({"jsonrpc": "2.0", "id": k, "method": "status",
+                                  "params": {key: 1}},
+                                 ensure_ascii=False).encode() + b"\n",
+                      k, "invalid_params")
+            # not JSON: the parser's message quotes the input
+            one_reply(('{"a" "' + "b" * k + ch * 80 + '"}').encode() + b"\n",
+                      None, "parse_error")
+    watcher_ok()
+
+
 def test_split_and_joined_requests():
     msg = json.dumps({"jsonrpc": "2.0", "id": 77, "method": "lease.show",
                       "params": {"id": 1}}).encode() + b"\n"
@@ -292,6 +317,7 @@ def main():
         C = env.client()
         lib.run_tests([test_every_method_succeeds, test_invalid_params,
                        test_refusals, test_request_shapes,
+                       test_every_request_gets_one_reply,
                        test_split_and_joined_requests,
                        test_message_size_limit, test_slow_reader_is_dropped,
                        test_connection_limit, test_idle_client_is_closed])

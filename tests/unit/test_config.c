@@ -1048,6 +1048,40 @@ static void test_too_many_leases_is_rejected(void **state)
 	load_err(text, 8 + 4 * SH_CFG_MAX_LEASES, "too many leases (max 256)");
 }
 
+/* @n nat leases of 16 client prefixes each, one section of 5 lines per
+ * lease from line 8 on: lease i's clients line is 12 + 5 * i. */
+static const char *leases_of_16_clients(int n)
+{
+	static char text[65536];
+	size_t k;
+
+	k = (size_t)snprintf(text, sizeof(text),
+			     MINIMAL "198.51.100.12 = 1-65535\n");
+	for (int i = 0; i < n; i++) {
+		k += (size_t)snprintf(text + k, sizeof(text) - k,
+				      "[lease.l%d]\nkind = nat\n"
+				      "ip = 198.51.100.12\nports = %d\n"
+				      "clients = ", i, i + 1);
+		for (int j = 0; j < 16; j++)
+			k += (size_t)snprintf(text + k, sizeof(text) - k,
+					      "10.%d.%d.0/24%s", i, j,
+					      j == 15 ? "\n" : ",");
+	}
+	return text;
+}
+
+/* The engine holds SHOAL_MAX_SELECTORS (1024) client prefixes over all
+ * its leases: 64 leases of 16 fill it, the 65th is refused where it is
+ * written, not by the engine at start-up without a line. */
+static void test_too_many_selectors_is_rejected_at_the_lease(void **state)
+{
+	(void)state;
+	load_ok(leases_of_16_clients(64));
+	assert_int_equal(cfg.n_leases, 64);
+	load_err(leases_of_16_clients(65), 12 + 5 * 64,
+		 "clients: 1040 client prefixes in all leases (max 1024)");
+}
+
 /* ---- [ctl] ------------------------------------------------------------- */
 
 static void test_ctl_values_are_validated(void **state)
@@ -1151,6 +1185,7 @@ int main(void)
 		cmocka_unit_test(test_lease_ports_must_lie_inside_one_slice),
 		cmocka_unit_test(test_lease_overlap_names_both_leases),
 		cmocka_unit_test(test_too_many_leases_is_rejected),
+		cmocka_unit_test(test_too_many_selectors_is_rejected_at_the_lease),
 		cmocka_unit_test(test_ctl_values_are_validated),
 		cmocka_unit_test(test_shipped_configs_load),
 	};
