@@ -214,6 +214,7 @@ int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 {
 	char devargs[256], m[18];
 	bool vhost = access("/dev/vhost-net", R_OK | W_OK) == 0, virtio;
+	unsigned cap;
 	int ret;
 
 	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
@@ -222,22 +223,20 @@ int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 		return -ENOENT;
 	virtio = pc->exception == SH_EXC_VIRTIO_USER ||
 		 (pc->exception == SH_EXC_AUTO && vhost);
+	cap = virtio ? SH_VIRTIO_USER_MAX_QUEUES : SH_TAP_MAX_QUEUES;
+	if (n_queues > cap)
+		n_queues = cap;
 	if (virtio)
 		snprintf(devargs, sizeof(devargs),
 			 "virtio_user_shoal%u,path=/dev/vhost-net,queues=%u,"
 			 "queue_size=1024,iface=%s,mac=%s",
-			 index,
-			 n_queues < SH_VIRTIO_USER_MAX_QUEUES ? n_queues
-							      : SH_VIRTIO_USER_MAX_QUEUES,
-			 pc->mirror, m);
+			 index, n_queues, pc->mirror, m);
 	else
 		snprintf(devargs, sizeof(devargs), "net_tap_shoal%u,iface=%s,mac=%s",
 			 index, pc->mirror, m);
 	ret = sh_port_attach(devargs, port_id);
 	if (ret < 0)
 		return ret;
-	if (!virtio && n_queues > SH_TAP_MAX_QUEUES)
-		n_queues = SH_TAP_MAX_QUEUES;
 	if (n_queues > sh_port_max_queues(*port_id))
 		n_queues = sh_port_max_queues(*port_id);
 	*queues = (uint16_t)n_queues;

@@ -28,7 +28,6 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_prefetch.h>
-#include <rte_byteorder.h>
 
 #include "nat/owner.h"
 #include "worker.h"
@@ -364,7 +363,7 @@ static void rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 }
 
 /*
- * Dispatch @n items handed to us (see rx_handoff()): rebuild each
+ * Dispatch @n items handed to us (see rx_handoff()): restore each
  * packet's struct nat_pkt from the offsets parsing found, or send it to
  * our mirror queue. The mbufs were last written by another core: their
  * headers are prefetched for the whole burst first, their data a few
@@ -393,12 +392,8 @@ static void rx_handed(struct sh_worker *wk, const struct nat_lease_set *ls,
 				SH_CNT_TO_KERNEL, m);
 			continue;
 		}
-		p.l2_len = it[i].l2_len;
-		p.ip = rte_pktmbuf_mtod(m, uint8_t *) + p.l2_len;
-		p.l4 = p.ip + it[i].ihl;
-		p.ip_len = rte_be_to_cpu_16(*(const rte_be16_t *)(p.ip + 2));
-		p.l4_len = (uint16_t)(p.ip_len - it[i].ihl);
-		p.proto = p.ip[9];
+		nat_pkt_restore(&p, rte_pktmbuf_mtod(m, uint8_t *), it[i].l2_len,
+				it[i].ihl);
 		handle(wk, ls, fib, side, m, &p, SH_OK);
 	}
 }
@@ -428,7 +423,6 @@ static void rx_handoff(struct sh_worker *wk, const struct nat_lease_set *ls,
 		}
 	}
 }
-
 
 /* Linux's own packets from @side's mirror leave through that data port,
  * but a slice source must carry a socket lease's port. */

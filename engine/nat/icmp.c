@@ -22,19 +22,12 @@
 #include "csum.h"
 #include "flow_lookup.h"
 
-struct quote {
-	uint8_t *ip, *l4;
-	uint32_t l4_avail; /* quoted bytes after the quoted IPv4 header */
-	uint8_t proto;
-};
-
-/* Validate the quoted packet; SH_OK or SH_DROP_ICMP_INNER_MALFORMED. */
-static unsigned quote_parse(const struct nat_pkt *p, struct quote *q)
+unsigned nat_quote_parse(const struct nat_pkt *p, struct nat_quote *q)
 {
 	uint32_t avail = p->l4_len - 8u, ihl;
 	uint8_t *in = p->l4 + 8;
 
-	if (avail < 20 || (in[0] >> 4) != 4)
+	if (p->l4_len < 8 + 20 || (in[0] >> 4) != 4)
 		return SH_DROP_ICMP_INNER_MALFORMED;
 	ihl = (uint32_t)(in[0] & 0xf) * 4;
 	if (ihl < 20 || avail < ihl + 8)
@@ -59,7 +52,7 @@ static unsigned quote_parse(const struct nat_pkt *p, struct quote *q)
  * @port_off to (@ip, @port), fixing the quoted checksums, then the ICMP
  * checksum over the whole message.
  */
-static void quote_rewrite(const struct nat_pkt *p, struct quote *q,
+static void quote_rewrite(const struct nat_pkt *p, struct nat_quote *q,
 			  unsigned addr_off, unsigned port_off, uint32_t ip,
 			  uint16_t port)
 {
@@ -129,12 +122,12 @@ static unsigned icmp_err_translate(struct nat_worker *w,
 	uint32_t addr;
 	uint16_t qport, rport = 0;
 	struct nat_flow *f;
-	struct quote q;
+	struct nat_quote q;
 	struct nat_key k;
 	unsigned ret;
 	int64_t idx;
 
-	ret = quote_parse(p, &q);
+	ret = nat_quote_parse(p, &q);
 	if (ret != SH_OK)
 		return ret;
 	/* The quoted packet travelled the other way, so the error goes back

@@ -228,6 +228,13 @@ struct nat_pkt {
 	uint8_t proto;
 };
 
+/* The packet an ICMP error quotes: pointers into the error's frame. */
+struct nat_quote {
+	uint8_t *ip, *l4;
+	uint32_t l4_avail; /* quoted bytes after the quoted IPv4 header */
+	uint8_t proto;
+};
+
 /* ---- nat.c: worker lifetime, clock, expiry ---- */
 
 /* Allocate a worker's state; NULL with errno on failure. Any thread; the
@@ -323,6 +330,14 @@ uint32_t nat_build_time_exceeded(uint8_t *out, const uint8_t *frame,
 unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
 		   bool l4_csum_ok);
 
+/*
+ * Fill @p for a frame nat_parse() accepted before (another worker parsed
+ * it and handed it over with the offsets it found): the IPv4 header at
+ * @l2_len, @ihl bytes long. Nothing is validated again.
+ */
+void nat_pkt_restore(struct nat_pkt *p, uint8_t *frame, uint16_t l2_len,
+		     uint8_t ihl);
+
 /* ---- in2out.c / out2in.c / icmp.c ---- */
 
 /* Translate a client packet in place (addresses, ports, checksums, TTL).
@@ -333,6 +348,14 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 /* Translate a packet arriving on the outside port in place. */
 unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 		    struct nat_pkt *p);
+
+/*
+ * Validate the packet the ICMP error @p quotes and fill @q: an IPv4
+ * header with a valid checksum, not a non-first fragment, TCP/UDP/ICMP,
+ * at least 8 bytes of it. SH_OK or SH_DROP_ICMP_INNER_MALFORMED.
+ * Read-only; any lcore.
+ */
+unsigned nat_quote_parse(const struct nat_pkt *p, struct nat_quote *q);
 
 /* ICMP error translation through the embedded header (RFC 5508). */
 unsigned nat_icmp_err_in2out(struct nat_worker *w,
@@ -400,9 +423,9 @@ static inline bool nat_worker_owns_port(const struct nat_worker *w,
 					uint32_t base, uint16_t port_be,
 					uint8_t proto)
 {
-	if (w->steer && w->steer->rss && proto != 1 /* ICMP */)
+	if (w->steer && w->steer->rss && proto != NAT_PROTO_ICMP)
 		return nat_owner_port(w->steer, base, port_be) == w->id;
-	return steer_host16(port_be) % w->n_workers == w->id;
+	return nat_be16(port_be) % w->n_workers == w->id;
 }
 
 /* The worker that owns a packet: nat_pkt_owner() in owner.h (inline). */

@@ -88,3 +88,14 @@ unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
 	p->proto = ip[IP4_PROTO];
 	return l4_check(p, l4_csum_ok);
 }
+
+void nat_pkt_restore(struct nat_pkt *p, uint8_t *frame, uint16_t l2_len,
+		     uint8_t ihl)
+{
+	p->l2_len = l2_len;
+	p->ip = frame + l2_len;
+	p->l4 = p->ip + ihl;
+	p->ip_len = ld16_host(p->ip + IP4_TOTLEN);
+	p->l4_len = (uint16_t)(p->ip_len - ihl);
+	p->proto = p->ip[IP4_PROTO];
+}

@@ -4,8 +4,8 @@
  * L4 header offsets, and unaligned loads and stores of header fields.
  *
  * Fields are loaded and stored in network order as they sit in the frame
- * (ld16/ld32/st16/st32); only ld16_host() and nat_be16() swap, for values
- * compared or printed as numbers. No dependency beyond libc.
+ * (ld16/ld32/st16/st32); only ld16_host(), nat_be16() and nat_be32() swap,
+ * for values compared, hashed or printed as numbers. No dependency beyond libc.
  */
 #ifndef SHOAL_NAT_PKT_H
 #define SHOAL_NAT_PKT_H
@@ -89,6 +89,16 @@ static inline uint16_t nat_be16(uint16_t v)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	return __builtin_bswap16(v);
+#else
+	return v;
+#endif
+}
+
+/* Host <-> network order for 32-bit values (htonl and ntohl alike). */
+static inline uint32_t nat_be32(uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(v);
 #else
 	return v;
 #endif

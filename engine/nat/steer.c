@@ -40,7 +40,6 @@ int nat_steer_rss(struct nat_steer *s, unsigned n_workers, unsigned input_len,
 			return -EINVAL;
 	nat_steer_soft(s, n_workers);
 	s->rss = true;
-	s->input_len = input_len;
 	s->reta_mask = reta_size - 1;
 	memcpy(s->reta, reta, reta_size * sizeof(*reta));
 	/* Each set input bit XORs in the key window starting at that bit. */
@@ -53,27 +52,28 @@ int nat_steer_rss(struct nat_steer *s, unsigned n_workers, unsigned input_len,
 }
 
 /*
- * An outside ICMP error is owned by the flow it quotes: the quote is
- * slice:P -> remote:R as it left, so its owner is the owner of that
- * outside tuple. -1 when the quote is too short to tell (it is dropped
- * as malformed by whichever worker has it).
+ * An error is owned by the flow it quotes. Outside, the quote is
+ * slice:P -> remote:R as it left: the owner of that outside tuple.
+ * Inside, it is remote -> client as the client got it: the client's
+ * owner, whoever (the client or a router on the way) sent the error.
+ * -1 for a quote nat_quote_parse() refuses: whichever worker has it drops
+ * it as malformed.
  */
-static int quote_owner_out(const struct nat_steer *out, const struct nat_pkt *p)
+static int quote_owner(const struct nat_steer *in, const struct nat_steer *out,
+		       const struct nat_pkt *p, bool out2in)
 {
-	const uint8_t *q = p->l4 + 8;
-	uint32_t qihl;
+	struct nat_quote q;
 
-	if (p->l4_len < 8 + 20 || (q[0] >> 4) != 4)
+	if (nat_quote_parse(p, &q) != SH_OK)
 		return -1;
-	qihl = (uint32_t)(q[0] & 0xf) * 4;
-	if (qihl < 20 || p->l4_len < 8 + qihl + 8)
-		return -1;
-	if (q[IP4_PROTO] == NAT_PROTO_ICMP)
-		return (int)nat_owner_out(out, 0, ld16(q + qihl + NAT_ICMP_ID), 0,
-					  0, NAT_PROTO_ICMP);
-	return (int)nat_owner_out(out, ld32(q + IP4_SRC), ld16(q + qihl + L4_SPORT),
-				  ld32(q + IP4_DST), ld16(q + qihl + L4_DPORT),
-				  q[IP4_PROTO]);
+	if (!out2in)
+		return (int)nat_owner_client(in, ld32(q.ip + IP4_DST));
+	if (q.proto == NAT_PROTO_ICMP)
+		return (int)nat_owner_out(out, 0, ld16(q.l4 + NAT_ICMP_ID), 0, 0,
+					  NAT_PROTO_ICMP);
+	return (int)nat_owner_out(out, ld32(q.ip + IP4_SRC), ld16(q.l4 + L4_SPORT),
+				  ld32(q.ip + IP4_DST), ld16(q.l4 + L4_DPORT),
+				  q.proto);
 }
 
 int nat_icmp_owner(const struct nat_steer *in, const struct nat_steer *out,
@@ -92,13 +92,7 @@ int nat_icmp_owner(const struct nat_steer *in, const struct nat_steer *out,
 	case NAT_ICMP_DEST_UNREACH:
 	case NAT_ICMP_TIME_EXCEEDED:
 	case NAT_ICMP_PARAM_PROBLEM:
-		if (out2in)
-			return quote_owner_out(out, p);
-		/* An error about a packet sent to a client: the client is the
-		 * quoted destination (whoever sent the error). */
-		if (p->l4_len < 8 + 20)
-			return -1;
-		return (int)nat_owner_client(in, ld32(l4 + 8 + IP4_DST));
+		return quote_owner(in, out, p, out2in);
 	default:
 		return -1;
 	}

@@ -29,17 +29,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pkt.h"
+
 #define NAT_RETA_MAX 2048
 /* Toeplitz input: IPv4 source, destination, source port, destination
  * port, in network order (what NICs and rte_softrss hash). */
 #define NAT_RSS_INPUT_OUT 12
 #define NAT_RSS_INPUT_IN 4 /* the IPv4 source only */
-#define NAT_RSS_KEY_MIN (NAT_RSS_INPUT_OUT + 4)
 
 struct nat_steer {
 	unsigned n_workers;
 	bool rss;
-	unsigned input_len;  /* NAT_RSS_INPUT_IN or NAT_RSS_INPUT_OUT */
 	uint32_t reta_mask;  /* redirection table size - 1 */
 	uint16_t reta[NAT_RETA_MAX]; /* hash & reta_mask -> worker */
 	/* Toeplitz is linear over the input bits: the hash is the XOR of one
@@ -61,22 +61,8 @@ int nat_steer_rss(struct nat_steer *s, unsigned n_workers, unsigned input_len,
 		  const uint8_t *key, unsigned key_len, const uint16_t *reta,
 		  unsigned reta_size);
 
-/* Network-order 32/16-bit values as host numbers, on any host. */
-static inline uint32_t steer_host32(uint32_t v)
-{
-	const uint8_t *b = (const uint8_t *)&v;
-
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static inline uint16_t steer_host16(uint16_t v)
-{
-	const uint8_t *b = (const uint8_t *)&v;
-
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-/* Toeplitz hash of @len (<= input_len) bytes at @in under @s's key. */
+/* Toeplitz hash of @len bytes at @in (no more than the steer was built
+ * for) under @s's key. */
 static inline uint32_t nat_toeplitz(const struct nat_steer *s,
 				    const uint8_t *in, unsigned len)
 {
@@ -96,7 +82,7 @@ static inline unsigned nat_owner_client(const struct nat_steer *s,
 		return s->reta[nat_toeplitz(s, (const uint8_t *)&client, 4) &
 			       s->reta_mask];
 	/* Fibonacci hashing of the host-order address, scaled to n. */
-	return (unsigned)(((uint64_t)(steer_host32(client) * 2654435761u) *
+	return (unsigned)(((uint64_t)(nat_be32(client) * 2654435761u) *
 			   s->n_workers) >> 32);
 }
 
@@ -137,8 +123,8 @@ static inline unsigned nat_owner_out(const struct nat_steer *s, uint32_t slice,
 				     uint16_t port, uint32_t remote,
 				     uint16_t rport, uint8_t proto)
 {
-	if (!s->rss || proto == 1 /* ICMP: by echo id */)
-		return steer_host16(port) % s->n_workers;
+	if (!s->rss || proto == NAT_PROTO_ICMP) /* ICMP: by echo id */
+		return nat_be16(port) % s->n_workers;
 	return nat_owner_port(s, nat_steer_base(s, slice, remote, rport), port);
 }
 
