@@ -317,14 +317,16 @@ if has workers; then
 	# steer by client gives about half the packets.
 	handed=$TMP/handed-0.pcap,$TMP/handed-1.pcap
 	$PY scripts/lib/splitpcap.py "$pcap" 2 1 ${handed//,/ } >/dev/null
-	input=([1]=$pcap [2]=$queues [3]=$handed)
-	conf_name=([1]=e1 [2]=e2 [3]=eh)
-	for w in 1 2 3; do
-		EAL=$(eal_for "$n" "${LCORES[w == 3 ? 2 : w]}")
-		engine_conf sh-bench-${conf_name[w]} "${input[w]}" "$n" 1024-65535 \
-			$((w == 3 ? 2 : w))
-		mv "$TMP/engine.conf" "$TMP/${conf_name[w]}.conf"
-	done
+	# NAME WORKERS PCAPS: $TMP/NAME.conf
+	while read -r name w pcaps; do
+		EAL=$(eal_for "$n" "${LCORES[w]}")
+		engine_conf "sh-bench-$name" "$pcaps" "$n" 1024-65535 "$w"
+		mv "$TMP/engine.conf" "$TMP/$name.conf"
+	done <<-CONFS
+		e1 1 $pcap
+		e2 2 $queues
+		eh 2 $handed
+	CONFS
 	# Per program and lcore count (t1 t2 e1 e2 eh): packets/s, and packets
 	# per second of CPU its forwarding lcores got (others on these 2 CPUs
 	# take some: where() measures it).

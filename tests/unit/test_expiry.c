@@ -195,45 +195,50 @@ static void test_expiry_tcp_ack_without_syn_ack_stays_transitory(void **state)
 	dies_at(1000, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
 }
 
+/* A FIN on flow @c:40000 <-> remote:443 (outside @port), from the
+ * client or from the remote. */
+static void fin(uint32_t c, uint16_t port, bool from_client)
+{
+	if (from_client)
+		out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_FIN | PB_ACK));
+	else
+		assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port,
+					   PB_FIN | PB_ACK)),
+				 SH_OK);
+}
+
+/* One side closes (the client if @client_first); past the transitory
+ * timeout the flow lives on; the other side closes; transitory then. */
+static void half_close_then_close(bool client_first)
+{
+	const uint32_t c = CLIENT(5);
+	uint16_t port;
+
+	start(64);
+	port = tcp_open(1000, c);
+	w->now = 50000;
+	fin(c, port, client_first);
+	assert_int_equal(class_of(c, 40000, PB_REMOTE, 443), NAT_TO_TCP_EST);
+	w->now = 50000 + TRANS_MS + 1;
+	assert_true(alive(PB_TCP, c, 40000, PB_REMOTE, 443));
+	fin(c, port, !client_first);
+	dies_at(w->now, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
+}
+
 /* RFC 7857 §2.2: a FIN in one direction leaves a half-closed connection
  * that may idle past the transitory timeout (the other side still sends);
  * the FIN the other way ends it: transitory from then on. */
 static void test_expiry_tcp_half_closed_stays_established(void **state)
 {
-	const uint32_t c = CLIENT(5);
-	uint16_t port;
-
 	(void)state;
-	start(64);
-	port = tcp_open(1000, c);
-	w->now = 50000;
-	out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_FIN | PB_ACK));
-	assert_int_equal(class_of(c, 40000, PB_REMOTE, 443), NAT_TO_TCP_EST);
-	w->now = 50000 + TRANS_MS + 1;
-	assert_true(alive(PB_TCP, c, 40000, PB_REMOTE, 443));
-	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port,
-				   PB_FIN | PB_ACK)),
-			 SH_OK);
-	dies_at(w->now, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
+	half_close_then_close(true);
 }
 
 /* The same with the remote closing first. */
 static void test_expiry_tcp_remote_half_close_stays_established(void **state)
 {
-	const uint32_t c = CLIENT(6);
-	uint16_t port;
-
 	(void)state;
-	start(64);
-	port = tcp_open(1000, c);
-	w->now = 150000;
-	assert_int_equal(in(pb_tcp(PB_REMOTE, 443, PB_SLICE, port,
-				   PB_FIN | PB_ACK)),
-			 SH_OK);
-	w->now = 150000 + TRANS_MS + 1;
-	assert_true(alive(PB_TCP, c, 40000, PB_REMOTE, 443));
-	out(pb_tcp(c, 40000, PB_REMOTE, 443, PB_FIN | PB_ACK));
-	dies_at(w->now, TRANS_MS, PB_TCP, c, 40000, PB_REMOTE, 443);
+	half_close_then_close(false);
 }
 
 /* A stray RST never deletes the mapping at once: the flow goes on, with

@@ -310,16 +310,16 @@ static void test_icmp_out2in_with_ip_options(void **state)
 
 /* ---- in2out: a client reports on a packet we translated to it --------- */
 
-/* The client answers the translated-back reply with port unreachable:
- * the error leaves from the slice and quotes the reply as the remote sent
- * it, to slice:port, with every checksum valid. */
-static void test_icmp_in2out_port_unreachable_from_client(void **state)
+/* @sender (the client, or a router between it and us) answers the
+ * translated-back reply with ICMP @type/@code: the error leaves from the
+ * slice and quotes the reply as the remote sent it, to slice:port, with
+ * every checksum valid. */
+static void in2out_udp_error(uint32_t sender, uint8_t type, uint8_t code)
 {
 	struct pb_spec s = pb_udp(CLIENT, CPORT, PB_REMOTE, 53);
 	uint16_t port, qlen;
 	size_t len;
 
-	(void)state;
 	client_sends(s);
 	port = pb_get16(quote + 20);
 	s = pb_udp(PB_REMOTE, 53, PB_SLICE, port);
@@ -328,7 +328,7 @@ static void test_icmp_in2out_port_unreachable_from_client(void **state)
 	qlen = client_receives(s);
 	assert_int_equal(pb_get32(quote + 16), CLIENT);
 
-	len = icmp_error(CLIENT, PB_REMOTE, 3, 3, 0, qlen);
+	len = icmp_error(sender, PB_REMOTE, type, code, 0, qlen);
 	assert_int_equal(pb_in2out(w, &ls, frame, len), SH_OK);
 
 	check_outer(PB_SLICE, PB_REMOTE);
@@ -339,6 +339,13 @@ static void test_icmp_in2out_port_unreachable_from_client(void **state)
 	assert_int_equal(pb_get16(quoted_l4() + 2), port);
 	assert_memory_equal(quoted_l4(), sent + 20, 8 + sizeof(data));
 	assert_int_equal(w->cnt[SH_CNT_ICMP_ERR_IN2OUT], 1);
+}
+
+/* The client itself answers with port unreachable. */
+static void test_icmp_in2out_port_unreachable_from_client(void **state)
+{
+	(void)state;
+	in2out_udp_error(CLIENT, 3, 3);
 }
 
 /* The same for an error about an echo reply the client received. */
@@ -369,22 +376,8 @@ static void test_icmp_in2out_error_about_echo_reply(void **state)
  * own error would. */
 static void test_icmp_in2out_error_from_inside_router(void **state)
 {
-	uint32_t router = PB_IP(10, 0, 0, 254);
-	uint16_t port, qlen;
-	size_t len;
-
 	(void)state;
-	client_sends(pb_udp(CLIENT, CPORT, PB_REMOTE, 53));
-	port = pb_get16(quote + 20);
-	qlen = client_receives(pb_udp(PB_REMOTE, 53, PB_SLICE, port));
-	len = icmp_error(router, PB_REMOTE, 11, 0, 0, qlen);
-	assert_int_equal(pb_in2out(w, &ls, frame, len), SH_OK);
-	check_outer(PB_SLICE, PB_REMOTE);
-	assert_true(pb_ip_csum_ok(quoted_ip()));
-	assert_true(pb_l4_csum_ok(quoted_ip()));
-	assert_int_equal(pb_get32(quoted_ip() + 16), PB_SLICE);
-	assert_int_equal(pb_get16(quoted_l4() + 2), port);
-	assert_int_equal(w->cnt[SH_CNT_ICMP_ERR_IN2OUT], 1);
+	in2out_udp_error(PB_IP(10, 0, 0, 254), 11, 0);
 }
 
 /* An all-zero echo (id 0, sequence 0, zero payload): back at the client
