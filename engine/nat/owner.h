@@ -20,8 +20,8 @@
  * outside: echo by its client (inside) or its id (outside); errors by the
  * flow they quote (inside: the quoted destination, the client, whoever
  * sent the error; outside: the quoted outside tuple). -1 when any worker
- * may have it (other types, quotes too short to tell: dropped wherever
- * they are).
+ * may have it (other types, quotes nat_quote_parse() refuses: dropped
+ * wherever they are).
  */
 int nat_icmp_owner(const struct nat_steer *in, const struct nat_steer *out,
 		   const struct nat_pkt *p, bool out2in);
