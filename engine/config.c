@@ -532,6 +532,7 @@ static const struct keyword nat_kws[] = {
 	{ "max_flows", kw_u32, CFG(nat.max_flows), 1, 1u << 26, false },
 	{ "max_ports_per_client", kw_u32, CFG(nat.max_ports_per_client), 0,
 	  65535, false },
+	{ "port_hold_down", kw_u32, CFG(nat.port_hold_down), 0, 86400, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
@@ -795,6 +796,7 @@ void sh_config_defaults(struct sh_config *cfg)
 		.icmp_timeout = 60,
 		.max_flows = 1048576,
 		.max_ports_per_client = 0,
+		.port_hold_down = 120,
 	};
 	snprintf(cfg->ctl_sock_path, sizeof(cfg->ctl_sock_path), "%s",
 		 "/run/shoal/ctl.sock");

@@ -45,6 +45,26 @@ enum sh_lease_kind {
 	SH_LEASE_SOCKET,
 };
 
+/*
+ * A nat lease's behaviour towards remote hosts (RFC 4787 §4.1 mapping,
+ * §5 filtering; RFC 5382 for TCP). The zero values are the defaults the
+ * RFCs recommend: one outside port per client endpoint whatever the
+ * destination, and inbound packets only from addresses the client has
+ * sent to. Config and protocol spell them "endpoint-independent",
+ * "address-dependent" and "address-and-port-dependent".
+ */
+enum sh_mapping {
+	SH_MAPPING_EIM = 0, /* endpoint-independent */
+	SH_MAPPING_APDM,    /* address-and-port-dependent (a port per 5-tuple,
+			     * shared across destinations: RFC 7857 §3) */
+};
+
+enum sh_filtering {
+	SH_FILTERING_ADF = 0, /* address-dependent */
+	SH_FILTERING_EIF,     /* endpoint-independent */
+	SH_FILTERING_APDF,    /* address-and-port-dependent */
+};
+
 struct sh_prefix {
 	uint32_t addr; /* host order, host bits zero */
 	uint8_t len;   /* 0..32 */
@@ -79,6 +99,8 @@ struct sh_lease_cfg {
 	uint16_t lo, hi; /* inclusive */
 	struct sh_prefix clients[SH_CFG_MAX_CLIENT_PFX];
 	unsigned n_clients; /* nat: >= 1; socket: 0 */
+	enum sh_mapping mapping;     /* nat only */
+	enum sh_filtering filtering; /* nat only */
 	int line;           /* line of the [lease.NAME] header */
 };
 
@@ -89,6 +111,10 @@ struct sh_nat_cfg {
 	uint32_t icmp_timeout;            /* seconds, >= 1 */
 	uint32_t max_flows;               /* per worker, 1 .. 1<<26 */
 	uint32_t max_ports_per_client;    /* 0 = unlimited */
+	uint32_t port_hold_down;          /* seconds a freed outside port (and
+					   * in shoal-ctld a freed lease range)
+					   * waits before another holder may
+					   * take it; 0 = none (RFC 6888 REQ-8) */
 };
 
 struct sh_config {

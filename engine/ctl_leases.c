@@ -12,6 +12,7 @@ static int parse_lease(struct nat_lease_set *ls, json_t *l)
 {
 	struct sh_prefix clients[SH_CFG_MAX_CLIENT_PFX];
 	const char *holder, *kind, *ip, *state;
+	struct nat_lease_spec s;
 	json_int_t id, lo, hi;
 	json_t *cl = NULL, *v;
 	unsigned n = 0;
@@ -31,12 +32,20 @@ static int parse_lease(struct nat_lease_set *ls, json_t *l)
 			n++;
 		}
 	}
-	return nat_lease_set_add(ls, (uint32_t)id, holder,
-				 strcmp(kind, "socket") == 0 ? SH_LEASE_SOCKET
-							    : SH_LEASE_NAT,
-				 strcmp(state, "active") == 0 ? NAT_LEASE_ACTIVE
-							     : NAT_LEASE_DRAINING,
-				 htonl(addr), (uint16_t)lo, (uint16_t)hi, clients, n);
+	s = (struct nat_lease_spec){
+		.id = (uint32_t)id,
+		.name = holder,
+		.kind = strcmp(kind, "socket") == 0 ? SH_LEASE_SOCKET
+						   : SH_LEASE_NAT,
+		.state = strcmp(state, "active") == 0 ? NAT_LEASE_ACTIVE
+						     : NAT_LEASE_DRAINING,
+		.ip = htonl(addr),
+		.lo = (uint16_t)lo,
+		.hi = (uint16_t)hi,
+		.clients = clients,
+		.n_clients = n,
+	};
+	return nat_lease_set_add(ls, &s);
 }
 
 /* Make @ls the workers' lease set and free the one it replaces. */

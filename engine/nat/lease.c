@@ -62,36 +62,36 @@ void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 	ls->generation = generation;
 }
 
-int nat_lease_set_add(struct nat_lease_set *ls, uint32_t id, const char *name,
-		      enum sh_lease_kind kind, enum nat_lease_state state,
-		      uint32_t ip, uint16_t lo, uint16_t hi,
-		      const struct sh_prefix *clients, unsigned n_clients)
+int nat_lease_set_add(struct nat_lease_set *ls, const struct nat_lease_spec *s)
 {
 	struct nat_lease *l;
 	unsigned j;
 
 	if (ls->n_leases == NAT_MAX_LEASES)
 		return -EDQUOT;
-	if (ls->n_match + n_clients > NAT_MAX_MATCH)
+	if (ls->n_match + s->n_clients > NAT_MAX_MATCH)
 		return -EOVERFLOW;
-	if (id == 0 || id > UINT16_MAX || lo == 0 || lo > hi)
+	if (s->id == 0 || s->id > UINT16_MAX || s->lo == 0 || s->lo > s->hi ||
+	    s->mapping > SH_MAPPING_APDM || s->filtering > SH_FILTERING_APDF)
 		return -EINVAL;
 	l = &ls->leases[ls->n_leases];
-	l->id = id;
-	l->ip = ip;
-	l->lo = lo;
-	l->hi = hi;
-	l->kind = (uint8_t)kind;
-	l->state = (uint8_t)state;
-	snprintf(l->name, sizeof(l->name), "%s", name);
-	for (j = 0; j < n_clients; j++) {
+	l->id = s->id;
+	l->ip = s->ip;
+	l->lo = s->lo;
+	l->hi = s->hi;
+	l->kind = (uint8_t)s->kind;
+	l->state = (uint8_t)s->state;
+	l->mapping = (uint8_t)s->mapping;
+	l->filtering = (uint8_t)s->filtering;
+	snprintf(l->name, sizeof(l->name), "%s", s->name);
+	for (j = 0; j < s->n_clients; j++) {
 		struct nat_match *m = &ls->match[ls->n_match++];
 
-		if (clients[j].len > 32)
+		if (s->clients[j].len > 32)
 			return -EINVAL;
-		m->mask = mask_of(clients[j].len);
-		m->net = htonl(clients[j].addr) & m->mask;
-		m->len = clients[j].len;
+		m->mask = mask_of(s->clients[j].len);
+		m->net = htonl(s->clients[j].addr) & m->mask;
+		m->len = s->clients[j].len;
 		m->lease = (uint16_t)ls->n_leases;
 	}
 	ls->n_leases++;
@@ -115,10 +115,21 @@ int nat_lease_set_from_config(struct nat_lease_set *ls,
 	nat_lease_set_begin(ls, cfg, 1);
 	for (i = 0; i < cfg->n_leases; i++) {
 		const struct sh_lease_cfg *lc = &cfg->leases[i];
+		struct nat_lease_spec s = {
+			.id = i + 1,
+			.name = lc->name,
+			.kind = lc->kind,
+			.state = NAT_LEASE_ACTIVE,
+			.mapping = lc->mapping,
+			.filtering = lc->filtering,
+			.ip = htonl(lc->ip),
+			.lo = lc->lo,
+			.hi = lc->hi,
+			.clients = lc->clients,
+			.n_clients = lc->n_clients,
+		};
 
-		ret = nat_lease_set_add(ls, i + 1, lc->name, lc->kind,
-					NAT_LEASE_ACTIVE, htonl(lc->ip), lc->lo,
-					lc->hi, lc->clients, lc->n_clients);
+		ret = nat_lease_set_add(ls, &s);
 		if (ret < 0)
 			return ret;
 	}

@@ -136,7 +136,24 @@ struct nat_lease {
 	uint16_t lo, hi; /* host order, inclusive */
 	uint8_t kind;    /* enum sh_lease_kind */
 	uint8_t state;   /* enum nat_lease_state */
+	uint8_t mapping;   /* enum sh_mapping (nat leases) */
+	uint8_t filtering; /* enum sh_filtering (nat leases) */
 	char name[SH_CFG_NAME_LEN];
+};
+
+/* What nat_lease_set_add() takes: @ip network order, @lo/@hi host order,
+ * @clients host-order prefixes as in config.h. */
+struct nat_lease_spec {
+	uint32_t id;
+	const char *name;
+	enum sh_lease_kind kind;
+	enum nat_lease_state state;
+	enum sh_mapping mapping;
+	enum sh_filtering filtering;
+	uint32_t ip;
+	uint16_t lo, hi;
+	const struct sh_prefix *clients;
+	unsigned n_clients;
 };
 
 /* Client selector entry: clients in net/mask use lease[lease]. */
@@ -260,16 +277,12 @@ int nat_lease_set_from_config(struct nat_lease_set *ls,
  * Building a lease set piece by piece (the control plane's snapshots):
  * start from the configuration's slices and host addresses without its
  * leases, add each lease, then finish (sorts the client selectors).
- * @ip network order; @clients host-order prefixes as in config.h.
  * 0, -EDQUOT (NAT_MAX_LEASES reached), -EOVERFLOW (NAT_MAX_MATCH
  * selectors reached) or -EINVAL (id 0, bad range or prefix).
  */
 void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 			 uint64_t generation);
-int nat_lease_set_add(struct nat_lease_set *ls, uint32_t id, const char *name,
-		      enum sh_lease_kind kind, enum nat_lease_state state,
-		      uint32_t ip, uint16_t lo, uint16_t hi,
-		      const struct sh_prefix *clients, unsigned n_clients);
+int nat_lease_set_add(struct nat_lease_set *ls, const struct nat_lease_spec *s);
 void nat_lease_set_finish(struct nat_lease_set *ls);
 
 /* Most specific active nat lease for @client, starting after match entry
