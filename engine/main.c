@@ -142,6 +142,7 @@ static int setup_workers(const struct sh_port ports[SH_SIDES],
 		.n_workers = cfg.workers,
 		.max_flows = cfg.nat.max_flows,
 		.max_ports_per_client = cfg.nat.max_ports_per_client,
+		.hold_down_s = cfg.nat.port_hold_down,
 		.timeout_s = { cfg.nat.udp_timeout,
 			       cfg.nat.tcp_established_timeout,
 			       cfg.nat.tcp_transitory_timeout,
@@ -358,11 +359,8 @@ int main(int argc, char **argv)
 	print_ports(ports);
 	printf("shoal-engine: flow table %u flows per worker, %.1f MiB, %.0f bytes "
 	       "per flow\n", cfg.nat.max_flows,
-	       (double)nat_table_bytes(cfg.nat.max_flows,
-				       cfg.nat.max_ports_per_client != 0) / (1 << 20),
-	       (double)nat_table_bytes(cfg.nat.max_flows,
-				       cfg.nat.max_ports_per_client != 0) /
-		       cfg.nat.max_flows);
+	       (double)nat_table_bytes(cfg.nat.max_flows) / (1 << 20),
+	       (double)nat_table_bytes(cfg.nat.max_flows) / cfg.nat.max_flows);
 	printf("shoal-engine: %u worker(s), %u lease(s), %u slice(s)\n",
 	       cfg.workers, leases.n_leases, leases.n_slices);
 	fflush(stdout);

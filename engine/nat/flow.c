@@ -7,8 +7,10 @@
  *   free_stack[]   4  indices of free entries
  *   in_slots[]    16  open-addressing index by inside key (2 slots/flow)
  *   out_slots[]   16  open-addressing index by outside key
- *   clients[]     16  per-client flow counts, only with max_ports_per_client
- *   total         68 (84 with a per-client cap)
+ *   clients[]     32  per-client flow counts and slice address
+ *   total        100
+ * Pseudo-entries (bindings, permissions, held flows: nat.h) take flow
+ * entries too; nat_flow_count() leaves them out.
  * The slot arrays are sized to the power of two >= 2 * max_flows, so the
  * load factor never exceeds 1/2.
  *
@@ -31,13 +33,13 @@ uint32_t nat_slots_for(uint32_t max_flows)
 	return (uint32_t)p;
 }
 
-size_t nat_table_bytes(uint32_t max_flows, bool clients)
+size_t nat_table_bytes(uint32_t max_flows)
 {
 	size_t slots = nat_slots_for(max_flows);
 
 	return (size_t)max_flows * (sizeof(struct nat_flow) + sizeof(uint32_t)) +
 	       2 * slots * sizeof(struct nat_slot) +
-	       (clients ? slots * sizeof(struct nat_client_slot) : 0);
+	       slots * sizeof(struct nat_client_slot);
 }
 
 /* Find the slot of flow @idx (known present) under hash @h. */
@@ -129,10 +131,16 @@ uint32_t nat_client_flows(const struct nat_worker *w, uint32_t client)
 {
 	struct nat_client_slot *c;
 
-	if (!w->t.clients)
-		return 0;
 	c = client_slot((struct nat_worker *)(uintptr_t)w, client, false);
 	return c ? c->flows : 0;
+}
+
+uint32_t nat_client_out_ip(const struct nat_worker *w, uint32_t client)
+{
+	struct nat_client_slot *c;
+
+	c = client_slot((struct nat_worker *)(uintptr_t)w, client, false);
+	return c ? c->out_ip : 0;
 }
 
 static void client_remove(struct nat_worker *w, struct nat_client_slot *c)
@@ -161,6 +169,8 @@ static void client_remove(struct nat_worker *w, struct nat_client_slot *c)
 int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 {
 	struct nat_table *t = &w->t;
+	bool pseudo = f->flags & NAT_FLOW_PSEUDO;
+	struct nat_client_slot *c = NULL;
 	struct nat_key ki, ko;
 	uint64_t hi, ho;
 	int64_t si, so;
@@ -176,12 +186,12 @@ int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 	so = free_slot(t->out_slots, t->mask, ho);
 	if (si < 0 || so < 0)
 		return -SH_DROP_TABLE_FULL;
-	if (t->clients) {
-		struct nat_client_slot *c = client_slot(w, f->in_ip, true);
-
+	if (!pseudo) {
+		c = client_slot(w, f->in_ip, true);
 		if (!c)
 			return -SH_DROP_TABLE_FULL;
 		c->flows++;
+		c->out_ip = f->out_ip;
 	}
 
 	idx = t->free_stack[--t->n_free];
@@ -190,15 +200,90 @@ int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 	t->in_slots[si].idx = idx + 1;
 	t->out_slots[so].sig = (uint32_t)(ho >> 32);
 	t->out_slots[so].idx = idx + 1;
-	w->lease_flows[f->lease]++;
-	w->cnt[SH_CNT_FLOW_CREATED]++;
+	if (pseudo) {
+		w->n_pseudo++;
+	} else {
+		w->lease_flows[f->lease]++;
+		w->cnt[SH_CNT_FLOW_CREATED]++;
+	}
 	return idx;
+}
+
+int64_t nat_find(const struct nat_worker *w, const struct nat_key *k, bool out)
+{
+	const struct nat_table *t = &w->t;
+	const struct nat_slot *s = out ? t->out_slots : t->in_slots;
+	uint64_t h = nat_key_hash(k, w->secret[0]);
+	uint32_t sig = (uint32_t)(h >> 32), pos = (uint32_t)h & t->mask;
+	unsigned i;
+
+	for (i = 0; i < NAT_MAX_PROBE; i++, pos = (pos + 1) & t->mask) {
+		const struct nat_flow *f;
+		uint32_t idx = s[pos].idx;
+
+		if (idx == 0)
+			return -1;
+		if (s[pos].sig != sig)
+			continue;
+		f = &t->flows[idx - 1];
+		if (out ? nat_flow_match_out(f, k) : nat_flow_match_in(f, k))
+			return idx - 1;
+	}
+	return -1;
+}
+
+/* Has the hold of pseudo-entry @f ended (binding or held flow)? */
+static bool hold_over(const struct nat_worker *w, const struct nat_flow *f)
+{
+	if ((f->flags & NAT_FLOW_BIND) && f->pkts)
+		return false;
+	return (uint32_t)(w->now - f->last_seen) >= w->hold_ms;
+}
+
+bool nat_tuple_used(struct nat_worker *w, const struct nat_key *k)
+{
+	int64_t idx = nat_find(w, k, true);
+	struct nat_flow *f;
+
+	if (idx < 0)
+		return false;
+	f = &w->t.flows[idx];
+	if (f->flags & NAT_FLOW_HELD) {
+		if (!hold_over(w, f))
+			return true;
+		nat_flow_del(w, (uint32_t)idx);
+		return false;
+	}
+	if (nat_flow_expired(w, f)) {
+		nat_flow_retire(w, (uint32_t)idx);
+		return w->t.flows[idx].proto != 0; /* held now */
+	}
+	return true;
+}
+
+/* Drop one user of the pseudo-entry with outside key @k (a binding or a
+ * permission): a permission goes with its last user, a binding starts
+ * its hold-down. */
+static void unref(struct nat_worker *w, const struct nat_key *k)
+{
+	int64_t idx = nat_find(w, k, true);
+	struct nat_flow *p;
+
+	if (idx < 0)
+		return;
+	p = &w->t.flows[idx];
+	if (p->pkts && --p->pkts == 0) {
+		if (p->flags & NAT_FLOW_PERMIT)
+			nat_flow_del(w, (uint32_t)idx);
+		else
+			p->last_seen = w->now;
+	}
 }
 
 void nat_flow_del(struct nat_worker *w, uint32_t idx)
 {
 	struct nat_table *t = &w->t;
-	struct nat_flow *f = &t->flows[idx];
+	struct nat_flow *f = &t->flows[idx], old = *f;
 	struct nat_key k;
 
 	nat_flow_in_key(f, &k);
@@ -211,41 +296,78 @@ void nat_flow_del(struct nat_worker *w, uint32_t idx)
 		    slot_of(t->out_slots, t->mask,
 			    nat_key_hash(&k, w->secret[0]), idx),
 		    w, true);
-	if (t->clients) {
+	memset(f, 0, sizeof(*f));
+	t->free_stack[t->n_free++] = idx;
+	if (old.flags & NAT_FLOW_PSEUDO) {
+		w->n_pseudo--;
+		return;
+	}
+	{
+		struct nat_client_slot *c = client_slot(w, old.in_ip, false);
+
+		if (c && --c->flows == 0)
+			client_remove(w, c);
+	}
+	w->lease_flows[old.lease]--;
+	if (old.flags & NAT_FLOW_BOUND) {
+		nat_key_set(&k, old.out_ip, old.out_port, 0, 0, old.proto);
+		unref(w, &k);
+	}
+	if (old.flags & NAT_FLOW_PERMITTED) {
+		nat_key_set(&k, old.out_ip, old.out_port, old.rem_ip, 0, old.proto);
+		unref(w, &k);
+	}
+}
+
+void nat_flow_retire(struct nat_worker *w, uint32_t idx)
+{
+	struct nat_flow *f = &w->t.flows[idx];
+
+	w->cnt[SH_CNT_FLOW_EXPIRED]++;
+	if (!(f->flags & NAT_FLOW_HOLD) || w->hold_ms == 0)
+		return nat_flow_del(w, idx);
+	/* Keep the tuple for the hold-down, as a pseudo-entry. */
+	{
 		struct nat_client_slot *c = client_slot(w, f->in_ip, false);
 
 		if (c && --c->flows == 0)
 			client_remove(w, c);
 	}
 	w->lease_flows[f->lease]--;
-	memset(f, 0, sizeof(*f));
-	t->free_stack[t->n_free++] = idx;
+	w->n_pseudo++;
+	f->flags = NAT_FLOW_HELD;
+	f->last_seen = w->now;
 }
 
 uint32_t nat_flow_count(const struct nat_worker *w)
 {
-	return w->t.max_flows - w->t.n_free;
+	return w->t.max_flows - w->t.n_free - w->n_pseudo;
 }
 
 unsigned nat_expire(struct nat_worker *w, unsigned budget)
 {
 	struct nat_table *t = &w->t;
-	unsigned removed = 0;
+	unsigned retired = 0;
 
 	if (budget > t->max_flows)
 		budget = t->max_flows;
 	while (budget--) {
 		struct nat_flow *f = &t->flows[t->sweep_pos];
 
-		if (f->proto && nat_flow_expired(w, f)) {
-			nat_flow_del(w, t->sweep_pos);
-			removed++;
+		if (!f->proto) {
+			/* free */
+		} else if (f->flags & NAT_FLOW_PSEUDO) {
+			/* A permission goes with its last flow (unref). */
+			if (!(f->flags & NAT_FLOW_PERMIT) && hold_over(w, f))
+				nat_flow_del(w, t->sweep_pos);
+		} else if (nat_flow_expired(w, f)) {
+			nat_flow_retire(w, t->sweep_pos);
+			retired++;
 		}
 		if (++t->sweep_pos == t->max_flows)
 			t->sweep_pos = 0;
 	}
-	w->cnt[SH_CNT_FLOW_EXPIRED] += removed;
-	return removed;
+	return retired;
 }
 
 /* The key nat_in2out()/nat_out2in() will look up for @p, for the common

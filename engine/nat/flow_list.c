@@ -12,7 +12,7 @@ bool nat_flow_walk(const struct nat_worker *w, nat_flow_visit_fn *visit,
 	for (i = 0; i < t->max_flows; i++) {
 		/* One copy, so the checks and the visitor see the same flow. */
 		fi.flow = t->flows[i];
-		if (!fi.flow.proto)
+		if (!fi.flow.proto || (fi.flow.flags & NAT_FLOW_PSEUDO))
 			continue;
 		fi.idle_ms = (uint32_t)(w->now - fi.flow.last_seen);
 		fi.class = nat_flow_class(&fi.flow);

@@ -23,6 +23,8 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 
 	if (nat_dst_is_local(ls, dst))
 		return NAT_KERNEL;
+	if (__builtin_expect(dst == 0, 0))
+		return SH_DROP_IP_MALFORMED;
 
 	switch (p->proto) {
 	case NAT_PROTO_TCP:
@@ -31,6 +33,8 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 	case NAT_PROTO_UDP:
 		sport = ld16(l4 + L4_SPORT);
 		dport = ld16(l4 + L4_DPORT);
+		if (__builtin_expect(!sport || !dport, 0))
+			return SH_DROP_L4_MALFORMED;
 		break;
 	default: /* ICMP: parse admits only TCP, UDP and ICMP */
 		switch (l4[NAT_ICMP_TYPE]) {

@@ -45,6 +45,7 @@ struct nat_worker *nat_worker_create(const struct nat_params *p)
 	w->n_workers = p->n_workers;
 	w->steer = p->steer;
 	w->max_ports_per_client = p->max_ports_per_client;
+	w->hold_ms = p->hold_down_s * 1000u;
 	w->secret[0] = p->secret[0];
 	w->secret[1] = p->secret[1];
 	for (i = 0; i < NAT_TO_MAX; i++)
@@ -63,13 +64,10 @@ struct nat_worker *nat_worker_create(const struct nat_params *p)
 	if (!t->flows || !t->free_stack || !t->in_slots || !t->out_slots ||
 	    !w->lease_flows)
 		goto nomem;
-	if (p->max_ports_per_client) {
-		t->clients = p->zalloc((size_t)slots * sizeof(*t->clients),
-				       p->mem_ctx);
-		if (!t->clients)
-			goto nomem;
-		t->client_mask = slots - 1;
-	}
+	t->clients = p->zalloc((size_t)slots * sizeof(*t->clients), p->mem_ctx);
+	if (!t->clients)
+		goto nomem;
+	t->client_mask = slots - 1;
 	/* Hand out low indices first: a lightly loaded table stays compact. */
 	for (i = 0; i < p->max_flows; i++)
 		t->free_stack[i] = p->max_flows - 1 - i;

@@ -24,6 +24,26 @@
  *   hardware, or through the engine's handoff rings), and no two workers
  *   can create the same outside 5-tuple.
  *
+ * Mappings and filtering (RFC 4787, RFC 5382; per lease, enum sh_mapping
+ * and enum sh_filtering)
+ *   A lease with address-and-port-dependent mapping and filtering shares
+ *   outside ports across destinations (RFC 7857 §3): a port is free when
+ *   its outside 5-tuple is. Every other lease is "exclusive": an outside
+ *   port belongs to one client endpoint at a time, recorded in a binding,
+ *   a pseudo-entry of the flow table (flags NAT_FLOW_BIND, remote 0:0)
+ *   whose inside key is the client endpoint and whose outside key is the
+ *   slice endpoint. Endpoint-independent mapping reuses the binding for
+ *   every destination; address-dependent filtering adds a permission
+ *   entry (NAT_FLOW_PERMIT, remote address:0) per remote address the
+ *   endpoint has sent to. Both count the flows that use them (pkts) and
+ *   are freed with their last flow; a binding then lingers for the port
+ *   hold-down, so only the same client endpoint may take its port again
+ *   (RFC 6888 REQ-8). A shared-port flow lingers itself instead
+ *   (NAT_FLOW_HELD). TCP and UDP only: ICMP echo keeps its id mapping.
+ *   An exclusive binding's worker is nat_be16(port) % n_workers whatever
+ *   the steer, so a packet from a remote that has no flow yet (which RSS
+ *   may land anywhere) is handed to the one worker that can filter it.
+ *
  * Byte order
  *   Addresses and ports inside keys and flows are in network order, as
  *   they sit in the packet: the fast path never swaps. Lease bounds
@@ -47,6 +67,9 @@
 #include "steer.h"
 
 #define NAT_KERNEL ((unsigned)SH_COUNTER_MAX)
+/* Another worker owns the mapping this packet needs: hand it to worker
+ * nat_pkt.to_worker (see "Mappings and filtering"). */
+#define NAT_HANDOFF (NAT_KERNEL + 1)
 
 /*
  * Port search budget: how many candidate ports one new flow may probe.
@@ -95,9 +118,24 @@ struct nat_key {
 #define NAT_TCP_FIN_OUT 0x10 /* the remote closed its side */
 #define NAT_TCP_FIN (NAT_TCP_FIN_IN | NAT_TCP_FIN_OUT)
 
+/* nat_flow.flags */
+#define NAT_FLOW_BIND 0x01   /* pseudo: a client endpoint's outside port */
+#define NAT_FLOW_PERMIT 0x02 /* pseudo: a remote address a binding sent to */
+#define NAT_FLOW_HELD 0x04   /* pseudo: an expired shared-port flow held
+			      * for the hold-down */
+#define NAT_FLOW_PSEUDO (NAT_FLOW_BIND | NAT_FLOW_PERMIT | NAT_FLOW_HELD)
+#define NAT_FLOW_HOLD 0x08   /* real: becomes HELD when it expires */
+#define NAT_FLOW_BOUND 0x10  /* real: uses a binding (and, with
+			      * NAT_FLOW_PERMITTED, a permission) */
+#define NAT_FLOW_PERMITTED 0x20
+
 /*
- * One binding. 32 bytes: two per cache line. proto == 0 marks a free entry.
+ * One flow. 32 bytes: two per cache line. proto == 0 marks a free entry.
  * Both hash tables index the same entry; their keys are derived from it.
+ * Pseudo-entries (NAT_FLOW_PSEUDO, see "Mappings and filtering") share
+ * the table; packets never match them (their remote port is 0, which
+ * parsing refuses for TCP and UDP) except HELD ones, which lookups treat
+ * as absent.
  */
 struct nat_flow {
 	uint32_t in_ip;    /* client address */
@@ -110,8 +148,9 @@ struct nat_flow {
 	uint8_t tcp;        /* NAT_TCP_* */
 	uint32_t last_seen; /* ms, worker clock */
 	uint16_t lease;     /* lease id at creation (for usage reports) */
-	uint16_t pad;
-	uint32_t pkts;      /* packets both ways, saturating */
+	uint16_t flags;     /* NAT_FLOW_* */
+	uint32_t pkts;      /* packets both ways, saturating; pseudo-entries
+			     * BIND and PERMIT: flows using them */
 };
 
 /* One hash-table slot: 0 idx means empty; otherwise flow index + 1. */
@@ -120,9 +159,13 @@ struct nat_slot {
 	uint32_t idx;
 };
 
+/* Flows per client: the per-client port cap, and paired pooling (RFC 6888
+ * REQ-2: every flow of a client uses one slice address while any lives). */
 struct nat_client_slot {
 	uint32_t ip; /* network order; 0 = empty */
 	uint32_t flows;
+	uint32_t out_ip; /* the slice address its flows use */
+	uint32_t pad;
 };
 
 enum nat_lease_state {
@@ -195,6 +238,7 @@ struct nat_params {
 	uint32_t max_flows;
 	uint32_t max_ports_per_client; /* 0 = unlimited */
 	uint32_t timeout_s[NAT_TO_MAX];
+	uint32_t hold_down_s; /* port hold-down (sh_nat_cfg.port_hold_down) */
 	uint64_t secret[2]; /* per-boot random key for hashing and ports */
 	/* The outside port's steer (read-only, outlives the worker); NULL:
 	 * ports by P % n_workers. */
@@ -213,7 +257,7 @@ struct nat_table {
 	uint32_t max_flows;
 	struct nat_slot *in_slots, *out_slots; /* mask + 1 each */
 	uint32_t mask;
-	struct nat_client_slot *clients; /* only with a per-client cap */
+	struct nat_client_slot *clients;
 	uint32_t client_mask;
 	uint32_t sweep_pos; /* next entry the expiry sweep looks at */
 };
@@ -224,6 +268,8 @@ struct nat_worker {
 	uint32_t now; /* ms; set by the owner before each burst */
 	uint32_t timeout_ms[NAT_TO_MAX];
 	uint32_t max_ports_per_client;
+	uint32_t hold_ms;
+	uint32_t n_pseudo; /* table entries that are not flows */
 	uint64_t secret[2];
 	struct nat_table t;
 	uint16_t port_offset[NAT_PORT_TABLE_SIZE];
@@ -243,6 +289,7 @@ struct nat_pkt {
 	uint16_t ip_len; /* IPv4 total length */
 	uint16_t l4_len; /* ip_len minus the IPv4 header */
 	uint8_t proto;
+	uint16_t to_worker; /* set with the NAT_HANDOFF verdict */
 };
 
 /* The packet an ICMP error quotes: pointers into the error's frame. */
@@ -259,12 +306,13 @@ struct nat_quote {
 struct nat_worker *nat_worker_create(const struct nat_params *p);
 void nat_worker_destroy(struct nat_worker *w);
 
-/* Remove expired flows among the next @budget table entries (a clock
- * hand, so one call never scans the whole table). Returns flows removed.
- * Owner lcore only. */
+/* Retire expired flows among the next @budget table entries (a clock
+ * hand, so one call never scans the whole table) and free pseudo-entries
+ * whose hold-down ended. Returns flows retired. Owner lcore only. */
 unsigned nat_expire(struct nat_worker *w, unsigned budget);
 
-/* Number of live flows (owner lcore, or approximate from others). */
+/* Number of live flows, pseudo-entries not included (owner lcore, or
+ * approximate from others). */
 uint32_t nat_flow_count(const struct nat_worker *w);
 
 /* ---- lease.c: lease sets ---- */
@@ -298,10 +346,17 @@ bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip);
 
 /* nat_dst_is_local(): see flow_lookup.h (once per packet, inline). */
 
-/* Verdict for an outside packet to slice (@ip, @port_be) with no flow:
- * NAT_KERNEL (socket lease), SH_DROP_UNSOLICITED or SH_DROP_NOT_LEASED. */
+/* Verdict for an outside packet to slice (@ip, @port_be) with no flow
+ * and no binding that admits it: NAT_KERNEL (socket lease),
+ * SH_DROP_UNSOLICITED or SH_DROP_NOT_LEASED. */
 unsigned nat_out2in_miss(const struct nat_lease_set *ls, uint32_t ip,
 			 uint16_t port_be);
+
+/* Does @l give each outside port to one client endpoint (a binding)? */
+static inline bool nat_lease_exclusive(const struct nat_lease *l)
+{
+	return l->mapping != SH_MAPPING_APDM || l->filtering != SH_FILTERING_APDF;
+}
 
 /* ---- kernel.c ---- */
 
@@ -379,7 +434,7 @@ unsigned nat_icmp_err_out2in(struct nat_worker *w,
 /* ---- flow.c: the per-worker flow table ---- */
 
 /* Bytes the table costs for @max_flows (what nat_worker_create allocates). */
-size_t nat_table_bytes(uint32_t max_flows, bool clients);
+size_t nat_table_bytes(uint32_t max_flows);
 /* Slots per index table for @max_flows: the power of two >= 2 * max_flows. */
 uint32_t nat_slots_for(uint32_t max_flows);
 
@@ -389,12 +444,26 @@ uint32_t nat_slots_for(uint32_t max_flows);
 int64_t nat_lookup_in(struct nat_worker *w, const struct nat_key *k);
 int64_t nat_lookup_out(struct nat_worker *w, const struct nat_key *k);
 
-/* Insert a flow (inside and outside entries); index or -SH_DROP_*. */
-int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f);
-void nat_flow_del(struct nat_worker *w, uint32_t idx);
+/* The entry whose inside (@out false) or outside key is @k, whatever its
+ * state (pseudo, expired), or -1. No side effects. */
+int64_t nat_find(const struct nat_worker *w, const struct nat_key *k, bool out);
 
-/* Flows currently held by @client (network order); needs the client table. */
+/* Is the outside 5-tuple @k taken (a live or held flow)? Frees what it
+ * finds past its hold. The port search's test. */
+bool nat_tuple_used(struct nat_worker *w, const struct nat_key *k);
+
+/* Insert a flow (inside and outside entries); index or -SH_DROP_*. A
+ * pseudo-entry (flags NAT_FLOW_PSEUDO) is not counted as a flow. */
+int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f);
+/* Free an entry; a bound flow releases its binding and permission. */
+void nat_flow_del(struct nat_worker *w, uint32_t idx);
+/* An expired flow's end: freed, or held (NAT_FLOW_HOLD). Counted. */
+void nat_flow_retire(struct nat_worker *w, uint32_t idx);
+
+/* Flows currently held by @client (network order), and the slice address
+ * they use (0 when none). */
 uint32_t nat_client_flows(const struct nat_worker *w, uint32_t client);
+uint32_t nat_client_out_ip(const struct nat_worker *w, uint32_t client);
 
 /*
  * Burst prefetch (the fast path's answer to its two dependent cache misses
@@ -424,6 +493,15 @@ void nat_hint_flow(const struct nat_worker *w, const struct nat_hint *h,
  */
 int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
 			const struct nat_key *in);
+
+/*
+ * Insert flow @f (addresses, ports and lease set) of exclusive lease @l
+ * as a user of binding @b (an entry index, or -1 to create the binding)
+ * and, with address-dependent filtering, of the permission for its
+ * remote address. The flow index or -SH_DROP_TABLE_FULL.
+ */
+int64_t nat_flow_bind(struct nat_worker *w, const struct nat_lease *l,
+		      struct nat_flow *f, int64_t b);
 
 /*
  * Does worker @w own outside port @port_be (network order) towards

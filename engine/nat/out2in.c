@@ -5,10 +5,67 @@
  * Destinations that are not slice addresses belong to Linux. For a slice
  * address, a flow hit is translated; a miss is classified by the lease
  * holding the port: a socket lease's traffic goes to Linux, a nat lease's
- * is unsolicited, and a port no lease holds is not ours to answer.
+ * is unsolicited unless the lease's filtering admits it to a binding (a
+ * new flow, nat.h "Mappings and filtering"), and a port no lease holds is
+ * not ours to answer.
  */
 #include "csum.h"
 #include "flow_lookup.h"
+
+/*
+ * A TCP/UDP packet from a remote with no flow: open a flow to the
+ * binding of its destination port if the lease's filtering admits the
+ * remote. The flow index, or -verdict (the binding's worker is another:
+ * -NAT_HANDOFF with p->to_worker set).
+ */
+static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
+		       struct nat_pkt *p, const struct nat_key *k)
+{
+	const struct nat_lease *l = nat_lease_find(ls, k->local_ip,
+						   nat_be16(k->local_port));
+	struct nat_flow *b, f;
+	struct nat_key bk;
+	unsigned owner;
+	int64_t idx;
+
+	if (!l || l->kind != SH_LEASE_NAT || !nat_lease_exclusive(l))
+		return -(int64_t)nat_out2in_miss(ls, k->local_ip, k->local_port);
+	owner = nat_be16(k->local_port) % w->n_workers;
+	if (owner != w->id) {
+		p->to_worker = (uint16_t)owner;
+		return -NAT_HANDOFF;
+	}
+	if (l->filtering == SH_FILTERING_APDF || l->state != NAT_LEASE_ACTIVE)
+		return -SH_DROP_UNSOLICITED;
+	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0, k->proto);
+	idx = nat_find(w, &bk, true);
+	if (idx < 0)
+		return -SH_DROP_UNSOLICITED;
+	b = &w->t.flows[idx];
+	if (!(b->flags & NAT_FLOW_BIND) || b->pkts == 0 || b->lease != l->id)
+		return -SH_DROP_UNSOLICITED;
+	if (l->filtering == SH_FILTERING_ADF) {
+		nat_key_set(&bk, k->local_ip, k->local_port, k->remote_ip, 0,
+			    k->proto);
+		if (nat_find(w, &bk, true) < 0)
+			return -SH_DROP_UNSOLICITED;
+	}
+	/* A TCP connection from outside opens with a SYN (RFC 5382 REQ-4). */
+	if (p->proto == NAT_PROTO_TCP &&
+	    (p->l4[TCP_FLAGS] & (NAT_TCPF_SYN | NAT_TCPF_ACK | NAT_TCPF_RST)) !=
+		    NAT_TCPF_SYN)
+		return -SH_DROP_UNSOLICITED;
+	f = (struct nat_flow){
+		.in_ip = b->in_ip, .out_ip = b->out_ip, .rem_ip = k->remote_ip,
+		.in_port = b->in_port, .out_port = b->out_port,
+		.rem_port = k->remote_port, .proto = k->proto,
+		.last_seen = w->now, .lease = b->lease,
+	};
+	idx = nat_flow_bind(w, l, &f, idx);
+	if (idx >= 0)
+		w->cnt[SH_CNT_FLOW_INBOUND]++;
+	return idx;
+}
 
 unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 		    struct nat_pkt *p)
@@ -29,6 +86,8 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 	case NAT_PROTO_UDP:
 		sport = ld16(l4 + L4_SPORT);
 		dport = ld16(l4 + L4_DPORT);
+		if (__builtin_expect(!sport || !dport, 0))
+			return SH_DROP_L4_MALFORMED;
 		break;
 	default:
 		switch (l4[NAT_ICMP_TYPE]) {
@@ -48,8 +107,13 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 
 	nat_key_set(&k, dst, dport, src, sport, p->proto);
 	idx = nat_lookup(w, &k, true);
-	if (idx < 0)
-		return nat_out2in_miss(ls, dst, dport);
+	if (idx < 0) {
+		if (p->proto == NAT_PROTO_ICMP)
+			return nat_out2in_miss(ls, dst, dport);
+		idx = inbound(w, ls, p, &k);
+		if (idx < 0)
+			return (unsigned)-idx;
+	}
 	if (ip[IP4_TTL] <= 1)
 		return SH_DROP_TTL_EXPIRED;
 	f = &w->t.flows[idx];

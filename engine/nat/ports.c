@@ -19,23 +19,128 @@
  *    towards different destinations (RFC 7857 §3 port overlapping).
  * 4. On success advance the destination's offset past the chosen port so
  *    the next flow to it starts on a free one.
+ * An exclusive lease (nat.h, "Mappings and filtering") differs in three
+ * ways: a client endpoint that already has a binding in an
+ * endpoint-independent lease reuses its port for every destination; a
+ * candidate is free when no binding holds it (live or in its hold-down);
+ * and this worker considers only ports P % n_workers == id (and with RSS
+ * also those the first destination's return hashes to it), because an
+ * inbound packet from a new remote must find the binding's worker from
+ * the port alone.
+ * Every lease: the client's own port is tried first (port preservation,
+ * RFC 4787 REQ-4 "try"), then ports of the same parity before the others
+ * (REQ-6 parity preservation), all within the same probe budget. A client
+ * with live flows stays on the slice address they use (paired pooling,
+ * RFC 6888 REQ-2), and a client whose own expired 5-tuple is held gets
+ * that very mapping back.
  */
 #include "flow_lookup.h"
 #include "pkt.h"
+
+/* try_port()'s answer for a port that is not free; reuse()'s when the
+ * client has no mapping to reuse. */
+#define TAKEN INT64_MIN
+
+static inline bool owns(const struct nat_worker *w, bool excl, uint32_t base,
+			uint16_t port_be, uint8_t proto)
+{
+	if (w->n_workers == 1)
+		return true;
+	if (!excl)
+		return nat_worker_owns_port(w, base, port_be, proto);
+	if (nat_be16(port_be) % w->n_workers != w->id)
+		return false;
+	return !(w->steer && w->steer->rss) ||
+	       nat_owner_port(w->steer, base, port_be) == w->id;
+}
+
+/* Entries created here before a failure are freed by the sweep: they
+ * have no users. */
+int64_t nat_flow_bind(struct nat_worker *w, const struct nat_lease *l,
+		      struct nat_flow *f, int64_t b)
+{
+	int64_t p = -1, idx;
+	struct nat_key k;
+
+	if (b < 0) {
+		struct nat_flow bf = {
+			.in_ip = f->in_ip, .out_ip = f->out_ip,
+			.in_port = f->in_port, .out_port = f->out_port,
+			.proto = f->proto, .last_seen = w->now,
+			.lease = f->lease, .flags = NAT_FLOW_BIND,
+		};
+
+		b = nat_flow_add(w, &bf);
+		if (b < 0)
+			return b;
+	}
+	f->flags = NAT_FLOW_BOUND;
+	if (l->filtering == SH_FILTERING_ADF) {
+		nat_key_set(&k, f->out_ip, f->out_port, f->rem_ip, 0, f->proto);
+		p = nat_find(w, &k, true);
+		if (p < 0) {
+			struct nat_flow pf = {
+				.in_ip = f->in_ip, .out_ip = f->out_ip,
+				.rem_ip = f->rem_ip, .in_port = f->in_port,
+				.out_port = f->out_port, .proto = f->proto,
+				.last_seen = w->now, .lease = f->lease,
+				.flags = NAT_FLOW_PERMIT,
+			};
+
+			p = nat_flow_add(w, &pf);
+			if (p < 0)
+				return p;
+		}
+		f->flags |= NAT_FLOW_PERMITTED;
+	}
+	idx = nat_flow_add(w, f);
+	if (idx < 0)
+		return idx;
+	w->t.flows[b].pkts++;
+	if (p >= 0)
+		w->t.flows[p].pkts++;
+	return idx;
+}
+
+/* Claim @port_be of @l for @f if it is free: the flow index, TAKEN, or
+ * -SH_DROP_TABLE_FULL. */
+static int64_t try_port(struct nat_worker *w, const struct nat_lease *l,
+			const struct nat_key *in, struct nat_flow *f,
+			uint16_t port_be, bool excl)
+{
+	struct nat_key out;
+
+	f->out_ip = l->ip;
+	f->out_port = port_be;
+	f->lease = (uint16_t)l->id;
+	if (!excl) {
+		nat_key_set(&out, l->ip, port_be, in->remote_ip, in->remote_port,
+			    in->proto);
+		if (nat_tuple_used(w, &out))
+			return TAKEN;
+		f->flags = NAT_FLOW_HOLD;
+		return nat_flow_add(w, f);
+	}
+	nat_key_set(&out, l->ip, port_be, 0, 0, in->proto);
+	if (nat_tuple_used(w, &out))
+		return TAKEN;
+	return nat_flow_bind(w, l, f, -1);
+}
 
 static int64_t pick_in_lease(struct nat_worker *w, const struct nat_lease *l,
 			     const struct nat_key *in, struct nat_flow *f)
 {
 	uint32_t range = (uint32_t)(l->hi - l->lo) + 1, scan, probes = 0;
-	uint32_t k, i, slot, base = 0;
-	bool mine_all = w->n_workers == 1;
-	struct nat_key out;
+	bool excl = nat_lease_exclusive(l) && in->proto != NAT_PROTO_ICMP;
+	uint16_t own = nat_be16(in->local_port);
+	uint32_t k0, k, i, slot, base = 0, pass;
+	int64_t idx;
 	uint64_t h;
 
 	h = nat_mix((uint64_t)l->ip << 32 | in->remote_ip,
 		    (uint64_t)in->remote_port << 8 | in->proto, w->secret[1]);
 	slot = (uint32_t)(h >> 40) % NAT_PORT_TABLE_SIZE;
-	k = (uint32_t)((h + w->port_offset[slot]) % range);
+	k0 = (uint32_t)((h + w->port_offset[slot]) % range);
 	scan = NAT_PORT_ATTEMPTS * w->n_workers;
 	if (scan > range)
 		scan = range;
@@ -43,27 +148,96 @@ static int64_t pick_in_lease(struct nat_worker *w, const struct nat_lease *l,
 		base = nat_steer_base(w->steer, l->ip, in->remote_ip,
 				      in->remote_port);
 
-	for (i = 0; i < scan; i++, k = k + 1 == range ? 0 : k + 1) {
-		uint16_t port = nat_be16((uint16_t)(l->lo + k));
-		int64_t idx;
+	if (own >= l->lo && own <= l->hi &&
+	    owns(w, excl, base, in->local_port, in->proto)) {
+		probes++;
+		idx = try_port(w, l, in, f, in->local_port, excl);
+		if (idx != TAKEN)
+			return idx;
+	}
+	/* Pass 0: the client port's parity; pass 1: the other. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0, k = k0; i < scan; i++, k = k + 1 == range ? 0 : k + 1) {
+			uint16_t port = (uint16_t)(l->lo + k);
 
-		if (!mine_all && !nat_worker_owns_port(w, base, port, in->proto))
-			continue;
-		if (probes++ == NAT_PORT_ATTEMPTS)
-			break;
-		nat_key_set(&out, l->ip, port, in->remote_ip, in->remote_port,
-			    in->proto);
-		if (nat_lookup_out(w, &out) < 0) {
-			f->out_ip = l->ip;
-			f->out_port = port;
-			f->lease = (uint16_t)l->id;
-			idx = nat_flow_add(w, f);
+			if (((port ^ own) & 1) != pass ||
+			    !owns(w, excl, base, nat_be16(port), in->proto))
+				continue;
+			if (probes++ == NAT_PORT_ATTEMPTS)
+				return -SH_DROP_PORTS_EXHAUSTED;
+			idx = try_port(w, l, in, f, nat_be16(port), excl);
+			if (idx == TAKEN)
+				continue;
 			if (idx >= 0)
 				w->port_offset[slot] += (uint16_t)(i + 1);
 			return idx;
 		}
 	}
 	return -SH_DROP_PORTS_EXHAUSTED;
+}
+
+/* The active nat lease that holds @f's outside port under the id @f
+ * recorded, or NULL (released, replaced, draining). */
+static const struct nat_lease *live_lease(const struct nat_lease_set *ls,
+					  const struct nat_flow *f)
+{
+	const struct nat_lease *l = nat_lease_find(ls, f->out_ip,
+						   nat_be16(f->out_port));
+
+	if (!l || l->id != f->lease || l->kind != SH_LEASE_NAT ||
+	    l->state != NAT_LEASE_ACTIVE)
+		return NULL;
+	return l;
+}
+
+/*
+ * A mapping this client already has for @in: its own held 5-tuple
+ * (revived), or its endpoint's binding in an endpoint-independent lease
+ * (a new flow on the same port). TAKEN when there is none; @paired
+ * is the client's slice address (0: any).
+ */
+static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
+		     const struct nat_key *in, struct nat_flow *f,
+		     uint32_t paired)
+{
+	const struct nat_lease *l;
+	struct nat_flow *e;
+	struct nat_key k;
+	int64_t idx;
+
+	idx = nat_find(w, in, false);
+	if (idx >= 0 && (w->t.flows[idx].flags & NAT_FLOW_HELD)) {
+		e = &w->t.flows[idx];
+		if (!live_lease(ls, e) || (paired && e->out_ip != paired)) {
+			nat_flow_del(w, (uint32_t)idx);
+		} else {
+			*f = *e;
+			nat_flow_del(w, (uint32_t)idx);
+			f->flags = NAT_FLOW_HOLD;
+			f->tcp = 0;
+			f->pkts = 0;
+			f->last_seen = w->now;
+			return nat_flow_add(w, f);
+		}
+	}
+	if (in->proto == NAT_PROTO_ICMP)
+		return TAKEN;
+	nat_key_set(&k, in->local_ip, in->local_port, 0, 0, in->proto);
+	idx = nat_find(w, &k, false);
+	if (idx < 0 || !(w->t.flows[idx].flags & NAT_FLOW_BIND))
+		return TAKEN;
+	e = &w->t.flows[idx];
+	l = live_lease(ls, e);
+	if (!l || l->mapping != SH_MAPPING_EIM || (paired && e->out_ip != paired))
+		return TAKEN;
+	nat_key_set(&k, e->out_ip, e->out_port, in->remote_ip, in->remote_port,
+		    in->proto);
+	if (nat_tuple_used(w, &k))
+		return TAKEN;
+	f->out_ip = e->out_ip;
+	f->out_port = e->out_port;
+	f->lease = e->lease;
+	return nat_flow_bind(w, l, f, idx);
 }
 
 int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
@@ -78,19 +252,34 @@ int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
 		.last_seen = w->now,
 	};
 	int64_t ret = -SH_DROP_NO_LEASE;
+	uint32_t paired = 0, flows;
 	int m = -1;
 
 	/* A full table may hold expired flows the paced sweep has not reached:
 	 * give the hand one bounded extra turn before refusing. */
-	if (w->t.n_free == 0 && nat_expire(w, NAT_PORT_ATTEMPTS) == 0)
+	if (w->t.n_free == 0)
+		nat_expire(w, NAT_PORT_ATTEMPTS);
+	if (w->t.n_free == 0)
 		return -SH_DROP_TABLE_FULL;
-	if (w->max_ports_per_client &&
-	    nat_client_flows(w, in->local_ip) >= w->max_ports_per_client)
+	flows = nat_client_flows(w, in->local_ip);
+	if (w->max_ports_per_client && flows >= w->max_ports_per_client)
 		return -SH_DROP_CLIENT_PORT_CAP;
+	if (flows)
+		paired = nat_client_out_ip(w, in->local_ip);
 
+	ret = reuse(w, ls, in, &f, paired);
+	if (ret != TAKEN)
+		return ret;
+	ret = -SH_DROP_NO_LEASE;
 	/* Bounded by the number of match entries (NAT_MAX_MATCH). */
 	while ((m = nat_lease_match(ls, in->local_ip, m)) >= 0) {
-		ret = pick_in_lease(w, &ls->leases[ls->match[m].lease], in, &f);
+		const struct nat_lease *l = &ls->leases[ls->match[m].lease];
+
+		if (paired && l->ip != paired) {
+			ret = -SH_DROP_PORTS_EXHAUSTED;
+			continue;
+		}
+		ret = pick_in_lease(w, l, in, &f);
 		if (ret != -SH_DROP_PORTS_EXHAUSTED)
 			return ret;
 	}

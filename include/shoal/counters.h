@@ -27,7 +27,7 @@
 	_(IP_FRAGMENT, "ip_fragment",                                          \
 	  "IPv4 fragment (no reassembly; the L4 ports are not all there)")     \
 	_(L4_MALFORMED, "l4_malformed",                                        \
-	  "truncated or inconsistent TCP/UDP/ICMP header")                     \
+	  "truncated or inconsistent TCP/UDP/ICMP header, or TCP/UDP port 0")  \
 	_(L4_BAD_CHECKSUM, "l4_bad_checksum", "TCP/UDP/ICMP checksum wrong")   \
 	_(PROTO_UNSUPPORTED, "proto_unsupported",                              \
 	  "IP protocol other than TCP, UDP or ICMP")                           \
@@ -45,7 +45,7 @@
 	_(TCP_NOT_SYN, "tcp_not_syn",                                          \
 	  "TCP segment without SYN for a client flow that does not exist")     \
 	_(UNSOLICITED, "unsolicited",                                          \
-	  "outside packet to a nat lease port with no matching flow")          \
+	  "outside packet to a nat lease port: no flow, not admitted by filter")\
 	_(NOT_LEASED, "not_leased",                                            \
 	  "outside packet to a slice port that no lease holds")                \
 	_(NO_EXCEPTION_PATH, "no_exception_path",                              \
@@ -75,6 +75,10 @@
 	  "ICMP errors translated through their embedded header, out2in")      \
 	_(FLOW_CREATED, "flows_created", "flows set up")                       \
 	_(FLOW_EXPIRED, "flows_expired", "flows removed by timeout")           \
+	_(FLOW_INBOUND, "flows_inbound",                                       \
+	  "flows a remote opened to a mapping its lease's filtering admits")   \
+	_(HAIRPINNED, "hairpinned",                                            \
+	  "client packets to a slice mapping sent back inside (hairpinning)")  \
 	_(TO_KERNEL, "to_kernel", "packets handed to Linux (kernel mirror)")   \
 	_(FROM_KERNEL, "from_kernel", "kernel packets sent on a data port")    \
 	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded",                            \

@@ -331,6 +331,7 @@ static inline struct nat_params pb_params(const struct sh_config *c,
 		.n_workers = n,
 		.max_flows = max_flows,
 		.max_ports_per_client = c->nat.max_ports_per_client,
+		.hold_down_s = c->nat.port_hold_down,
 		.secret = { 0x0123456789abcdefull, 0xfedcba9876543210ull },
 		.zalloc = pb_zalloc,
 		.free = pb_free,
@@ -390,9 +391,21 @@ static inline struct sh_lease_cfg *pb_cfg_lease(struct sh_config *c,
 	return l;
 }
 
+/* Every lease of @c shares outside ports across destinations
+ * (address-and-port-dependent mapping and filtering, shoal's only
+ * behaviour before per-lease modes): what the port-search, expiry and
+ * translation tests were written for. test_behaviour.c covers the rest. */
+static inline void pb_cfg_shared_ports(struct sh_config *c)
+{
+	for (unsigned i = 0; i < c->n_leases; i++) {
+		c->leases[i].mapping = SH_MAPPING_APDM;
+		c->leases[i].filtering = SH_FILTERING_APDF;
+	}
+}
+
 /*
  * The fixture of the translation tests: nat lease "a" for 10.0.0.0/16 on
- * 10000-@nat_hi, socket lease "sock" on 11000-11099, one worker of
+ * 10000-@nat_hi (shared ports), socket lease "sock" on 11000-11099, one worker of
  * @max_flows flows at clock 1000 ms. NULL if anything fails.
  */
 static inline struct nat_worker *pb_nat_fixture(struct sh_config *c,
@@ -406,6 +419,7 @@ static inline struct nat_worker *pb_nat_fixture(struct sh_config *c,
 	pb_cfg_base(c);
 	pb_cfg_lease(c, "a", SH_LEASE_NAT, 10000, nat_hi, PB_IP(10, 0, 0, 0), 16);
 	pb_cfg_lease(c, "sock", SH_LEASE_SOCKET, 11000, 11099, 0, 0);
+	pb_cfg_shared_ports(c);
 	if (nat_lease_set_from_config(ls, c) != 0)
 		return NULL;
 	p = pb_params(c, 0, 1, max_flows);

@@ -38,11 +38,13 @@ static void start_lease(uint32_t max_flows, uint16_t hi)
 	struct nat_params p;
 
 	pb_cfg_base(&cfg);
+	cfg.nat.port_hold_down = 0; /* hold-down: test_behaviour.c */
 	cfg.nat.udp_timeout = UDP_MS / 1000;
 	cfg.nat.tcp_established_timeout = EST_MS / 1000;
 	cfg.nat.tcp_transitory_timeout = TRANS_MS / 1000;
 	cfg.nat.icmp_timeout = ICMP_MS / 1000;
 	pb_cfg_lease(&cfg, "a", SH_LEASE_NAT, 10000, hi, PB_IP(10, 0, 0, 0), 16);
+	pb_cfg_shared_ports(&cfg);
 	assert_int_equal(nat_lease_set_from_config(&ls, &cfg), 0);
 	p = pb_params(&cfg, 0, 1, max_flows);
 	w = nat_worker_create(&p);

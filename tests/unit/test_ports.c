@@ -38,6 +38,7 @@ static int setup(void **state)
 {
 	(void)state;
 	pb_cfg_base(&cfg);
+	cfg.nat.port_hold_down = 0; /* hold-down: test_behaviour.c */
 	pb_cfg_lease(&cfg, "a", SH_LEASE_NAT, LEASE_LO, LEASE_HI,
 		     PB_IP(10, 0, 0, 0), 16);
 	return 0;
@@ -56,6 +57,7 @@ static int teardown(void **state)
 /* Build the lease set and @n workers (ids 0..n-1 of n) with @max_flows. */
 static struct nat_worker *start(unsigned n, uint32_t max_flows)
 {
+	pb_cfg_shared_ports(&cfg);
 	assert_int_equal(nat_lease_set_from_config(&ls, &cfg), 0);
 	for (unsigned i = 0; i < n; i++) {
 		struct nat_params p = pb_params(&cfg, i, n, max_flows);

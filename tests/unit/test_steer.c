@@ -55,6 +55,7 @@ static void start(uint16_t lo, uint16_t hi, const struct nat_steer *out)
 {
 	pb_cfg_base(&cfg);
 	pb_cfg_lease(&cfg, "a", SH_LEASE_NAT, lo, hi, PB_IP(10, 0, 0, 0), 8);
+	pb_cfg_shared_ports(&cfg);
 	assert_int_equal(nat_lease_set_from_config(&ls, &cfg), 0);
 	nat_steer_soft(&soft_in, N_WORKERS);
 	for (unsigned i = 0; i < N_WORKERS; i++) {
