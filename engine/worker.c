@@ -45,7 +45,7 @@
  * (a producer stages at most one per iteration per ring). */
 #define SH_HANDOFF_DRAIN 2
 /* rx_data's verdict for a packet staged for its owner's handoff ring. */
-#define SH_HANDED (NAT_KERNEL + 1)
+#define SH_HANDED (NAT_HAIRPIN + 1)
 
 void sh_bucket_init(struct sh_bucket *b, uint32_t rate)
 {
@@ -257,6 +257,21 @@ static void time_exceeded(struct sh_worker *wk, const struct nat_lease_set *ls,
 	tx_data(wk, side, r);
 }
 
+static void hairpin(struct sh_worker *wk, const struct nat_lease_set *ls,
+		    const struct sh_fib *fib, struct rte_mbuf *m,
+		    struct nat_pkt *p);
+
+/* Stage @m (parsed into @p) for worker @to, as if it had arrived on
+ * @from. */
+static inline void stage(struct sh_worker *wk, unsigned to, enum sh_side from,
+			 struct rte_mbuf *m, const struct nat_pkt *p)
+{
+	sh_handoff_put(&wk->ho_out[to], m, p->l2_len, (uint8_t)(p->l4 - p->ip),
+		       (uint8_t)from,
+		       p->hairpin ? SH_HANDOFF_HAIRPIN : SH_HANDOFF_TRANSLATE,
+		       wk->cnt);
+}
+
 /* Dispatch one packet received on data port @from, parsed into @p with
  * verdict @v: translate and forward it, punt it, or count its drop. */
 static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
@@ -276,6 +291,10 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 	if (unlikely(v != SH_OK)) {
 		if (v == NAT_KERNEL)
 			return punt(wk, from, m, SH_DROP_NO_EXCEPTION_PATH);
+		if (v == NAT_HAIRPIN)
+			return hairpin(wk, ls, fib, m, p);
+		if (v == NAT_HANDOFF)
+			return stage(wk, p->to_worker, from, m, p);
 		if (v == SH_DROP_TTL_EXPIRED)
 			time_exceeded(wk, ls, from, m, p);
 		return drop(wk, v, m);
@@ -300,10 +319,25 @@ static inline bool hand_off(struct sh_worker *wk, enum sh_side from,
 
 	if (owner < 0 || owner == wk->queue)
 		return false;
-	sh_handoff_put(&wk->ho_out[owner], m, p->l2_len,
-		       (uint8_t)(p->l4 - p->ip), (uint8_t)from,
-		       SH_HANDOFF_TRANSLATE, wk->cnt);
+	stage(wk, (unsigned)owner, from, m, p);
 	return true;
+}
+
+/*
+ * A client packet to another client's mapping, translated in2out: run it
+ * through the outside path as if it had arrived there (on the worker
+ * that owns that tuple), so it goes back inside translated both ways
+ * without leaving the engine. The receiver sees the sender's mapping.
+ */
+static void hairpin(struct sh_worker *wk, const struct nat_lease_set *ls,
+		    const struct sh_fib *fib, struct rte_mbuf *m,
+		    struct nat_pkt *p)
+{
+	wk->cnt[SH_CNT_HAIRPINNED]++;
+	p->hairpin = true;
+	if (wk->n_workers > 1 && hand_off(wk, SH_OUTSIDE, m, p))
+		return;
+	handle(wk, ls, fib, SH_OUTSIDE, m, p, SH_OK);
 }
 
 /*
@@ -394,6 +428,7 @@ static void rx_handed(struct sh_worker *wk, const struct nat_lease_set *ls,
 		}
 		nat_pkt_restore(&p, rte_pktmbuf_mtod(m, uint8_t *), it[i].l2_len,
 				it[i].ihl);
+		p.hairpin = it[i].kind == SH_HANDOFF_HAIRPIN;
 		handle(wk, ls, fib, side, m, &p, SH_OK);
 	}
 }

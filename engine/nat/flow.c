@@ -263,7 +263,7 @@ bool nat_tuple_used(struct nat_worker *w, const struct nat_key *k)
 
 /* Drop one user of the pseudo-entry with outside key @k (a binding or a
  * permission): a permission goes with its last user, a binding starts
- * its hold-down. */
+ * its hold-down (or goes too, without one). */
 static void unref(struct nat_worker *w, const struct nat_key *k)
 {
 	int64_t idx = nat_find(w, k, true);
@@ -273,7 +273,7 @@ static void unref(struct nat_worker *w, const struct nat_key *k)
 		return;
 	p = &w->t.flows[idx];
 	if (p->pkts && --p->pkts == 0) {
-		if (p->flags & NAT_FLOW_PERMIT)
+		if ((p->flags & NAT_FLOW_PERMIT) || w->hold_ms == 0)
 			nat_flow_del(w, (uint32_t)idx);
 		else
 			p->last_seen = w->now;
@@ -336,7 +336,8 @@ void nat_flow_retire(struct nat_worker *w, uint32_t idx)
 	w->lease_flows[f->lease]--;
 	w->n_pseudo++;
 	f->flags = NAT_FLOW_HELD;
-	f->last_seen = w->now;
+	/* The hold runs from the flow's end, not from when the hand saw it. */
+	f->last_seen += w->timeout_ms[nat_flow_class(f)];
 }
 
 uint32_t nat_flow_count(const struct nat_worker *w)

@@ -4,7 +4,9 @@
  *
  * Fast path: one inside-key lookup, then the rewrite (source address and
  * port or echo id, incremental IPv4 and L4 checksums, TTL). A miss calls
- * nat_flow_create(), the slow path in ports.c.
+ * nat_flow_create(), the slow path in ports.c. A destination that is a
+ * slice address is another client's mapping: the caller turns the packet
+ * around (NAT_HAIRPIN).
  */
 #include "csum.h"
 #include "flow_lookup.h"
@@ -81,5 +83,5 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 	l4_csum_adjust(l4, p->proto, p->l4_len, l4d);
 	nat_flow_touch(w, f);
 	w->cnt[SH_CNT_IN2OUT]++;
-	return SH_OK;
+	return __builtin_expect(nat_is_slice_ip(ls, dst), 0) ? NAT_HAIRPIN : SH_OK;
 }

@@ -3,9 +3,10 @@
  * Lease sets: which (address, port range) belongs to whom, and which
  * clients use which nat lease.
  *
- * Lookups here run on the slow path (new flow) and on the outside miss
- * path only; they scan arrays bounded by SH_CFG_MAX_LEASES and
- * SH_CFG_MAX_SLICES, which keeps a lease set a flat, copyable snapshot.
+ * A lease set is a flat, copyable snapshot. Client selectors are scanned
+ * on the slow path (new flow) only; the packet paths use the slice
+ * address table (nat_is_slice_ip) and the sorted port index
+ * (nat_lease_find, O(log n_leases)).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,9 +53,15 @@ void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 
 	memset(ls, 0, sizeof(*ls));
 	for (i = 0; i < cfg->n_slices && i < SH_CFG_MAX_SLICES; i++) {
-		ls->slices[i].ip = htonl(cfg->slices[i].ip);
+		uint32_t ip = htonl(cfg->slices[i].ip);
+		uint32_t pos = (ip * 2654435761u) & (NAT_SLICE_IP_SLOTS - 1);
+
+		ls->slices[i].ip = ip;
 		ls->slices[i].lo = cfg->slices[i].lo;
 		ls->slices[i].hi = cfg->slices[i].hi;
+		while (ls->slice_ips[pos] && ls->slice_ips[pos] != ip)
+			pos = (pos + 1) & (NAT_SLICE_IP_SLOTS - 1);
+		ls->slice_ips[pos] = ip;
 	}
 	ls->n_slices = i;
 	add_host(ls, 0, &cfg->inside);
@@ -98,9 +105,24 @@ int nat_lease_set_add(struct nat_lease_set *ls, const struct nat_lease_spec *s)
 	return 0;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	const struct nat_lease_key *x = a, *y = b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
 void nat_lease_set_finish(struct nat_lease_set *ls)
 {
+	unsigned i;
+
 	qsort(ls->match, ls->n_match, sizeof(ls->match[0]), match_cmp);
+	for (i = 0; i < ls->n_leases; i++) {
+		ls->by_port[i].key = (uint64_t)ntohl(ls->leases[i].ip) << 16 |
+				     ls->leases[i].lo;
+		ls->by_port[i].lease = i;
+	}
+	qsort(ls->by_port, ls->n_leases, sizeof(ls->by_port[0]), key_cmp);
 }
 
 /* Static leases get ids 1..n in configuration order (proto.h). */
@@ -155,25 +177,24 @@ int nat_lease_match(const struct nat_lease_set *ls, uint32_t client, int from)
 const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
 				       uint32_t ip, uint16_t port)
 {
-	unsigned i;
+	uint64_t key = (uint64_t)ntohl(ip) << 16 | port;
+	unsigned lo = 0, hi = ls->n_leases;
+	const struct nat_lease *l;
 
-	for (i = 0; i < ls->n_leases; i++) {
-		const struct nat_lease *l = &ls->leases[i];
+	/* The last entry whose key is <= key: the only lease that may hold
+	 * the port, since leases of one address never overlap. */
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
 
-		if (l->ip == ip && port >= l->lo && port <= l->hi)
-			return l;
+		if (ls->by_port[mid].key <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
-}
-
-bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
-{
-	unsigned i;
-
-	for (i = 0; i < ls->n_slices; i++)
-		if (ls->slices[i].ip == ip)
-			return true;
-	return false;
+	if (lo == 0)
+		return NULL;
+	l = &ls->leases[ls->by_port[lo - 1].lease];
+	return l->ip == ip && port <= l->hi ? l : NULL;
 }
 
 unsigned nat_out2in_miss(const struct nat_lease_set *ls, uint32_t ip,

@@ -70,6 +70,10 @@
 /* Another worker owns the mapping this packet needs: hand it to worker
  * nat_pkt.to_worker (see "Mappings and filtering"). */
 #define NAT_HANDOFF (NAT_KERNEL + 1)
+/* nat_in2out() translated a client packet whose destination is a slice
+ * address: the caller runs it through the outside path (its owner's
+ * nat_out2in()) and sends it back inside (hairpinning, RFC 4787 REQ-9). */
+#define NAT_HAIRPIN (NAT_KERNEL + 2)
 
 /*
  * Port search budget: how many candidate ports one new flow may probe.
@@ -211,6 +215,18 @@ struct nat_slice {
 	uint16_t lo, hi;
 };
 
+/* Slice addresses, open addressing (0 = empty), at most half full. */
+#define NAT_SLICE_IP_SLOTS (2 * SH_CFG_MAX_SLICES)
+_Static_assert((NAT_SLICE_IP_SLOTS & (NAT_SLICE_IP_SLOTS - 1)) == 0,
+	       "NAT_SLICE_IP_SLOTS must be a power of two");
+
+/* nat_lease_find()'s sorted index: host-order ip << 16 | lo. */
+struct nat_lease_key {
+	uint64_t key;
+	uint32_t lease; /* index into leases[] */
+	uint32_t pad;
+};
+
 /* Immutable once published; see "Ownership" above. */
 struct nat_lease_set {
 	uint64_t generation;
@@ -223,6 +239,8 @@ struct nat_lease_set {
 	struct nat_lease leases[NAT_MAX_LEASES];
 	struct nat_match match[NAT_MAX_MATCH]; /* longest prefix first */
 	struct nat_slice slices[SH_CFG_MAX_SLICES];
+	uint32_t slice_ips[NAT_SLICE_IP_SLOTS];
+	struct nat_lease_key by_port[NAT_MAX_LEASES]; /* n_leases, sorted */
 };
 
 enum nat_timeout_class {
@@ -289,6 +307,8 @@ struct nat_pkt {
 	uint16_t ip_len; /* IPv4 total length */
 	uint16_t l4_len; /* ip_len minus the IPv4 header */
 	uint8_t proto;
+	bool hairpin;       /* a client's packet turned around (NAT_HAIRPIN):
+			     * its source is a slice mapping, not a remote */
 	uint16_t to_worker; /* set with the NAT_HANDOFF verdict */
 };
 
@@ -338,11 +358,24 @@ void nat_lease_set_finish(struct nat_lease_set *ls);
 int nat_lease_match(const struct nat_lease_set *ls, uint32_t client, int from);
 
 /* Lease holding (@ip, @port); @ip network order, @port host order. NULL if
- * none. */
+ * none. A binary search of by_port (leases never overlap). */
 const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
 				       uint32_t ip, uint16_t port);
 
-bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip);
+/* Is @ip (network order) a slice address? Inline: every outside packet
+ * and every client packet (hairpinning) asks. */
+static inline bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
+{
+	uint32_t pos = (ip * 2654435761u) & (NAT_SLICE_IP_SLOTS - 1);
+
+	/* Terminates: the table is at most half full. */
+	while (ls->slice_ips[pos] != ip) {
+		if (ls->slice_ips[pos] == 0)
+			return false;
+		pos = (pos + 1) & (NAT_SLICE_IP_SLOTS - 1);
+	}
+	return ip != 0;
+}
 
 /* nat_dst_is_local(): see flow_lookup.h (once per packet, inline). */
 
@@ -409,11 +442,13 @@ void nat_pkt_restore(struct nat_pkt *p, uint8_t *frame, uint16_t l2_len,
 /* ---- in2out.c / out2in.c / icmp.c ---- */
 
 /* Translate a client packet in place (addresses, ports, checksums, TTL).
+ * SH_OK, NAT_HAIRPIN (translated; see there), NAT_KERNEL or a drop.
  * Owner lcore; @ls is the lease set loaded for this burst. */
 unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 		    struct nat_pkt *p);
 
-/* Translate a packet arriving on the outside port in place. */
+/* Translate a packet arriving on the outside port in place. SH_OK,
+ * NAT_KERNEL, NAT_HANDOFF (untouched) or a drop. */
 unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 		    struct nat_pkt *p);
 

@@ -33,9 +33,15 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	owner = nat_be16(k->local_port) % w->n_workers;
 	if (owner != w->id) {
 		p->to_worker = (uint16_t)owner;
-		return -NAT_HANDOFF;
+		return -(int64_t)NAT_HANDOFF;
 	}
-	if (l->filtering == SH_FILTERING_APDF || l->state != NAT_LEASE_ACTIVE)
+	if (l->state != NAT_LEASE_ACTIVE)
+		return -SH_DROP_UNSOLICITED;
+	/* Filtering is for remotes: a hairpinned packet comes from another
+	 * client of this engine, through its own mapping. An outside packet
+	 * with a slice source is spoofed. */
+	if (nat_is_slice_ip(ls, k->remote_ip) != p->hairpin ||
+	    (!p->hairpin && l->filtering == SH_FILTERING_APDF))
 		return -SH_DROP_UNSOLICITED;
 	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0, k->proto);
 	idx = nat_find(w, &bk, true);
@@ -44,7 +50,7 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	b = &w->t.flows[idx];
 	if (!(b->flags & NAT_FLOW_BIND) || b->pkts == 0 || b->lease != l->id)
 		return -SH_DROP_UNSOLICITED;
-	if (l->filtering == SH_FILTERING_ADF) {
+	if (!p->hairpin && l->filtering == SH_FILTERING_ADF) {
 		nat_key_set(&bk, k->local_ip, k->local_port, k->remote_ip, 0,
 			    k->proto);
 		if (nat_find(w, &bk, true) < 0)

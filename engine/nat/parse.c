@@ -86,6 +86,7 @@ unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
 	p->l4 = ip + ihl;
 	p->l4_len = (uint16_t)(tot - ihl);
 	p->proto = ip[IP4_PROTO];
+	p->hairpin = false;
 	return l4_check(p, l4_csum_ok);
 }
 
@@ -98,4 +99,5 @@ void nat_pkt_restore(struct nat_pkt *p, uint8_t *frame, uint16_t l2_len,
 	p->ip_len = ld16_host(p->ip + IP4_TOTLEN);
 	p->l4_len = (uint16_t)(p->ip_len - ihl);
 	p->proto = p->ip[IP4_PROTO];
+	p->hairpin = false;
 }
