@@ -86,8 +86,11 @@ def run(tmp, name, flows, frames, n_out, workers):
         inside_device=lib.pcap_device(0, lib.queue_files(d, "in_tx", workers), rx_pcap=rx),
         outside_device=lib.pcap_device(1, out_tx, rx_pcap=[d / "empty.pcap"] * workers),
         slices={SLICE_IP: "10000-12047"},
+        # The shared-port mode: run 2 is about reuse across destinations.
         leases={"small": {"kind": "nat", "ip": SLICE_IP,
-                          "ports": f"{LEASE_LO}-{LEASE_HI}", "clients": "10.0.0.0/16"}},
+                          "ports": f"{LEASE_LO}-{LEASE_HI}", "clients": "10.0.0.0/16",
+                          "mapping": "address-and-port-dependent",
+                          "filtering": "address-and-port-dependent"}},
         nat={"max_flows": 1024}, workers=workers)
     with lib.Engine(conf, d) as eng:
         eng.wait_started()

@@ -942,9 +942,12 @@ def test(workers):
             outside_device=lib.pcap_device(1, out_tx,
                                            rx_iface_in=[a for a, _ in out_pairs]),
             slices={SLICE_IP: "10000-12047"},
+            # The shared-port mode (RFC 7857 §3): see Phase 1.
             leases={"clients": {"kind": "nat", "ip": SLICE_IP,
                                 "ports": f"{LEASE_LO}-{LEASE_HI}",
-                                "clients": "10.0.0.0/16"},
+                                "clients": "10.0.0.0/16",
+                                "mapping": "address-and-port-dependent",
+                                "filtering": "address-and-port-dependent"},
                     "linux": {"kind": "socket", "ip": SLICE_IP,
                               "ports": f"{SOCKET_LO}-{SOCKET_HI}"}},
             # Timeouts far beyond the test's run time: a slow machine must
