@@ -5,7 +5,7 @@
 #
 #   TAG-client          TAG-engine                TAG-router              TAG-server
 #   c0 10.0.0.2/24 --- e0  [shoal-engine]  e1 --- r0 192.0.2.254/24
-#      10.0.0.3-.5        shoal-in  shoal-out     r1 203.0.113.1/24 ----- s0 203.0.113.7/24
+#      10.0.0.3-.7        shoal-in  shoal-out     r1 203.0.113.1/24 ----- s0 203.0.113.7/24
 #   default via           (TAP mirrors the        (MTU 1280)              (MTU 1280)
 #   10.0.0.1              engine creates)         198.51.100.0/24         default via
 #                                                 via 192.0.2.1           203.0.113.1
@@ -34,6 +34,11 @@ TOPO_MAC_R1=02:00:00:00:0f:01
 TOPO_MAC_S0=02:00:00:00:05:00
 
 TOPO_CLIENTS=(10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5)
+# Two more clients, each with a lease of its own whose mapping and
+# filtering differ from the default (endpoint-independent mapping,
+# address-dependent filtering) that 10.0.0.0/24 gets.
+TOPO_CLIENT_EIF=10.0.0.6  # endpoint-independent filtering
+TOPO_CLIENT_APDM=10.0.0.7 # address-and-port-dependent mapping and filtering
 TOPO_INSIDE_ADDR=10.0.0.1
 TOPO_OUTSIDE_ADDR=192.0.2.1
 TOPO_ROUTER_IN=192.0.2.254
@@ -114,7 +119,7 @@ topo_up() {
 	_topo ip netns exec "$NS_S" ethtool -K s0 tx off >/dev/null || return 1
 
 	# client
-	for a in "${TOPO_CLIENTS[@]}"; do
+	for a in "${TOPO_CLIENTS[@]}" $TOPO_CLIENT_EIF $TOPO_CLIENT_APDM; do
 		_topo ip -n "$NS_C" addr add "$a/24" dev c0 || return 1
 	done
 	_topo ip -n "$NS_C" link set c0 up || return 1
@@ -205,6 +210,19 @@ topo_engine_conf() {
 		kind = socket
 		ip = $TOPO_SLICE_IP
 		ports = 11000-11099
+		[lease.open]
+		kind = nat
+		ip = $TOPO_SLICE_IP
+		ports = 11100-11199
+		clients = $TOPO_CLIENT_EIF/32
+		filtering = endpoint-independent
+		[lease.strict]
+		kind = nat
+		ip = $TOPO_SLICE_IP
+		ports = 11200-11299
+		clients = $TOPO_CLIENT_APDM/32
+		mapping = address-and-port-dependent
+		filtering = address-and-port-dependent
 	CONF
 }
 
