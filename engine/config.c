@@ -20,7 +20,7 @@
 #include <sys/un.h>
 
 #define LINE_MAX_CHARS 1023 /* longer lines are an error, not truncated */
-#define MAX_KEYWORDS 8      /* per section */
+#define MAX_KEYWORDS 12     /* per section */
 #define SUN_PATH_LEN sizeof(((struct sockaddr_un *)0)->sun_path)
 
 enum { SEC_ENGINE, SEC_INSIDE, SEC_OUTSIDE, SEC_SLICES, SEC_NAT, SEC_CTL,
@@ -387,6 +387,22 @@ static int kw_port_mac(struct parser *p, const struct keyword *kw,
 	return 0;
 }
 
+/* "off", "auto" or a number of bytes in SH_CFG_MSS_MIN..SH_CFG_MSS_MAX. */
+static int kw_mss_clamp(struct parser *p, const struct keyword *kw,
+			const char *v)
+{
+	if (strcmp(v, "off") == 0)
+		p->cfg->nat.tcp_mss_clamp = SH_MSS_CLAMP_OFF;
+	else if (strcmp(v, "auto") == 0)
+		p->cfg->nat.tcp_mss_clamp = SH_MSS_CLAMP_AUTO;
+	else if (sh_parse_u32(v, SH_CFG_MSS_MIN, SH_CFG_MSS_MAX,
+			      &p->cfg->nat.tcp_mss_clamp))
+		return fail(p, p->line, "%s: expected auto, off or an integer "
+			    "in %d..%d, got '%s'", kw->name, SH_CFG_MSS_MIN,
+			    SH_CFG_MSS_MAX, v);
+	return 0;
+}
+
 static int kw_lease_kind(struct parser *p, const struct keyword *kw,
 			 const char *v)
 {
@@ -519,6 +535,7 @@ static const struct keyword port_kws[] = {
 	{ "next_hop_mac", kw_port_mac, 0, 0, 0, false },
 	{ "mirror", kw_ifname, PORT(mirror), 0, 16, false },
 	{ "punt_rate", kw_u32, PORT(punt_rate), 0, 100000000, false },
+	{ "mtu", kw_u32, PORT(mtu), SH_CFG_MTU_MIN, SH_CFG_MTU_MAX, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
@@ -533,6 +550,7 @@ static const struct keyword nat_kws[] = {
 	{ "max_ports_per_client", kw_u32, CFG(nat.max_ports_per_client), 0,
 	  65535, false },
 	{ "port_hold_down", kw_u32, CFG(nat.port_hold_down), 0, 86400, false },
+	{ "tcp_mss_clamp", kw_mss_clamp, 0, 0, 0, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
@@ -789,6 +807,8 @@ void sh_config_defaults(struct sh_config *cfg)
 	snprintf(cfg->outside.mirror, sizeof(cfg->outside.mirror), "shoal-out");
 	cfg->inside.punt_rate = 10000;
 	cfg->outside.punt_rate = 10000;
+	cfg->inside.mtu = SH_CFG_MTU_DEFAULT;
+	cfg->outside.mtu = SH_CFG_MTU_DEFAULT;
 	cfg->nat = (struct sh_nat_cfg){
 		.udp_timeout = 300,
 		.tcp_established_timeout = 7440,
@@ -797,12 +817,23 @@ void sh_config_defaults(struct sh_config *cfg)
 		.max_flows = 1048576,
 		.max_ports_per_client = 0,
 		.port_hold_down = 120,
+		.tcp_mss_clamp = SH_MSS_CLAMP_AUTO,
 	};
 	snprintf(cfg->ctl_sock_path, sizeof(cfg->ctl_sock_path), "%s",
 		 "/run/shoal/ctl.sock");
 	snprintf(cfg->ctl_database, sizeof(cfg->ctl_database), "%s",
 		 "/var/lib/shoal/leases.db");
 	snprintf(cfg->ctl_group, sizeof(cfg->ctl_group), "%s", "shoal");
+}
+
+uint32_t sh_config_mss_clamp(const struct sh_config *cfg)
+{
+	uint32_t mtu = cfg->inside.mtu < cfg->outside.mtu ? cfg->inside.mtu
+							  : cfg->outside.mtu;
+
+	if (cfg->nat.tcp_mss_clamp == SH_MSS_CLAMP_AUTO)
+		return mtu - 40;
+	return cfg->nat.tcp_mss_clamp;
 }
 
 int sh_config_load(struct sh_config *cfg, const char *path, char *err,

@@ -84,7 +84,23 @@ struct sh_port_cfg {
 	bool has_next_hop_mac;
 	char mirror[16];              /* kernel mirror interface name */
 	uint32_t punt_rate;           /* packets/s to Linux; 0 = unlimited */
+	uint32_t mtu;                 /* IPv4 packet size the link carries,
+				       * SH_CFG_MTU_MIN .. SH_CFG_MTU_MAX */
 };
+
+/* Port MTU bounds: 576 is what every IPv4 host must accept (RFC 791),
+ * 9000 the usual jumbo frame. */
+#define SH_CFG_MTU_MIN 576
+#define SH_CFG_MTU_MAX 9000
+#define SH_CFG_MTU_DEFAULT 1500
+
+/* [nat] tcp_mss_clamp: off, auto (see sh_config_mss_clamp) or N bytes.
+ * N's bounds: RFC 879's default MSS, and the largest a 16-bit IPv4
+ * total length leaves after 40 bytes of headers. */
+#define SH_MSS_CLAMP_OFF 0
+#define SH_MSS_CLAMP_AUTO 1
+#define SH_CFG_MSS_MIN 536
+#define SH_CFG_MSS_MAX 65495
 
 struct sh_slice_cfg {
 	uint32_t ip;
@@ -115,6 +131,8 @@ struct sh_nat_cfg {
 					   * in shoal-ctld a freed lease range)
 					   * waits before another holder may
 					   * take it; 0 = none (RFC 6888 REQ-8) */
+	uint32_t tcp_mss_clamp;           /* SH_MSS_CLAMP_OFF, _AUTO, or
+					   * SH_CFG_MSS_MIN .. SH_CFG_MSS_MAX */
 };
 
 struct sh_config {
@@ -158,6 +176,14 @@ struct sh_config {
  */
 int sh_config_load(struct sh_config *cfg, const char *path, char *err,
 		   size_t errlen);
+
+/*
+ * The MSS that TCP SYNs crossing the engine are clamped to (0: off). auto
+ * is the smaller port MTU less 40 bytes of IPv4 and TCP headers: the
+ * segments a SYN's MSS invites travel back through both ports, so both
+ * links bound them.
+ */
+uint32_t sh_config_mss_clamp(const struct sh_config *cfg);
 
 /* Fill @cfg with the documented defaults (what an empty file yields). */
 void sh_config_defaults(struct sh_config *cfg);

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <rte_ethdev.h>
@@ -28,11 +31,31 @@ struct sh_linux {
 	struct rte_ring *resolve;
 };
 
+/* The mirror's MTU is its data port's, so that Linux's own packets fit
+ * the link (the TAP PMD sets it too; virtio-user's tap keeps 1500). */
+static int mirror_mtu(const struct sh_port_cfg *pc)
+{
+	struct ifreq ifr = { .ifr_mtu = (int)pc->mtu };
+	int fd, ret = 0;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", pc->mirror);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCSIFMTU, &ifr) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 static int mirror_setup(struct sh_linux *lx, const struct sh_port_cfg *pc,
 			struct sh_port *p)
 {
 	int ret;
 
+	ret = mirror_mtu(pc);
+	if (ret < 0)
+		return ret;
 	ret = sh_nl_link_up(lx->nl, p->mirror_ifindex);
 	if (ret < 0)
 		return ret;

@@ -18,6 +18,7 @@
 
 extern int sh_logtype_ctl;   /* shoal.ctl: the link to shoal-ctld */
 extern int sh_logtype_linux; /* shoal.linux: mirrors, netlink, the FIB */
+extern int sh_logtype_port;  /* shoal.port: data ports and mirrors */
 
 /* One line at RTE_LOG_@level on shoal.@component; the format ends in \n. */
 #define SH_LOG(level, component, ...)                                   \

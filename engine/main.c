@@ -122,7 +122,8 @@ static int setup_port(struct sh_port *p, const struct sh_port_cfg *pc,
 	ret = sh_port_attach(pc->device, &p->port_id);
 	if (ret < 0)
 		return ret;
-	ret = sh_port_start(p->port_id, n_workers, cfg.mbufs, rss, st);
+	ret = sh_port_start(p->port_id, n_workers, cfg.mbufs,
+			    (uint16_t)pc->mtu, rss, st);
 	if (ret == -EINVAL)
 		fprintf(stderr, "shoal-engine: %s: %u queue pair(s), workers = %u "
 			"needs one per worker\n", pc->device,
@@ -130,6 +131,7 @@ static int setup_port(struct sh_port *p, const struct sh_port_cfg *pc,
 	if (ret < 0)
 		return ret;
 	rte_eth_macaddr_get(p->port_id, &p->mac);
+	p->mtu = (uint16_t)pc->mtu;
 	return 0;
 }
 
@@ -143,6 +145,7 @@ static int setup_workers(const struct sh_port ports[SH_SIDES],
 		.max_flows = cfg.nat.max_flows,
 		.max_ports_per_client = cfg.nat.max_ports_per_client,
 		.hold_down_s = cfg.nat.port_hold_down,
+		.mss_clamp = (uint16_t)sh_config_mss_clamp(&cfg),
 		.timeout_s = { cfg.nat.udp_timeout,
 			       cfg.nat.tcp_established_timeout,
 			       cfg.nat.tcp_transitory_timeout,

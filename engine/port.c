@@ -10,7 +10,10 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "log.h"
 #include "port.h"
+
+RTE_LOG_REGISTER_SUFFIX(sh_logtype_port, port, INFO);
 
 #define SH_RX_DESC 1024
 #define SH_TX_DESC 1024
@@ -50,22 +53,38 @@ int sh_port_attach(const char *devargs, uint16_t *port_id)
 	return -ENODEV;
 }
 
+/* Data room for a frame of @mtu bytes of IPv4 plus Ethernet and one
+ * 802.1Q tag: the default room up to an MTU of 2030, 1 KiB steps above
+ * (one segment per frame: the workers linearize chains). */
+static uint16_t room_for(uint16_t mtu)
+{
+	uint32_t need = RTE_ALIGN_CEIL((uint32_t)mtu + 18, 1024);
+
+	return (uint16_t)(RTE_PKTMBUF_HEADROOM +
+			  RTE_MAX(need, (uint32_t)RTE_MBUF_DEFAULT_DATAROOM));
+}
+
 static struct rte_mempool *pool_for(int socket, unsigned n_queues,
-				    uint32_t mbufs)
+				    uint32_t mbufs, uint16_t mtu)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
+	uint16_t room = room_for(mtu);
 	struct rte_mempool *mp;
 	/* Per socket, shared by both ports: per queue pair, two ports' RX and
 	 * TX rings (4096) plus bursts in flight and the lcore cache, rounded
 	 * to 2^k - 1 as the mempool prefers. */
 	unsigned n = mbufs ? mbufs : 8192 * n_queues - 1;
 
-	snprintf(name, sizeof(name), "sh_mbuf_%d", socket);
+	/* One pool per socket and buffer size: ports of one MTU share. */
+	if (room == room_for(0))
+		snprintf(name, sizeof(name), "sh_mbuf_%d", socket);
+	else
+		snprintf(name, sizeof(name), "sh_mbuf_%d_%u", socket, room);
 	mp = rte_mempool_lookup(name);
 	if (mp)
 		return mp;
 	return rte_pktmbuf_pool_create(name, n, SH_POOL_CACHE, 0,
-				       RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+				       room, socket);
 }
 
 unsigned sh_port_max_queues(uint16_t port_id)
@@ -130,7 +149,7 @@ static void rss_steer(uint16_t port_id, const struct rte_eth_dev_info *info,
 }
 
 int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
-		  enum sh_rss rss, struct nat_steer *steer)
+		  uint16_t mtu, enum sh_rss rss, struct nat_steer *steer)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
@@ -150,7 +169,7 @@ int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
 	socket = rte_eth_dev_socket_id(port_id);
 	if (socket < 0)
 		socket = (int)rte_socket_id();
-	mp = pool_for(socket, n_queues, mbufs);
+	mp = pool_for(socket, n_queues, mbufs, mtu);
 	if (!mp)
 		return -rte_errno;
 
@@ -183,6 +202,19 @@ int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
 				    (uint16_t)n_queues, &conf);
 	if (ret < 0)
 		return ret;
+	/* The device's MTU, so that it takes what the link carries (and,
+	 * on af_packet or TAP, so that the kernel interface agrees). A
+	 * device that refuses keeps its own: the workers still hold what
+	 * they send to @mtu. */
+	ret = rte_eth_dev_set_mtu(port_id, mtu);
+	if (ret < 0) {
+		char name[RTE_ETH_NAME_MAX_LEN] = "";
+
+		rte_eth_dev_get_name_by_port(port_id, name);
+		SH_LOG(NOTICE, port, "%s: device refused mtu %u (%s); the "
+		       "engine still sends no larger packets\n", name, mtu,
+		       strerror(-ret));
+	}
 	ret = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nrx, &ntx);
 	if (ret < 0)
 		return ret;
@@ -240,7 +272,8 @@ int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 	if (n_queues > sh_port_max_queues(*port_id))
 		n_queues = sh_port_max_queues(*port_id);
 	*queues = (uint16_t)n_queues;
-	return sh_port_start(*port_id, n_queues, mbufs, SH_RSS_NONE, NULL);
+	return sh_port_start(*port_id, n_queues, mbufs, (uint16_t)pc->mtu,
+			     SH_RSS_NONE, NULL);
 }
 
 void sh_port_stop(uint16_t port_id)

@@ -37,7 +37,7 @@ enum sh_rss {
  * than @n_queues queues.
  */
 int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
-		  enum sh_rss rss, struct nat_steer *steer);
+		  uint16_t mtu, enum sh_rss rss, struct nat_steer *steer);
 
 /* RX/TX queue pairs @port_id can have (at least 1). */
 unsigned sh_port_max_queues(uint16_t port_id);

@@ -44,6 +44,9 @@
 /* Bursts a worker may take from one incoming handoff ring per iteration
  * (a producer stages at most one per iteration per ring). */
 #define SH_HANDOFF_DRAIN 2
+/* Fragments one packet may become: a 9000-byte packet on a 576-byte
+ * link needs 18. */
+#define SH_MAX_FRAGMENTS 20
 /* rx_data's verdict for a packet staged for its owner's handoff ring. */
 #define SH_HANDED (NAT_HAIRPIN + 1)
 
@@ -103,6 +106,14 @@ static inline void tx_data(struct sh_worker *wk, enum sh_side side,
 {
 	enqueue(wk, &wk->tx[side], wk->port[side].port_id,
 		side == SH_INSIDE ? SH_CNT_TX_INSIDE : SH_CNT_TX_OUTSIDE, m);
+}
+
+/* Length of the Ethernet header (with its one 802.1Q tag, if any) of a
+ * frame nat_parse() accepted. */
+static inline uint16_t sh_l2_len(const uint8_t *frame)
+{
+	return ld16(frame + 12) == nat_be16(ETHERTYPE_VLAN) ? ETH_HLEN + VLAN_HLEN
+							  : ETH_HLEN;
 }
 
 static inline void drop(struct sh_worker *wk, unsigned reason,
@@ -182,6 +193,53 @@ static inline unsigned set_l2(struct sh_worker *wk, const struct sh_fib *fib,
 	return SH_OK;
 }
 
+/*
+ * Send the translated, addressed packet @m on @to in fragments no larger
+ * than the port's MTU (its DF is clear: handle() answered DF packets),
+ * then free it. The fragments come from @m's pool, all or none: a
+ * packet missing a fragment is lost anyway, so a shortage drops it
+ * whole (counted tx_full: no room to send it).
+ */
+static __rte_noinline void tx_fragments(struct sh_worker *wk, enum sh_side to,
+					struct rte_mbuf *m)
+{
+	struct rte_mbuf *frag[SH_MAX_FRAGMENTS];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	uint16_t l2_len = sh_l2_len(frame), mtu = wk->port[to].mtu;
+	uint32_t n = nat_fragment_count(frame + l2_len, mtu), off = 0, i;
+
+	/* A fragment is at most l2_len + mtu and no longer than @m. */
+	if (n > SH_MAX_FRAGMENTS ||
+	    (uint32_t)rte_pktmbuf_data_room_size(m->pool) - RTE_PKTMBUF_HEADROOM <
+		    RTE_MIN(l2_len + (uint32_t)mtu, m->data_len) ||
+	    rte_pktmbuf_alloc_bulk(m->pool, frag, n) < 0)
+		return drop(wk, SH_DROP_TX_FULL, m);
+	for (i = 0; i < n; i++) {
+		uint32_t len = nat_fragment_next(rte_pktmbuf_mtod(frag[i], uint8_t *),
+						 frame, l2_len, mtu, &off);
+
+		frag[i]->data_len = (uint16_t)len;
+		frag[i]->pkt_len = len;
+		tx_data(wk, to, frag[i]);
+	}
+	wk->cnt[SH_CNT_TX_FRAGMENTED]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Send a translated, addressed packet on @to: as it is when it fits the
+ * port's MTU, in fragments otherwise. */
+static inline void tx_routed(struct sh_worker *wk, enum sh_side to,
+			     struct rte_mbuf *m)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	if (unlikely(m->pkt_len > ETH_HLEN + (uint32_t)wk->port[to].mtu) &&
+	    nat_be16(ld16(frame + sh_l2_len(frame) + IP4_TOTLEN)) >
+		    wk->port[to].mtu)
+		return tx_fragments(wk, to, m);
+	tx_data(wk, to, m);
+}
+
 /* Hold @m until its next hop resolves; false when the queue is full. */
 static bool pending_add(struct sh_worker *wk, enum sh_side to,
 			struct rte_mbuf *m, uint32_t dst)
@@ -222,7 +280,7 @@ static void pending_retry(struct sh_worker *wk, const struct sh_fib *fib)
 			continue;
 		}
 		if (v == SH_OK)
-			tx_data(wk, p->side, p->m);
+			tx_routed(wk, p->side, p->m);
 		else
 			drop(wk, v, p->m);
 		*p = wk->pending[--wk->n_pending];
@@ -272,6 +330,75 @@ static inline void stage(struct sh_worker *wk, unsigned to, enum sh_side from,
 		       wk->cnt);
 }
 
+/* A packet the translator did not pass (verdict @v): Linux's, a
+ * hairpin, another worker's, or a drop, answered with time exceeded when
+ * its TTL ran out. */
+static void refuse(struct sh_worker *wk, const struct nat_lease_set *ls,
+		   const struct sh_fib *fib, enum sh_side from,
+		   struct rte_mbuf *m, struct nat_pkt *p, unsigned v)
+{
+	if (v == NAT_KERNEL)
+		return punt(wk, from, m, SH_DROP_NO_EXCEPTION_PATH);
+	if (v == NAT_HAIRPIN)
+		return hairpin(wk, ls, fib, m, p);
+	if (v == NAT_HANDOFF)
+		return stage(wk, p->to_worker, from, m, p);
+	if (v == SH_DROP_TTL_EXPIRED)
+		time_exceeded(wk, ls, from, m, p);
+	drop(wk, v, m);
+}
+
+static inline unsigned translate(struct sh_worker *wk,
+				 const struct nat_lease_set *ls,
+				 enum sh_side from, struct nat_pkt *p)
+{
+	return from == SH_INSIDE ? nat_in2out(wk->nat, ls, p)
+				 : nat_out2in(wk->nat, ls, p);
+}
+
+/*
+ * A DF packet larger than the output port's MTU (RFC 1191): translate it
+ * as any other (so that Linux's packets still reach Linux and drops keep
+ * their reason), then, instead of sending it, answer with fragmentation
+ * needed from this side's own address, within the ICMP rate. The answer
+ * quotes the packet as it arrived, kept before the translation rewrote
+ * it, so that the sender's kernel matches it to its socket.
+ */
+static __rte_noinline void too_big(struct sh_worker *wk,
+				   const struct nat_lease_set *ls,
+				   const struct sh_fib *fib, enum sh_side from, struct rte_mbuf *m,
+				   struct nat_pkt *p)
+{
+	uint8_t orig[18 + NAT_FN_QUOTE];
+	uint16_t mtu = wk->port[from ^ 1].mtu;
+	uint32_t src = ls->side_addr[from], len;
+	struct rte_mbuf *r;
+	unsigned v;
+
+	len = p->ip_len < NAT_FN_QUOTE ? p->ip_len : NAT_FN_QUOTE;
+	memcpy(orig, rte_pktmbuf_mtod(m, uint8_t *), p->l2_len + len);
+	v = translate(wk, ls, from, p);
+	if (v != SH_OK)
+		return refuse(wk, ls, fib, from, m, p, v);
+	drop(wk, SH_DROP_MTU_EXCEEDED, m);
+	if (!src || !bucket_take(&wk->icmp, wk->nat->now))
+		return;
+	r = rte_pktmbuf_alloc(m->pool);
+	if (!r)
+		return;
+	len = nat_build_frag_needed(rte_pktmbuf_mtod(r, uint8_t *), orig,
+				    p->l2_len, p->ip_len, src,
+				    wk->port[from].mac.addr_bytes, mtu);
+	if (len == 0) {
+		rte_pktmbuf_free(r);
+		return;
+	}
+	r->data_len = (uint16_t)len;
+	r->pkt_len = len;
+	wk->cnt[SH_CNT_ICMP_FRAG_NEEDED]++;
+	tx_data(wk, from, r);
+}
+
 /* Dispatch one packet received on data port @from, parsed into @p with
  * verdict @v: translate and forward it, punt it, or count its drop. */
 static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
@@ -286,19 +413,11 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 			return punt(wk, from, m, v);
 		return drop(wk, v, m);
 	}
-	v = from == SH_INSIDE ? nat_in2out(wk->nat, ls, p)
-			      : nat_out2in(wk->nat, ls, p);
-	if (unlikely(v != SH_OK)) {
-		if (v == NAT_KERNEL)
-			return punt(wk, from, m, SH_DROP_NO_EXCEPTION_PATH);
-		if (v == NAT_HAIRPIN)
-			return hairpin(wk, ls, fib, m, p);
-		if (v == NAT_HANDOFF)
-			return stage(wk, p->to_worker, from, m, p);
-		if (v == SH_DROP_TTL_EXPIRED)
-			time_exceeded(wk, ls, from, m, p);
-		return drop(wk, v, m);
-	}
+	if (unlikely(p->ip_len > wk->port[to].mtu) && (p->ip[IP4_FRAG] & 0x40))
+		return too_big(wk, ls, fib, from, m, p);
+	v = translate(wk, ls, from, p);
+	if (unlikely(v != SH_OK))
+		return refuse(wk, ls, fib, from, m, p, v);
 	memcpy(&dst, p->ip + 16, sizeof(dst)); /* after translation */
 	v = set_l2(wk, fib, to, m, dst);
 	if (unlikely(v != SH_OK)) {
@@ -306,7 +425,7 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 			return;
 		return drop(wk, v, m);
 	}
-	tx_data(wk, to, m);
+	tx_routed(wk, to, m);
 }
 
 /* Stage @m (parsed into @p) for its owner when that is another worker;

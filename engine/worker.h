@@ -56,6 +56,7 @@ struct sh_port {
 	struct rte_ether_addr mac;      /* our own (the mirror's too) */
 	struct rte_ether_addr next_hop; /* static peer, if configured */
 	bool has_next_hop;
+	uint16_t mtu; /* largest IPv4 packet sent on the port ([side] mtu) */
 };
 
 /* A neighbour resolution request: ifindex << 32 | next hop (network
@@ -103,7 +104,7 @@ struct sh_worker {
 	struct sh_txbuf tx[SH_SIDES];     /* to the data ports */
 	struct sh_txbuf to_kernel[SH_SIDES];
 	struct sh_bucket punt[SH_SIDES];
-	struct sh_bucket icmp;            /* time exceeded replies */
+	struct sh_bucket icmp; /* time exceeded, fragmentation needed */
 	uint64_t started_tsc, stopped_tsc;
 	/* What the worker itself counts (I/O, handoff, and the drop of every
 	 * packet it refuses); the NAT core counts translations and flows in

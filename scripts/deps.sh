@@ -11,6 +11,9 @@ PKGS=(
 	libjansson-dev libsqlite3-dev
 	# tests
 	libcmocka-dev python3 python3-scapy python3-yaml iproute2 procps jq
+	# the fuzz harnesses (tests/fuzz): clang and its libFuzzer and
+	# sanitizer runtimes (libclang_rt.fuzzer is in libclang-rt-14-dev)
+	clang libclang-rt-14-dev
 	# demo peers and the integration tests (scripts/topo.sh, tests/integration)
 	ethtool curl iputils-ping socat nftables tcpdump
 	iperf3 dnsmasq-base bind9-dnsutils traceroute iputils-tracepath

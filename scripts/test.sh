@@ -13,6 +13,7 @@
 #   7. CLI round trips against the daemon           tests/cli
 #   8. live lease updates with real traffic         tests/live
 #   9. the TRex profiles load (syntax, call shape)  scripts/trex/check.py
+#  10. fuzz harnesses, 30 s each (clang, libFuzzer) tests/fuzz
 # and print one summary line: "total: N passed, N failed, N skipped".
 # Usage (as root, from anywhere): scripts/test.sh
 set -uo pipefail
@@ -89,6 +90,7 @@ out=$(/usr/bin/python3 scripts/trex/check.py 2>&1)
 rc=$?
 echo "$out" | grep -v '^ok ' || true
 tally trex "$(echo "$out" | tail -n 1)" $rc
+suite fuzz tests/fuzz/run.sh
 
 echo "total: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ICMP replies the engine originates as a router hop: time exceeded for a
- * packet whose TTL ran out (RFC 792, RFC 1812 §4.3.2.3). The worker
- * rate-limits them; this file only builds the frame.
+ * packet whose TTL ran out (RFC 792, RFC 1812 §4.3.2.3), fragmentation
+ * needed for a DF packet larger than the output link's MTU (RFC 1191
+ * §4). The worker rate-limits them; this file only builds the frame.
  */
 #include "csum.h"
 #include "nat.h"
 
-uint32_t nat_build_time_exceeded(uint8_t *out, const uint8_t *frame,
-				 uint16_t l2_len, uint16_t ip_len,
-				 uint32_t src, const uint8_t our_mac[6])
+/* An ICMP error of @type/@code with @rest as its second word (network
+ * order); see nat_build_time_exceeded() in nat.h. */
+static uint32_t build_error(uint8_t *out, const uint8_t *frame,
+			    uint16_t l2_len, uint16_t ip_len, uint32_t src,
+			    const uint8_t our_mac[6], uint8_t type, uint8_t code,
+			    uint32_t rest)
 {
 	const uint8_t *ip = frame + l2_len;
 	uint32_t dst = ld32(ip + IP4_SRC), quote = ip_len;
@@ -49,11 +53,29 @@ uint32_t nat_build_time_exceeded(uint8_t *out, const uint8_t *frame,
 	st32(oip + IP4_DST, dst);
 	st16(oip + IP4_CSUM, csum_finish(csum_partial(oip, 20, 0)));
 
-	icmp[NAT_ICMP_TYPE] = NAT_ICMP_TIME_EXCEEDED;
-	icmp[NAT_ICMP_CODE] = 0;
+	icmp[NAT_ICMP_TYPE] = type;
+	icmp[NAT_ICMP_CODE] = code;
 	st16(icmp + NAT_ICMP_CSUM, 0);
-	st32(icmp + 4, 0);
+	st32(icmp + 4, rest);
 	sum = csum_partial(icmp, 8 + quote, 0);
 	st16(icmp + NAT_ICMP_CSUM, csum_finish(sum));
 	return l2_len + 20u + 8u + quote;
+}
+
+uint32_t nat_build_time_exceeded(uint8_t *out, const uint8_t *frame,
+				 uint16_t l2_len, uint16_t ip_len,
+				 uint32_t src, const uint8_t our_mac[6])
+{
+	return build_error(out, frame, l2_len, ip_len, src, our_mac,
+			   NAT_ICMP_TIME_EXCEEDED, 0, 0);
+}
+
+uint32_t nat_build_frag_needed(uint8_t *out, const uint8_t *frame,
+			       uint16_t l2_len, uint16_t ip_len, uint32_t src,
+			       const uint8_t our_mac[6], uint16_t mtu)
+{
+	/* Unused 16 bits, then the next-hop MTU (RFC 1191 §4). */
+	return build_error(out, frame, l2_len, ip_len, src, our_mac,
+			   NAT_ICMP_DEST_UNREACH, NAT_ICMP_FRAG_NEEDED,
+			   nat_be32(mtu));
 }

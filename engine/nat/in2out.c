@@ -77,8 +77,11 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 		st16(l4 + L4_SPORT, f->out_port);
 		l4d = csum_delta32(src, f->out_ip) +
 		      csum_delta16(sport, f->out_port);
-		if (p->proto == NAT_PROTO_TCP)
+		if (p->proto == NAT_PROTO_TCP) {
 			nat_tcp_track(f, tcpflags, true);
+			if ((tcpflags & NAT_TCPF_SYN) && w->mss_clamp)
+				l4d += nat_syn_clamp(w, l4, p->l4_len);
+		}
 	}
 	l4_csum_adjust(l4, p->proto, p->l4_len, l4d);
 	nat_flow_touch(w, f);

@@ -46,6 +46,7 @@ struct nat_worker *nat_worker_create(const struct nat_params *p)
 	w->steer = p->steer;
 	w->max_ports_per_client = p->max_ports_per_client;
 	w->hold_ms = p->hold_down_s * 1000u;
+	w->mss_clamp = p->mss_clamp;
 	w->secret[0] = p->secret[0];
 	w->secret[1] = p->secret[1];
 	for (i = 0; i < NAT_TO_MAX; i++)

@@ -258,6 +258,7 @@ struct nat_params {
 	uint32_t timeout_s[NAT_TO_MAX];
 	uint32_t hold_down_s; /* port hold-down (sh_nat_cfg.port_hold_down) */
 	uint64_t secret[2]; /* per-boot random key for hashing and ports */
+	uint16_t mss_clamp; /* TCP SYNs' MSS at most this; 0 = off */
 	/* The outside port's steer (read-only, outlives the worker); NULL:
 	 * ports by P % n_workers. */
 	const struct nat_steer *steer;
@@ -288,6 +289,7 @@ struct nat_worker {
 	uint32_t max_ports_per_client;
 	uint32_t hold_ms;
 	uint32_t n_pseudo; /* table entries that are not flows */
+	uint16_t mss_clamp; /* see nat_params */
 	uint64_t secret[2];
 	struct nat_table t;
 	uint16_t port_offset[NAT_PORT_TABLE_SIZE];
@@ -419,6 +421,58 @@ unsigned nat_kernel_egress_check(const struct nat_lease_set *ls,
 uint32_t nat_build_time_exceeded(uint8_t *out, const uint8_t *frame,
 				 uint16_t l2_len, uint16_t ip_len,
 				 uint32_t src, const uint8_t our_mac[6]);
+
+/*
+ * The same for ICMP destination unreachable, fragmentation needed (type
+ * 3 code 4) with next-hop MTU @mtu: the answer to a DF packet larger
+ * than the output link's MTU. @frame is the packet as it arrived (the
+ * caller keeps a copy of it from before translation, at least
+ * NAT_FN_QUOTE bytes of IPv4 packet or all of it), so that the sender
+ * finds its own socket in the quote.
+ */
+#define NAT_ICMP_FRAG_NEEDED 4
+#define NAT_FN_QUOTE (576 - 20 - 8)
+uint32_t nat_build_frag_needed(uint8_t *out, const uint8_t *frame,
+			       uint16_t l2_len, uint16_t ip_len, uint32_t src,
+			       const uint8_t our_mac[6], uint16_t mtu);
+
+/* ---- mtu.c: egress fragmentation ---- */
+
+/*
+ * Fragments of at most @mtu bytes that the IPv4 packet at @ip (validated
+ * by nat_parse(), DF clear, total length > @mtu >= 576) becomes.
+ */
+uint32_t nat_fragment_count(const uint8_t *ip, uint16_t mtu);
+
+/*
+ * Build into @out the fragment of the packet in @frame (IPv4 header at
+ * @l2_len) whose payload starts at *@off (0 first), and advance *@off.
+ * Each fragment: the L2 header, the IPv4 header (options not marked
+ * "copied" replaced by NOPs after the first fragment), fragment offset
+ * and MF set, header checksum recomputed, then the next payload bytes, a
+ * multiple of 8 but for the last. @out needs room for @l2_len + @mtu.
+ * Returns the fragment's frame length, 0 once the payload is all out.
+ * Pure; any lcore.
+ */
+uint32_t nat_fragment_next(uint8_t *out, const uint8_t *frame, uint16_t l2_len,
+			   uint16_t mtu, uint32_t *off);
+
+/* ---- mss.c ---- */
+
+/*
+ * Lower the MSS option of the TCP segment at @l4 (@l4_len bytes) to
+ * @clamp when it announces more. Options are walked within the data
+ * offset; a malformed list (bad length, running past the header, an MSS
+ * option not 4 bytes long) leaves the segment untouched. Returns the
+ * checksum delta to add to the segment's (csum_delta16 form), 0 when
+ * nothing changed. The caller checks for SYN.
+ */
+uint32_t nat_mss_clamp(uint8_t *l4, uint32_t l4_len, uint16_t clamp);
+
+/* nat_mss_clamp() to @w's mss_clamp, counting tcp_mss_clamped. The
+ * translators call it for SYNs (and SYN-ACKs) of a translated flow, both
+ * ways. Owner lcore. */
+uint32_t nat_syn_clamp(struct nat_worker *w, uint8_t *l4, uint32_t l4_len);
 
 /* ---- parse.c ---- */
 

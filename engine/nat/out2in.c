@@ -134,8 +134,11 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 		st16(l4 + L4_DPORT, f->in_port);
 		l4d = csum_delta32(dst, f->in_ip) +
 		      csum_delta16(dport, f->in_port);
-		if (p->proto == NAT_PROTO_TCP)
+		if (p->proto == NAT_PROTO_TCP) {
 			nat_tcp_track(f, l4[TCP_FLAGS], false);
+			if ((l4[TCP_FLAGS] & NAT_TCPF_SYN) && w->mss_clamp)
+				l4d += nat_syn_clamp(w, l4, p->l4_len);
+		}
 	}
 	l4_csum_adjust(l4, p->proto, p->l4_len, l4d);
 	nat_flow_touch(w, f);

@@ -58,6 +58,9 @@
 	  "packet for Linux over the port's punt_rate")                        \
 	_(KERNEL_PORT_VIOLATION, "kernel_port_violation",                      \
 	  "kernel packet from a slice address outside every socket lease")     \
+	_(MTU_EXCEEDED, "mtu_exceeded",                                        \
+	  "DF packet larger than the output port's mtu (answered with ICMP "   \
+	  "fragmentation needed)")                                             \
 	_(TX_FULL, "tx_full", "transmit queue full")                          \
 	_(HANDOFF_FULL, "handoff_full",                                        \
 	  "handoff ring to the packet's owning worker full")
@@ -83,6 +86,12 @@
 	_(FROM_KERNEL, "from_kernel", "kernel packets sent on a data port")    \
 	_(ICMP_TIME_EXCEEDED, "icmp_time_exceeded",                            \
 	  "ICMP time exceeded sent for packets whose TTL ran out")              \
+	_(ICMP_FRAG_NEEDED, "icmp_frag_needed",                                \
+	  "ICMP fragmentation needed sent for DF packets over the mtu")        \
+	_(TX_FRAGMENTED, "tx_fragmented",                                      \
+	  "packets over the output port's mtu sent as IPv4 fragments")         \
+	_(TCP_MSS_CLAMPED, "tcp_mss_clamped",                                  \
+	  "TCP SYNs whose MSS option was lowered to tcp_mss_clamp")            \
 	_(HANDOFF_TX, "handoff_tx",                                            \
 	  "packets handed to the worker that owns them")                       \
 	_(HANDOFF_RX, "handoff_rx",                                            \

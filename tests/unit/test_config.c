@@ -418,6 +418,10 @@ static void check_defaults(void)
 	assert_int_equal(cfg.nat.icmp_timeout, 60);
 	assert_int_equal(cfg.nat.max_flows, 1048576);
 	assert_int_equal(cfg.nat.max_ports_per_client, 0);
+	assert_int_equal(cfg.nat.tcp_mss_clamp, SH_MSS_CLAMP_AUTO);
+	assert_int_equal(cfg.inside.mtu, 1500);
+	assert_int_equal(cfg.outside.mtu, 1500);
+	assert_int_equal(sh_config_mss_clamp(&cfg), 1460);
 	assert_int_equal(cfg.n_leases, 0);
 	assert_string_equal(cfg.ctl_sock_path, "/run/shoal/ctl.sock");
 	assert_string_equal(cfg.ctl_database, "/var/lib/shoal/leases.db");
@@ -895,6 +899,58 @@ static void test_nat_values_are_range_checked(void **state)
 	}
 }
 
+static void test_mtu_and_mss_clamp_parse(void **state)
+{
+	(void)state;
+	load_ok("[inside]\ndevice = in0\nmtu = 9000\n"
+		"[outside]\ndevice = out0\nmtu = 1400\n"
+		"[slices]\n198.51.100.10 = 10000-12047\n");
+	assert_int_equal(cfg.inside.mtu, 9000);
+	assert_int_equal(cfg.outside.mtu, 1400);
+	/* auto: the smaller MTU less the IPv4 and TCP headers */
+	assert_int_equal(cfg.nat.tcp_mss_clamp, SH_MSS_CLAMP_AUTO);
+	assert_int_equal(sh_config_mss_clamp(&cfg), 1360);
+	load_ok("[inside]\ndevice = in0\nmtu = 576\n"
+		"[outside]\ndevice = out0\n"
+		"[slices]\n198.51.100.10 = 10000-12047\n"
+		"[nat]\ntcp_mss_clamp = auto\n");
+	assert_int_equal(sh_config_mss_clamp(&cfg), 536);
+	load_ok(MINIMAL "[nat]\ntcp_mss_clamp = off\n");
+	assert_int_equal(cfg.nat.tcp_mss_clamp, SH_MSS_CLAMP_OFF);
+	assert_int_equal(sh_config_mss_clamp(&cfg), 0);
+	load_ok(MINIMAL "[nat]\ntcp_mss_clamp = 1200\n");
+	assert_int_equal(sh_config_mss_clamp(&cfg), 1200);
+	load_ok(MINIMAL "[nat]\ntcp_mss_clamp = 536\n");
+	assert_int_equal(sh_config_mss_clamp(&cfg), 536);
+	load_ok(MINIMAL "[nat]\ntcp_mss_clamp = 65495\n");
+	assert_int_equal(sh_config_mss_clamp(&cfg), 65495);
+}
+
+static void test_mtu_and_mss_clamp_are_range_checked(void **state)
+{
+	static const char *const mss[] = { "535", "65496", "0", "1", "on",
+					   "Auto", "1460 ", "-1", "01460" };
+	char text[512];
+
+	(void)state;
+	load_err("[inside]\ndevice = in0\nmtu = 575\n", 3,
+		 "mtu: expected an integer in 576..9000, got '575'");
+	load_err("[outside]\ndevice = out0\nmtu = 9001\n", 3,
+		 "mtu: expected an integer in 576..9000, got '9001'");
+	load_err("[outside]\ndevice = out0\nmtu = 1500b\n", 3, "mtu: expected");
+	for (size_t i = 0; i < sizeof(mss) / sizeof(mss[0]); i++) {
+		snprintf(text, sizeof(text), MINIMAL "[nat]\ntcp_mss_clamp = %s\n",
+			 mss[i]);
+		/* "1460 " is trimmed to a valid value */
+		if (strcmp(mss[i], "1460 ") == 0) {
+			load_ok(text);
+			continue;
+		}
+		load_err(text, 8, "tcp_mss_clamp: expected auto, off or an "
+			 "integer in 536..65495");
+	}
+}
+
 /* ---- [lease.NAME] ------------------------------------------------------ */
 
 #define SOCKET_LEASE "kind = socket\nip = 198.51.100.10\nports = 10000\n"
@@ -1187,6 +1243,8 @@ int main(void)
 		cmocka_unit_test(test_too_many_leases_is_rejected),
 		cmocka_unit_test(test_too_many_selectors_is_rejected_at_the_lease),
 		cmocka_unit_test(test_ctl_values_are_validated),
+		cmocka_unit_test(test_mtu_and_mss_clamp_parse),
+		cmocka_unit_test(test_mtu_and_mss_clamp_are_range_checked),
 		cmocka_unit_test(test_shipped_configs_load),
 	};
 

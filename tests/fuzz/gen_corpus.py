@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+# Write the seed corpus of the fuzz harnesses (tests/fuzz/corpus/NAME/):
+# a few valid inputs each, in the formats the harnesses' header comments
+# describe. The files are committed; run this again only when a format
+# changes. Usage: python3 tests/fuzz/gen_corpus.py
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def ip4(s):
+    return bytes(int(x) for x in s.split("."))
+
+
+def frame(src, dst, proto, l4, vlan=False, ttl=64):
+    """Ethernet/IPv4 with zero checksums: the harness's fix bit fills them."""
+    eth = bytes([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2])
+    eth += b"\x81\x00\x00\x2a\x08\x00" if vlan else b"\x08\x00"
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0x1234, 0,
+                     ttl, proto, 0, ip4(src), ip4(dst))
+    return eth + ip + l4
+
+
+def udp(sp, dp, payload=b"payload!"):
+    return struct.pack("!HHHH", sp, dp, 8 + len(payload), 0xffff) + payload
+
+
+def tcp(sp, dp, flags):
+    return struct.pack("!HHIIBBHHH", sp, dp, 1, 0, 5 << 4, flags, 0xffff, 0, 0)
+
+
+def icmp(t, code, rest, payload=b""):
+    return struct.pack("!BBH", t, code, 0) + rest + payload
+
+
+def quoted(src, dst, proto, l4):
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0, 63,
+                       proto, 0, ip4(src), ip4(dst)) + l4
+
+
+def rec(op, f, clk=0):
+    return bytes([op, clk]) + struct.pack("!H", len(f)) + f
+
+
+IN, OUT, KERN = 0, 1, 2
+FIX, NIC, DRAIN, AIM = 4, 8, 16, 32
+C, R, S = "10.0.0.5", "203.0.113.5", "198.51.100.10"
+
+
+def nat_seeds():
+    u = frame(C, R, 17, udp(4000, 53))
+    s = {}
+    s["udp_round_trip"] = bytes([0]) + rec(IN | FIX, u) + \
+        rec(OUT | FIX | AIM, frame(R, S, 17, udp(53, 1))) + rec(IN | FIX, u)
+    s["udp_expiry_reuse"] = bytes([0]) + rec(IN | FIX, u) + \
+        rec(IN | FIX, u, clk=0x0b) + rec(OUT | FIX | AIM, frame(R, S, 17, udp(53, 1)), clk=0x0b)
+    s["tcp_handshake_close"] = bytes([0]) + \
+        rec(IN | FIX, frame(C, R, 6, tcp(40000, 443, 0x02))) + \
+        rec(OUT | FIX | AIM, frame(R, S, 6, tcp(443, 1, 0x12))) + \
+        rec(IN | FIX | NIC, frame(C, R, 6, tcp(40000, 443, 0x10))) + \
+        rec(IN | FIX, frame(C, R, 6, tcp(40000, 443, 0x11))) + \
+        rec(OUT | FIX | AIM, frame(R, S, 6, tcp(443, 1, 0x11))) + \
+        rec(OUT | FIX | AIM, frame(R, S, 6, tcp(443, 1, 0x04)), clk=0x09)
+    s["icmp_echo"] = bytes([0]) + \
+        rec(IN | FIX, frame(C, R, 1, icmp(8, 0, struct.pack("!HH", 0x4242, 1), b"ping"))) + \
+        rec(OUT | FIX | AIM, frame(R, S, 1, icmp(0, 0, struct.pack("!HH", 1, 1), b"ping")))
+    q_out = quoted(S, R, 17, udp(1, 53, b""))
+    q_in = quoted(R, C, 17, udp(53, 4000, b""))
+    s["icmp_errors"] = bytes([0]) + rec(IN | FIX, u) + \
+        rec(OUT | FIX | AIM, frame("203.0.113.1", S, 1, icmp(3, 4, struct.pack("!HH", 0, 1400), q_out))) + \
+        rec(OUT | FIX | AIM, frame(R, S, 1, icmp(11, 0, b"\0\0\0\0", q_out))) + \
+        rec(IN | FIX | AIM, frame(C, R, 1, icmp(3, 3, b"\0\0\0\0", q_in)))
+    s["kernel_egress"] = bytes([0]) + \
+        rec(KERN, frame(S, R, 17, udp(11050, 53)), 0) + \
+        rec(KERN | FIX, frame(S, R, 17, udp(10500, 53))) + \
+        rec(KERN | FIX, frame("192.0.2.1", R, 6, tcp(22, 5555, 0x12)))
+    s["unsolicited_socket_local"] = bytes([0]) + \
+        rec(OUT | FIX, frame(R, S, 17, udp(53, 10500))) + \
+        rec(OUT | FIX, frame(R, S, 17, udp(53, 11050))) + \
+        rec(OUT | FIX, frame(R, S, 17, udp(53, 12000))) + \
+        rec(OUT | FIX, frame(R, "192.0.2.1", 6, tcp(5555, 22, 0x02))) + \
+        rec(IN | FIX, frame(C, "10.0.0.1", 17, udp(4000, 53)))
+    s["lease_b_c_vlan_draining"] = bytes([0x11]) + \
+        rec(IN | FIX, frame("10.0.5.9", R, 17, udp(5000, 53), vlan=True)) + \
+        rec(IN | FIX, frame("10.0.7.7", R, 17, udp(5000, 53))) + \
+        rec(IN | FIX | DRAIN, frame("10.0.9.9", R, 17, udp(5000, 53))) + \
+        rec(IN | FIX, frame("10.1.2.3", R, 6, tcp(5000, 80, 0x02)))
+    s["two_workers"] = bytes([0x05]) + rec(IN | FIX, u) + \
+        rec(IN | FIX, frame("10.0.0.6", R, 17, udp(4000, 53))) + \
+        rec(OUT | FIX | AIM, frame(R, S, 17, udp(53, 1)))
+    s["ttl_one"] = bytes([0]) + rec(IN | FIX, frame(C, R, 17, udp(4000, 53), ttl=1))
+    return s
+
+
+def icmp_seeds():
+    def fl(proto, o3, last, cport, rport):
+        return bytes([proto | o3 << 2, last]) + struct.pack("!HH", cport, rport)
+    s = {}
+    flows = fl(0, 0, 5, 4000, 53) + fl(1, 0, 6, 40000, 443) + fl(2, 0, 7, 0x4242, 0)
+    recs = bytes([1, 0, 0, 0, 3, 40, 0, 0]) + bytes([0, 0, 0, 0, 3, 8, 0, 0]) + \
+        bytes([1, 0, 1, 1, 0, 63, 0, 0]) + bytes([3, 0, 2, 0, 4, 10, 0, 0]) + \
+        bytes([0, 0, 2, 2, 0, 20, 0, 0])
+    s["three_flows_errors"] = bytes([0, 2]) + flows + recs
+    s["corrupted_quotes"] = bytes([0, 0]) + fl(0, 0, 5, 4000, 53) + \
+        bytes([5, 0, 0, 0, 3, 20, 50, 0xff]) + bytes([13, 0, 0, 0, 3, 20, 51, 0x01]) + \
+        bytes([0x41, 0, 0, 0, 3, 20, 0, 0])
+    s["expired_flow_error"] = bytes([0, 0]) + fl(0, 1, 9, 4000, 53) + \
+        bytes([1, 0x0b, 0, 0, 3, 8, 0, 0]) + bytes([0x11, 0, 0, 0, 0, 0, 0, 0]) + \
+        bytes([1, 0, 0, 0, 3, 8, 0, 0])
+    return s
+
+
+def config_seeds():
+    s = {}
+    with open(os.path.join(HERE, "..", "..", "conf", "shoal.conf"), "rb") as f:
+        s["shipped"] = f.read()
+    s["minimal"] = b"[inside]\ndevice = x\n[outside]\ndevice = y\n[slices]\n198.51.100.10 = 10000-12047\n"
+    s["leases_ctl"] = b"""[engine]
+workers = 2
+[inside]
+device = a
+address = 10.0.0.1/24
+[outside]
+device = b
+address = 192.0.2.1/24
+gateway = 192.0.2.254
+next_hop_mac = 02:00:00:00:00:fe
+[slices]
+198.51.100.10 = 10000-10999
+198.51.100.10 = 12000-12999
+198.51.100.20 = 1-65535
+[nat]
+max_flows = 4096
+max_ports_per_client = 8
+[lease.a]
+kind = nat
+ip = 198.51.100.10
+ports = 10000-10499
+clients = 10.0.0.0/16, 10.1.0.0/24
+[lease.b]
+kind = socket
+ip = 198.51.100.20
+ports = 80
+[ctl]
+socket = /run/shoal/ctl.sock
+database = /var/lib/shoal/leases.db
+group = shoal
+"""
+    s["overlap_error"] = s["minimal"] + b"[lease.x]\nkind = socket\nip = 198.51.100.10\nports = 10000-10010\n[lease.y]\nkind = socket\nip = 198.51.100.10\nports = 10010\n"
+    return s
+
+
+def proto_seeds():
+    def req(ctl, method, params=None, id_=1):
+        body = '{"jsonrpc":"2.0","id":%s,"method":"%s"%s}' % (
+            id_, method, ',"params":%s' % params if params else "")
+        return (ctl + body + "\n").encode()
+    s = {}
+    s["status_list"] = req("0", "status") + req("0", "slice.list", id_=2) + \
+        req("0", "lease.list", id_='"x"')
+    s["lease_lifecycle"] = \
+        req("0", "lease.add", '{"holder":"web","kind":"nat","clients":["10.2.0.0/16"],"size":64,"ttl":60}') + \
+        req("0", "lease.add", '{"holder":"px","kind":"socket","ip":"198.51.100.20","ports":"20000-20009"}', 2) + \
+        req("0", "lease.show", '{"id":1000}', 3) + req("0", "lease.renew", '{"id":1000,"ttl":120}', 4) + \
+        req("0", "lease.release", '{"id":1000}', 5) + req("0", "lease.release", '{"id":1}', 6) + \
+        req("0", "lease.add", '{"holder":"z","kind":"nat","clients":["10.3.0.0/16"],"ports":"10500-10600"}', 7)
+    s["engine_relay"] = req("1", "engine.subscribe", '{"version":1}') + \
+        b'1{"jsonrpc":"2.0","method":"engine.report","params":{"generation":1,"workers":1,"counters":{"in2out":5},"leases":[{"id":1,"flows":3}],"per_worker":[{"worker":0,"lcore":1,"flows":3,"counters":{"in2out":5}}]}}\n' + \
+        req("0", "flows", '{"limit":10}', 7) + \
+        b'1{"jsonrpc":"2.0","id":1,"result":{"flows":[],"truncated":false}}\n' + \
+        req("0", "flows", '{"client":"10.0.0.5"}', 8) + req("2", "stats", None, 9) + \
+        req("0", "status", None, 10)
+    s["errors"] = b"0not json\n0[1,2]\n0{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"status\"}\n" + \
+        req("0", "nope") + req("0", "lease.show", '{"id":0}') + \
+        b'0{"jsonrpc":"2.0","method":"status"}\n' + req("4", "flows")
+    return s
+
+
+def write(name, seeds):
+    d = os.path.join(CORPUS, name)
+    os.makedirs(d, exist_ok=True)
+    for k, v in seeds.items():
+        with open(os.path.join(d, k), "wb") as f:
+            f.write(v)
+
+
+write("fuzz_nat", nat_seeds())
+write("fuzz_icmp", icmp_seeds())
+write("fuzz_config", config_seeds())
+write("fuzz_proto", proto_seeds())
