@@ -399,6 +399,10 @@ static __rte_noinline void too_big(struct sh_worker *wk,
 	tx_data(wk, from, r);
 }
 
+static void oversize(struct sh_worker *wk, const struct nat_lease_set *ls,
+		     const struct sh_fib *fib, enum sh_side from,
+		     struct rte_mbuf *m, struct nat_pkt *p);
+
 /* Dispatch one packet received on data port @from, parsed into @p with
  * verdict @v: translate and forward it, punt it, or count its drop. */
 static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
@@ -413,8 +417,8 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 			return punt(wk, from, m, v);
 		return drop(wk, v, m);
 	}
-	if (unlikely(p->ip_len > wk->port[to].mtu) && (p->ip[IP4_FRAG] & 0x40))
-		return too_big(wk, ls, fib, from, m, p);
+	if (unlikely(p->ip_len > wk->port[to].mtu))
+		return oversize(wk, ls, fib, from, m, p);
 	v = translate(wk, ls, from, p);
 	if (unlikely(v != SH_OK))
 		return refuse(wk, ls, fib, from, m, p, v);
@@ -425,7 +429,36 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 			return;
 		return drop(wk, v, m);
 	}
-	tx_routed(wk, to, m);
+	tx_data(wk, to, m);
+}
+
+/* handle() for a packet larger than the output port's MTU, out of line:
+ * one compare is all the fast path pays for the MTU. A DF packet is
+ * answered (too_big()); any other is translated and sent in fragments
+ * (RFC 791), or held for its next hop like any packet (pending_retry()
+ * fragments it then). */
+static __rte_noinline void oversize(struct sh_worker *wk,
+				   const struct nat_lease_set *ls,
+				   const struct sh_fib *fib, enum sh_side from,
+				   struct rte_mbuf *m, struct nat_pkt *p)
+{
+	enum sh_side to = from ^ 1;
+	uint32_t dst;
+	unsigned v;
+
+	if (p->ip[IP4_FRAG] & 0x40)
+		return too_big(wk, ls, fib, from, m, p);
+	v = translate(wk, ls, from, p);
+	if (v != SH_OK)
+		return refuse(wk, ls, fib, from, m, p, v);
+	memcpy(&dst, p->ip + 16, sizeof(dst));
+	v = set_l2(wk, fib, to, m, dst);
+	if (v != SH_OK) {
+		if (v == SH_DROP_NO_NEIGHBOUR && pending_add(wk, to, m, dst))
+			return;
+		return drop(wk, v, m);
+	}
+	tx_fragments(wk, to, m);
 }
 
 /* Stage @m (parsed into @p) for its owner when that is another worker;
@@ -469,8 +502,9 @@ static void hairpin(struct sh_worker *wk, const struct nat_lease_set *ls,
  *   2. prefetch the flow each slot points to;
  *   3. translate and dispatch.
  */
-static void rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
-		    const struct sh_fib *fib, enum sh_side from)
+static __rte_always_inline void
+rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
+	const struct sh_fib *fib, enum sh_side from)
 {
 	struct rte_mbuf *pkts[SH_BURST];
 	struct nat_pkt p[SH_BURST];

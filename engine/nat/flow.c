@@ -242,23 +242,22 @@ static bool hold_over(const struct nat_worker *w, const struct nat_flow *f)
 
 bool nat_tuple_used(struct nat_worker *w, const struct nat_key *k)
 {
+	struct nat_key held = *k;
 	int64_t idx = nat_find(w, k, true);
-	struct nat_flow *f;
 
+	if (idx >= 0) {
+		if (!nat_flow_expired(w, &w->t.flows[idx]))
+			return true;
+		nat_flow_retire(w, (uint32_t)idx);
+	}
+	held.proto |= NAT_PROTO_PSEUDO;
+	idx = nat_find(w, &held, true);
 	if (idx < 0)
 		return false;
-	f = &w->t.flows[idx];
-	if (f->flags & NAT_FLOW_HELD) {
-		if (!hold_over(w, f))
-			return true;
-		nat_flow_del(w, (uint32_t)idx);
-		return false;
-	}
-	if (nat_flow_expired(w, f)) {
-		nat_flow_retire(w, (uint32_t)idx);
-		return w->t.flows[idx].proto != 0; /* held now */
-	}
-	return true;
+	if (!hold_over(w, &w->t.flows[idx]))
+		return true;
+	nat_flow_del(w, (uint32_t)idx);
+	return false;
 }
 
 /* Drop one user of the pseudo-entry with outside key @k (a binding or a
@@ -310,34 +309,33 @@ void nat_flow_del(struct nat_worker *w, uint32_t idx)
 	}
 	w->lease_flows[old.lease]--;
 	if (old.flags & NAT_FLOW_BOUND) {
-		nat_key_set(&k, old.out_ip, old.out_port, 0, 0, old.proto);
+		nat_key_set(&k, old.out_ip, old.out_port, 0, 0,
+			    old.proto | NAT_PROTO_PSEUDO);
 		unref(w, &k);
 	}
 	if (old.flags & NAT_FLOW_PERMITTED) {
-		nat_key_set(&k, old.out_ip, old.out_port, old.rem_ip, 0, old.proto);
+		nat_key_set(&k, old.out_ip, old.out_port, old.rem_ip, 0,
+			    old.proto | NAT_PROTO_PSEUDO);
 		unref(w, &k);
 	}
 }
 
 void nat_flow_retire(struct nat_worker *w, uint32_t idx)
 {
-	struct nat_flow *f = &w->t.flows[idx];
+	struct nat_flow held = w->t.flows[idx];
 
 	w->cnt[SH_CNT_FLOW_EXPIRED]++;
-	if (!(f->flags & NAT_FLOW_HOLD) || w->hold_ms == 0)
-		return nat_flow_del(w, idx);
-	/* Keep the tuple for the hold-down, as a pseudo-entry. */
-	{
-		struct nat_client_slot *c = client_slot(w, f->in_ip, false);
-
-		if (c && --c->flows == 0)
-			client_remove(w, c);
-	}
-	w->lease_flows[f->lease]--;
-	w->n_pseudo++;
-	f->flags = NAT_FLOW_HELD;
-	/* The hold runs from the flow's end, not from when the hand saw it. */
-	f->last_seen += w->timeout_ms[nat_flow_class(f)];
+	nat_flow_del(w, idx);
+	if (!(held.flags & NAT_FLOW_HOLD) || w->hold_ms == 0)
+		return;
+	/* The tuple stays taken for the hold-down, which runs from the
+	 * flow's end, not from when the hand saw it. A full table forgoes
+	 * the hold rather than a flow. */
+	held.last_seen += w->timeout_ms[nat_flow_class(&held)];
+	held.flags = NAT_FLOW_HELD;
+	held.proto |= NAT_PROTO_PSEUDO;
+	held.pkts = 0;
+	(void)nat_flow_add(w, &held);
 }
 
 uint32_t nat_flow_count(const struct nat_worker *w)

@@ -130,7 +130,7 @@ static inline bool nat_flow_expired(const struct nat_worker *w,
  * Linear probing from the key's hash, at most NAT_MAX_PROBE slots, stops
  * at an empty slot; the 32-bit signature spares most flow reads. An
  * expired flow is retired on the way (the sweep may not have reached it)
- * and reported as absent, as is a held one. Inline so that the translators keep the key in
+ * and reported as absent. Inline so that the translators keep the key in
  * registers: this is the fast path's one lookup per packet.
  */
 static inline int64_t nat_lookup(struct nat_worker *w, const struct nat_key *k,
@@ -154,10 +154,6 @@ static inline int64_t nat_lookup(struct nat_worker *w, const struct nat_key *k,
 		f = &t->flows[idx - 1];
 		if (out ? !nat_flow_match_out(f, k) : !nat_flow_match_in(f, k))
 			continue;
-		/* A held flow (NAT_FLOW_HELD) is absent; flags and last_seen
-		 * share the flow's cache line. */
-		if (__builtin_expect(f->flags & NAT_FLOW_HELD, 0))
-			return -1;
 		if (__builtin_expect(nat_flow_expired(w, f), 0)) {
 			nat_flow_retire(w, idx - 1);
 			return -1;

@@ -25,8 +25,6 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 
 	if (nat_dst_is_local(ls, dst))
 		return NAT_KERNEL;
-	if (__builtin_expect(dst == 0, 0))
-		return SH_DROP_IP_MALFORMED;
 
 	switch (p->proto) {
 	case NAT_PROTO_TCP:
@@ -35,8 +33,6 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 	case NAT_PROTO_UDP:
 		sport = ld16(l4 + L4_SPORT);
 		dport = ld16(l4 + L4_DPORT);
-		if (__builtin_expect(!sport || !dport, 0))
-			return SH_DROP_L4_MALFORMED;
 		break;
 	default: /* ICMP: parse admits only TCP, UDP and ICMP */
 		switch (l4[NAT_ICMP_TYPE]) {
@@ -61,6 +57,11 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 		if (p->proto == NAT_PROTO_TCP &&
 		    (tcpflags & (NAT_TCPF_SYN | NAT_TCPF_ACK | NAT_TCPF_RST)) != NAT_TCPF_SYN)
 			return SH_DROP_TCP_NOT_SYN;
+		/* No flow has port 0 or address 0, so only a new one asks. */
+		if (p->proto != NAT_PROTO_ICMP && (!sport || !dport))
+			return SH_DROP_L4_MALFORMED;
+		if (dst == 0)
+			return SH_DROP_IP_MALFORMED;
 		idx = nat_flow_create(w, ls, &k);
 		if (idx < 0)
 			return (unsigned)-idx;

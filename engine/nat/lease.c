@@ -64,6 +64,12 @@ void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 		ls->slice_ips[pos] = ip;
 	}
 	ls->n_slices = i;
+	/* Their common prefix (none: a mask no address passes but 0). */
+	ls->slice_mask = 0xffffffff;
+	for (i = 1; i < ls->n_slices; i++)
+		while ((ls->slices[i].ip ^ ls->slices[0].ip) & ls->slice_mask)
+			ls->slice_mask = htonl(ntohl(ls->slice_mask) << 1);
+	ls->slice_net = ls->n_slices ? ls->slices[0].ip & ls->slice_mask : 0;
 	add_host(ls, 0, &cfg->inside);
 	add_host(ls, 1, &cfg->outside);
 	ls->generation = generation;

@@ -133,13 +133,16 @@ struct nat_key {
 			      * NAT_FLOW_PERMITTED, a permission) */
 #define NAT_FLOW_PERMITTED 0x20
 
+/* A pseudo-entry's proto is the protocol it stands for with this bit
+ * set: its keys live apart from every packet's, so the fast path's
+ * lookups never meet one and need no test for them. */
+#define NAT_PROTO_PSEUDO 0x80
+
 /*
  * One flow. 32 bytes: two per cache line. proto == 0 marks a free entry.
  * Both hash tables index the same entry; their keys are derived from it.
  * Pseudo-entries (NAT_FLOW_PSEUDO, see "Mappings and filtering") share
- * the table; packets never match them (their remote port is 0, which
- * parsing refuses for TCP and UDP) except HELD ones, which lookups treat
- * as absent.
+ * the table under keys no packet has (NAT_PROTO_PSEUDO).
  */
 struct nat_flow {
 	uint32_t in_ip;    /* client address */
@@ -240,6 +243,9 @@ struct nat_lease_set {
 	struct nat_match match[NAT_MAX_MATCH]; /* longest prefix first */
 	struct nat_slice slices[SH_CFG_MAX_SLICES];
 	uint32_t slice_ips[NAT_SLICE_IP_SLOTS];
+	/* The longest prefix common to every slice address (network order):
+	 * most addresses fail this before the table is probed. */
+	uint32_t slice_net, slice_mask;
 	struct nat_lease_key by_port[NAT_MAX_LEASES]; /* n_leases, sorted */
 };
 
@@ -370,6 +376,8 @@ static inline bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
 {
 	uint32_t pos = (ip * 2654435761u) & (NAT_SLICE_IP_SLOTS - 1);
 
+	if ((ip & ls->slice_mask) != ls->slice_net)
+		return false;
 	/* Terminates: the table is at most half full. */
 	while (ls->slice_ips[pos] != ip) {
 		if (ls->slice_ips[pos] == 0)
@@ -534,11 +542,13 @@ int64_t nat_lookup_in(struct nat_worker *w, const struct nat_key *k);
 int64_t nat_lookup_out(struct nat_worker *w, const struct nat_key *k);
 
 /* The entry whose inside (@out false) or outside key is @k, whatever its
- * state (pseudo, expired), or -1. No side effects. */
+ * state (expired too), or -1. A pseudo-entry's key has NAT_PROTO_PSEUDO
+ * in its proto. No side effects. */
 int64_t nat_find(const struct nat_worker *w, const struct nat_key *k, bool out);
 
-/* Is the outside 5-tuple @k taken (a live or held flow)? Frees what it
- * finds past its hold. The port search's test. */
+/* Is the outside 5-tuple @k taken (a live flow, or one held; remote 0:0:
+ * a binding, live or held)? Retires or frees what it finds past its time.
+ * The port search's test. */
 bool nat_tuple_used(struct nat_worker *w, const struct nat_key *k);
 
 /* Insert a flow (inside and outside entries); index or -SH_DROP_*. A

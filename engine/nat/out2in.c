@@ -43,7 +43,8 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	if (nat_is_slice_ip(ls, k->remote_ip) != p->hairpin ||
 	    (!p->hairpin && l->filtering == SH_FILTERING_APDF))
 		return -SH_DROP_UNSOLICITED;
-	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0, k->proto);
+	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0,
+		    k->proto | NAT_PROTO_PSEUDO);
 	idx = nat_find(w, &bk, true);
 	if (idx < 0)
 		return -SH_DROP_UNSOLICITED;
@@ -52,7 +53,7 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 		return -SH_DROP_UNSOLICITED;
 	if (!p->hairpin && l->filtering == SH_FILTERING_ADF) {
 		nat_key_set(&bk, k->local_ip, k->local_port, k->remote_ip, 0,
-			    k->proto);
+			    k->proto | NAT_PROTO_PSEUDO);
 		if (nat_find(w, &bk, true) < 0)
 			return -SH_DROP_UNSOLICITED;
 	}
@@ -92,8 +93,6 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 	case NAT_PROTO_UDP:
 		sport = ld16(l4 + L4_SPORT);
 		dport = ld16(l4 + L4_DPORT);
-		if (__builtin_expect(!sport || !dport, 0))
-			return SH_DROP_L4_MALFORMED;
 		break;
 	default:
 		switch (l4[NAT_ICMP_TYPE]) {
@@ -116,6 +115,8 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 	if (idx < 0) {
 		if (p->proto == NAT_PROTO_ICMP)
 			return nat_out2in_miss(ls, dst, dport);
+		if (!sport || !dport)
+			return SH_DROP_L4_MALFORMED;
 		idx = inbound(w, ls, p, &k);
 		if (idx < 0)
 			return (unsigned)-idx;

@@ -66,8 +66,9 @@ int64_t nat_flow_bind(struct nat_worker *w, const struct nat_lease *l,
 		struct nat_flow bf = {
 			.in_ip = f->in_ip, .out_ip = f->out_ip,
 			.in_port = f->in_port, .out_port = f->out_port,
-			.proto = f->proto, .last_seen = w->now,
-			.lease = f->lease, .flags = NAT_FLOW_BIND,
+			.proto = f->proto | NAT_PROTO_PSEUDO,
+			.last_seen = w->now, .lease = f->lease,
+			.flags = NAT_FLOW_BIND,
 		};
 
 		b = nat_flow_add(w, &bf);
@@ -76,13 +77,15 @@ int64_t nat_flow_bind(struct nat_worker *w, const struct nat_lease *l,
 	}
 	f->flags = NAT_FLOW_BOUND;
 	if (l->filtering == SH_FILTERING_ADF) {
-		nat_key_set(&k, f->out_ip, f->out_port, f->rem_ip, 0, f->proto);
+		nat_key_set(&k, f->out_ip, f->out_port, f->rem_ip, 0,
+			    f->proto | NAT_PROTO_PSEUDO);
 		p = nat_find(w, &k, true);
 		if (p < 0) {
 			struct nat_flow pf = {
 				.in_ip = f->in_ip, .out_ip = f->out_ip,
 				.rem_ip = f->rem_ip, .in_port = f->in_port,
-				.out_port = f->out_port, .proto = f->proto,
+				.out_port = f->out_port,
+				.proto = f->proto | NAT_PROTO_PSEUDO,
 				.last_seen = w->now, .lease = f->lease,
 				.flags = NAT_FLOW_PERMIT,
 			};
@@ -205,7 +208,9 @@ static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
 	struct nat_key k;
 	int64_t idx;
 
-	idx = nat_find(w, in, false);
+	k = *in;
+	k.proto |= NAT_PROTO_PSEUDO;
+	idx = nat_find(w, &k, false);
 	if (idx >= 0 && (w->t.flows[idx].flags & NAT_FLOW_HELD)) {
 		e = &w->t.flows[idx];
 		if (!live_lease(ls, e) || (paired && e->out_ip != paired)) {
@@ -213,6 +218,7 @@ static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
 		} else {
 			*f = *e;
 			nat_flow_del(w, (uint32_t)idx);
+			f->proto = in->proto;
 			f->flags = NAT_FLOW_HOLD;
 			f->tcp = 0;
 			f->pkts = 0;
@@ -222,7 +228,8 @@ static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
 	}
 	if (in->proto == NAT_PROTO_ICMP)
 		return TAKEN;
-	nat_key_set(&k, in->local_ip, in->local_port, 0, 0, in->proto);
+	nat_key_set(&k, in->local_ip, in->local_port, 0, 0,
+		    in->proto | NAT_PROTO_PSEUDO);
 	idx = nat_find(w, &k, false);
 	if (idx < 0 || !(w->t.flows[idx].flags & NAT_FLOW_BIND))
 		return TAKEN;
