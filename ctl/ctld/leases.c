@@ -226,10 +226,14 @@ static int place(const struct ctld *d, const struct lease_req *r,
 	return -EADDRINUSE;
 }
 
-/* Lowest free dynamic id; @dyn is ordered by id (store_list). */
-static uint32_t free_id(const struct ctl_lease *dyn, unsigned n)
+/* Lowest free dynamic id above the static ones (more than 999 static
+ * leases push the first dynamic id past 1000); @dyn is ordered by id
+ * (store_list). */
+static uint32_t free_id(const struct ctld *d, const struct ctl_lease *dyn,
+			unsigned n)
 {
-	uint32_t id = CTLD_DYN_ID_MIN;
+	uint32_t id = d->n_static < CTLD_DYN_ID_MIN ? CTLD_DYN_ID_MIN :
+		      d->n_static + 1;
 
 	for (unsigned i = 0; i < n && dyn[i].id <= id; i++)
 		if (dyn[i].id == id)
@@ -309,7 +313,7 @@ int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out,
 		*out = l;
 	if (rc)
 		goto out;
-	l.id = free_id(scratch, n);
+	l.id = free_id(d, scratch, n);
 	memcpy(l.holder, r->holder, sizeof(l.holder));
 	l.kind = r->kind;
 	memcpy(l.clients, r->clients, sizeof(l.clients));
@@ -506,6 +510,13 @@ unsigned leases_audit(struct ctld *d)
 
 			inside |= s->ip == l->ip && s->lo <= l->lo &&
 				  l->hi <= s->hi;
+		}
+		if (is_static_id(d, l->id)) {
+			bad++;
+			ctld_log(CTLD_WARN, "stored lease %u has the id of a "
+				 "static lease (the configuration has %u now); "
+				 "it cannot be reached", l->id, d->n_static);
+			continue;
 		}
 		if (inside && !overlaps_any(d, NULL, 0, l->ip, l->lo, l->hi))
 			continue;

@@ -62,8 +62,8 @@
  *                         of the last report's per_worker, [] when it had none
  *
  *   Lease ids: static leases 1..n in configuration order; dynamic leases
- *   the lowest free id >= 1000 (ids fit 16 bits: the engine's flows carry
- *   them).
+ *   the lowest free id >= 1000 and > n (ids fit 16 bits: the engine's
+ *   flows carry them).
  *
  *   LEASE = {"id", "holder", "kind", "ip", "lo", "hi", "clients": [...],
  *            "state": "active"|"draining", "static": bool,
@@ -134,7 +134,14 @@
 #define SHOAL_MSG_MAX 65536       /* bytes in one line, newline included */
 /* Lines between the daemon and a subscribed engine may be longer: a full
  * lease set (SHOAL_MAX_LEASES leases with their selectors) does not fit
- * SHOAL_MSG_MAX. The engine keeps its own replies under SHOAL_MSG_MAX. */
+ * SHOAL_MSG_MAX. Worst case: a LEASE is at most ~420 bytes without its
+ * clients (a 63-byte holder of escaped characters is 126, the numbers at
+ * their widest, both behaviours the longest spelling), 4096 of them
+ * ~1.7 MB, plus SHOAL_MAX_SELECTORS prefixes of at most 21 bytes: under
+ * 2 MiB; tests/ctl/test_limits.py measures 1.3 MB for 4096 leases with
+ * 63-byte names. The engine keeps its own replies under SHOAL_MSG_MAX; a
+ * daemon reply listing every lease (lease.list) is as long as the set,
+ * so clients read replies of up to SHOAL_ENGINE_MSG_MAX. */
 #define SHOAL_ENGINE_MSG_MAX (4 << 20)
 #define SHOAL_CONN_MAX 64         /* concurrent connections */
 #define SHOAL_IDLE_TIMEOUT_S 30   /* a client silent this long is closed;
