@@ -105,8 +105,9 @@ struct engine_state {
 	json_int_t workers;
 	json_t *counters;   /* object of integers, or NULL */
 	json_t *per_worker; /* array of proto.h WORKER, or NULL before a report */
-	struct engine_lease_flows lf[SHOAL_MAX_LEASES];
+	struct engine_lease_flows lf[SHOAL_MAX_LEASES]; /* sorted by id */
 	unsigned n_lf;
+	bool lf_partial; /* the report left out leases with flows */
 	struct relay relays[CTLD_RELAYS_MAX];
 	uint64_t next_eid;
 };
@@ -216,7 +217,9 @@ void engine_response(struct ctld *d, struct conn *c, json_t *msg);
 void engine_detach(struct ctld *d, uint64_t serial);
 void engine_tick(struct ctld *d);
 bool engine_is(const struct ctld *d, const struct conn *c);
-int64_t engine_lease_flows(const struct ctld *d, uint32_t id); /* -1 unknown */
+/* Flows of lease @l in the last report: 0 when a complete report of a
+ * generation that has @l leaves it out; -1 unknown. */
+int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l);
 bool engine_fresh(const struct ctld *d, uint64_t min_gen);
 /* The stats result of proto.h from the last report (a new reference), or
  * NULL if the engine never reported. */

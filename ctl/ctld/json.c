@@ -24,7 +24,7 @@ static json_t *opt_int(int64_t v)
 json_t *json_lease(const struct ctld *d, const struct ctl_lease *l)
 {
 	json_t *clients = json_array();
-	int64_t flows = engine_lease_flows(d, l->id);
+	int64_t flows = engine_lease_flows(d, l);
 	char a[16], p[24];
 
 	for (unsigned i = 0; clients && i < l->n_clients; i++) {

@@ -413,9 +413,9 @@ static bool drained(const struct ctld *d, const struct ctl_lease *l,
 {
 	int64_t age = now - l->drain_since;
 	bool fresh = engine_fresh(d, l->drain_gen);
-	int64_t flows = fresh ? engine_lease_flows(d, l->id) : -1;
+	int64_t flows = fresh ? engine_lease_flows(d, l) : -1;
 
-	if (fresh && flows <= 0 && age >= DRAIN_MIN_S)
+	if (fresh && flows == 0 && age >= DRAIN_MIN_S)
 		return true;
 	return age >= d->drain_max && !(fresh && flows > 0);
 }

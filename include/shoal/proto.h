@@ -97,7 +97,16 @@
  *   engine.report (notification from the engine, about once a second)
  *                 {"generation": G applied, "workers": N,
  *                  "counters": {name: N, ...}        (summed over workers),
- *                  "leases": [{"id": N, "flows": N}, ...],
+ *                  "leases": [{"id": N, "flows": N}, ...]
+ *                                                    (the leases with flows;
+ *                                                    one of the applied
+ *                                                    generation that is not
+ *                                                    listed has 0),
+ *                  "leases_partial": true            (only when the engine
+ *                                                    left out leases with
+ *                                                    flows to fit the line:
+ *                                                    the unlisted ones'
+ *                                                    flows are unknown),
  *                  "per_worker": [WORKER, ...]       (optional),
  *                  "refused_generation": G,          (only while the last
  *                  "refused_reason": str             set received could not
