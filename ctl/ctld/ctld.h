@@ -110,6 +110,7 @@ struct engine_state {
 	bool lf_partial; /* the report left out leases with flows */
 	struct relay relays[CTLD_RELAYS_MAX];
 	uint64_t next_eid;
+	bool push_pending; /* a leases.update waits for the engine to read */
 };
 
 struct ctld {
@@ -199,6 +200,7 @@ void server_close(struct ctld *d);
 int conn_send(struct conn *c, json_t *msg); /* takes a reference */
 void conn_close(struct conn *c);
 uint64_t conn_serial(const struct conn *c);
+size_t conn_unsent(const struct conn *c); /* bytes queued, not yet sent */
 struct conn *conn_find(struct ctld *d, uint64_t serial);
 void conn_set_engine(struct conn *c);
 

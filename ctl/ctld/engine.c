@@ -4,7 +4,9 @@
  * engine.subscribe wins and an earlier subscriber is disconnected (it is
  * a stale engine process, or a restart racing its predecessor).
  *   - subscribe: reply with the generation and the whole lease set, then
- *     leases.update after every committed change (engine_push);
+ *     leases.update after every committed change (engine_push; changes
+ *     made while the engine has not read the last update yet are sent as
+ *     one update of the latest set);
  *   - engine.report: remembered as "the last report" (stats, status,
  *     LEASE.flows, and lease_tick's "0 flows" test), each key checked on
  *     its own; per_worker entries one by one (proto.h WORKER);
@@ -224,13 +226,26 @@ bool engine_fresh(const struct ctld *d, uint64_t min_gen)
 	       e->report_gen >= min_gen;
 }
 
+/*
+ * Send leases.update with the current set. Each update carries the whole
+ * set (up to ~2 MB with SHOAL_MAX_LEASES leases), so while the engine has
+ * not read what was queued before, the update waits (push_pending) and
+ * engine_tick sends the latest set once the queue is empty: a burst of
+ * changes costs one update, not OUT_MAX worth of stale ones and the
+ * engine's connection.
+ */
 void engine_push(struct ctld *d)
 {
 	struct conn *c = engine_conn(d);
 	json_t *set;
 
+	d->eng.push_pending = false;
 	if (!c)
 		return;
+	if (conn_unsent(c)) {
+		d->eng.push_pending = true;
+		return;
+	}
 	set = json_lease_set(d);
 	if (!set) {
 		ctld_log(CTLD_ERR, "cannot build the lease set for the engine");
@@ -334,6 +349,8 @@ void engine_tick(struct ctld *d)
 {
 	int64_t now = ctld_now_ms();
 
+	if (d->eng.push_pending)
+		engine_push(d);
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
 		struct relay *r = &d->eng.relays[i];
 

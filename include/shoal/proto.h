@@ -90,7 +90,9 @@
  *                 then, whenever the lease set changes, a notification
  *                 {"jsonrpc": "2.0", "method": "leases.update",
  *                  "params": {"generation": G, "leases": [LEASE, ...]}}
- *                 carrying the whole set (at most SHOAL_MAX_LEASES).
+ *                 carrying the whole set (at most SHOAL_MAX_LEASES);
+ *                 changes made while the engine has not read the last
+ *                 update yet come as one update of the latest set.
  *                 The engine reads a LEASE's "mapping" and "filtering"
  *                 (absent or null: the defaults; any other value: the set
  *                 is refused as invalid_lease).

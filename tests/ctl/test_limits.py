@@ -125,6 +125,22 @@ def test_lease_total_is_refused_at_the_limit():
         # a draining lease still counts: the engine keeps it
         c.call("lease.release", {"id": ids[0]})
         c.expect_error("lease.add", sock_lease(size=1), "too_many_leases")
+        # an engine that does not read while 40 changes are made (40 sets
+        # of ~1.3 MB would pass the daemon's 16 MiB output limit) stays
+        # connected and then gets the latest set, in fewer updates
+        for _ in range(40):
+            c.call("lease.renew", {"id": ids[1]})
+        last = c.call("status")
+        assert last["engine"]["connected"] is True, last
+        updates = []
+        eng.s.settimeout(5)
+        while not updates or \
+                updates[-1]["params"]["generation"] < last["generation"]:
+            m = eng.recv()
+            assert m is not None, "engine dropped"
+            updates.append(m)
+        assert 1 <= len(updates) < 40, len(updates)
+        assert len(updates[-1]["params"]["leases"]) == MAX_LEASES
         print("limits: %d lease.add in %.2f s (%.1f ms each) with %d "
               "leases; lease.list of %d in %.3f s; engine set line %d bytes"
               % (DYNAMIC, dt, 1000 * dt / DYNAMIC, MAX_LEASES - DYNAMIC,
