@@ -82,8 +82,9 @@ static size_t lease_entry_bytes(uint32_t id, uint64_t flows)
 {
 	char buf[48];
 
-	return (size_t)snprintf(buf, sizeof(buf), "{\"id\":%u,\"flows\":%" PRIu64
-				"},", id, flows);
+	return (size_t)snprintf(buf, sizeof(buf),
+				"{\"id\":%u,\"flows\":%" PRIu64 "},", id,
+				flows);
 }
 
 json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,

@@ -231,8 +231,9 @@ static int parse_add(struct call *x, struct lease_req *r)
 	if (v && r->kind == SH_LEASE_SOCKET)
 		return fail(x, -EINVAL, "mapping: not allowed for kind socket");
 	if (v && sh_parse_mapping(json_string_value(v), &r->mapping))
-		return fail(x, -EINVAL, "mapping: expected endpoint-independent "
-			    "or address-and-port-dependent");
+		return fail(x, -EINVAL, "mapping: expected "
+			    "endpoint-independent or "
+			    "address-and-port-dependent");
 	v = json_object_get(p, "filtering");
 	if (v && r->kind == SH_LEASE_SOCKET)
 		return fail(x, -EINVAL, "filtering: not allowed for kind "
