@@ -100,7 +100,7 @@ static size_t heap_used(void)
 /* The timed loop; noinline so that it is one function in a profile. The
  * results are folded into a sum the caller prints, so nothing is
  * optimised away. */
-static __attribute__((noinline)) uint64_t
+static __attribute__((noinline, noclone)) uint64_t
 lookups(const struct sh_fib *fib, const uint32_t *dst, uint32_t mask,
 	unsigned n)
 {

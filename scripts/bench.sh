@@ -428,10 +428,10 @@ if has routes; then
 		fib_ir[$n]=$(div "$(sed -nE 's/^totals: ([0-9]+)/\1/p' "$TMP/fib-$n.cg")" "$k" 1)
 	done
 	"$fibb" "$ROUTE_COUNTS" >"$TMP/fib-cycles.out"
-	fib_field() { sed -nE "s/^routes $1 .* $2 ([0-9.]+).*/\1/p" "$TMP/fib-cycles.out"; }
+	fib_field() { sed -nE "s/^routes $1 (.* )?$2 ([0-9.]+).*/\2/p" "$TMP/fib-cycles.out"; }
 	b=${ROUTE_COUNTS%%,*}
 	for n in ${ROUTE_COUNTS//,/ }; do
-		row "routes, $n: instructions/lookup" "${fib_ir[$n]}" "${fib_ir[$b]}"
+		row "routes, $n: instr/lookup" "${fib_ir[$n]}" "${fib_ir[$b]}"
 	done
 	for n in ${ROUTE_COUNTS//,/ }; do
 		row "routes, $n: cycles/lookup" "$(fib_field "$n" lookup_cycles)" \
