@@ -245,6 +245,59 @@ int sh_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+/* The spellings of config.h's lease behaviours, by enum value. */
+static const char *const mapping_names[] = {
+	[SH_MAPPING_EIM] = "endpoint-independent",
+	[SH_MAPPING_APDM] = "address-and-port-dependent",
+};
+
+static const char *const filtering_names[] = {
+	[SH_FILTERING_ADF] = "address-dependent",
+	[SH_FILTERING_EIF] = "endpoint-independent",
+	[SH_FILTERING_APDF] = "address-and-port-dependent",
+};
+
+#define N_NAMES(t) (sizeof(t) / sizeof(t[0]))
+
+static int name_index(const char *const *names, unsigned n, const char *s)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+int sh_parse_mapping(const char *s, enum sh_mapping *out)
+{
+	int i = name_index(mapping_names, N_NAMES(mapping_names), s);
+
+	if (i < 0)
+		return i;
+	*out = (enum sh_mapping)i;
+	return 0;
+}
+
+int sh_parse_filtering(const char *s, enum sh_filtering *out)
+{
+	int i = name_index(filtering_names, N_NAMES(filtering_names), s);
+
+	if (i < 0)
+		return i;
+	*out = (enum sh_filtering)i;
+	return 0;
+}
+
+const char *sh_mapping_name(enum sh_mapping m)
+{
+	return (unsigned)m < N_NAMES(mapping_names) ? mapping_names[m] : NULL;
+}
+
+const char *sh_filtering_name(enum sh_filtering f)
+{
+	return (unsigned)f < N_NAMES(filtering_names) ?
+	       filtering_names[f] : NULL;
+}
+
 /* Lease and group names: 1..63 of [A-Za-z0-9_.-]. */
 static bool valid_name(const char *s)
 {
@@ -440,6 +493,30 @@ static int kw_lease_ports(struct parser *p, const struct keyword *kw,
 	return 0;
 }
 
+static int kw_lease_mapping(struct parser *p, const struct keyword *kw,
+			    const char *v)
+{
+	struct sh_lease_cfg *l = p->base;
+
+	if (sh_parse_mapping(v, &l->mapping))
+		return fail(p, p->line, "%s: expected endpoint-independent or "
+			    "address-and-port-dependent, got '%s'", kw->name,
+			    v);
+	return 0;
+}
+
+static int kw_lease_filtering(struct parser *p, const struct keyword *kw,
+			      const char *v)
+{
+	struct sh_lease_cfg *l = p->base;
+
+	if (sh_parse_filtering(v, &l->filtering))
+		return fail(p, p->line, "%s: expected endpoint-independent, "
+			    "address-dependent or address-and-port-dependent, "
+			    "got '%s'", kw->name, v);
+	return 0;
+}
+
 /* "pfx, pfx, ...": 1..SH_CFG_MAX_CLIENT_PFX network prefixes, and at most
  * SHOAL_MAX_SELECTORS over all leases. */
 static int kw_lease_clients(struct parser *p, const struct keyword *kw,
@@ -555,12 +632,15 @@ static const struct keyword nat_kws[] = {
 };
 
 /* Order matters: lease_close() indexes key_line[] with these. */
-enum { LEASE_KIND, LEASE_IP, LEASE_PORTS, LEASE_CLIENTS };
+enum { LEASE_KIND, LEASE_IP, LEASE_PORTS, LEASE_CLIENTS, LEASE_MAPPING,
+       LEASE_FILTERING };
 static const struct keyword lease_kws[] = {
 	[LEASE_KIND] = { "kind", kw_lease_kind, 0, 0, 0, true },
 	[LEASE_IP] = { "ip", kw_lease_ip, 0, 0, 0, true },
 	[LEASE_PORTS] = { "ports", kw_lease_ports, 0, 0, 0, true },
 	[LEASE_CLIENTS] = { "clients", kw_lease_clients, 0, 0, 0, false },
+	[LEASE_MAPPING] = { "mapping", kw_lease_mapping, 0, 0, 0, false },
+	[LEASE_FILTERING] = { "filtering", kw_lease_filtering, 0, 0, 0, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
@@ -579,17 +659,23 @@ KW_FITS(nat_kws);
 KW_FITS(lease_kws);
 KW_FITS(ctl_kws);
 
-/* clients is what a nat lease translates, and meaningless for a socket. */
+/* clients, mapping and filtering say what a nat lease translates and
+ * how: meaningless for a socket lease. */
 static int lease_close(struct parser *p)
 {
+	static const int nat_only[] = { LEASE_CLIENTS, LEASE_MAPPING,
+					LEASE_FILTERING };
 	const struct sh_lease_cfg *l = p->base;
 
 	if (l->kind == SH_LEASE_NAT && !p->key_line[LEASE_CLIENTS])
 		return fail(p, p->sec_line, "[%s] missing required key "
 			    "'clients' (kind nat)", p->sec_name);
-	if (l->kind == SH_LEASE_SOCKET && p->key_line[LEASE_CLIENTS])
-		return fail(p, p->key_line[LEASE_CLIENTS], "clients: not "
-			    "allowed for kind socket");
+	for (unsigned i = 0; l->kind == SH_LEASE_SOCKET &&
+	     i < sizeof(nat_only) / sizeof(nat_only[0]); i++)
+		if (p->key_line[nat_only[i]])
+			return fail(p, p->key_line[nat_only[i]], "%s: not "
+				    "allowed for kind socket",
+				    lease_kws[nat_only[i]].name);
 	return 0;
 }
 

@@ -23,9 +23,9 @@
 
 #include <shoal/proto.h>
 
-#define SH_CFG_MAX_SLICES 64
 /* The protocol's limits: a configuration the engine loads is one the
  * daemon can serve, and the other way round. */
+#define SH_CFG_MAX_SLICES SHOAL_MAX_SLICES
 #define SH_CFG_MAX_LEASES SHOAL_MAX_LEASES
 #define SH_CFG_MAX_CLIENT_PFX SHOAL_MAX_CLIENTS
 /* One limit for the engine and the protocol that reports per worker. */
@@ -204,5 +204,11 @@ int sh_parse_prefix(const char *s, struct sh_prefix *out, uint32_t *host);
 int sh_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi); /* "lo-hi" or "p" */
 int sh_parse_mac(const char *s, uint8_t mac[6]);
 int sh_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* A lease behaviour by its spelling (see enum sh_mapping), and back: the
+ * name is NULL for a value outside the enum. */
+int sh_parse_mapping(const char *s, enum sh_mapping *out);
+int sh_parse_filtering(const char *s, enum sh_filtering *out);
+const char *sh_mapping_name(enum sh_mapping m);
+const char *sh_filtering_name(enum sh_filtering f);
 
 #endif /* SHOAL_CONFIG_H */

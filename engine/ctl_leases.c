@@ -8,8 +8,43 @@
 #include "log.h"
 #include "rcu.h"
 
+/* A LEASE's optional behaviour key @key: absent or null leaves *@out at
+ * its default; anything but a known spelling is -EINVAL. */
+static int parse_behaviour(json_t *l, const char *key, int *out,
+			   int (*parse)(const char *s, int *v))
+{
+	json_t *v = json_object_get(l, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -EINVAL;
+	return parse(json_string_value(v), out);
+}
+
+static int mapping_of(const char *s, int *v)
+{
+	enum sh_mapping m;
+
+	if (sh_parse_mapping(s, &m))
+		return -EINVAL;
+	*v = (int)m;
+	return 0;
+}
+
+static int filtering_of(const char *s, int *v)
+{
+	enum sh_filtering f;
+
+	if (sh_parse_filtering(s, &f))
+		return -EINVAL;
+	*v = (int)f;
+	return 0;
+}
+
 static int parse_lease(struct nat_lease_set *ls, json_t *l)
 {
+	int mapping = SH_MAPPING_EIM, filtering = SH_FILTERING_ADF;
 	struct sh_prefix clients[SH_CFG_MAX_CLIENT_PFX];
 	const char *holder, *kind, *ip, *state;
 	struct nat_lease_spec s;
@@ -22,7 +57,9 @@ static int parse_lease(struct nat_lease_set *ls, json_t *l)
 	if (json_unpack(l, "{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s?o}", "id", &id,
 			"holder", &holder, "kind", &kind, "ip", &ip, "lo", &lo,
 			"hi", &hi, "state", &state, "clients", &cl) < 0 ||
-	    sh_parse_ipv4(ip, &addr) < 0 || lo < 1 || hi > 65535 || lo > hi)
+	    sh_parse_ipv4(ip, &addr) < 0 || lo < 1 || hi > 65535 || lo > hi ||
+	    parse_behaviour(l, "mapping", &mapping, mapping_of) < 0 ||
+	    parse_behaviour(l, "filtering", &filtering, filtering_of) < 0)
 		return -EINVAL;
 	if (cl && json_is_array(cl)) {
 		json_array_foreach(cl, i, v) {
@@ -39,6 +76,8 @@ static int parse_lease(struct nat_lease_set *ls, json_t *l)
 						   : SH_LEASE_NAT,
 		.state = strcmp(state, "active") == 0 ? NAT_LEASE_ACTIVE
 						     : NAT_LEASE_DRAINING,
+		.mapping = (enum sh_mapping)mapping,
+		.filtering = (enum sh_filtering)filtering,
 		.ip = htonl(addr),
 		.lo = (uint16_t)lo,
 		.hi = (uint16_t)hi,

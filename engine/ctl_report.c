@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <shoal/proto.h>
@@ -13,9 +15,14 @@
 /* A flows reply must fit one protocol line: stop adding flows before it
  * could outgrow it and say "truncated". */
 #define FLOWS_BUDGET (SHOAL_MSG_MAX - 4096)
-/* What a report's per_worker may take of its line: the rest holds the
- * summed counters (~2 KiB) and SHOAL_MAX_LEASES leases' flows (~10 KiB). */
-#define REPORT_WORKERS_BYTES (SHOAL_MSG_MAX - 16384)
+/* What a report's lease list may take of its line: only leases with
+ * flows are listed (SHOAL_MAX_LEASES entries of up to 42 bytes would not
+ * fit), at least 390 of them; more are left out and the report says
+ * "leases_partial". */
+#define REPORT_LEASES_BYTES 16384
+/* What per_worker may take: the rest of the line holds the summed
+ * counters (~2 KiB), the envelope and the lease list. */
+#define REPORT_WORKERS_BYTES (SHOAL_MSG_MAX - 8192 - REPORT_LEASES_BYTES)
 
 static uint64_t lease_flows(const struct sh_worker *workers, unsigned n,
 			    uint32_t id)
@@ -70,17 +77,40 @@ static json_t *worker_counters_json(const struct sh_worker *wk, unsigned n)
 	return counters;
 }
 
+/* Bytes of {"id":@id,"flows":@flows}, with its comma. */
+static size_t lease_entry_bytes(uint32_t id, uint64_t flows)
+{
+	char buf[48];
+
+	return (size_t)snprintf(buf, sizeof(buf),
+				"{\"id\":%u,\"flows\":%" PRIu64 "},", id,
+				flows);
+}
+
 json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
 		       const struct ctl_leases *st)
 {
 	const struct nat_lease_set *ls = ctl_leases_current(st);
 	json_t *leases = json_array(), *per_worker = json_array(), *msg;
+	bool partial = false;
+	size_t used = 0;
 	unsigned i;
 
-	for (i = 0; i < ls->n_leases; i++)
+	/* Leases without flows are left out: the daemon reads a complete
+	 * list's absentees as 0 (proto.h engine.report). */
+	for (i = 0; i < ls->n_leases && !partial; i++) {
+		uint64_t f = lease_flows(workers, n, ls->leases[i].id);
+
+		if (!f)
+			continue;
+		used += lease_entry_bytes(ls->leases[i].id, f);
+		if (used > REPORT_LEASES_BYTES) {
+			partial = true;
+			break;
+		}
 		json_array_append_new(leases, json_pack("{s:I, s:I}", "id",
-			(json_int_t)ls->leases[i].id, "flows",
-			(json_int_t)lease_flows(workers, n, ls->leases[i].id)));
+			(json_int_t)ls->leases[i].id, "flows", (json_int_t)f));
+	}
 	for (i = 0; i < n; i++)
 		json_array_append_new(per_worker, json_pack("{s:i, s:i, s:I, s:o}",
 			"worker", (int)i, "lcore", (int)workers[i].lcore,
@@ -91,6 +121,9 @@ json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
 			"generation", (json_int_t)st->generation,
 			"workers", (int)n, "counters", counters_json(workers, n),
 			"leases", leases, "per_worker", per_worker);
+	if (msg && partial)
+		json_object_set_new(json_object_get(msg, "params"),
+				    "leases_partial", json_true());
 	if (msg && st->refused_reason) {
 		json_t *params = json_object_get(msg, "params");
 

@@ -184,7 +184,7 @@ static void publish(struct sh_linux *lx, struct sh_fib *fib,
 	lx->fib = fib;
 	sh_rcu_publish(qsbr, &workers[0].fib, sizeof(workers[0]), n_workers,
 		       fib);
-	free(old);
+	sh_fib_free(old);
 }
 
 int sh_linux_poll(struct sh_linux *lx, struct sh_worker *workers,
@@ -226,7 +226,7 @@ void sh_linux_stop(struct sh_linux *lx)
 	if (!lx)
 		return;
 	rte_ring_free(lx->resolve);
-	free(lx->fib);
+	sh_fib_free(lx->fib);
 	if (lx->nl)
 		sh_nl_close(lx->nl);
 	free(lx);

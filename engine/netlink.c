@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The engine's view of the kernel's IPv4 routes and neighbours on the
- * mirror interfaces, kept over rtnetlink with libmnl. Plain C, no DPDK:
- * the unit tests and tests/netlink link it without EAL.
+ * mirror interfaces, kept over rtnetlink with libmnl. No DPDK here, but
+ * the snapshots it builds (fib.h) live in EAL memory.
+ *
+ * Routes are kept in a hash on (prefix, len), not a sorted array: a full
+ * Internet table (SH_FIB_MAX_ROUTES) arrives as a million events or dump
+ * parts, and each must cost O(1), not a search or a memmove.
  *
  * Two sockets, so that a request's ack or dump is never interleaved with
  * events: @ev is subscribed to the route, neighbour, link and address
@@ -58,19 +62,49 @@
 	(NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | \
 	 NUD_NOARP)
 
+/* Route pool slots are 1-based: 0 ends a chain, so calloc'd buckets
+ * are empty. Buckets: a power of two, load <= 1 at SH_FIB_MAX_ROUTES. */
+#define NL_ROUTE_BUCKETS SH_FIB_MAX_ROUTES
+
+/* A kernel route on a watched interface, in a hash chain on (prefix,
+ * len). Within one (prefix, len) the chain keeps the kernel's preference
+ * order: lower priority first, then the kernel's order for equal ones. */
+struct nl_route {
+	uint32_t prefix; /* network order */
+	uint32_t priority;
+	uint32_t nhg;    /* index into sh_nl.nhg, one reference held */
+	uint32_t next;   /* chain, or free list; 0 ends it */
+	uint8_t len;
+};
+
 struct sh_nl {
 	struct mnl_socket *ev;  /* events, non-blocking */
 	struct mnl_socket *req; /* requests and dumps */
 	uint32_t req_portid;
 	uint32_t seq;
 	bool need_resync; /* events were lost or a re-dump failed */
+	bool routes_changed; /* since nl->rt was built */
 	unsigned n_ifs;
 	int ifindex[SH_NL_MAX_IFS];
 	uint64_t generation;
 	struct sh_nl_stats stats;
-	/* Routes kept sorted exactly as struct sh_fib wants them. */
+	/* Routes: pool slots 1..SH_FIB_MAX_ROUTES (malloc'd, touched only
+	 * as used), hash chains, a free list and the high-water mark. */
+	struct nl_route *routes;
+	uint32_t *buckets;
+	uint32_t route_free;
+	uint32_t route_top;
 	unsigned n_routes;
-	struct sh_route routes[SH_FIB_MAX_ROUTES];
+	/* Next-hop sets the routes share, interned: the first n_nhg slots
+	 * were used, refs 0 = free. Searched linearly (a table has as many
+	 * sets as distinct gateways, few; main lcore only, per event). */
+	unsigned n_nhg;
+	uint32_t nhg_refs[SH_FIB_MAX_NHG];
+	struct sh_nhg nhg[SH_FIB_MAX_NHG];
+	/* The route part of the last snapshot (one reference), reused while
+	 * only neighbours change; and the build's scratch array. */
+	struct sh_fib_routes *rt;
+	struct sh_route *scratch;
 	/* Neighbours unordered; searched linearly (<= SH_FIB_MAX_NEIGH, on
 	 * the main lcore only, per event). */
 	unsigned n_neigh;
@@ -131,14 +165,41 @@ static bool nl_watched(const struct sh_nl *nl, int ifindex)
 
 /* ---- routes ---- */
 
+/* A next hop of a multipath route: its attributes parsed into @g, unless
+ * it is dead, on an unwatched interface, or via another family. When @g
+ * is full the next hop is counted (paths_full) and left out. */
+static int nexthop_add(struct sh_nl *nl, const struct rtnexthop *nh,
+		       struct sh_nhg *g)
+{
+	const struct nlattr *ntb[RTA_MAX + 1] = { NULL };
+	struct nl_attrs np = { route_policy, RTA_MAX, ntb };
+
+	if ((nh->rtnh_flags & RTNH_F_DEAD) || !nl_watched(nl, nh->rtnh_ifindex))
+		return 0;
+	if (mnl_attr_parse_payload(RTNH_DATA(nh), nh->rtnh_len - sizeof(*nh),
+				   attr_cb, &np) < 0)
+		return -EINVAL;
+	if (ntb[RTA_VIA])
+		return 0;
+	if (g->n == SH_FIB_MAX_PATHS) {
+		nl->stats.paths_full++;
+		return 0;
+	}
+	g->nh[g->n].ifindex = nh->rtnh_ifindex;
+	g->nh[g->n].gateway = ntb[RTA_GATEWAY] ?
+		mnl_attr_get_u32(ntb[RTA_GATEWAY]) : 0;
+	g->n++;
+	return 0;
+}
+
 /*
- * Decode a route message into @r. 0: an IPv4 main-table unicast route
- * without TOS, key (prefix, len, priority) filled, ifindex/gateway set to
- * its next hop on a watched interface or ifindex 0 when it has none.
+ * Decode a route message into @r (prefix, len, priority) and its next
+ * hops on watched interfaces into @g (g->n == 0 when it has none; nhg of
+ * @r is not set). 0: an IPv4 main-table unicast route without TOS.
  * -ENOENT: a route this engine never uses. -EINVAL: malformed.
  */
-static int route_parse(const struct sh_nl *nl, const struct nlmsghdr *nlh,
-		       struct sh_route *r)
+static int route_parse(struct sh_nl *nl, const struct nlmsghdr *nlh,
+		       struct nl_route *r, struct sh_nhg *g)
 {
 	const struct nlattr *tb[RTA_MAX + 1] = { NULL };
 	struct nl_attrs p = { route_policy, RTA_MAX, tb };
@@ -164,9 +225,10 @@ static int route_parse(const struct sh_nl *nl, const struct nlmsghdr *nlh,
 
 	memset(r, 0, sizeof(*r));
 	r->len = rtm->rtm_dst_len;
-	r->mask = len_to_mask(r->len);
-	r->prefix = tb[RTA_DST] ? mnl_attr_get_u32(tb[RTA_DST]) & r->mask : 0;
+	r->prefix = tb[RTA_DST] ?
+		mnl_attr_get_u32(tb[RTA_DST]) & len_to_mask(r->len) : 0;
 	r->priority = tb[RTA_PRIORITY] ? mnl_attr_get_u32(tb[RTA_PRIORITY]) : 0;
+	g->n = 0;
 
 	/* A gateway of another family (RFC 5549) needs an IPv6 neighbour,
 	 * which we do not track: no usable next hop. */
@@ -176,142 +238,230 @@ static int route_parse(const struct sh_nl *nl, const struct nlmsghdr *nlh,
 		int oif = (int)mnl_attr_get_u32(tb[RTA_OIF]);
 
 		if (!(rtm->rtm_flags & RTNH_F_DEAD) && nl_watched(nl, oif)) {
-			r->ifindex = oif;
-			r->gateway = tb[RTA_GATEWAY] ?
+			g->nh[0].ifindex = oif;
+			g->nh[0].gateway = tb[RTA_GATEWAY] ?
 				mnl_attr_get_u32(tb[RTA_GATEWAY]) : 0;
+			g->n = 1;
 		}
 		return 0;
 	}
 	if (tb[RTA_MULTIPATH]) {
-		/* Multipath: the engine has no per-flow ECMP hash, so it takes
-		 * the first live next hop on a watched interface, for every
-		 * destination of the route. */
+		/* Multipath: every live next hop on a watched interface, in
+		 * the kernel's order; the lookup spreads flows over them
+		 * (equally: the kernel's weights, rtnh_hops, are not used). */
 		const struct nlattr *mp = tb[RTA_MULTIPATH];
 		const struct rtnexthop *nh = mnl_attr_get_payload(mp);
 		int left = mnl_attr_get_payload_len(mp);
 
 		for (; RTNH_OK(nh, left);
-		     left -= RTNH_ALIGN(nh->rtnh_len), nh = RTNH_NEXT(nh)) {
-			const struct nlattr *ntb[RTA_MAX + 1] = { NULL };
-			struct nl_attrs np = { route_policy, RTA_MAX, ntb };
-
-			if ((nh->rtnh_flags & RTNH_F_DEAD) ||
-			    !nl_watched(nl, nh->rtnh_ifindex))
-				continue;
-			if (mnl_attr_parse_payload(RTNH_DATA(nh),
-						   nh->rtnh_len - sizeof(*nh),
-						   attr_cb, &np) < 0)
+		     left -= RTNH_ALIGN(nh->rtnh_len), nh = RTNH_NEXT(nh))
+			if (nexthop_add(nl, nh, g) < 0)
 				return -EINVAL;
-			if (ntb[RTA_VIA])
-				continue;
-			r->ifindex = nh->rtnh_ifindex;
-			r->gateway = ntb[RTA_GATEWAY] ?
-				mnl_attr_get_u32(ntb[RTA_GATEWAY]) : 0;
-			break;
+	}
+	return 0;
+}
+
+/* Slots are compared in full: nexthop_add() and route_parse() fill the
+ * unused tail of a set with zeros (callers zero the set first). */
+static bool nhg_equal(const struct sh_nhg *a, const struct sh_nhg *b)
+{
+	return a->n == b->n &&
+	       memcmp(a->nh, b->nh, a->n * sizeof(a->nh[0])) == 0;
+}
+
+/* Index of the live set equal to @g, or -1. */
+static int nhg_find(const struct sh_nl *nl, const struct sh_nhg *g)
+{
+	for (unsigned i = 0; i < nl->n_nhg; i++)
+		if (nl->nhg_refs[i] > 0 && nhg_equal(&nl->nhg[i], g))
+			return (int)i;
+	return -1;
+}
+
+/* A reference to the set equal to @g, interned if new; -ENOSPC when
+ * SH_FIB_MAX_NHG distinct sets are live. */
+static int nhg_get(struct sh_nl *nl, const struct sh_nhg *g)
+{
+	int i = nhg_find(nl, g);
+
+	if (i < 0) {
+		for (i = 0; i < (int)nl->n_nhg && nl->nhg_refs[i] > 0; i++)
+			;
+		if (i == SH_FIB_MAX_NHG)
+			return -ENOSPC;
+		if (i == (int)nl->n_nhg)
+			nl->n_nhg++;
+		nl->nhg[i] = *g;
+	}
+	nl->nhg_refs[i]++;
+	return i;
+}
+
+static uint32_t route_bucket(uint32_t prefix, uint8_t len)
+{
+	uint32_t h = (prefix ^ ((uint32_t)len << 24)) * 0x9e3779b1u;
+
+	h ^= h >> 15;
+	return (h * 0x85ebca6bu) & (NL_ROUTE_BUCKETS - 1);
+}
+
+static bool route_same_prefix(const struct nl_route *a, uint32_t prefix,
+			      uint8_t len)
+{
+	return a->prefix == prefix && a->len == len;
+}
+
+/* The first route with @r's (prefix, len, priority) and, when @nhg >= 0,
+ * that next-hop set: its slot and the slot before it in the chain (0 at
+ * the head). 0 when there is none. */
+static uint32_t route_find(const struct sh_nl *nl, const struct nl_route *r,
+			   int nhg, uint32_t *prev)
+{
+	uint32_t b = route_bucket(r->prefix, r->len), p = 0;
+
+	for (uint32_t i = nl->buckets[b]; i != 0; p = i, i = nl->routes[i].next) {
+		const struct nl_route *e = &nl->routes[i];
+
+		if (route_same_prefix(e, r->prefix, r->len) &&
+		    e->priority == r->priority &&
+		    (nhg < 0 || e->nhg == (uint32_t)nhg)) {
+			*prev = p;
+			return i;
 		}
 	}
 	return 0;
 }
 
-static bool route_same_key(const struct sh_route *a, const struct sh_route *b)
+static void route_remove(struct sh_nl *nl, uint32_t i, uint32_t prev)
 {
-	return a->prefix == b->prefix && a->len == b->len &&
-	       a->priority == b->priority;
-}
+	struct nl_route *e = &nl->routes[i];
 
-static bool route_same(const struct sh_route *a, const struct sh_route *b)
-{
-	return route_same_key(a, b) && a->ifindex == b->ifindex &&
-	       a->gateway == b->gateway;
-}
-
-/* <0, 0, >0 as @a sorts before, with, after @b: longer prefix first, then
- * lower priority. Entries that compare equal keep the kernel's order. */
-static int route_cmp(const struct sh_route *a, const struct sh_route *b)
-{
-	if (a->len != b->len)
-		return a->len > b->len ? -1 : 1;
-	if (a->priority != b->priority)
-		return a->priority < b->priority ? -1 : 1;
-	return 0;
-}
-
-static void route_remove(struct sh_nl *nl, unsigned i)
-{
-	memmove(&nl->routes[i], &nl->routes[i + 1],
-		(nl->n_routes - i - 1) * sizeof(nl->routes[0]));
+	if (prev == 0)
+		nl->buckets[route_bucket(e->prefix, e->len)] = e->next;
+	else
+		nl->routes[prev].next = e->next;
+	nl->nhg_refs[e->nhg]--;
+	e->next = nl->route_free;
+	nl->route_free = i;
 	nl->n_routes--;
 }
 
-/* Insert keeping the order: @append places it after the routes it compares
- * equal to (the kernel's NLM_F_APPEND, and dumps, which come in kernel
- * order); otherwise before them (a plain create is inserted first). */
-static int route_insert(struct sh_nl *nl, const struct sh_route *r,
-			bool append)
+/* Insert @r with next hops @g: after the routes for its prefix that the
+ * kernel prefers, and after those of equal priority too when @append
+ * (the kernel's NLM_F_APPEND, and dumps, which come in kernel order);
+ * a plain create goes before them. 1 if kept, 0 if the table is full. */
+static int route_insert(struct sh_nl *nl, const struct nl_route *r,
+			const struct sh_nhg *g, bool append)
 {
-	unsigned i = 0;
+	uint32_t b = route_bucket(r->prefix, r->len), after = 0, i;
+	int nhg;
 
 	if (nl->n_routes == SH_FIB_MAX_ROUTES) {
 		nl->stats.routes_full++;
 		return 0;
 	}
-	while (i < nl->n_routes &&
-	       (route_cmp(&nl->routes[i], r) < 0 ||
-		(append && route_cmp(&nl->routes[i], r) == 0)))
-		i++;
-	memmove(&nl->routes[i + 1], &nl->routes[i],
-		(nl->n_routes - i) * sizeof(nl->routes[0]));
+	nhg = nhg_get(nl, g);
+	if (nhg < 0) {
+		nl->stats.nhg_full++;
+		return 0;
+	}
+	/* Bounded by the chain; chains are short (load <= 1). */
+	for (i = nl->buckets[b]; i != 0; i = nl->routes[i].next) {
+		const struct nl_route *e = &nl->routes[i];
+
+		if (route_same_prefix(e, r->prefix, r->len) &&
+		    (e->priority < r->priority ||
+		     (append && e->priority == r->priority)))
+			after = i;
+	}
+	if (nl->route_free != 0) {
+		i = nl->route_free;
+		nl->route_free = nl->routes[i].next;
+	} else {
+		i = ++nl->route_top;
+	}
 	nl->routes[i] = *r;
+	nl->routes[i].nhg = (uint32_t)nhg;
+	if (after == 0) {
+		nl->routes[i].next = nl->buckets[b];
+		nl->buckets[b] = i;
+	} else {
+		nl->routes[i].next = nl->routes[after].next;
+		nl->routes[after].next = i;
+	}
 	nl->n_routes++;
 	return 1;
 }
 
+static void routes_clear(struct sh_nl *nl)
+{
+	memset(nl->buckets, 0, NL_ROUTE_BUCKETS * sizeof(nl->buckets[0]));
+	memset(nl->nhg_refs, 0, sizeof(nl->nhg_refs));
+	nl->route_free = 0;
+	nl->route_top = 0;
+	nl->n_routes = 0;
+	nl->n_nhg = 0;
+	nl->routes_changed = true;
+}
+
 /*
- * Apply RTM_NEWROUTE / RTM_DELROUTE (or a dump part). 1 if the kept routes
- * changed. Routes are told apart by (prefix, len, priority, next hop): the
- * kernel refuses two identical ones, so a NEWROUTE for a route we hold is
- * a replay and changes nothing.
+ * Apply RTM_NEWROUTE / RTM_DELROUTE (or a dump part). 1 if the kept
+ * routes changed. Routes are told apart by (prefix, len, priority, next
+ * hops): the kernel refuses two identical ones, so a NEWROUTE for a route
+ * we hold is a replay and changes nothing.
  */
 static int route_apply(struct sh_nl *nl, const struct nlmsghdr *nlh)
 {
-	struct sh_route r;
-	unsigned i;
+	struct sh_nhg g;
+	struct nl_route r;
+	uint32_t i, prev;
+	int nhg, ret;
 
-	if (route_parse(nl, nlh, &r) < 0)
+	memset(&g, 0, sizeof(g));
+	if (route_parse(nl, nlh, &r, &g) < 0)
 		return 0;
+	nhg = g.n != 0 ? nhg_find(nl, &g) : -1;
 	if (nlh->nlmsg_type == RTM_DELROUTE) {
-		if (r.ifindex == 0)
+		if (nhg < 0)
 			return 0;
-		for (i = 0; i < nl->n_routes; i++) {
-			if (route_same(&nl->routes[i], &r)) {
-				route_remove(nl, i);
-				return 1;
-			}
-		}
-		return 0;
+		i = route_find(nl, &r, nhg, &prev);
+		if (i == 0)
+			return 0;
+		route_remove(nl, i, prev);
+		nl->routes_changed = true;
+		return 1;
 	}
-	for (i = 0; r.ifindex != 0 && i < nl->n_routes; i++)
-		if (route_same(&nl->routes[i], &r))
-			return 0;
+	if (nhg >= 0 && route_find(nl, &r, nhg, &prev) != 0)
+		return 0;
 	if (nlh->nlmsg_flags & NLM_F_REPLACE) {
 		/* The kernel replaced the first route with this key. We only
 		 * see watched ones: if that first one was not watched, the one
 		 * we change here is the wrong one (needs `ip route append`
 		 * with mixed interfaces on one prefix and metric). */
-		for (i = 0; i < nl->n_routes; i++) {
-			if (!route_same_key(&nl->routes[i], &r))
-				continue;
-			if (r.ifindex != 0)
-				nl->routes[i] = r;
-			else
-				route_remove(nl, i);
+		i = route_find(nl, &r, -1, &prev);
+		if (i != 0) {
+			struct nl_route *e = &nl->routes[i];
+
+			nhg = g.n != 0 ? nhg_get(nl, &g) : -1;
+			if (nhg < 0) {
+				if (g.n != 0)
+					nl->stats.nhg_full++;
+				route_remove(nl, i, prev);
+			} else {
+				nl->nhg_refs[e->nhg]--;
+				e->nhg = (uint32_t)nhg;
+			}
+			nl->routes_changed = true;
 			return 1;
 		}
 	}
-	if (r.ifindex == 0)
+	if (g.n == 0)
 		return 0;
-	return route_insert(nl, &r, (nlh->nlmsg_flags &
-				     (NLM_F_APPEND | NLM_F_MULTI)) != 0);
+	ret = route_insert(nl, &r, &g, (nlh->nlmsg_flags &
+					(NLM_F_APPEND | NLM_F_MULTI)) != 0);
+	if (ret > 0)
+		nl->routes_changed = true;
+	return ret;
 }
 
 /* ---- neighbours ---- */
@@ -475,7 +625,7 @@ static int nl_resync(struct sh_nl *nl)
 	int ret = -EINTR;
 
 	for (unsigned a = 0; a < NL_DUMP_ATTEMPTS && ret == -EINTR; a++) {
-		nl->n_routes = 0;
+		routes_clear(nl);
 		nl->n_neigh = 0;
 		ret = nl_dump(nl, RTM_GETROUTE, sizeof(struct rtmsg),
 			      route_apply);
@@ -593,6 +743,16 @@ struct sh_nl *sh_nl_open(const int *ifindex, unsigned n)
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* Large, and touched only as far as they are used (calloc of this
+	 * size maps fresh zero pages): the buckets are 4 MiB, the pool and
+	 * the scratch array grow with the routes (20 + 16 B each). */
+	nl->buckets = calloc(NL_ROUTE_BUCKETS, sizeof(nl->buckets[0]));
+	nl->routes = calloc(SH_FIB_MAX_ROUTES + 1, sizeof(nl->routes[0]));
+	nl->scratch = calloc(SH_FIB_MAX_ROUTES, sizeof(nl->scratch[0]));
+	if (nl->buckets == NULL || nl->routes == NULL || nl->scratch == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (ifindex[i] <= 0) {
 			ret = -EINVAL;
@@ -657,6 +817,10 @@ void sh_nl_close(struct sh_nl *nl)
 		mnl_socket_close(nl->ev);
 	if (nl->req != NULL)
 		mnl_socket_close(nl->req);
+	sh_fib_routes_put(nl->rt);
+	free(nl->buckets);
+	free(nl->routes);
+	free(nl->scratch);
 	free(nl);
 }
 
@@ -670,11 +834,42 @@ void sh_nl_stats_get(const struct sh_nl *nl, struct sh_nl_stats *st)
 	*st = nl->stats;
 }
 
+/* A route part from the kept routes: every chain in order, so that for
+ * one prefix and length the builder sees the kernel's preferred route
+ * first. Bounded by the buckets and the routes. */
+static struct sh_fib_routes *routes_build(struct sh_nl *nl)
+{
+	unsigned n = 0;
+
+	for (uint32_t b = 0; b < NL_ROUTE_BUCKETS; b++) {
+		for (uint32_t i = nl->buckets[b]; i != 0;
+		     i = nl->routes[i].next) {
+			const struct nl_route *e = &nl->routes[i];
+
+			nl->scratch[n].prefix = e->prefix;
+			nl->scratch[n].priority = e->priority;
+			nl->scratch[n].nhg = e->nhg;
+			nl->scratch[n].len = e->len;
+			n++;
+		}
+	}
+	return sh_fib_routes_build(nl->scratch, n, nl->nhg, nl->n_nhg);
+}
+
 struct sh_fib *sh_nl_fib_build(struct sh_nl *nl)
 {
-	struct sh_fib *fib = sh_fib_build(nl->generation + 1, nl->routes,
-					  nl->n_routes, nl->neigh, nl->n_neigh);
+	struct sh_fib *fib;
 
+	if (nl->rt == NULL || nl->routes_changed) {
+		struct sh_fib_routes *rt = routes_build(nl);
+
+		if (rt == NULL)
+			return NULL;
+		sh_fib_routes_put(nl->rt);
+		nl->rt = rt;
+		nl->routes_changed = false;
+	}
+	fib = sh_fib_build(nl->generation + 1, nl->rt, nl->neigh, nl->n_neigh);
 	if (fib != NULL)
 		nl->generation++;
 	return fib;

@@ -10,10 +10,12 @@
  * (fib.h) with sh_nl_fib_build() and publishes it to the workers (RCU: one
  * pointer store, the old snapshot freed after every worker passed a
  * quiescent point). Workers only read snapshots, through sh_fib_lookup().
+ * The routes' rte_fib is rebuilt only when routes changed; snapshots
+ * built for neighbour changes share the previous one.
  *
  * Only state on the watched interfaces (the kernel mirrors) is kept:
- * IPv4 unicast routes of the main table whose output interface is watched,
- * and IPv4 neighbours on watched interfaces in a usable state (REACHABLE,
+ * IPv4 unicast routes of the main table with a next hop on a watched
+ * interface (for multipath routes, all such next hops), and IPv4 neighbours on watched interfaces in a usable state (REACHABLE,
  * STALE, DELAY, PROBE, PERMANENT, NOARP).
  *
  * Errors: 0 or -errno; nothing here prints or exits.
@@ -36,6 +38,8 @@ struct sh_nl_stats {
 	uint64_t resyncs;     /* full re-dumps after the initial one */
 	uint64_t routes_full; /* routes not kept: SH_FIB_MAX_ROUTES reached */
 	uint64_t neigh_full;  /* neighbours not kept: SH_FIB_MAX_NEIGH full */
+	uint64_t nhg_full;    /* routes not kept: SH_FIB_MAX_NHG sets in use */
+	uint64_t paths_full;  /* next hops left out: SH_FIB_MAX_PATHS */
 };
 
 /*
@@ -66,8 +70,9 @@ void sh_nl_stats_get(const struct sh_nl *nl, struct sh_nl_stats *st);
  */
 int sh_nl_process(struct sh_nl *nl);
 
-/* A new snapshot of the current state (sh_fib_build(); free with free()).
- * NULL with errno on failure. */
+/* A new snapshot of the current state (sh_fib_build(); free with
+ * sh_fib_free()); its route part is rebuilt only if routes changed since
+ * the last call. NULL with errno on failure. Needs EAL (rte_fib). */
 struct sh_fib *sh_nl_fib_build(struct sh_nl *nl);
 
 /*

@@ -160,9 +160,10 @@ static void ask_resolve(struct sh_worker *wk, int ifindex, uint32_t nh)
 		rte_ring_mp_enqueue(wk->resolve, SH_RESOLVE_REQ(ifindex, nh));
 }
 
-/* Ethernet addresses for a packet leaving on @to towards @dst. */
+/* Ethernet addresses for a packet from @src leaving on @to towards @dst. */
 static inline unsigned set_l2(struct sh_worker *wk, const struct sh_fib *fib,
-			      enum sh_side to, struct rte_mbuf *m, uint32_t dst)
+			      enum sh_side to, struct rte_mbuf *m, uint32_t src,
+			      uint32_t dst)
 {
 	const struct sh_port *out = &wk->port[to];
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -174,7 +175,7 @@ static inline unsigned set_l2(struct sh_worker *wk, const struct sh_fib *fib,
 	} else {
 		if (unlikely(!fib))
 			return SH_DROP_NO_ROUTE;
-		switch (sh_fib_lookup(fib, dst, &ifindex, &nh,
+		switch (sh_fib_lookup(fib, src, dst, &ifindex, &nh,
 				      eth->dst_addr.addr_bytes)) {
 		case SH_FIB_OK:
 			if (unlikely(ifindex != out->mirror_ifindex))
@@ -242,7 +243,7 @@ static inline void tx_routed(struct sh_worker *wk, enum sh_side to,
 
 /* Hold @m until its next hop resolves; false when the queue is full. */
 static bool pending_add(struct sh_worker *wk, enum sh_side to,
-			struct rte_mbuf *m, uint32_t dst)
+			struct rte_mbuf *m, uint32_t src, uint32_t dst)
 {
 	struct sh_pending *p;
 
@@ -250,6 +251,7 @@ static bool pending_add(struct sh_worker *wk, enum sh_side to,
 		return false;
 	p = &wk->pending[wk->n_pending++];
 	p->m = m;
+	p->src = src;
 	p->dst = dst;
 	p->since = wk->nat->now;
 	p->side = (uint8_t)to;
@@ -273,7 +275,7 @@ static void pending_retry(struct sh_worker *wk, const struct sh_fib *fib)
 	wk->pending_checked = now;
 	while (i < wk->n_pending) {
 		struct sh_pending *p = &wk->pending[i];
-		unsigned v = set_l2(wk, fib, p->side, p->m, p->dst);
+		unsigned v = set_l2(wk, fib, p->side, p->m, p->src, p->dst);
 
 		if (v == SH_DROP_NO_NEIGHBOUR && now - p->since < SH_PENDING_MS) {
 			i++;
@@ -403,6 +405,25 @@ static void oversize(struct sh_worker *wk, const struct nat_lease_set *ls,
 		     const struct sh_fib *fib, enum sh_side from,
 		     struct rte_mbuf *m, struct nat_pkt *p);
 
+/* Ethernet addresses for @m, translated and parsed into @p, leaving on
+ * @to; false when it was held for its next hop or dropped instead. */
+static inline bool route(struct sh_worker *wk, const struct sh_fib *fib,
+			 enum sh_side to, struct rte_mbuf *m,
+			 const struct nat_pkt *p)
+{
+	uint32_t src, dst;
+	unsigned v;
+
+	memcpy(&src, p->ip + 12, sizeof(src));
+	memcpy(&dst, p->ip + 16, sizeof(dst));
+	v = set_l2(wk, fib, to, m, src, dst);
+	if (likely(v == SH_OK))
+		return true;
+	if (v != SH_DROP_NO_NEIGHBOUR || !pending_add(wk, to, m, src, dst))
+		drop(wk, v, m);
+	return false;
+}
+
 /* Dispatch one packet received on data port @from, parsed into @p with
  * verdict @v: translate and forward it, punt it, or count its drop. */
 static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
@@ -410,7 +431,6 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 			  struct rte_mbuf *m, struct nat_pkt *p, unsigned v)
 {
 	enum sh_side to = from ^ 1;
-	uint32_t dst;
 
 	if (unlikely(v != SH_OK)) {
 		if (v == SH_DROP_NOT_IPV4) /* ARP, IPv6, LLDP...: Linux's */
@@ -422,14 +442,8 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 	v = translate(wk, ls, from, p);
 	if (unlikely(v != SH_OK))
 		return refuse(wk, ls, fib, from, m, p, v);
-	memcpy(&dst, p->ip + 16, sizeof(dst)); /* after translation */
-	v = set_l2(wk, fib, to, m, dst);
-	if (unlikely(v != SH_OK)) {
-		if (v == SH_DROP_NO_NEIGHBOUR && pending_add(wk, to, m, dst))
-			return;
-		return drop(wk, v, m);
-	}
-	tx_data(wk, to, m);
+	if (route(wk, fib, to, m, p))
+		tx_data(wk, to, m);
 }
 
 /* handle() for a packet larger than the output port's MTU, out of line:
@@ -443,7 +457,6 @@ static __rte_noinline void oversize(struct sh_worker *wk,
 				   struct rte_mbuf *m, struct nat_pkt *p)
 {
 	enum sh_side to = from ^ 1;
-	uint32_t dst;
 	unsigned v;
 
 	if (p->ip[IP4_FRAG] & 0x40)
@@ -451,14 +464,8 @@ static __rte_noinline void oversize(struct sh_worker *wk,
 	v = translate(wk, ls, from, p);
 	if (v != SH_OK)
 		return refuse(wk, ls, fib, from, m, p, v);
-	memcpy(&dst, p->ip + 16, sizeof(dst));
-	v = set_l2(wk, fib, to, m, dst);
-	if (v != SH_OK) {
-		if (v == SH_DROP_NO_NEIGHBOUR && pending_add(wk, to, m, dst))
-			return;
-		return drop(wk, v, m);
-	}
-	tx_fragments(wk, to, m);
+	if (route(wk, fib, to, m, p))
+		tx_fragments(wk, to, m);
 }
 
 /* Stage @m (parsed into @p) for its owner when that is another worker;

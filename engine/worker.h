@@ -73,6 +73,7 @@ struct sh_port {
 
 struct sh_pending {
 	struct rte_mbuf *m;
+	uint32_t src;   /* the flow's source (multipath choice) */
 	uint32_t dst;   /* the destination the next hop is for */
 	uint32_t since; /* ms */
 	uint8_t side;   /* output side */

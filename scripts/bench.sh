@@ -24,10 +24,16 @@
 #   vs nftables        Linux nftables SNAT and the engine on one veth
 #                      topology with one generator (scripts/lib/vskernel.sh).
 #   memory             the engine's bytes per flow at the largest N.
+#   routes             route lookup cost with 10, 10K and 1M routes
+#                      (bench/fib_bench.c: an Internet-shaped table,
+#                      random destinations): callgrind's instructions per
+#                      lookup and cycles per lookup; baseline: the
+#                      10-route table in the same run.
 #
 # Usage: scripts/bench.sh [--quick] [--huge] [--runs R] [--window SECONDS]
 #                         [--flows N[,N...]] [--cases C[,C...]]
-# Cases: established (with memory), new, icount, workers, kernel; default all.
+# Cases: established (with memory), new, icount, workers, kernel, routes;
+# default all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,7 +42,8 @@ USAGE="usage: $0 [--quick] [--huge] [--runs R] [--window S] [--flows N[,N...]] [
 RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000 NEW_FLOWS=1000000
 FULL_PORTS=4096 ICOUNT_FLOWS=1000,65536 ICOUNT_SECONDS=4
 WORKER_FLOWS=1000
-CASES=established,new,icount,workers,kernel
+CASES=established,new,icount,workers,kernel,routes
+ROUTE_COUNTS=10,10000,1048576
 KERNEL_FLOWS=65536 HUGE=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -402,6 +409,39 @@ if has kernel; then
 		"$(div 1000000 "$k_cpu" 0)"
 	echo "  (generator offered $e_off pps to the engine, $k_off pps to nftables;" \
 		"$KERNEL_FLOWS flows)"
+fi
+
+# Route lookups against the table's size (bench/fib_bench.c). The
+# instruction count is exact (callgrind instruments only the lookups; the
+# build runs natively); cycles are the fastest of 5 rounds on random
+# destinations, each a cache miss on the 32 MiB tbl24 whatever the size.
+# The baseline column is the first (smallest) table.
+if has routes; then
+	fibb=$ROOT/$BUILD/engine/fib-bench
+	declare -A fib_ir
+	for n in ${ROUTE_COUNTS//,/ }; do
+		valgrind --tool=callgrind --instr-atstart=no --toggle-collect=lookups \
+			--callgrind-out-file="$TMP/fib-$n.cg" "$fibb" --icount "$n" \
+			>"$TMP/fib-$n.out" 2>"$TMP/fib-$n.log" ||
+			{ cat "$TMP/fib-$n.log" >&2; exit 1; }
+		k=$(sed -nE 's/^routes [0-9]+ lookups ([0-9]+).*/\1/p' "$TMP/fib-$n.out")
+		fib_ir[$n]=$(div "$(sed -nE 's/^totals: ([0-9]+)/\1/p' "$TMP/fib-$n.cg")" "$k" 1)
+	done
+	"$fibb" "$ROUTE_COUNTS" >"$TMP/fib-cycles.out"
+	fib_field() { sed -nE "s/^routes $1 (.* )?$2 ([0-9.]+).*/\2/p" "$TMP/fib-cycles.out"; }
+	b=${ROUTE_COUNTS%%,*}
+	for n in ${ROUTE_COUNTS//,/ }; do
+		row "routes, $n: instr/lookup" "${fib_ir[$n]}" "${fib_ir[$b]}"
+	done
+	for n in ${ROUTE_COUNTS//,/ }; do
+		row "routes, $n: cycles/lookup" "$(fib_field "$n" lookup_cycles)" \
+			"$(fib_field "$b" lookup_cycles)"
+	done
+	for n in ${ROUTE_COUNTS//,/ }; do
+		echo "  ($n routes: built in $(fib_field "$n" build_s) s," \
+			"$(fib_field "$n" eal_mib) MiB of EAL memory)"
+	done
+	echo "  (baseline: the $b-route table; flat means every ratio near 1)"
 fi
 
 # The engine states its table's cost at start-up (nat_table_bytes()).

@@ -9,13 +9,15 @@
 
 #include "shoalctl.h"
 
-#define OPT_MAX 8
+#define OPT_MAX 10
 #define POS_MAX 8
 
 struct opt {
 	const char *name;    /* "--holder" */
 	const char *alt;     /* a second exact spelling ("-v"), or NULL */
 	const char *metavar; /* the value's name, or NULL for a flag */
+	const char *choices; /* the values it takes, space-separated (checked
+				and completed), or NULL: any */
 };
 
 struct cmd;

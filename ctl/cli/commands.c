@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <shoal/counters.h>
 #include <shoal/proto.h>
@@ -55,6 +56,30 @@ static int put_uint(struct call *c, json_t *params, const char *opt,
 				 (unsigned long long)max, s);
 	json_object_set_new(params, key, json_integer((json_int_t)v));
 	return 0;
+}
+
+/* Optional option with a fixed set of values (struct opt.choices) into
+ * params[key], as given. */
+static int put_choice(struct call *c, json_t *params, const char *opt,
+		      const char *key)
+{
+	const char *s = opt_val(c, opt), *ch = NULL, *w;
+	size_t n;
+	int i;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; c->cmd->opts[i].name != NULL; i++)
+		if (strcmp(c->cmd->opts[i].name, opt) == 0)
+			ch = c->cmd->opts[i].choices;
+	n = strlen(s);
+	for (w = ch; n && w != NULL; w = strchr(w, ' ') ? strchr(w, ' ') + 1 :
+	     NULL)
+		if (strncmp(w, s, n) == 0 && (w[n] == ' ' || w[n] == '\0')) {
+			json_object_set_new(params, key, json_string(s));
+			return 0;
+		}
+	return usage_err(c, "%s: one of %s, not '%s'", opt, ch ? ch : "?", s);
 }
 
 static int put_id(struct call *c, json_t *params)
@@ -116,8 +141,13 @@ static int build_lease_add(struct call *c, json_t *params)
 		json_object_set_new(params, "ports", json_string(range));
 	}
 	if (put_uint(c, params, "--size", "size", 1, 65535) < 0 ||
-	    put_uint(c, params, "--ttl", "ttl", 1, UINT32_MAX) < 0)
+	    put_uint(c, params, "--ttl", "ttl", 1, UINT32_MAX) < 0 ||
+	    put_choice(c, params, "--mapping", "mapping") < 0 ||
+	    put_choice(c, params, "--filtering", "filtering") < 0)
 		return -EINVAL;
+	if (sock && (opt_val(c, "--mapping") || opt_val(c, "--filtering")))
+		return usage_err(c, "--mapping and --filtering are for nat "
+				 "leases (--clients), not --socket");
 	return 0;
 }
 
@@ -168,6 +198,14 @@ static const struct pfield lease_fields[] = {
 	  .flags = PF_NOTABLE },
 	{ .key = "expires", .title = "EXPIRES", .type = PF_EXPIRES },
 	{ .key = "flows", .title = "FLOWS", .type = PF_UINT },
+	{ .key = "mapping", .title = "MAPPING", .type = PF_STR,
+	  .flags = PF_NOTABLE },
+	{ .key = "filtering", .title = "FILTERING", .type = PF_STR,
+	  .flags = PF_NOTABLE },
+	{ .key = "mapping", .title = "MAP", .type = PF_INITIALS,
+	  .flags = PF_NORECORD },
+	{ .key = "filtering", .title = "FILTER", .type = PF_INITIALS,
+	  .flags = PF_NORECORD },
 	{ 0 },
 };
 
@@ -193,12 +231,35 @@ static void show_slices(struct printer *p, json_t *result,
 		{ .key = "lo", .key2 = "hi", .title = "PORTS",
 		  .type = PF_RANGE },
 		{ .key = "leased", .title = "LEASED", .type = PF_UINT },
+		{ .key = "held", .title = "HELD", .type = PF_UINT },
 		{ .key = "free", .title = "FREE", .type = PF_UINT },
+		{ .key = "holds", .title = "HOLDS", .type = PF_LIST,
+		  .flags = PF_NOTABLE },
 		{ 0 },
 	};
+	json_t *s, *h;
+	size_t i, j;
 
 	(void)c;
 	print_table(p, result, "slices", f);
+	if (print_is_json(p))
+		return;
+	/* Text: one line per hold under the table. */
+	json_array_foreach(json_object_get(result, "slices"), i, s)
+		json_array_foreach(json_object_get(s, "holds"), j, h) {
+			json_int_t left = json_integer_value(
+				json_object_get(h, "until")) - time(NULL);
+
+			print_note(p, "held: %s %" JSON_INTEGER_FORMAT "-%"
+				   JSON_INTEGER_FORMAT " left by %s, %"
+				   JSON_INTEGER_FORMAT "s more",
+				   json_string_value(json_object_get(s, "ip")),
+				   json_integer_value(json_object_get(h, "lo")),
+				   json_integer_value(json_object_get(h, "hi")),
+				   json_string_value(json_object_get(h,
+								     "holder")),
+				   left > 0 ? left : 0);
+		}
 }
 
 static void show_status(struct printer *p, json_t *result,
@@ -395,23 +456,30 @@ static void show_stats(struct printer *p, json_t *result,
 /* ---- the table ------------------------------------------------------------ */
 
 static const struct opt lease_add_opts[] = {
-	{ "--holder", NULL, "NAME" },
-	{ "--clients", NULL, "PFX[,PFX]" },
-	{ "--socket", NULL, NULL },
-	{ "--ip", NULL, "IP" },
-	{ "--ports", NULL, "LO-HI" },
-	{ "--size", NULL, "N" },
-	{ "--ttl", NULL, "SECONDS" },
+	{ "--holder", NULL, "NAME", NULL },
+	{ "--clients", NULL, "PFX[,PFX]", NULL },
+	{ "--socket", NULL, NULL, NULL },
+	{ "--ip", NULL, "IP", NULL },
+	{ "--ports", NULL, "LO-HI", NULL },
+	{ "--size", NULL, "N", NULL },
+	{ "--ttl", NULL, "SECONDS", NULL },
+	{ "--mapping", NULL, "M", "endpoint-independent "
+	  "address-and-port-dependent" },
+	{ "--filtering", NULL, "F", "endpoint-independent address-dependent "
+	  "address-and-port-dependent" },
 	{ 0 },
 };
-static const struct opt ttl_opts[] = { { "--ttl", NULL, "SECONDS" }, { 0 } };
+static const struct opt ttl_opts[] = {
+	{ "--ttl", NULL, "SECONDS", NULL },
+	{ 0 },
+};
 static const struct opt flows_opts[] = {
-	{ "--lease", NULL, "ID" },
-	{ "--client", NULL, "IP" },
-	{ "--limit", NULL, "N" },
+	{ "--lease", NULL, "ID", NULL },
+	{ "--client", NULL, "IP", NULL },
+	{ "--limit", NULL, "N", NULL },
 	{ 0 },
 };
-static const struct opt stats_opts[] = { { "--all", "-v", NULL }, { 0 } };
+static const struct opt stats_opts[] = { { "--all", "-v", NULL, NULL }, { 0 } };
 
 const struct cmd cmds[] = {
 	{ .words = "status", .args = "",
@@ -422,9 +490,14 @@ const struct cmd cmds[] = {
 	  .method = "slice.list", .show = show_slices },
 	{ .words = "lease add",
 	  .args = "--holder NAME (--clients PFX[,PFX] | --socket) [--ip IP] "
-		  "(--ports LO-HI | --size N) [--ttl SECONDS]",
+		  "(--ports LO-HI | --size N) [--ttl SECONDS] [--mapping M] "
+		  "[--filtering F]",
 	  .summary = "Lease a port range to a holder: nat for client "
-		     "prefixes, or socket for local sockets.",
+		     "prefixes (mapping: endpoint-independent (default) or "
+		     "address-and-port-dependent; filtering: address-dependent "
+		     "(default), endpoint-independent or "
+		     "address-and-port-dependent), or socket for local "
+		     "sockets.",
 	  .opts = lease_add_opts, .method = "lease.add",
 	  .build = build_lease_add, .show = show_lease },
 	{ .words = "lease list", .args = "",

@@ -183,11 +183,26 @@ int local_completion(struct call *c)
 		"\tlocal node=\"\" words=\"\" w i\n"
 		"\tcase $prev in\n"
 		"\t-s) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n");
-	/* Options that take a value: nothing sensible to offer. */
+	/* Options with a fixed set of values offer them (each option
+	 * once); the other options that take a value: nothing sensible to
+	 * offer. */
+	kids[0] = '\0';
+	for (cmd = cmds; cmd->words != NULL; cmd++)
+		for (o = cmd->opts; o != NULL && o->name != NULL; o++) {
+			size_t before = strlen(kids);
+
+			if (o->choices == NULL)
+				continue;
+			list_add(kids, sizeof(kids), o->name, strlen(o->name));
+			if (strlen(kids) != before)
+				fprintf(out, "\t%s) COMPREPLY=($(compgen -W "
+					"\"%s\" -- \"$cur\")); return ;;\n",
+					o->name, o->choices);
+		}
 	kids[0] = '\0';
 	for (cmd = cmds; cmd->words != NULL; cmd++)
 		for (o = cmd->opts; o != NULL && o->name != NULL; o++)
-			if (o->metavar != NULL)
+			if (o->metavar != NULL && o->choices == NULL)
 				list_add(kids, sizeof(kids), o->name,
 					 strlen(o->name));
 	if (kids[0] != '\0') {

@@ -7,6 +7,7 @@
  * through the same field lists, and writes it in print_finish(); text
  * mode writes as it goes, buffering only a table's rows to align them.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -211,6 +212,17 @@ static void fmt_field(char *buf, size_t len, json_t *src,
 		snprintf(buf, len, "in ");
 		fmt_duration(buf + 3, len - 3, (json_int_t)(t - time(NULL)));
 		return;
+	case PF_INITIALS: {
+		const char *w = json_string_value(v);
+
+		/* bounded by the string: each turn moves past a '-' */
+		for (off = 0; w != NULL && *w != '\0' && off + 1 < len;
+		     w = strchr(w, '-') ? strchr(w, '-') + 1 : "")
+			if (strncmp(w, "and-", 4) != 0)
+				buf[off++] = (char)toupper((unsigned char)*w);
+		buf[off] = '\0';
+		return;
+	}
 	case PF_TIME:
 		t = (time_t)json_integer_value(v);
 		if (localtime_r(&t, &tm) == NULL ||

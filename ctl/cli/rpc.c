@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The RPC client: one connection, one request, one reply line
- * (include/shoal/proto.h). Reads are bounded by SHOAL_MSG_MAX and the
- * whole exchange by SHOALCTL_TIMEOUT_MS, so a stuck or chatty daemon
- * cannot hang or flood the CLI.
+ * (include/shoal/proto.h). Reads are bounded by REPLY_MAX and the whole
+ * exchange by SHOALCTL_TIMEOUT_MS, so a stuck or chatty daemon cannot
+ * hang or flood the CLI.
  */
 #include <errno.h>
 #include <poll.h>
@@ -17,6 +17,9 @@
 #include <shoal/proto.h>
 
 #include "shoalctl.h"
+
+/* A lease.list reply is as long as the whole lease set (proto.h). */
+#define REPLY_MAX SHOAL_ENGINE_MSG_MAX
 
 static int64_t now_ms(void)
 {
@@ -109,7 +112,7 @@ static int send_all(int fd, const char *buf, size_t len, int64_t deadline)
 /*
  * Read one '\n'-terminated line into buf (NUL-terminated, newline
  * stripped). *used carries bytes already buffered past the previous line
- * in and out. -EMSGSIZE past SHOAL_MSG_MAX, -ECONNRESET on EOF.
+ * in and out. -EMSGSIZE past REPLY_MAX, -ECONNRESET on EOF.
  */
 static int read_line(int fd, char *buf, size_t *used, int64_t deadline,
 		     size_t *line_len)
@@ -125,9 +128,9 @@ static int read_line(int fd, char *buf, size_t *used, int64_t deadline,
 			*line_len = (size_t)(nl - buf);
 			return 0;
 		}
-		if (*used >= SHOAL_MSG_MAX)
+		if (*used >= REPLY_MAX)
 			return -EMSGSIZE;
-		n = recv(fd, buf + *used, SHOAL_MSG_MAX - *used, 0);
+		n = recv(fd, buf + *used, REPLY_MAX - *used, 0);
 		if (n > 0) {
 			*used += (size_t)n;
 			continue;
@@ -201,7 +204,7 @@ int rpc_call(const char *path, const char *method, json_t *params,
 	if (msg != NULL)
 		req = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
-	buf = malloc(SHOAL_MSG_MAX + 1);
+	buf = malloc(REPLY_MAX + 1);
 	if (req == NULL || buf == NULL) {
 		rc = -ENOMEM;
 		goto out;

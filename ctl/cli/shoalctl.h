@@ -40,6 +40,9 @@ enum pf_type {
 	PF_DURATION, /* seconds as 1h02m; null shows as "-" */
 	PF_EXPIRES,  /* unix time relative to now; null shows as "never" */
 	PF_TIME,     /* unix time as local date and time */
+	PF_INITIALS, /* a hyphenated lease behaviour as the initials of its
+			words, "and" left out ("address-and-port-dependent"
+			is APD); null shows as "-" */
 };
 
 /* Field flags. */

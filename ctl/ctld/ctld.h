@@ -16,7 +16,7 @@
  *   -EINVAL invalid_params   -EADDRINUSE overlap   -EDOM outside_slice
  *   -ENOSPC no_space         -EDQUOT too_many_leases -ENOENT not_found
  *   -EPERM static_lease      -ECANCELED draining  -ENOTCONN no_engine
- *   -EAGAIN busy             anything else: internal
+ *   -EAGAIN busy             -ETIME held_down        anything else: internal
  */
 #ifndef SHOAL_CTLD_H
 #define SHOAL_CTLD_H
@@ -49,7 +49,28 @@ struct ctl_lease {
 	int64_t created;     /* unix time */
 	int64_t drain_since; /* unix time, -1 while active */
 	uint64_t drain_gen;  /* generation that made it draining */
+	uint64_t add_gen;    /* generation that added it (static: 0) */
+	enum sh_mapping mapping;     /* nat only */
+	enum sh_filtering filtering; /* nat only */
 };
+
+/*
+ * A hold-down (proto.h lease.add): ip:lo-hi left by a lease of @holder
+ * and unavailable to every other holder until @until (unix time). Active
+ * holds of different holders never overlap (a range held for one holder
+ * is refused to the others), and a new hold replaces the same holder's
+ * holds inside its range, so at most CTLD_MAX_HOLDS are kept: a drained
+ * lease whose hold would not fit stays draining (its range stays taken)
+ * until an older hold ends.
+ */
+struct ctl_hold {
+	uint32_t ip; /* host order */
+	uint16_t lo, hi;
+	char holder[SHOAL_HOLDER_MAX + 1];
+	int64_t until;
+};
+
+#define CTLD_MAX_HOLDS (SHOAL_MAX_LEASES * 4)
 
 struct store;
 struct server;
@@ -84,10 +105,12 @@ struct engine_state {
 	json_int_t workers;
 	json_t *counters;   /* object of integers, or NULL */
 	json_t *per_worker; /* array of proto.h WORKER, or NULL before a report */
-	struct engine_lease_flows lf[SHOAL_MAX_LEASES];
+	struct engine_lease_flows lf[SHOAL_MAX_LEASES]; /* sorted by id */
 	unsigned n_lf;
+	bool lf_partial; /* the report left out leases with flows */
 	struct relay relays[CTLD_RELAYS_MAX];
 	uint64_t next_eid;
+	bool push_pending; /* a leases.update waits for the engine to read */
 };
 
 struct ctld {
@@ -95,6 +118,7 @@ struct ctld {
 	struct store *store;
 	struct server *srv;
 	struct ctl_lease statics[SH_CFG_MAX_LEASES];
+	uint32_t hold_s;     /* [nat] port_hold_down */
 	unsigned n_static;
 	int64_t started;     /* unix time: the static leases' "created" */
 	uint64_t generation; /* mirror of the stored counter */
@@ -122,6 +146,12 @@ int store_update(struct store *s, const struct ctl_lease *l);
 int store_delete(struct store *s, uint32_t id);
 int store_gen_get(struct store *s, uint64_t *gen);
 int store_gen_set(struct store *s, uint64_t gen);
+/* Holds ending after @now, ordered by (ip, lo), into @out (at most @max). */
+int store_holds(struct store *s, int64_t now, struct ctl_hold *out,
+		unsigned max, unsigned *n);
+/* Store @h, replacing the holds of the same holder inside its range, and
+ * drop the ones that ended at or before @now. */
+int store_hold_add(struct store *s, const struct ctl_hold *h, int64_t now);
 
 /* leases.c */
 struct lease_req {
@@ -135,12 +165,17 @@ struct lease_req {
 	struct sh_prefix clients[SHOAL_MAX_CLIENTS];
 	unsigned n_clients;
 	int64_t ttl; /* -1 = none */
+	enum sh_mapping mapping;
+	enum sh_filtering filtering;
 };
 int leases_init(struct ctld *d);
 unsigned leases_audit(struct ctld *d); /* logs stored leases the config
 					  no longer allows; their count */
-/* Grant a lease; on -EADDRINUSE *@out is the first lease in the way. */
-int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out);
+/* Grant a lease; on -EADDRINUSE *@out is the first lease in the way, on
+ * -ETIME (held_down) *@hold the first hold in the way. */
+int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out,
+	      struct ctl_hold *hold);
+int64_t ctld_now_s(void); /* unix time */
 int lease_renew(struct ctld *d, uint32_t id, int64_t ttl,
 		struct ctl_lease *out);
 int lease_release(struct ctld *d, uint32_t id, struct ctl_lease *out);
@@ -165,6 +200,7 @@ void server_close(struct ctld *d);
 int conn_send(struct conn *c, json_t *msg); /* takes a reference */
 void conn_close(struct conn *c);
 uint64_t conn_serial(const struct conn *c);
+size_t conn_unsent(const struct conn *c); /* bytes queued, not yet sent */
 struct conn *conn_find(struct ctld *d, uint64_t serial);
 void conn_set_engine(struct conn *c);
 
@@ -183,7 +219,9 @@ void engine_response(struct ctld *d, struct conn *c, json_t *msg);
 void engine_detach(struct ctld *d, uint64_t serial);
 void engine_tick(struct ctld *d);
 bool engine_is(const struct ctld *d, const struct conn *c);
-int64_t engine_lease_flows(const struct ctld *d, uint32_t id); /* -1 unknown */
+/* Flows of lease @l in the last report: 0 when a complete report of a
+ * generation that has @l leaves it out; -1 unknown. */
+int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l);
 bool engine_fresh(const struct ctld *d, uint64_t min_gen);
 /* The stats result of proto.h from the last report (a new reference), or
  * NULL if the engine never reported. */

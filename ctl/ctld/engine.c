@@ -4,7 +4,9 @@
  * engine.subscribe wins and an earlier subscriber is disconnected (it is
  * a stale engine process, or a restart racing its predecessor).
  *   - subscribe: reply with the generation and the whole lease set, then
- *     leases.update after every committed change (engine_push);
+ *     leases.update after every committed change (engine_push; changes
+ *     made while the engine has not read the last update yet are sent as
+ *     one update of the latest set);
  *   - engine.report: remembered as "the last report" (stats, status,
  *     LEASE.flows, and lease_tick's "0 flows" test), each key checked on
  *     its own; per_worker entries one by one (proto.h WORKER);
@@ -13,6 +15,7 @@
  *     CTLD_RELAY_TIMEOUT_MS, or the engine gone, -> "no_engine".
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctld.h"
@@ -141,6 +144,13 @@ static void refused_set(struct engine_state *e, json_t *params)
 		       json_string_length(r) + 1);
 }
 
+static int lf_cmp(const void *a, const void *b)
+{
+	const struct engine_lease_flows *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* Keys of the wrong type are ignored one by one, not the whole report. */
 void engine_report(struct ctld *d, struct conn *c, json_t *params)
 {
@@ -168,31 +178,41 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 	if (!json_is_array(v))
 		return;
 	e->n_lf = 0;
+	e->lf_partial = json_is_true(json_object_get(params, "leases_partial"));
 	json_array_foreach(v, i, l) {
 		json_t *id = json_object_get(l, "id");
 		json_t *flows = json_object_get(l, "flows");
 
-		if (e->n_lf == SHOAL_MAX_LEASES)
+		if (e->n_lf == SHOAL_MAX_LEASES) {
+			e->lf_partial = true;
 			break;
-		if (json_is_integer(id) && json_is_integer(flows))
+		}
+		if (int_in(id, 1, UINT16_MAX) && int_in(flows, 0, INT64_MAX))
 			e->lf[e->n_lf++] = (struct engine_lease_flows){
 				(uint32_t)json_integer_value(id),
 				json_integer_value(flows) };
 	}
+	qsort(e->lf, e->n_lf, sizeof(e->lf[0]), lf_cmp);
 }
 
-/* Flows of lease @id in the last report while an engine is connected;
- * -1 when unknown. */
-int64_t engine_lease_flows(const struct ctld *d, uint32_t id)
+/*
+ * Flows of lease @l in the last report while an engine is connected. The
+ * engine lists the leases that have flows: one that a complete report of
+ * a generation holding @l leaves out has none. -1 when unknown (no
+ * report, a report of a set without @l, or a partial list).
+ */
+int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l)
 {
 	const struct engine_state *e = &d->eng;
+	struct engine_lease_flows key = { .id = l->id };
+	const struct engine_lease_flows *f;
 
 	if (!e->conn_serial || !e->have_report)
 		return -1;
-	for (unsigned i = 0; i < e->n_lf; i++)
-		if (e->lf[i].id == id)
-			return e->lf[i].flows;
-	return -1;
+	f = bsearch(&key, e->lf, e->n_lf, sizeof(e->lf[0]), lf_cmp);
+	if (f)
+		return f->flows;
+	return !e->lf_partial && e->report_gen >= l->add_gen ? 0 : -1;
 }
 
 /* A connected engine reported within CTLD_REPORT_FRESH_MS, having applied
@@ -206,13 +226,26 @@ bool engine_fresh(const struct ctld *d, uint64_t min_gen)
 	       e->report_gen >= min_gen;
 }
 
+/*
+ * Send leases.update with the current set. Each update carries the whole
+ * set (up to ~2 MB with SHOAL_MAX_LEASES leases), so while the engine has
+ * not read what was queued before, the update waits (push_pending) and
+ * engine_tick sends the latest set once the queue is empty: a burst of
+ * changes costs one update, not OUT_MAX worth of stale ones and the
+ * engine's connection.
+ */
 void engine_push(struct ctld *d)
 {
 	struct conn *c = engine_conn(d);
 	json_t *set;
 
+	d->eng.push_pending = false;
 	if (!c)
 		return;
+	if (conn_unsent(c)) {
+		d->eng.push_pending = true;
+		return;
+	}
 	set = json_lease_set(d);
 	if (!set) {
 		ctld_log(CTLD_ERR, "cannot build the lease set for the engine");
@@ -316,6 +349,8 @@ void engine_tick(struct ctld *d)
 {
 	int64_t now = ctld_now_ms();
 
+	if (d->eng.push_pending)
+		engine_push(d);
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
 		struct relay *r = &d->eng.relays[i];
 

@@ -24,7 +24,7 @@ static json_t *opt_int(int64_t v)
 json_t *json_lease(const struct ctld *d, const struct ctl_lease *l)
 {
 	json_t *clients = json_array();
-	int64_t flows = engine_lease_flows(d, l->id);
+	int64_t flows = engine_lease_flows(d, l);
 	char a[16], p[24];
 
 	for (unsigned i = 0; clients && i < l->n_clients; i++) {
@@ -32,7 +32,9 @@ json_t *json_lease(const struct ctld *d, const struct ctl_lease *l)
 			 l->clients[i].len);
 		json_array_append_new(clients, json_string(p));
 	}
-	return json_pack("{sI ss ss ss sI sI so ss sb so so sI so}",
+	bool nat = l->kind == SH_LEASE_NAT;
+
+	return json_pack("{sI ss ss ss sI sI so ss sb so so sI so ss? ss?}",
 			 "id", (json_int_t)l->id,
 			 "holder", l->holder,
 			 "kind", l->kind == SH_LEASE_NAT ? "nat" : "socket",
@@ -45,10 +47,14 @@ json_t *json_lease(const struct ctld *d, const struct ctl_lease *l)
 			 "ttl", opt_int(l->ttl),
 			 "expires", opt_int(l->expires),
 			 "created", (json_int_t)l->created,
-			 "flows", opt_int(flows));
+			 "flows", opt_int(flows),
+			 "mapping", nat ? sh_mapping_name(l->mapping) : NULL,
+			 "filtering", nat ? sh_filtering_name(l->filtering) :
+			 NULL);
 }
 
 static struct ctl_lease all[SHOAL_MAX_LEASES];
+static struct ctl_hold holds[CTLD_MAX_HOLDS];
 
 json_t *json_lease_set(struct ctld *d)
 {
@@ -66,31 +72,90 @@ json_t *json_lease_set(struct ctld *d)
 	return arr;
 }
 
-/* slice.list: "leased" counts ports in active and draining leases. */
+struct span {
+	uint32_t lo, hi;
+};
+
+static struct span spans[SHOAL_MAX_LEASES + CTLD_MAX_HOLDS];
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Ports of slice @s in the union of @k spans (sorted here). */
+static json_int_t covered(const struct sh_slice_cfg *s, struct span *sp,
+			  unsigned k)
+{
+	json_int_t sum = 0;
+	uint32_t cur = s->lo; /* first port not yet counted */
+
+	qsort(sp, k, sizeof(sp[0]), span_cmp);
+	for (unsigned i = 0; i < k; i++) {
+		uint32_t lo = sp[i].lo > cur ? sp[i].lo : cur;
+		uint32_t hi = sp[i].hi < s->hi ? sp[i].hi : s->hi;
+
+		if (lo <= hi) {
+			sum += hi - lo + 1;
+			cur = hi + 1;
+		}
+	}
+	return sum;
+}
+
+/*
+ * One slice.list entry. "leased" counts ports in active and draining
+ * leases; "held" the other ports in holds (holds of one holder may
+ * overlap each other or that holder's new lease: each port counts once),
+ * so leased + held + free is the slice's size.
+ */
+static json_t *slice_json(const struct sh_slice_cfg *s,
+			  const struct ctl_lease *l, unsigned n,
+			  const struct ctl_hold *h, unsigned nh)
+{
+	json_int_t size = s->hi - s->lo + 1, leased = 0, held;
+	json_t *harr = json_array();
+	unsigned k = 0;
+	char a[16];
+
+	for (unsigned j = 0; j < n; j++)
+		if (l[j].ip == s->ip && l[j].lo >= s->lo && l[j].hi <= s->hi) {
+			leased += l[j].hi - l[j].lo + 1;
+			spans[k++] = (struct span){ l[j].lo, l[j].hi };
+		}
+	for (unsigned j = 0; harr && j < nh; j++) {
+		if (h[j].ip != s->ip || h[j].hi < s->lo || h[j].lo > s->hi)
+			continue;
+		spans[k++] = (struct span){ h[j].lo, h[j].hi };
+		json_array_append_new(harr, json_pack("{sI sI ss sI}",
+			"lo", (json_int_t)h[j].lo, "hi", (json_int_t)h[j].hi,
+			"holder", h[j].holder, "until",
+			(json_int_t)h[j].until));
+	}
+	held = covered(s, spans, k) - leased;
+	return json_pack("{ss sI sI sI sI sI so*}", "ip", fmt_ipv4(s->ip, a),
+			 "lo", (json_int_t)s->lo, "hi", (json_int_t)s->hi,
+			 "leased", leased, "held", held,
+			 "free", size - leased - held, "holds", harr);
+}
+
 json_t *json_slices(struct ctld *d)
 {
 	json_t *arr;
-	unsigned n;
-	char a[16];
+	unsigned n, nh;
 
-	if (lease_list(d, all, SHOAL_MAX_LEASES, &n))
+	if (lease_list(d, all, SHOAL_MAX_LEASES, &n) ||
+	    store_holds(d->store, ctld_now_s(), holds, CTLD_MAX_HOLDS, &nh))
 		return NULL;
 	arr = json_array();
-	for (unsigned i = 0; arr && i < d->cfg->n_slices; i++) {
-		const struct sh_slice_cfg *s = &d->cfg->slices[i];
-		json_int_t size = s->hi - s->lo + 1, leased = 0;
-
-		for (unsigned j = 0; j < n; j++) {
-			const struct ctl_lease *l = &all[j];
-
-			if (l->ip == s->ip && l->lo >= s->lo && l->hi <= s->hi)
-				leased += l->hi - l->lo + 1;
+	for (unsigned i = 0; arr && i < d->cfg->n_slices; i++)
+		if (json_array_append_new(arr, slice_json(&d->cfg->slices[i],
+							  all, n, holds, nh))) {
+			json_decref(arr);
+			return NULL;
 		}
-		json_array_append_new(arr, json_pack("{ss sI sI sI sI}",
-			"ip", fmt_ipv4(s->ip, a), "lo", (json_int_t)s->lo,
-			"hi", (json_int_t)s->hi, "leased", leased,
-			"free", size - leased));
-	}
 	return arr;
 }
 

@@ -8,7 +8,8 @@
  * Lifecycle: active -> draining (release, or ttl expiry seen by
  * lease_tick) -> row deleted, once the engine reports 0 flows for it (and
  * it has drained >= 1 s), or after drain_max seconds if no engine says
- * otherwise.
+ * otherwise -> its range held down for hold_s seconds (ctld.h struct
+ * ctl_hold): other holders are refused it, the same holder is not.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,10 +21,16 @@
 #define DRAIN_MIN_S 1
 
 static struct ctl_lease scratch[SHOAL_MAX_LEASES];
+static struct ctl_hold holds[CTLD_MAX_HOLDS];
 
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
+}
+
+int64_t ctld_now_s(void)
+{
+	return now_s();
 }
 
 static bool is_static_id(const struct ctld *d, uint32_t id)
@@ -53,6 +60,8 @@ int leases_init(struct ctld *d)
 		l->n_clients = c->n_clients;
 		memcpy(l->clients, c->clients, sizeof(l->clients));
 		l->is_static = true;
+		l->mapping = c->mapping;
+		l->filtering = c->filtering;
 		l->ttl = l->expires = l->drain_since = -1;
 		l->created = d->started;
 	}
@@ -62,6 +71,7 @@ int leases_init(struct ctld *d)
 	if (cfg->nat.icmp_timeout > m)
 		m = cfg->nat.icmp_timeout;
 	d->drain_max = m;
+	d->hold_s = cfg->nat.port_hold_down;
 	return store_gen_get(d->store, &d->generation);
 }
 
@@ -86,9 +96,24 @@ static const struct ctl_lease *overlaps_any(const struct ctld *d,
 	return NULL;
 }
 
+/* The first of @n holds on ip:lo-hi that keeps it from @holder, or NULL. */
+static const struct ctl_hold *held_for(const struct ctl_hold *h, unsigned n,
+				       const char *holder, uint32_t ip,
+				       uint32_t lo, uint32_t hi)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (h[i].ip == ip && h[i].lo <= hi && lo <= h[i].hi &&
+		    strcmp(h[i].holder, holder))
+			return &h[i];
+	return NULL;
+}
+
 struct span {
 	uint32_t lo, hi;
 };
+
+/* What first fit sorts: every lease and every hold. */
+static struct span sp[SHOAL_MAX_LEASES + CTLD_MAX_HOLDS];
 
 static int span_cmp(const void *a, const void *b)
 {
@@ -98,16 +123,18 @@ static int span_cmp(const void *a, const void *b)
 }
 
 /*
- * First fit of @size ports in slice @s: 1. collect the leases on its
- * address, 2. sort them by lo, 3. walk the gaps from s->lo upwards and
- * take the first gap that is large enough. Deterministic: the same lease
- * set always yields the same range. Bounded by SHOAL_MAX_LEASES spans.
+ * First fit of @size ports in slice @s for @holder: 1. collect the leases
+ * on its address and the holds that keep ports from @holder, 2. sort them
+ * by lo, 3. walk the gaps from s->lo upwards and take the first gap that
+ * is large enough. Deterministic: the same lease and hold set always
+ * yields the same range. Bounded by SHOAL_MAX_LEASES + CTLD_MAX_HOLDS
+ * spans.
  */
 static bool slice_first_fit(const struct ctld *d, const struct ctl_lease *dyn,
-			    unsigned n, const struct sh_slice_cfg *s,
+			    unsigned n, const struct ctl_hold *h, unsigned nh,
+			    const char *holder, const struct sh_slice_cfg *s,
 			    uint32_t size, uint16_t *lo)
 {
-	struct span sp[SHOAL_MAX_LEASES];
 	unsigned k = 0;
 	uint32_t cur = s->lo;
 
@@ -119,6 +146,9 @@ static bool slice_first_fit(const struct ctld *d, const struct ctl_lease *dyn,
 		    k < SHOAL_MAX_LEASES)
 			sp[k++] = (struct span){ l->lo, l->hi };
 	}
+	for (unsigned i = 0; i < nh; i++)
+		if (held_for(&h[i], 1, holder, s->ip, s->lo, s->hi))
+			sp[k++] = (struct span){ h[i].lo, h[i].hi };
 	qsort(sp, k, sizeof(sp[0]), span_cmp);
 	for (unsigned i = 0; i < k; i++) {
 		if (sp[i].lo > cur && sp[i].lo - cur >= size)
@@ -133,12 +163,17 @@ static bool slice_first_fit(const struct ctld *d, const struct ctl_lease *dyn,
 }
 
 /* Where the new lease goes: -EDOM outside_slice, -EADDRINUSE overlap
- * (then @l is the first lease in the way, for the error message),
- * -ENOSPC no_space. Slices are tried in configuration order. */
+ * (then @l is the first lease in the way, for the error message), -ETIME
+ * held_down (then *@hold is the first hold in the way), -ENOSPC no_space.
+ * Slices are tried in configuration order; a lease in the way outranks a
+ * hold. */
 static int place(const struct ctld *d, const struct lease_req *r,
-		 const struct ctl_lease *dyn, unsigned n, struct ctl_lease *l)
+		 const struct ctl_lease *dyn, unsigned n,
+		 const struct ctl_hold *h, unsigned nh, struct ctl_lease *l,
+		 struct ctl_hold *hold)
 {
 	const struct ctl_lease *conflict = NULL, *c;
+	const struct ctl_hold *held = NULL, *hc;
 	bool ip_known = false, inside = false;
 
 	for (unsigned i = 0; i < d->cfg->n_slices; i++) {
@@ -149,7 +184,8 @@ static int place(const struct ctld *d, const struct lease_req *r,
 			continue;
 		ip_known = true;
 		if (!r->has_ports) {
-			if (!slice_first_fit(d, dyn, n, s, r->size, &lo))
+			if (!slice_first_fit(d, dyn, n, h, nh, r->holder, s,
+					     r->size, &lo))
 				continue;
 			l->ip = s->ip;
 			l->lo = lo;
@@ -165,6 +201,12 @@ static int place(const struct ctld *d, const struct lease_req *r,
 				conflict = c;
 			continue;
 		}
+		hc = held_for(h, nh, r->holder, s->ip, r->lo, r->hi);
+		if (hc) {
+			if (!held)
+				held = hc;
+			continue;
+		}
 		l->ip = s->ip;
 		l->lo = r->lo;
 		l->hi = r->hi;
@@ -176,14 +218,22 @@ static int place(const struct ctld *d, const struct lease_req *r,
 		return -ENOSPC;
 	if (!inside)
 		return -EDOM;
+	if (!conflict) {
+		*hold = *held;
+		return -ETIME;
+	}
 	*l = *conflict;
 	return -EADDRINUSE;
 }
 
-/* Lowest free dynamic id; @dyn is ordered by id (store_list). */
-static uint32_t free_id(const struct ctl_lease *dyn, unsigned n)
+/* Lowest free dynamic id above the static ones (more than 999 static
+ * leases push the first dynamic id past 1000); @dyn is ordered by id
+ * (store_list). */
+static uint32_t free_id(const struct ctld *d, const struct ctl_lease *dyn,
+			unsigned n)
 {
-	uint32_t id = CTLD_DYN_ID_MIN;
+	uint32_t id = d->n_static < CTLD_DYN_ID_MIN ? CTLD_DYN_ID_MIN :
+		      d->n_static + 1;
 
 	for (unsigned i = 0; i < n && dyn[i].id <= id; i++)
 		if (dyn[i].id == id)
@@ -236,15 +286,18 @@ static unsigned selectors(const struct ctld *d, const struct ctl_lease *dyn,
 
 /* -EDQUOT: SHOAL_MAX_LEASES reached; -EOVERFLOW: @r's clients would take
  * the set past SHOAL_MAX_SELECTORS, which the engine could not apply. */
-int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out)
+int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out,
+	      struct ctl_hold *hold)
 {
 	struct ctl_lease l = { 0 };
-	unsigned n;
+	unsigned n, nh;
 	int rc = store_begin(d->store);
 
 	if (rc)
 		return rc;
 	rc = store_list(d->store, scratch, SHOAL_MAX_LEASES, &n);
+	if (!rc)
+		rc = store_holds(d->store, now_s(), holds, CTLD_MAX_HOLDS, &nh);
 	if (rc)
 		goto out;
 	if (d->n_static + n >= SHOAL_MAX_LEASES) {
@@ -255,12 +308,12 @@ int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out)
 		rc = -EOVERFLOW;
 		goto out;
 	}
-	rc = place(d, r, scratch, n, &l);
+	rc = place(d, r, scratch, n, holds, nh, &l, hold);
 	if (rc == -EADDRINUSE)
 		*out = l;
 	if (rc)
 		goto out;
-	l.id = free_id(scratch, n);
+	l.id = free_id(d, scratch, n);
 	memcpy(l.holder, r->holder, sizeof(l.holder));
 	l.kind = r->kind;
 	memcpy(l.clients, r->clients, sizeof(l.clients));
@@ -269,6 +322,9 @@ int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out)
 	l.ttl = r->ttl;
 	l.expires = r->ttl >= 0 ? l.created + r->ttl : -1;
 	l.drain_since = -1;
+	l.add_gen = d->generation + 1;
+	l.mapping = r->mapping;
+	l.filtering = r->filtering;
 	rc = store_insert(d->store, &l);
 out:
 	return finish(d, rc, &l, out);
@@ -357,22 +413,39 @@ static bool drained(const struct ctld *d, const struct ctl_lease *l,
 {
 	int64_t age = now - l->drain_since;
 	bool fresh = engine_fresh(d, l->drain_gen);
-	int64_t flows = fresh ? engine_lease_flows(d, l->id) : -1;
+	int64_t flows = fresh ? engine_lease_flows(d, l) : -1;
 
-	if (fresh && flows <= 0 && age >= DRAIN_MIN_S)
+	if (fresh && flows == 0 && age >= DRAIN_MIN_S)
 		return true;
 	return age >= d->drain_max && !(fresh && flows > 0);
+}
+
+/* Delete drained lease @l and hold its range for the others; *@nh
+ * counts the active holds. */
+static int lease_delete(struct ctld *d, const struct ctl_lease *l,
+			int64_t now, unsigned *nh)
+{
+	struct ctl_hold h = { .ip = l->ip, .lo = l->lo, .hi = l->hi,
+			      .until = now + d->hold_s };
+	int rc = store_delete(d->store, l->id);
+
+	if (rc || !d->hold_s)
+		return rc;
+	memcpy(h.holder, l->holder, sizeof(h.holder));
+	(*nh)++;
+	return store_hold_add(d->store, &h, now);
 }
 
 /*
  * Once a second: 1. find expired active leases and drained draining ones
  * (a read, no transaction when nothing is due); 2. if any, apply them all
- * in one transaction with one generation bump. 0 or -errno.
+ * in one transaction with one generation bump. A drained lease whose hold
+ * would pass CTLD_MAX_HOLDS waits, still draining. 0 or -errno.
  */
 int lease_tick(struct ctld *d)
 {
 	int64_t now = now_s();
-	unsigned n, changes = 0;
+	unsigned n, nh, changes = 0;
 	int rc;
 
 	for (int pass = 0; pass < 2; pass++) {
@@ -382,6 +455,9 @@ int lease_tick(struct ctld *d)
 				return rc;
 		}
 		rc = store_list(d->store, scratch, SHOAL_MAX_LEASES, &n);
+		if (!rc)
+			rc = store_holds(d->store, now, holds, CTLD_MAX_HOLDS,
+					 &nh);
 		for (unsigned i = 0; !rc && i < n; i++) {
 			struct ctl_lease *l = &scratch[i];
 
@@ -394,10 +470,13 @@ int lease_tick(struct ctld *d)
 				l->drain_since = now;
 				l->drain_gen = d->generation + 1;
 				rc = store_update(d->store, l);
-			} else if (l->draining && drained(d, l, now)) {
+			} else if (l->draining && drained(d, l, now) &&
+				   (!d->hold_s || nh < CTLD_MAX_HOLDS)) {
 				changes++;
 				if (pass)
-					rc = store_delete(d->store, l->id);
+					rc = lease_delete(d, l, now, &nh);
+				else
+					nh += d->hold_s != 0;
 			}
 		}
 		if (rc || !changes)
@@ -431,6 +510,13 @@ unsigned leases_audit(struct ctld *d)
 
 			inside |= s->ip == l->ip && s->lo <= l->lo &&
 				  l->hi <= s->hi;
+		}
+		if (is_static_id(d, l->id)) {
+			bad++;
+			ctld_log(CTLD_WARN, "stored lease %u has the id of a "
+				 "static lease (the configuration has %u now); "
+				 "it cannot be reached", l->id, d->n_static);
+			continue;
 		}
 		if (inside && !overlaps_any(d, NULL, 0, l->ip, l->lo, l->hi))
 			continue;

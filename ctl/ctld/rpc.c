@@ -58,6 +58,7 @@ static const struct {
 	{ -ECANCELED, SHOAL_ERR_REFUSED, SHOAL_R_DRAINING },
 	{ -ENOTCONN, SHOAL_ERR_REFUSED, SHOAL_R_NO_ENGINE },
 	{ -EAGAIN, SHOAL_ERR_REFUSED, SHOAL_R_BUSY },
+	{ -ETIME, SHOAL_ERR_REFUSED, SHOAL_R_HELD_DOWN },
 	{ -EBADMSG, SHOAL_ERR_INVALID_REQUEST, SHOAL_R_INVALID_REQUEST },
 };
 
@@ -226,6 +227,21 @@ static int parse_add(struct call *x, struct lease_req *r)
 	}
 	v = json_object_get(p, "ttl");
 	r->ttl = v ? json_integer_value(v) : -1;
+	v = json_object_get(p, "mapping");
+	if (v && r->kind == SH_LEASE_SOCKET)
+		return fail(x, -EINVAL, "mapping: not allowed for kind socket");
+	if (v && sh_parse_mapping(json_string_value(v), &r->mapping))
+		return fail(x, -EINVAL, "mapping: expected "
+			    "endpoint-independent or "
+			    "address-and-port-dependent");
+	v = json_object_get(p, "filtering");
+	if (v && r->kind == SH_LEASE_SOCKET)
+		return fail(x, -EINVAL, "filtering: not allowed for kind "
+			    "socket");
+	if (v && sh_parse_filtering(json_string_value(v), &r->filtering))
+		return fail(x, -EINVAL, "filtering: expected "
+			    "endpoint-independent, address-dependent or "
+			    "address-and-port-dependent");
 	return 0;
 }
 
@@ -233,15 +249,25 @@ static int h_lease_add(struct call *x, json_t **res)
 {
 	struct lease_req r;
 	struct ctl_lease l;
+	struct ctl_hold h;
 	int rc = parse_add(x, &r);
 
 	if (!rc)
-		rc = lease_add(x->d, &r, &l);
+		rc = lease_add(x->d, &r, &l, &h);
 	if (rc == -EADDRINUSE) {
 		/* Name the lease in the way, so the operator knows whom. */
 		msgf(x->msg, sizeof(x->msg),
 			 "ports %u-%u overlap lease %u (%s)", (unsigned)r.lo,
 			 (unsigned)r.hi, l.id, l.holder);
+		return rc;
+	}
+	if (rc == -ETIME) {
+		int64_t left = h.until - ctld_now_s();
+
+		msgf(x->msg, sizeof(x->msg), "ports %u-%u are held down for "
+		     "%lld s more (left by %s)", (unsigned)h.lo,
+		     (unsigned)h.hi, (long long)(left > 0 ? left : 1),
+		     h.holder);
 		return rc;
 	}
 	if (rc == -EOVERFLOW)
@@ -336,6 +362,8 @@ static const struct param p_add[] = {
 	{ "ports", P_STR, false, 1, 11 },
 	{ "size", P_INT, false, 1, 65535 },
 	{ "ttl", P_INT, false, 1, CTLD_TTL_MAX },
+	{ "mapping", P_STR, false, 1, 32 },
+	{ "filtering", P_STR, false, 1, 32 },
 	{ NULL, P_STR, false, 0, 0 },
 };
 static const struct param p_renew[] = {

@@ -55,6 +55,11 @@ uint64_t conn_serial(const struct conn *c)
 	return c->serial;
 }
 
+size_t conn_unsent(const struct conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
 struct conn *conn_find(struct ctld *d, uint64_t serial)
 {
 	for (int i = 0; serial && i < SHOAL_CONN_MAX; i++) {

@@ -5,11 +5,15 @@
  * loss). Only dynamic leases are stored; static ones come from the
  * configuration at every start.
  *
- * Schema (version 1, docs/CONTROL.md):
+ * Schema (version 2, docs/CONTROL.md):
  *   meta(key TEXT PRIMARY KEY, value INTEGER)  schema_version, generation
  *   leases(id, holder, kind, ip, lo, hi, clients, state, ttl, expires,
- *          created, drain_since, drain_gen)
- * A database whose schema_version is newer than ours is refused.
+ *          created, drain_since, drain_gen, add_gen, mapping, filtering)
+ *   holds(ip, lo, hi, holder, until)            hold-downs (ctld.h)
+ * Version 1 (no add_gen/mapping/filtering, no holds) is migrated in place
+ * in the opening transaction: its leases get add_gen 0 and NULL mapping
+ * and filtering, which read as the defaults. A database whose
+ * schema_version is newer than ours is refused.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,12 +24,13 @@
 
 #include "ctld.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_LIST, ST_GET, ST_INSERT,
-	ST_UPDATE, ST_DELETE, ST_GEN_GET, ST_GEN_SET, ST_COUNT
+	ST_UPDATE, ST_DELETE, ST_GEN_GET, ST_GEN_SET, ST_HOLDS, ST_HOLD_PRUNE,
+	ST_HOLD_ADD, ST_COUNT
 };
 
 static const char *const sql_text[ST_COUNT] = {
@@ -33,26 +38,44 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_LIST] = "SELECT id, holder, kind, ip, lo, hi, clients, state, ttl,"
-		    " expires, created, drain_since, drain_gen FROM leases"
-		    " ORDER BY id",
+		    " expires, created, drain_since, drain_gen, add_gen,"
+		    " mapping, filtering FROM leases ORDER BY id",
 	[ST_GET] = "SELECT id, holder, kind, ip, lo, hi, clients, state, ttl,"
-		   " expires, created, drain_since, drain_gen FROM leases"
-		   " WHERE id = ?1",
+		   " expires, created, drain_since, drain_gen, add_gen,"
+		   " mapping, filtering FROM leases WHERE id = ?1",
 	[ST_INSERT] = "INSERT INTO leases (id, holder, kind, ip, lo, hi,"
 		      " clients, state, ttl, expires, created, drain_since,"
-		      " drain_gen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		      " ?10, ?11, ?12, ?13)",
+		      " drain_gen, add_gen, mapping, filtering) VALUES (?1, ?2,"
+		      " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+		      " ?15, ?16)",
 	[ST_UPDATE] = "UPDATE leases SET state = ?8, ttl = ?9, expires = ?10,"
 		      " drain_since = ?12, drain_gen = ?13 WHERE id = ?1",
 	[ST_DELETE] = "DELETE FROM leases WHERE id = ?1",
 	[ST_GEN_GET] = "SELECT value FROM meta WHERE key = 'generation'",
 	[ST_GEN_SET] = "UPDATE meta SET value = ?1 WHERE key = 'generation'",
+	[ST_HOLDS] = "SELECT ip, lo, hi, holder, until FROM holds"
+		     " WHERE until > ?1",
+	[ST_HOLD_PRUNE] = "DELETE FROM holds WHERE until <= ?1 OR (ip = ?2"
+			  " AND holder = ?3 AND lo >= ?4 AND hi <= ?5)",
+	[ST_HOLD_ADD] = "INSERT INTO holds (ip, lo, hi, holder, until)"
+			" VALUES (?2, ?4, ?5, ?3, ?6)",
 };
 
-static const char schema_sql[] =
+static const char meta_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta ("
-	" key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS leases ("
+	" key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+static const char holds_sql[] =
+	"CREATE TABLE holds ("
+	" ip TEXT NOT NULL,"
+	" lo INTEGER NOT NULL CHECK (lo BETWEEN 1 AND 65535),"
+	" hi INTEGER NOT NULL CHECK (hi BETWEEN lo AND 65535),"
+	" holder TEXT NOT NULL,"
+	" until INTEGER NOT NULL);";
+
+/* A new database: the current schema. */
+static const char schema_sql[] =
+	"CREATE TABLE leases ("
 	" id INTEGER PRIMARY KEY CHECK (id BETWEEN 1000 AND 65535),"
 	" holder TEXT NOT NULL,"
 	" kind TEXT NOT NULL CHECK (kind IN ('nat', 'socket')),"
@@ -62,9 +85,18 @@ static const char schema_sql[] =
 	" clients TEXT NOT NULL,"
 	" state TEXT NOT NULL CHECK (state IN ('active', 'draining')),"
 	" ttl INTEGER, expires INTEGER, created INTEGER NOT NULL,"
-	" drain_since INTEGER, drain_gen INTEGER NOT NULL DEFAULT 0);"
-	"INSERT OR IGNORE INTO meta VALUES ('schema_version', 1);"
-	"INSERT OR IGNORE INTO meta VALUES ('generation', 0);";
+	" drain_since INTEGER, drain_gen INTEGER NOT NULL DEFAULT 0,"
+	" add_gen INTEGER NOT NULL DEFAULT 0, mapping TEXT, filtering TEXT);"
+	"INSERT INTO meta VALUES ('schema_version', 2);"
+	"INSERT INTO meta VALUES ('generation', 0);";
+
+/* Version 1 to 2: lease behaviours, the generation that added a lease,
+ * hold-downs. */
+static const char migrate_1_sql[] =
+	"ALTER TABLE leases ADD COLUMN add_gen INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE leases ADD COLUMN mapping TEXT;"
+	"ALTER TABLE leases ADD COLUMN filtering TEXT;"
+	"UPDATE meta SET value = 2 WHERE key = 'schema_version';";
 
 struct store {
 	sqlite3 *db;
@@ -100,30 +132,51 @@ static int exec_simple(struct store *s, int which)
 	return rc == SQLITE_DONE ? 0 : sq_err(rc);
 }
 
+/*
+ * In one transaction: 1. read schema_version (none: a new database), 2.
+ * create the schema, or migrate version 1, or refuse anything but ours.
+ */
 static int schema_check(struct store *s, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
+	int64_t version = 0;
 	int rc, ret = 0;
 
 	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
-	rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
+	rc = sqlite3_exec(s->db, meta_sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key ="
 				" 'schema_version'", -1, &st, NULL);
-	if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+	if (rc != SQLITE_OK)
 		goto fail;
-	if (sqlite3_column_int64(st, 0) != SCHEMA_VERSION) {
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		version = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = SQLITE_OK;
+	if (version == 0) {
+		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, holds_sql, NULL, NULL, NULL);
+	} else if (version == 1) {
+		rc = sqlite3_exec(s->db, migrate_1_sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, holds_sql, NULL, NULL, NULL);
+	} else if (version != SCHEMA_VERSION) {
 		snprintf(err, errlen, "schema_version %lld is not %d (written "
 			 "by a newer or unknown shoal-ctld); refusing to use it",
-			 (long long)sqlite3_column_int64(st, 0), SCHEMA_VERSION);
+			 (long long)version, SCHEMA_VERSION);
 		ret = -EPROTO;
 		goto out;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
+	if (rc != SQLITE_OK)
+		goto fail;
 	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
@@ -280,6 +333,16 @@ static int row_read(sqlite3_stmt *st, struct ctl_lease *l)
 	l->created = sqlite3_column_int64(st, 10);
 	l->drain_since = col_opt(st, 11);
 	l->drain_gen = (uint64_t)sqlite3_column_int64(st, 12);
+	l->add_gen = (uint64_t)sqlite3_column_int64(st, 13);
+	/* NULL (a socket lease, or a lease of schema version 1): defaults */
+	if (sqlite3_column_type(st, 14) != SQLITE_NULL &&
+	    sh_parse_mapping((const char *)sqlite3_column_text(st, 14),
+			     &l->mapping))
+		return -EIO;
+	if (sqlite3_column_type(st, 15) != SQLITE_NULL &&
+	    sh_parse_filtering((const char *)sqlite3_column_text(st, 15),
+			       &l->filtering))
+		return -EIO;
 	return 0;
 }
 
@@ -341,6 +404,14 @@ static void bind_lease(sqlite3_stmt *st, const struct ctl_lease *l,
 		sqlite3_bind_int(st, 6, l->hi);
 		sqlite3_bind_text(st, 7, clients, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 11, l->created);
+		sqlite3_bind_int64(st, 14, (int64_t)l->add_gen);
+		if (l->kind == SH_LEASE_NAT) {
+			sqlite3_bind_text(st, 15, sh_mapping_name(l->mapping),
+					  -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 16,
+					  sh_filtering_name(l->filtering), -1,
+					  SQLITE_STATIC);
+		}
 	}
 	sqlite3_bind_text(st, 8, l->draining ? "draining" : "active", -1,
 			  SQLITE_STATIC);
@@ -400,4 +471,63 @@ int store_gen_set(struct store *s, uint64_t gen)
 {
 	sqlite3_bind_int64(s->st[ST_GEN_SET], 1, (int64_t)gen);
 	return step_done(s->st[ST_GEN_SET]);
+}
+
+int store_holds(struct store *s, int64_t now, struct ctl_hold *out,
+		unsigned max, unsigned *n)
+{
+	sqlite3_stmt *st = s->st[ST_HOLDS];
+	int rc, ret = 0;
+
+	*n = 0;
+	sqlite3_bind_int64(st, 1, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ip = (const char *)sqlite3_column_text(st, 0);
+		const char *holder = (const char *)sqlite3_column_text(st, 3);
+		struct ctl_hold *h = &out[*n];
+
+		if (*n == max) {
+			ret = -E2BIG;
+			break;
+		}
+		if (!ip || !holder || sh_parse_ipv4(ip, &h->ip)) {
+			ret = -EIO;
+			break;
+		}
+		h->lo = (uint16_t)sqlite3_column_int(st, 1);
+		h->hi = (uint16_t)sqlite3_column_int(st, 2);
+		snprintf(h->holder, sizeof(h->holder), "%s", holder);
+		h->until = sqlite3_column_int64(st, 4);
+		(*n)++;
+	}
+	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = sq_err(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+static void bind_hold(sqlite3_stmt *st, const struct ctl_hold *h,
+		      int64_t now)
+{
+	char ip[16];
+
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, fmt_ipv4(h->ip, ip), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, h->holder, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, h->lo);
+	sqlite3_bind_int(st, 5, h->hi);
+	sqlite3_bind_int64(st, 6, h->until);
+}
+
+int store_hold_add(struct store *s, const struct ctl_hold *h, int64_t now)
+{
+	int rc;
+
+	bind_hold(s->st[ST_HOLD_PRUNE], h, now);
+	rc = step_done(s->st[ST_HOLD_PRUNE]);
+	if (rc)
+		return rc;
+	bind_hold(s->st[ST_HOLD_ADD], h, now);
+	return step_done(s->st[ST_HOLD_ADD]);
 }

@@ -16,15 +16,35 @@
  *                         last report (null if never); refused_*: the lease
  *                         set its last report said it could not apply, and
  *                         why (null when none)
- *   slice.list    {}  -> {"slices": [{"ip", "lo", "hi", "leased", "free"}]}
+ *   slice.list    {}  -> {"slices": [{"ip", "lo", "hi", "leased", "held",
+ *                                     "free", "holds": [HOLD, ...]}]}
+ *                         leased: ports in active and draining leases;
+ *                         held: ports in holds; free: the rest
  *   lease.add     {"holder": str, "kind": "nat"|"socket",
  *                  "clients": [prefix, ...]          (nat: required, 1..16;
  *                                                     all leases' together at
  *                                                     most SHOAL_MAX_SELECTORS),
  *                  "ip": str                         (optional: any slice),
  *                  "ports": "LO-HI" | "size": N      (exactly one),
- *                  "ttl": seconds                    (optional; none = no expiry)}
+ *                  "ttl": seconds                    (optional; none = no expiry),
+ *                  "mapping": "endpoint-independent" (default) |
+ *                             "address-and-port-dependent",
+ *                  "filtering": "address-dependent" (default) |
+ *                               "endpoint-independent" |
+ *                               "address-and-port-dependent"
+ *                                                    (nat only: either key on
+ *                                                     a socket lease is
+ *                                                     invalid_params)}
  *                 -> {"lease": LEASE}
+ *                 Hold-down (RFC 6888 REQ-8): once a lease is gone (drained
+ *                 and deleted), its ip and ports are held for [nat]
+ *                 port_hold_down seconds (default 120; 0 = none): another
+ *                 holder asking for any of those ports gets held_down (the
+ *                 message says how many seconds remain), and a "size"
+ *                 request is placed around them (no_space when only held
+ *                 ports are free). The same holder (the same holder string,
+ *                 byte for byte) may take them at once. Holds are stored
+ *                 and survive a daemon restart.
  *   lease.list    {}  -> {"leases": [LEASE, ...]}      (static ones included)
  *   lease.show    {"id": N} -> {"lease": LEASE}
  *   lease.renew   {"id": N, "ttl": seconds (default: the lease's last ttl)}
@@ -42,13 +62,17 @@
  *                         of the last report's per_worker, [] when it had none
  *
  *   Lease ids: static leases 1..n in configuration order; dynamic leases
- *   the lowest free id >= 1000 (ids fit 16 bits: the engine's flows carry
- *   them).
+ *   the lowest free id >= 1000 and > n (ids fit 16 bits: the engine's
+ *   flows carry them).
  *
  *   LEASE = {"id", "holder", "kind", "ip", "lo", "hi", "clients": [...],
  *            "state": "active"|"draining", "static": bool,
  *            "ttl": seconds|null, "expires": unix time|null, "created": unix time,
- *            "flows": N|null (engine's last report)}
+ *            "flows": N|null (engine's last report),
+ *            "mapping": str|null, "filtering": str|null (lease.add's
+ *            spellings; null for socket leases)}
+ *   HOLD  = {"lo", "hi", "holder": the holder of the lease that left,
+ *            "until": unix time the hold ends}
  *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
  *            "outside": "ip:port", "remote": "ip:port", "lease": N,
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
@@ -66,11 +90,25 @@
  *                 then, whenever the lease set changes, a notification
  *                 {"jsonrpc": "2.0", "method": "leases.update",
  *                  "params": {"generation": G, "leases": [LEASE, ...]}}
- *                 carrying the whole set (at most SHOAL_MAX_LEASES).
+ *                 carrying the whole set (at most SHOAL_MAX_LEASES);
+ *                 changes made while the engine has not read the last
+ *                 update yet come as one update of the latest set.
+ *                 The engine reads a LEASE's "mapping" and "filtering"
+ *                 (absent or null: the defaults; any other value: the set
+ *                 is refused as invalid_lease).
  *   engine.report (notification from the engine, about once a second)
  *                 {"generation": G applied, "workers": N,
  *                  "counters": {name: N, ...}        (summed over workers),
- *                  "leases": [{"id": N, "flows": N}, ...],
+ *                  "leases": [{"id": N, "flows": N}, ...]
+ *                                                    (the leases with flows;
+ *                                                    one of the applied
+ *                                                    generation that is not
+ *                                                    listed has 0),
+ *                  "leases_partial": true            (only when the engine
+ *                                                    left out leases with
+ *                                                    flows to fit the line:
+ *                                                    the unlisted ones'
+ *                                                    flows are unknown),
  *                  "per_worker": [WORKER, ...]       (optional),
  *                  "refused_generation": G,          (only while the last
  *                  "refused_reason": str             set received could not
@@ -107,17 +145,27 @@
 #define SHOAL_MSG_MAX 65536       /* bytes in one line, newline included */
 /* Lines between the daemon and a subscribed engine may be longer: a full
  * lease set (SHOAL_MAX_LEASES leases with their selectors) does not fit
- * SHOAL_MSG_MAX. The engine keeps its own replies under SHOAL_MSG_MAX. */
-#define SHOAL_ENGINE_MSG_MAX (1 << 20)
+ * SHOAL_MSG_MAX. Worst case: a LEASE is at most ~420 bytes without its
+ * clients (a 63-byte holder of escaped characters is 126, the numbers at
+ * their widest, both behaviours the longest spelling), 4096 of them
+ * ~1.7 MB, plus SHOAL_MAX_SELECTORS prefixes of at most 21 bytes: under
+ * 2 MiB; tests/ctl/test_limits.py measures 1.3 MB for 4096 leases with
+ * 63-byte names. The engine keeps its own replies under SHOAL_MSG_MAX; a
+ * daemon reply listing every lease (lease.list) is as long as the set,
+ * so clients read replies of up to SHOAL_ENGINE_MSG_MAX. */
+#define SHOAL_ENGINE_MSG_MAX (4 << 20)
 #define SHOAL_CONN_MAX 64         /* concurrent connections */
 #define SHOAL_IDLE_TIMEOUT_S 30   /* a client silent this long is closed;
 				     the engine's reports keep it alive */
-#define SHOAL_MAX_LEASES 256      /* static + dynamic */
+#define SHOAL_MAX_LEASES 4096     /* static + dynamic */
+#define SHOAL_MAX_SLICES 1024     /* [slices] entries; slice.list's length */
 #define SHOAL_MAX_CLIENTS 16      /* prefixes per nat lease */
 /* Client prefixes (selectors) over all leases, static + dynamic: what the
  * engine's lease set holds. The configuration and lease.add stay within
- * it, so a set the daemon acknowledged is one the engine can apply. */
-#define SHOAL_MAX_SELECTORS (SHOAL_MAX_LEASES * 4)
+ * it, so a set the daemon acknowledged is one the engine can apply. One
+ * per lease on average: every lease may be a nat lease, and the engine's
+ * slow path scans them for a new client's lease. */
+#define SHOAL_MAX_SELECTORS 4096
 #define SHOAL_HOLDER_MAX 63       /* bytes of a holder name */
 #define SHOAL_REASON_MAX 63       /* bytes of an engine.report refused_reason */
 #define SHOAL_MAX_WORKERS 64      /* [engine] workers, and a report's per_worker */
@@ -148,6 +196,8 @@
 #define SHOAL_R_NO_ENGINE "no_engine"             /* needs a connected engine */
 #define SHOAL_R_BUSY "busy"                       /* connection limit reached */
 #define SHOAL_R_PERMISSION "permission_denied"    /* peer not root nor in group */
+#define SHOAL_R_HELD_DOWN "held_down"            /* ports in another holder's
+							   hold-down */
 #define SHOAL_R_INTERNAL "internal"               /* storage failure etc. */
 
 #endif /* SHOAL_PROTO_H */

@@ -34,7 +34,8 @@ CTLD = Path(os.environ.get("SHOALCTLD", REPO / "build/ctl/ctld/shoal-ctld"))
 
 COMMANDS = ["status", "slice list", "lease add", "lease list", "lease show",
             "lease renew", "lease release", "flows", "stats", "help"]
-LEASE_COLUMNS = "ID HOLDER KIND STATE IP PORTS CLIENTS EXPIRES FLOWS".split()
+LEASE_COLUMNS = ("ID HOLDER KIND STATE IP PORTS CLIENTS EXPIRES FLOWS MAP "
+                 "FILTER").split()
 
 CONFIG = """\
 [engine]
@@ -52,6 +53,14 @@ gateway = 192.0.2.254
 [slices]
 198.51.100.10 = 10000-12047
 198.51.100.11 = 20000-20999
+
+; short timeouts: a released lease is gone ~1 s later (no engine here)
+; and its range held down for 600 s
+[nat]
+udp_timeout = 1
+tcp_established_timeout = 1
+icmp_timeout = 1
+port_hold_down = 600
 
 [lease.web]
 kind = nat
@@ -234,7 +243,8 @@ def test_completion_comes_from_the_table(env):
             check(re.search(rf"\b{re.escape(w)}\b", text),
                   f"completion lacks '{w}'")
     for opt in ["--holder", "--clients", "--socket", "--ip", "--ports",
-                "--size", "--ttl", "--lease", "--client", "--limit"]:
+                "--size", "--ttl", "--lease", "--client", "--limit",
+                "--mapping", "--filtering"]:
         check(opt in text, f"completion lacks {opt}")
 
     def complete(*words):
@@ -254,7 +264,14 @@ def test_completion_comes_from_the_table(env):
                                            "release"],
           f"lease: {complete('-s', 'x', 'lease')}")
     got = complete("lease", "add", "--holder", "web")
-    check("--ports" in got and "add" not in got, f"lease add: {got}")
+    check("--ports" in got and "--mapping" in got and "add" not in got,
+          f"lease add: {got}")
+    got = complete("lease", "add", "--mapping")
+    check(got == ["endpoint-independent", "address-and-port-dependent"],
+          f"--mapping values: {got}")
+    got = complete("lease", "add", "--filtering")
+    check(got == ["endpoint-independent", "address-dependent",
+                  "address-and-port-dependent"], f"--filtering values: {got}")
 
 
 def test_usage_errors_exit_2(env):
@@ -284,6 +301,16 @@ def test_usage_errors_exit_2(env):
         ["lease", "add", "--holder", "a", "--socket", "--ports", "10"],
         ["lease", "add", "--holder", "a", "--socket", "--size", "x"],
         ["lease", "add", "--holder", "a", "--socket", "--size", "-5"],
+        ["lease", "add", "--holder", "a", "--clients", "10.0.0.0/8",
+         "--size", "1", "--mapping", "eim"],
+        ["lease", "add", "--holder", "a", "--clients", "10.0.0.0/8",
+         "--size", "1", "--filtering", "endpoint"],
+        ["lease", "add", "--holder", "a", "--clients", "10.0.0.0/8",
+         "--size", "1", "--mapping", ""],
+        ["lease", "add", "--holder", "a", "--socket", "--size", "1",
+         "--mapping", "endpoint-independent"],
+        ["lease", "add", "--holder", "a", "--socket", "--size", "1",
+         "--filtering", "address-dependent"],
         ["lease", "add", "--holder", "a", "--socket", "--size", "5",
          "--ttl", "1h"],
         ["lease", "add", "--holder", "a", "--socket", "--size", "5",
@@ -360,12 +387,13 @@ def test_slice_list_text_and_json(env):
     check(ips == [("198.51.100.10", 10000, 12047),
                   ("198.51.100.11", 20000, 20999)], f"slices: {doc}")
     rows = text_table(env.ok("slice", "list").stdout)
-    check(rows[0] == ["IP", "PORTS", "LEASED", "FREE"], f"header {rows}")
+    check(rows[0] == ["IP", "PORTS", "LEASED", "HELD", "FREE"],
+          f"header {rows}")
     by_ip = {s["ip"]: s for s in doc["slices"]}
     for r in rows[1:]:
         s = by_ip[r[0]]
         check(r[1:] == [f"{s['lo']}-{s['hi']}", str(s["leased"]),
-                        str(s["free"])], f"row {r} vs {s}")
+                        str(s["held"]), str(s["free"])], f"row {r} vs {s}")
     check(len(rows) == 3, f"rows {rows}")
 
 
@@ -381,8 +409,69 @@ def test_lease_list_shows_static_leases(env):
     check(rows[0] == LEASE_COLUMNS, f"header {rows[0]}")
     one = next(r for r in rows[1:] if r[0] == "1")
     check(one == ["1", "web", "nat", "active", "198.51.100.10",
-                  "10000-10999", "10.0.0.0/16", "never", one[8]],
+                  "10000-10999", "10.0.0.0/16", "never", one[8], "EI", "AD"],
           f"row 1: {one}")
+    two = next(r for r in rows[1:] if r[0] == "2")
+    check(two[-2:] == ["-", "-"], f"row 2 (socket): {two}")
+    check(st[1]["mapping"] == "endpoint-independent"
+          and st[1]["filtering"] == "address-dependent"
+          and st[2]["mapping"] is None and st[2]["filtering"] is None,
+          f"behaviours: {st}")
+
+
+def test_lease_add_mapping_and_filtering_round_trip(env):
+    out = env.ok("lease", "add", "--holder", "strict", "--clients",
+                 "10.7.0.0/24", "--size", "4", "--mapping",
+                 "address-and-port-dependent", "--filtering",
+                 "endpoint-independent").stdout
+    rec = record(out)
+    check(rec["MAPPING"] == "address-and-port-dependent"
+          and rec["FILTERING"] == "endpoint-independent", f"record: {out}")
+    lid = rec["ID"]
+    shown = env.js("lease", "show", lid)["lease"]
+    check(shown["mapping"] == "address-and-port-dependent"
+          and shown["filtering"] == "endpoint-independent", f"show {shown}")
+    row = next(r for r in text_table(env.ok("lease", "list").stdout)
+               if r[0] == lid)
+    check(row[-2:] == ["APD", "EI"], f"list row {row}")
+    doc = env.js("lease", "add", "--holder", "apdf", "--clients",
+                 "10.8.0.0/24", "--size", "1", "--filtering",
+                 "address-and-port-dependent")["lease"]
+    check(doc["mapping"] == "endpoint-independent"
+          and doc["filtering"] == "address-and-port-dependent", f"{doc}")
+    rec = record(env.ok("lease", "show", doc["id"]).stdout)
+    check(rec["MAPPING"] == "endpoint-independent"
+          and rec["FILTERING"] == "address-and-port-dependent", f"{rec}")
+    env.ok("lease", "release", lid)
+    env.ok("lease", "release", doc["id"])
+
+
+def test_released_range_is_held_down(env):
+    doc = env.js("lease", "add", "--holder", "alice", "--socket", "--ip",
+                 "198.51.100.11", "--ports", "20900-20909")["lease"]
+    env.ok("lease", "release", doc["id"])
+    end = time.time() + 15
+    while any(l["id"] == doc["id"]
+              for l in env.js("lease", "list")["leases"]):
+        check(time.time() < end, "released lease not gone in 15 s")
+        time.sleep(0.2)
+    res = env.ctl("lease", "add", "--holder", "bob", "--socket", "--ip",
+                  "198.51.100.11", "--ports", "20905-20905")
+    check(res.returncode == 1 and "held_down" in res.stderr
+          and "left by alice" in res.stderr, "held_down for bob", res)
+    s = [x for x in env.js("slice", "list")["slices"]
+         if x["ip"] == "198.51.100.11"][0]
+    check(s["held"] == 10 and s["holds"][0]["holder"] == "alice",
+          f"slice.list: {s}")
+    out = env.ok("slice", "list").stdout
+    check(re.search(r"held: 198\.51\.100\.11 20900-20909 left by alice, "
+                    r"\d+s more", out), f"slice list text: {out}")
+    row = [r for r in text_table(out) if r[0] == "198.51.100.11"][0]
+    check(row[3] == "10", f"HELD column: {row}")
+    # the same holder takes it back at once
+    again = env.js("lease", "add", "--holder", "alice", "--socket", "--ip",
+                   "198.51.100.11", "--ports", "20900-20909")["lease"]
+    env.ok("lease", "release", again["id"])
 
 
 def test_lease_add_by_ports_round_trip(env):
@@ -700,6 +789,8 @@ CASES_DAEMON = [test_status_text_and_json,
                 test_slice_list_text_and_json,
                 test_lease_list_shows_static_leases,
                 test_lease_add_by_ports_round_trip,
+                test_lease_add_mapping_and_filtering_round_trip,
+                test_released_range_is_held_down,
                 test_lease_add_by_size_with_ttl_and_renew,
                 test_socket_lease_has_no_clients,
                 test_refusals_exit_1_with_reason,

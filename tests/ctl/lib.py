@@ -53,7 +53,7 @@ udp_timeout = {drain}
 tcp_established_timeout = {drain}
 tcp_transitory_timeout = 1
 icmp_timeout = 1
-
+{hold}
 [lease.web]
 kind = nat
 ip = {ip}
@@ -69,7 +69,7 @@ ports = 10100-10199
 socket = {sock}
 database = {db}
 group = {group}
-"""
+{extra}"""
 
 # what the test expects the config above to hold
 SLICES = [(SLICE_IP, 10000, 10999), (SLICE2_IP, 20000, 20099)]
@@ -79,7 +79,9 @@ STATICS = [(SLICE_IP, 10000, 10099), (SLICE_IP, 10100, 10199)]
 class Env:
     """A temp dir with a config; start()/kill()/stop() the daemon."""
 
-    def __init__(self, group="root", drain=2):
+    def __init__(self, group="root", drain=2, hold=None, extra=""):
+        """hold: [nat] port_hold_down (None: the default, 120 s); extra:
+        text appended to the config (more sections)."""
         self.dir = tempfile.mkdtemp(prefix="shoal-ctld-")
         self.sockdir = os.path.join(self.dir, "run")
         self.sock = os.path.join(self.sockdir, "ctl.sock")
@@ -87,12 +89,14 @@ class Env:
         self.conf = os.path.join(self.dir, "shoal.conf")
         self.log = os.path.join(self.dir, "ctld.log")
         self.proc = None
-        self.write_config(group=group, drain=drain)
+        self.write_config(group=group, drain=drain, hold=hold, extra=extra)
 
-    def write_config(self, group="root", drain=2):
+    def write_config(self, group="root", drain=2, hold=None, extra=""):
         with open(self.conf, "w") as f:
-            f.write(CONFIG.format(ip=SLICE_IP, ip2=SLICE2_IP, sock=self.sock,
-                                  db=self.db, group=group, drain=drain))
+            f.write(CONFIG.format(
+                ip=SLICE_IP, ip2=SLICE2_IP, sock=self.sock, db=self.db,
+                group=group, drain=drain, extra=extra,
+                hold="" if hold is None else "port_hold_down = %d\n" % hold))
 
     def __enter__(self):
         return self

@@ -157,7 +157,9 @@ def main():
     rng = random.Random(int(os.environ.get("SHOAL_SEED", time.time())))
     t0 = time.time()
     done = 0
-    with lib.Env(drain=2) as env:
+    # a 2 s hold-down: deletions write holds inside the crash loop, and
+    # freed ranges come back soon enough to keep adds succeeding
+    with lib.Env(drain=2, hold=2) as env:
         active = []
         while done < ITERS and time.time() - t0 < SECONDS:
             env.start()

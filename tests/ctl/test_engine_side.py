@@ -141,6 +141,51 @@ def test_report_with_zero_flows_frees_draining_lease():
     cli.close()
 
 
+def test_report_lists_only_leases_with_flows():
+    """A complete report's absentees have 0 flows; after a partial one, or
+    for a lease the reported generation did not have, they are unknown
+    (null) and a draining lease is not freed by it."""
+    eng, r = subscribe()
+    cli = E.client()
+    a = cli.call("lease.add", sock_lease("sp1", size=1))["lease"]
+    b = cli.call("lease.add", sock_lease("sp2", size=1))["lease"]
+    g = wait_update(eng, lambda u: b["id"] in
+                    [l["id"] for l in u["leases"]])["generation"]
+
+    def flows(lid):
+        return cli.call("lease.show", {"id": lid})["lease"]["flows"]
+
+    def settled(counters, want):
+        stats_after(cli, counters)
+        got = (flows(a["id"]), flows(b["id"]), flows(1))
+        assert got == want, (got, want)
+
+    report(eng, g, [(a["id"], 5)], counters={"rx": 11})
+    settled({"rx": 11}, (5, 0, 0))
+    report(eng, g, [(a["id"], 5)], counters={"rx": 12}, leases_partial=True)
+    settled({"rx": 12}, (5, None, None))
+    # a report of the generation before b: b unknown, a and static known
+    report(eng, g - 1, [(a["id"], 2)], counters={"rx": 13})
+    settled({"rx": 13}, (2, None, 0))
+    # a partial report does not free a draining lease it leaves out
+    cli.call("lease.release", {"id": b["id"]})
+    g = next_update(eng)["generation"]
+    for i in range(4):
+        report(eng, g, [(a["id"], 1)], counters={"rx": 20 + i},
+               leases_partial=True)
+        time.sleep(0.5)
+    assert cli.call("lease.show", {"id": b["id"]})["lease"]["state"] == \
+        "draining"
+    # a complete one without it does
+    report(eng, g, [(a["id"], 1)], counters={"rx": 30})
+    u = wait_update(eng, lambda u: b["id"] not in
+                    [l["id"] for l in u["leases"]])
+    assert a["id"] in [l["id"] for l in u["leases"]]
+    cli.call("lease.release", {"id": a["id"]})
+    eng.close()
+    cli.close()
+
+
 def test_report_per_worker_returned_by_stats():
     eng, r = subscribe()
     cli = E.client()
@@ -311,6 +356,7 @@ def main():
         lib.run_tests([test_subscribe_gets_snapshot,
                        test_changes_push_updates_with_rising_generation,
                        test_report_with_zero_flows_frees_draining_lease,
+                       test_report_lists_only_leases_with_flows,
                        test_report_per_worker_returned_by_stats,
                        test_malformed_per_worker_entries_skipped_alone,
                        test_refused_lease_set_shown_in_status,

@@ -236,12 +236,11 @@ def test_message_size_limit():
 def test_slow_reader_is_dropped():
     """Requests but never reads: its output overflows, it is dropped, and
     nobody else waits for it."""
+    # 256 leases: 800 lease.list replies of ~70 KB overflow OUT_MAX
     n = 0
     while len(C.call("lease.list")["leases"]) < 256:
         C.call("lease.add", sock_lease("fill%d" % n, size=1))
         n += 1
-    C.expect_error("lease.add", sock_lease("one too many", size=1),
-                   "too_many_leases")
     slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     slow.connect(E.sock)
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -16,9 +16,18 @@
  *   neigh_count PREFIX/LEN      neighbours in the current snapshot within
  *                               the prefix (after processing pending events)
  *   routes                      routes in the current snapshot
+ *   spread DST N MS             process events until DST has a route,
+ *                               then look it up from N sources, each
+ *                               twice; prints every next hop used and
+ *                               how many sources took it ("ok NH=COUNT
+ *                               ..."), or "fail" when a source got two
+ *                               different answers
  *   resolve IF IP | linkup IF | addr IF IP/LEN | route IF PREFIX/LEN GW
  *                               the engine's requests; GW 0 = connected
  *   quit
+ *
+ * Snapshots hold an rte_fib, so EAL runs first: no hugepages, in memory
+ * only (--no-shconf), its log on stderr (stdout carries the answers).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +38,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_log.h>
 
 #include "netlink.h"
 
@@ -99,7 +112,7 @@ static int refresh(void)
 
 		if (f == NULL)
 			return -errno;
-		free(fib);
+		sh_fib_free(fib);
 		fib = f;
 	}
 	return ret;
@@ -188,7 +201,7 @@ static void cmd_expect(char **av, int ac)
 			return;
 		}
 		memset(mac, 0, sizeof(mac));
-		r = sh_fib_lookup(fib, dst, &ifindex, &nh, mac);
+		r = sh_fib_lookup(fib, 0, dst, &ifindex, &nh, mac);
 		if ((int)r == want &&
 		    (want_if == 0 || (ifindex == want_if && nh == want_nh)) &&
 		    (!check_mac || memcmp(mac, want_mac, 6) == 0)) {
@@ -227,6 +240,69 @@ static void cmd_neigh_count(const char *prefix)
 		if (fib->neigh[i].ip != 0 && (fib->neigh[i].ip & mask) == net)
 			n++;
 	printf("ok %u\n", n);
+}
+
+#define SPREAD_MAX_NH 16
+
+/* spread DST N MS */
+static void cmd_spread(const char *dst_s, long n, long ms)
+{
+	uint32_t dst, used[SPREAD_MAX_NH];
+	unsigned count[SPREAD_MAX_NH], n_used = 0;
+	long end = now_ms() + ms;
+	char a[INET_ADDRSTRLEN];
+	uint8_t mac[6];
+	int ifindex;
+
+	if (parse_ip(dst_s, &dst) < 0 || n <= 0 || n > 100000) {
+		printf("err bad argument\n");
+		return;
+	}
+	for (;;) {
+		uint32_t nh;
+		int ret = refresh();
+
+		if (ret < 0) {
+			printf("err %s\n", strerror(-ret));
+			return;
+		}
+		if (sh_fib_lookup(fib, 0, dst, &ifindex, &nh, mac) !=
+		    SH_FIB_NO_ROUTE)
+			break;
+		if (now_ms() >= end) {
+			printf("fail no route\n");
+			return;
+		}
+		wait_readable(end - now_ms());
+	}
+	for (long i = 0; i < n; i++) {
+		uint32_t src = htonl(0xc6120000u + (uint32_t)i), nh1, nh2;
+		int if2;
+		unsigned k;
+
+		sh_fib_lookup(fib, src, dst, &ifindex, &nh1, mac);
+		sh_fib_lookup(fib, src, dst, &if2, &nh2, mac);
+		if (nh1 != nh2 || ifindex != if2) {
+			printf("fail source %ld changed path\n", i);
+			return;
+		}
+		for (k = 0; k < n_used && used[k] != nh1; k++)
+			;
+		if (k == n_used) {
+			if (n_used == SPREAD_MAX_NH) {
+				printf("fail too many next hops\n");
+				return;
+			}
+			used[n_used] = nh1;
+			count[n_used++] = 0;
+		}
+		count[k]++;
+	}
+	printf("ok");
+	for (unsigned k = 0; k < n_used; k++)
+		printf(" %s=%u", inet_ntop(AF_INET, &used[k], a, sizeof(a)),
+		       count[k]);
+	printf("\n");
 }
 
 static void reply(int ret)
@@ -280,7 +356,10 @@ static void run(char **av, int ac)
 		if (ret < 0)
 			reply(ret);
 		else
-			printf("ok %u\n", fib->n_routes);
+			printf("ok %u\n", sh_fib_route_count(fib, NULL));
+	} else if (strcmp(c, "spread") == 0 && ac == 4) {
+		cmd_spread(av[1], strtol(av[2], NULL, 10),
+			   strtol(av[3], NULL, 10));
 	} else if (strcmp(c, "resolve") == 0 && ac == 3) {
 		reply(ifx < 0 ? ifx : parse_ip(av[2], &ip) < 0 ? -EINVAL :
 				      sh_nl_resolve(nl, ifx, ip));
@@ -302,7 +381,18 @@ static void run(char **av, int ac)
 
 int main(void)
 {
+	char prefix[64], *eal[] = { "nl_probe", "--no-huge", "--no-shconf",
+				    "-m", "256", "--no-pci", "--no-telemetry",
+				    "--log-level=*:error", "--file-prefix", prefix,
+				    NULL };
 	char line[512];
+
+	snprintf(prefix, sizeof(prefix), "nl_probe_%d", (int)getpid());
+	rte_openlog_stream(stderr);
+	if (rte_eal_init(10, eal) < 0) {
+		fprintf(stderr, "nl_probe: EAL init failed\n");
+		return 1;
+	}
 
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		char *av[MAX_ARGS], *save = NULL;
@@ -318,7 +408,8 @@ int main(void)
 		run(av, ac);
 		fflush(stdout);
 	}
-	free(fib);
+	sh_fib_free(fib);
 	sh_nl_close(nl);
+	rte_eal_cleanup();
 	return 0;
 }

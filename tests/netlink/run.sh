@@ -14,7 +14,9 @@
 # within a second, including routes the kernel flushes without an event,
 # (c) sh_nl_resolve makes the kernel ARP for the peer by itself, (d) the
 # engine's link/address/route requests, (e) an event storm on a tiny
-# socket buffer forces a re-dump and the state is still exact.
+# socket buffer forces a re-dump and the state is still exact. Multipath
+# routes: flows from many sources spread over every watched next hop,
+# each flow keeping its path.
 #
 # One line per check, then exactly "N passed, N failed". Exit 1 if any
 # check failed, 77 if not root or jq is missing, 2 if nl_probe is missing.
@@ -132,6 +134,7 @@ setup E route add 192.0.2.0/24 via 10.200.0.2 dev sh0 metric 50
 setup E route add 203.0.113.0/24 dev sh2
 setup E route add 198.51.100.0/24 dev sh0 table 100
 setup E route add 10.220.0.0/16 nexthop via 10.203.0.254 dev sh2 nexthop via 10.200.0.2 dev sh0
+setup E route add 10.221.0.0/16 nexthop via 10.200.0.2 dev sh0 nexthop via 10.200.0.77 dev sh0
 setup E route add 10.230.0.0/16 via 10.200.0.77 dev sh0 metric 100
 setup E route add 10.230.0.0/16 dev sh0 metric 20
 setup E neigh add 10.200.0.77 lladdr $MAC77 dev sh0 nud permanent
@@ -151,19 +154,44 @@ probe_check "dump: neighbour on an unwatched link ignored" expect 10.203.0.9 no_
 probe_check "dump: route in another table ignored" expect 198.51.100.5 no_route 0
 probe_check "dump: multipath uses the first next hop on a watched link" \
 	expect 10.220.1.1 no_neigh sh0 10.200.0.2 0
+# spread_check NAME DST N WANT...: N flows to DST use exactly the next
+# hops WANT, each for at least a quarter of the flows, none changing path.
+spread_check() {
+	local name=$1 dst=$2 n=$3 nh ok=1 seen=0
+	shift 3
+	if ! ask spread "$dst" "$n" 1000; then
+		fail "$name: $answer"
+		return
+	fi
+	for nh in "$@"; do
+		[[ " ${answer#ok} " =~ \ $nh=([0-9]+)\  ]] &&
+			[ "${BASH_REMATCH[1]}" -ge $((n / 4)) ] || ok=0
+	done
+	seen=$(($(wc -w <<<"${answer#ok}")))
+	[ "$ok" = 1 ] && [ "$seen" = $# ] && pass "$name (${answer#ok })" ||
+		fail "$name: $answer"
+}
+spread_check "dump: multipath flows spread over both watched next hops" \
+	10.221.1.1 1000 10.200.0.2 10.200.0.77
 probe_check "dump: lower metric wins for one prefix" \
 	expect 10.230.1.1 no_neigh sh0 10.230.1.1 0
 probe_check "dump: connected route of sh0" \
 	expect 10.200.0.9 no_neigh sh0 10.200.0.9 0
 ask routes
-[ "$answer" = "ok 5" ] && pass "dump: 5 routes kept (connected, 192.0.2/24, multipath, 2 x 10.230/16)" ||
-	fail "dump: routes kept: $answer, expected 5"
+[ "$answer" = "ok 6" ] && pass "dump: 6 routes kept (connected, 192.0.2/24, 2 multipath, 2 x 10.230/16)" ||
+	fail "dump: routes kept: $answer, expected 6"
 
 # (b) events, each reflected within a second
 E route add 10.240.0.0/16 via 10.200.0.77 dev sh0
 probe_check "event: route added" expect 10.240.1.1 ok sh0 10.200.0.77 $MAC77 1000
 E route del 10.240.0.0/16 via 10.200.0.77 dev sh0
 probe_check "event: route deleted" expect 10.240.1.1 no_route 1000
+E route replace 10.221.0.0/16 via 10.200.0.77 dev sh0
+spread_check "event: multipath replaced by one next hop" \
+	10.221.1.1 1000 10.200.0.77
+E route replace 10.221.0.0/16 nexthop via 10.200.0.2 dev sh0 nexthop via 10.200.0.77 dev sh0
+spread_check "event: multipath route back, both next hops used" \
+	10.221.1.1 1000 10.200.0.2 10.200.0.77
 E route del 10.230.0.0/16 dev sh0 metric 20
 probe_check "event: deleting the better metric falls back to the other" \
 	expect 10.230.1.1 ok sh0 10.200.0.77 $MAC77 1000

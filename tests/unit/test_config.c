@@ -858,15 +858,15 @@ static void test_slice_overlap_names_the_later_line(void **state)
 
 static void test_too_many_slices_is_rejected(void **state)
 {
-	static char text[8192];
+	static char text[65536];
 	size_t n;
 
 	(void)state;
 	n = (size_t)snprintf(text, sizeof(text), "[slices]\n");
 	for (int i = 1; i <= SH_CFG_MAX_SLICES + 1; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
-				      "10.0.0.%d = 1000\n", i);
-	load_err(text, SH_CFG_MAX_SLICES + 2, "too many slices (max 64)");
+				      "10.0.%d.%d = 1000\n", i / 256, i % 256);
+	load_err(text, SH_CFG_MAX_SLICES + 2, "too many slices (max 1024)");
 }
 
 /* ---- [nat] ------------------------------------------------------------- */
@@ -1006,6 +1006,108 @@ static void test_socket_lease_with_clients_cites_clients_line(void **state)
 		 "clients: not allowed for kind socket");
 }
 
+#define NAT_LEASE                                                              \
+	"kind = nat\nip = 198.51.100.10\nports = 10000\nclients = 10.0.0.0/8\n"
+
+static void test_lease_mapping_and_filtering_are_stored(void **state)
+{
+	static const struct {
+		const char *text;
+		enum sh_mapping m;
+		enum sh_filtering f;
+	} cases[] = {
+		{ "", SH_MAPPING_EIM, SH_FILTERING_ADF },
+		{ "mapping = endpoint-independent\n", SH_MAPPING_EIM,
+		  SH_FILTERING_ADF },
+		{ "mapping = address-and-port-dependent\n", SH_MAPPING_APDM,
+		  SH_FILTERING_ADF },
+		{ "filtering = endpoint-independent\n", SH_MAPPING_EIM,
+		  SH_FILTERING_EIF },
+		{ "filtering = address-dependent\n", SH_MAPPING_EIM,
+		  SH_FILTERING_ADF },
+		{ "filtering = address-and-port-dependent\nmapping = "
+		  "address-and-port-dependent\n", SH_MAPPING_APDM,
+		  SH_FILTERING_APDF },
+	};
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), MINIMAL "[lease.a]\n" NAT_LEASE
+			 "%s", cases[i].text);
+		load_ok(text);
+		assert_int_equal(cfg.n_leases, 1);
+		assert_int_equal(cfg.leases[0].mapping, cases[i].m);
+		assert_int_equal(cfg.leases[0].filtering, cases[i].f);
+	}
+}
+
+static void test_lease_mapping_and_filtering_must_be_known(void **state)
+{
+	(void)state;
+	load_err(MINIMAL "[lease.a]\n" NAT_LEASE "mapping = eim\n", 12,
+		 "mapping: expected endpoint-independent or "
+		 "address-and-port-dependent, got 'eim'");
+	load_err(MINIMAL "[lease.a]\n" NAT_LEASE "mapping = address-dependent\n",
+		 12, "mapping: expected endpoint-independent or "
+		 "address-and-port-dependent, got 'address-dependent'");
+	load_err(MINIMAL "[lease.a]\n" NAT_LEASE "filtering = "
+		 "Endpoint-Independent\n", 12, "filtering: expected "
+		 "endpoint-independent, address-dependent or "
+		 "address-and-port-dependent, got 'Endpoint-Independent'");
+	load_err(MINIMAL "[lease.a]\n" NAT_LEASE "mapping = "
+		 "endpoint-independent\nmapping = endpoint-independent\n", 13,
+		 "duplicate key 'mapping' in [lease.a] (first at line 12)");
+}
+
+static void test_socket_lease_with_mapping_or_filtering_cites_its_line(void **state)
+{
+	(void)state;
+	load_err(MINIMAL "[lease.a]\n" SOCKET_LEASE
+		 "mapping = endpoint-independent\n", 11,
+		 "mapping: not allowed for kind socket");
+	load_err(MINIMAL "[lease.a]\nfiltering = address-dependent\n"
+		 SOCKET_LEASE, 8, "filtering: not allowed for kind socket");
+}
+
+static void test_parse_mapping_and_filtering_round_trip(void **state)
+{
+	static const char *const bad[] = {
+		"", "eim", "EIM", "endpoint-independent ", " endpoint-independent",
+		"endpoint_independent", "address-dependent-", "apdf",
+	};
+	enum sh_mapping m = SH_MAPPING_APDM;
+	enum sh_filtering f = SH_FILTERING_APDF;
+
+	(void)state;
+	for (int i = SH_MAPPING_EIM; i <= SH_MAPPING_APDM; i++) {
+		assert_non_null(sh_mapping_name((enum sh_mapping)i));
+		assert_int_equal(sh_parse_mapping(sh_mapping_name(
+					(enum sh_mapping)i), &m), 0);
+		assert_int_equal(m, i);
+	}
+	for (int i = SH_FILTERING_ADF; i <= SH_FILTERING_APDF; i++) {
+		assert_non_null(sh_filtering_name((enum sh_filtering)i));
+		assert_int_equal(sh_parse_filtering(sh_filtering_name(
+					(enum sh_filtering)i), &f), 0);
+		assert_int_equal(f, i);
+	}
+	assert_string_equal(sh_mapping_name(SH_MAPPING_EIM),
+			    "endpoint-independent");
+	assert_string_equal(sh_filtering_name(SH_FILTERING_ADF),
+			    "address-dependent");
+	assert_null(sh_mapping_name((enum sh_mapping)(SH_MAPPING_APDM + 1)));
+	assert_null(sh_filtering_name((enum sh_filtering)(SH_FILTERING_APDF + 1)));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = SH_MAPPING_APDM;
+		f = SH_FILTERING_APDF;
+		assert_int_equal(sh_parse_mapping(bad[i], &m), -EINVAL);
+		assert_int_equal(sh_parse_filtering(bad[i], &f), -EINVAL);
+		assert_int_equal(m, SH_MAPPING_APDM); /* untouched */
+		assert_int_equal(f, SH_FILTERING_APDF);
+	}
+}
+
 static void test_lease_ip_and_ports_must_parse(void **state)
 {
 	(void)state;
@@ -1090,7 +1192,7 @@ static void test_lease_overlap_names_both_leases(void **state)
 
 static void test_too_many_leases_is_rejected(void **state)
 {
-	static char text[65536];
+	static char text[1 << 20];
 	size_t n;
 
 	(void)state;
@@ -1101,14 +1203,52 @@ static void test_too_many_leases_is_rejected(void **state)
 				      "[lease.l%d]\nkind = socket\n"
 				      "ip = 198.51.100.12\nports = %d\n",
 				      i, i + 1);
-	load_err(text, 8 + 4 * SH_CFG_MAX_LEASES, "too many leases (max 256)");
+	load_err(text, 8 + 4 * SH_CFG_MAX_LEASES, "too many leases (max 4096)");
+}
+
+/*
+ * The largest configuration loads: SH_CFG_MAX_SLICES slices and
+ * SH_CFG_MAX_LEASES leases, half of them nat with one client prefix each
+ * (SHOAL_MAX_SELECTORS bounds those), spread over the slices.
+ */
+static void test_largest_config_loads(void **state)
+{
+	static char text[1 << 20];
+	const int per = SH_CFG_MAX_LEASES / SH_CFG_MAX_SLICES;
+	size_t n;
+
+	(void)state;
+	assert_true(SH_CFG_MAX_LEASES / 2 <= SHOAL_MAX_SELECTORS);
+	n = (size_t)snprintf(text, sizeof(text), "[inside]\ndevice = in0\n"
+			     "[outside]\ndevice = out0\n[slices]\n");
+	for (int i = 0; i < SH_CFG_MAX_SLICES; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "10.%d.%d.1 = 1000-1999\n", i / 256,
+				      i % 256);
+	for (int i = 0; i < SH_CFG_MAX_LEASES; i++) {
+		int s = i / per, k = i % per;
+
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "[lease.l%d]\nip = 10.%d.%d.1\n"
+				      "ports = %d-%d\n", i, s / 256, s % 256,
+				      1000 + 10 * k, 1009 + 10 * k);
+		n += (size_t)snprintf(text + n, sizeof(text) - n, i % 2 ?
+				      "kind = socket\n" : "kind = nat\n"
+				      "clients = 172.16.%d.%d/32\n",
+				      i / 256, i % 256);
+	}
+	assert_true(n < sizeof(text));
+	load_ok(text);
+	assert_int_equal(cfg.n_slices, SH_CFG_MAX_SLICES);
+	assert_int_equal(cfg.n_leases, SH_CFG_MAX_LEASES);
+	assert_int_equal(cfg.leases[SH_CFG_MAX_LEASES - 1].lo, 1000 + 10 * (per - 1));
 }
 
 /* @n nat leases of 16 client prefixes each, one section of 5 lines per
  * lease from line 8 on: lease i's clients line is 12 + 5 * i. */
 static const char *leases_of_16_clients(int n)
 {
-	static char text[65536];
+	static char text[1 << 20];
 	size_t k;
 
 	k = (size_t)snprintf(text, sizeof(text),
@@ -1120,22 +1260,26 @@ static const char *leases_of_16_clients(int n)
 				      "clients = ", i, i + 1);
 		for (int j = 0; j < 16; j++)
 			k += (size_t)snprintf(text + k, sizeof(text) - k,
-					      "10.%d.%d.0/24%s", i, j,
+					      "10.%d.%d.0/24%s",
+					      (i * 16 + j) / 256,
+					      (i * 16 + j) % 256,
 					      j == 15 ? "\n" : ",");
 	}
 	return text;
 }
 
-/* The engine holds SHOAL_MAX_SELECTORS (1024) client prefixes over all
- * its leases: 64 leases of 16 fill it, the 65th is refused where it is
+/* The engine holds SHOAL_MAX_SELECTORS (4096) client prefixes over all
+ * its leases: 256 leases of 16 fill it, the 257th is refused where it is
  * written, not by the engine at start-up without a line. */
 static void test_too_many_selectors_is_rejected_at_the_lease(void **state)
 {
+	const int full = SHOAL_MAX_SELECTORS / 16;
+
 	(void)state;
-	load_ok(leases_of_16_clients(64));
-	assert_int_equal(cfg.n_leases, 64);
-	load_err(leases_of_16_clients(65), 12 + 5 * 64,
-		 "clients: 1040 client prefixes in all leases (max 1024)");
+	load_ok(leases_of_16_clients(full));
+	assert_int_equal(cfg.n_leases, full);
+	load_err(leases_of_16_clients(full + 1), 12 + 5 * full,
+		 "clients: 4112 client prefixes in all leases (max 4096)");
 }
 
 /* ---- [ctl] ------------------------------------------------------------- */
@@ -1233,6 +1377,10 @@ int main(void)
 		cmocka_unit_test(test_lease_missing_keys_are_reported_at_its_header),
 		cmocka_unit_test(test_nat_lease_without_clients_is_rejected),
 		cmocka_unit_test(test_socket_lease_with_clients_cites_clients_line),
+		cmocka_unit_test(test_lease_mapping_and_filtering_are_stored),
+		cmocka_unit_test(test_lease_mapping_and_filtering_must_be_known),
+		cmocka_unit_test(test_socket_lease_with_mapping_or_filtering_cites_its_line),
+		cmocka_unit_test(test_parse_mapping_and_filtering_round_trip),
 		cmocka_unit_test(test_lease_ip_and_ports_must_parse),
 		cmocka_unit_test(test_clients_with_host_bits_set_are_rejected),
 		cmocka_unit_test(test_clients_list_must_parse),
@@ -1241,6 +1389,7 @@ int main(void)
 		cmocka_unit_test(test_lease_ports_must_lie_inside_one_slice),
 		cmocka_unit_test(test_lease_overlap_names_both_leases),
 		cmocka_unit_test(test_too_many_leases_is_rejected),
+		cmocka_unit_test(test_largest_config_loads),
 		cmocka_unit_test(test_too_many_selectors_is_rejected_at_the_lease),
 		cmocka_unit_test(test_ctl_values_are_validated),
 		cmocka_unit_test(test_mtu_and_mss_clamp_parse),
