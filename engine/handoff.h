@@ -45,6 +45,8 @@
 enum sh_handoff_kind {
 	SH_HANDOFF_TRANSLATE = 0, /* parsed; the owner translates it */
 	SH_HANDOFF_TO_KERNEL,     /* the receiver sends it to a mirror */
+	SH_HANDOFF_FRAG,          /* a fragment for its flow's owner; its
+				   * datagram's ports in m->hash.usr */
 };
 
 /* One handed packet, 16 bytes: the mbuf and what parsing found. */
