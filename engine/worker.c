@@ -9,6 +9,8 @@
  *      Linux through the port's mirror, or count its drop (rx_data);
  *      A packet another worker owns (nat_pkt_owner()) is staged for
  *      that worker's handoff ring instead (only with several workers);
+ *      fragments go through virtual reassembly (nat/frag.h): held ones
+ *      wait in frag_held and are retried once per millisecond;
  *   4. with several workers: dequeue what the others handed over and
  *      dispatch it like our own (already parsed);
  *   5. per mirror: rx burst of Linux's own packets, police slice sources,
