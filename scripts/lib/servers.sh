@@ -10,7 +10,8 @@
 #        DNS    ADDR:53/udp    dnsmasq, shoal.test A 203.0.113.80,
 #                              big.shoal.test TXT: SERVERS_DNS_TXT_N
 #                              strings of 250 bytes (an answer of ~2 KB,
-#                              fragmented on a 1280-byte link),
+#                              fragmented on a 1280-byte link; EDNS
+#                              answers up to 4096 bytes),
 #                              no upstream, every query logged with its
 #                              source address/port         -> DIR/dns.log
 #        iperf3 ADDR:5201      iperf3 -s                   -> DIR/iperf3.log
@@ -65,6 +66,7 @@ servers_start() {
 		--no-resolv --no-hosts --no-poll --bind-interfaces \
 		--listen-address="$addr" --port=53 --user=root --pid-file= \
 		--host-record="$SERVERS_DNS_NAME,$SERVERS_DNS_ADDR" "${txt[@]}" \
+		--edns-packet-max=4096 \
 		--log-queries=extra --log-facility="$dir/dns.log" \
 		>"$dir/dnsmasq.out" 2>&1 &
 	SERVERS_PIDS+=($!)
