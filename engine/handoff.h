@@ -47,6 +47,8 @@ enum sh_handoff_kind {
 	SH_HANDOFF_TO_KERNEL,     /* the receiver sends it to a mirror */
 	SH_HANDOFF_HAIRPIN,       /* translated in2out; the owner runs it
 				   * out2in as a hairpinned packet */
+	SH_HANDOFF_FRAG,          /* a fragment for its flow's owner; its
+				   * datagram's ports in m->hash.usr */
 };
 
 /* One handed packet, 16 bytes: the mbuf and what parsing found. */

@@ -9,6 +9,8 @@
  *      Linux through the port's mirror, or count its drop (rx_data);
  *      A packet another worker owns (nat_pkt_owner()) is staged for
  *      that worker's handoff ring instead (only with several workers);
+ *      fragments go through virtual reassembly (nat/frag.h): held ones
+ *      wait in frag_held and are retried once per millisecond;
  *   4. with several workers: dequeue what the others handed over and
  *      dispatch it like our own (already parsed);
  *   5. per mirror: rx burst of Linux's own packets, police slice sources,
@@ -426,24 +428,137 @@ static inline bool route(struct sh_worker *wk, const struct sh_fib *fib,
 
 /* Dispatch one packet received on data port @from, parsed into @p with
  * verdict @v: translate and forward it, punt it, or count its drop. */
+/* Act on translation verdict @v for @m (parsed into @p) received on
+ * @from: send it out the other side, or refuse() it. */
+static inline void forward(struct sh_worker *wk, const struct nat_lease_set *ls,
+			   const struct sh_fib *fib, enum sh_side from,
+			   struct rte_mbuf *m, struct nat_pkt *p, unsigned v)
+{
+	enum sh_side to = from ^ 1;
+
+	if (unlikely(v != SH_OK))
+		return refuse(wk, ls, fib, from, m, p, v);
+	if (route(wk, fib, to, m, p))
+		tx_data(wk, to, m);
+}
+
+/* forward() for a translated fragment, which may need fragmenting again
+ * (a fragment carries no DF). */
+static void forward_frag(struct sh_worker *wk, const struct nat_lease_set *ls,
+			 const struct sh_fib *fib, enum sh_side from,
+			 struct rte_mbuf *m, struct nat_pkt *p, unsigned v)
+{
+	enum sh_side to = from ^ 1;
+
+	if (v != SH_OK)
+		return refuse(wk, ls, fib, from, m, p, v);
+	if (route(wk, fib, to, m, p))
+		tx_routed(wk, to, m);
+}
+
+
+/* Stage 2 of a fragment whose datagram's ports stage 1 found (@r): here,
+ * or at the flow's owner (outside, with several workers). */
+static void frag_dispatch(struct sh_worker *wk, const struct nat_lease_set *ls,
+			  const struct sh_fib *fib, enum sh_side from,
+			  struct rte_mbuf *m, struct nat_pkt *p,
+			  const struct nat_frag_res *r)
+{
+	if (wk->n_workers > 1) {
+		int owner = nat_frag_flow_owner(wk->steer[SH_INSIDE],
+						wk->steer[SH_OUTSIDE], p,
+						from == SH_OUTSIDE, r->sport,
+						r->dport);
+
+		if (owner != wk->queue) {
+			m->hash.usr = (uint32_t)r->sport << 16 | r->dport;
+			return sh_handoff_put(&wk->ho_out[owner], m, p->l2_len,
+					      (uint8_t)(p->l4 - p->ip),
+					      (uint8_t)from, SH_HANDOFF_FRAG,
+					      wk->cnt);
+		}
+	}
+	forward_frag(wk, ls, fib, from, m, p,
+		     nat_frag_xlate(wk->nat, ls, p, from == SH_OUTSIDE, r));
+}
+
+/*
+ * Ask the NAT core about every held fragment (after a first fragment
+ * released some, and once per millisecond to age them out): those whose
+ * first fragment came go on, those held too long are dropped.
+ */
+static void frag_retry(struct sh_worker *wk, const struct nat_lease_set *ls,
+		       const struct sh_fib *fib)
+{
+	unsigned i = 0, v;
+
+	wk->frag_checked = wk->nat->now;
+	while (i < wk->n_frag_held) {
+		struct sh_frag_held *h = &wk->frag_held[i];
+		struct rte_mbuf *m = h->m;
+		enum sh_side from = h->side;
+		struct nat_frag_res r;
+		struct nat_pkt p;
+
+		nat_pkt_restore(&p, rte_pktmbuf_mtod(m, uint8_t *), h->l2_len,
+				h->ihl);
+		v = nat_frag_retry(wk->nat, &p, h->since, &r);
+		if (v == NAT_FRAG_HOLD) {
+			i++;
+			continue;
+		}
+		*h = wk->frag_held[--wk->n_frag_held];
+		if (v == SH_OK)
+			frag_dispatch(wk, ls, fib, from, m, &p, &r);
+		else
+			forward(wk, ls, fib, from, m, &p, v);
+	}
+}
+
+/* Stage 1 of a fragment on its datagram's owner (frag.h). */
+static void frag_in(struct sh_worker *wk, const struct nat_lease_set *ls,
+		    const struct sh_fib *fib, enum sh_side from,
+		    struct rte_mbuf *m, struct nat_pkt *p)
+{
+	struct nat_frag_res r;
+	unsigned v = nat_frag_in(wk->nat, ls, p, from == SH_OUTSIDE, &r);
+
+	if (v == NAT_FRAG_HOLD) {
+		/* The core holds at most NAT_FRAG_HOLD_MAX: room is there. */
+		wk->frag_held[wk->n_frag_held++] = (struct sh_frag_held){
+			.m = m,
+			.since = wk->nat->now,
+			.l2_len = p->l2_len,
+			.ihl = (uint8_t)(p->l4 - p->ip),
+			.side = (uint8_t)from,
+		};
+		return;
+	}
+	if (v != SH_OK)
+		return forward(wk, ls, fib, from, m, p, v);
+	frag_dispatch(wk, ls, fib, from, m, p, &r);
+	if (r.release)
+		frag_retry(wk, ls, fib);
+}
+
+/* Dispatch one packet received on data port @from, parsed into @p with
+ * verdict @v: translate and forward it, punt it, or count its drop. */
+/* Dispatch one packet received on data port @from, parsed into @p with
+ * verdict @v: translate and forward it, punt it, or count its drop. */
 static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 			  const struct sh_fib *fib, enum sh_side from,
 			  struct rte_mbuf *m, struct nat_pkt *p, unsigned v)
 {
-	enum sh_side to = from ^ 1;
-
 	if (unlikely(v != SH_OK)) {
 		if (v == SH_DROP_NOT_IPV4) /* ARP, IPv6, LLDP...: Linux's */
 			return punt(wk, from, m, v);
 		return drop(wk, v, m);
 	}
-	if (unlikely(p->ip_len > wk->port[to].mtu))
+	if (unlikely(p->frag))
+		return frag_in(wk, ls, fib, from, m, p);
+	if (unlikely(p->ip_len > wk->port[from ^ 1].mtu))
 		return oversize(wk, ls, fib, from, m, p);
-	v = translate(wk, ls, from, p);
-	if (unlikely(v != SH_OK))
-		return refuse(wk, ls, fib, from, m, p, v);
-	if (route(wk, fib, to, m, p))
-		tx_data(wk, to, m);
+	forward(wk, ls, fib, from, m, p, translate(wk, ls, from, p));
 }
 
 /* handle() for a packet larger than the output port's MTU, out of line:
@@ -473,8 +588,13 @@ static __rte_noinline void oversize(struct sh_worker *wk,
 static inline bool hand_off(struct sh_worker *wk, enum sh_side from,
 			    struct rte_mbuf *m, const struct nat_pkt *p)
 {
-	int owner = nat_pkt_owner(wk->steer[SH_INSIDE], wk->steer[SH_OUTSIDE],
-				  p, from == SH_OUTSIDE);
+	int owner = unlikely(p->frag)
+			    ? nat_frag_owner(wk->steer[SH_INSIDE],
+					     wk->steer[SH_OUTSIDE], p,
+					     from == SH_OUTSIDE)
+			    : nat_pkt_owner(wk->steer[SH_INSIDE],
+					    wk->steer[SH_OUTSIDE], p,
+					    from == SH_OUTSIDE);
 
 	if (owner < 0 || owner == wk->queue)
 		return false;
@@ -546,7 +666,7 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 			v[i] = SH_HANDED;
 			continue;
 		}
-		if (hints && likely(v[i] == SH_OK))
+		if (hints && likely(v[i] == SH_OK) && likely(!p[i].frag))
 			nat_hint_slot(wk->nat, &p[i], out2in, &hint[i]);
 	}
 	for (i = 0; hints && i < n; i++)
@@ -588,6 +708,17 @@ static void rx_handed(struct sh_worker *wk, const struct nat_lease_set *ls,
 		}
 		nat_pkt_restore(&p, rte_pktmbuf_mtod(m, uint8_t *), it[i].l2_len,
 				it[i].ihl);
+		if (unlikely(it[i].kind == SH_HANDOFF_FRAG)) {
+			struct nat_frag_res r = {
+				.sport = (uint16_t)(m->hash.usr >> 16),
+				.dport = (uint16_t)m->hash.usr,
+			};
+
+			forward_frag(wk, ls, fib, side, m, &p,
+				nat_frag_xlate(wk->nat, ls, &p,
+					       side == SH_OUTSIDE, &r));
+			continue;
+		}
 		p.hairpin = it[i].kind == SH_HANDOFF_HAIRPIN;
 		handle(wk, ls, fib, side, m, &p, SH_OK);
 	}
@@ -640,8 +771,8 @@ static void rx_kernel(struct sh_worker *wk, const struct nat_lease_set *ls,
 			drop(wk, SH_DROP_L2_MALFORMED, m);
 			continue;
 		}
-		v = nat_kernel_egress_check(ls, rte_pktmbuf_mtod(m, uint8_t *),
-					    m->data_len);
+		v = nat_kernel_egress(wk->nat, ls, rte_pktmbuf_mtod(m, uint8_t *),
+				      m->data_len);
 		if (unlikely(v != SH_OK)) {
 			drop(wk, v, m);
 			continue;
@@ -678,6 +809,8 @@ int sh_worker_main(void *arg)
 		rx_kernel(wk, ls, SH_INSIDE);
 		rx_kernel(wk, ls, SH_OUTSIDE);
 		pending_retry(wk, fib);
+		if (unlikely(wk->n_frag_held) && now != wk->frag_checked)
+			frag_retry(wk, ls, fib);
 		for (s = 0; s < SH_SIDES; s++) {
 			flush(wk, &wk->tx[s], wk->port[s].port_id,
 			      s == SH_INSIDE ? SH_CNT_TX_INSIDE
@@ -708,6 +841,8 @@ int sh_worker_main(void *arg)
 		sh_handoff_flush(&wk->ho_out[s], wk->cnt);
 	while (wk->n_pending)
 		drop(wk, SH_DROP_NO_NEIGHBOUR, wk->pending[--wk->n_pending].m);
+	while (wk->n_frag_held)
+		drop(wk, SH_DROP_FRAG_TIMEOUT, wk->frag_held[--wk->n_frag_held].m);
 	rte_rcu_qsbr_thread_offline(wk->qsbr, wk->qsbr_id);
 	rte_rcu_qsbr_thread_unregister(wk->qsbr, wk->qsbr_id);
 	return 0;

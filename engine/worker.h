@@ -79,6 +79,16 @@ struct sh_pending {
 	uint8_t side;   /* output side */
 };
 
+/* A fragment held until its datagram's first fragment arrives (frag.h);
+ * the NAT core bounds their number to NAT_FRAG_HOLD_MAX. */
+struct sh_frag_held {
+	struct rte_mbuf *m;
+	uint32_t since; /* ms */
+	uint16_t l2_len;
+	uint8_t ihl;
+	uint8_t side;
+};
+
 struct sh_worker {
 	unsigned lcore;
 	uint16_t queue; /* worker index: RX and TX queue on every port */
@@ -102,6 +112,9 @@ struct sh_worker {
 	unsigned n_pending;
 	const struct sh_fib *pending_fib; /* snapshot last tried */
 	uint32_t pending_checked;          /* ms */
+	struct sh_frag_held frag_held[NAT_FRAG_HOLD_MAX];
+	unsigned n_frag_held;
+	uint32_t frag_checked; /* ms of the last retry pass */
 	struct sh_txbuf tx[SH_SIDES];     /* to the data ports */
 	struct sh_txbuf to_kernel[SH_SIDES];
 	struct sh_bucket punt[SH_SIDES];

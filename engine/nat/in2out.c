@@ -26,6 +26,10 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 	if (nat_dst_is_local(ls, dst))
 		return NAT_KERNEL;
 
+	/* No ports here: nat_frag_xlate() translates later fragments. */
+	if (__builtin_expect(p->frag == NAT_PKT_LATER, 0))
+		return SH_DROP_IP_FRAGMENT;
+
 	switch (p->proto) {
 	case NAT_PROTO_TCP:
 		tcpflags = l4[TCP_FLAGS];
@@ -42,6 +46,8 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 		case NAT_ICMP_DEST_UNREACH:
 		case NAT_ICMP_TIME_EXCEEDED:
 		case NAT_ICMP_PARAM_PROBLEM:
+			if (p->frag) /* a fragmented error: see frag.h */
+				return SH_DROP_IP_FRAGMENT;
 			return nat_icmp_err_in2out(w, ls, p);
 		default:
 			return SH_DROP_ICMP_UNSUPPORTED;

@@ -74,3 +74,53 @@ unsigned nat_kernel_egress_check(const struct nat_lease_set *ls,
 		return SH_DROP_KERNEL_PORT_VIOLATION;
 	}
 }
+
+/* The slot of @ip's datagram in the kernel-fragment table. */
+static struct nat_kfrag *kfrag_slot(struct nat_worker *w, const uint8_t *ip)
+{
+	uint32_t h = (ld32(ip + IP4_SRC) ^ ld32(ip + IP4_DST) ^
+		      (uint32_t)ld16(ip + 4) << 8 ^ ip[IP4_PROTO]) *
+		     2654435761u;
+
+	return &w->frag.k[h >> (32 - 6)]; /* NAT_KFRAG_ENTRIES = 64 */
+}
+
+unsigned nat_kernel_egress(struct nat_worker *w, const struct nat_lease_set *ls,
+			   const uint8_t *frame, uint32_t len)
+{
+	uint32_t l2 = 0;
+	const uint8_t *ip;
+	struct nat_kfrag *k;
+	uint16_t frag;
+	unsigned v;
+
+	_Static_assert(NAT_KFRAG_ENTRIES == 64, "kfrag_slot takes 6 bits");
+	if (eth_type(frame, len, &l2) != ETHERTYPE_IPV4 || len < l2 + 20)
+		return SH_OK;
+	ip = frame + l2;
+	frag = ld16_host(ip + IP4_FRAG) & 0x3fff;
+	if (__builtin_expect(frag == 0, 1) ||
+	    !nat_is_slice_ip(ls, ld32(ip + IP4_SRC)))
+		return nat_kernel_egress_check(ls, frame, len);
+	k = kfrag_slot(w, ip);
+	if (frag & 0x1fff) /* no port here: its first fragment's verdict */
+		return k->used && k->src == ld32(ip + IP4_SRC) &&
+				       k->dst == ld32(ip + IP4_DST) &&
+				       k->id == ld16(ip + 4) &&
+				       k->proto == ip[IP4_PROTO] &&
+				       (uint32_t)(w->now - k->born) <
+					       NAT_FRAG_TIMEOUT_MS
+			       ? SH_OK
+			       : SH_DROP_KERNEL_PORT_VIOLATION;
+	v = nat_kernel_egress_check(ls, frame, len);
+	if (v == SH_OK)
+		*k = (struct nat_kfrag){
+			.src = ld32(ip + IP4_SRC),
+			.dst = ld32(ip + IP4_DST),
+			.id = ld16(ip + 4),
+			.proto = ip[IP4_PROTO],
+			.used = 1,
+			.born = w->now,
+		};
+	return v;
+}

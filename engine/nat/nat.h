@@ -64,6 +64,7 @@
 #include <shoal/counters.h>
 
 #include "config.h"
+#include "frag.h"
 #include "steer.h"
 
 #define NAT_KERNEL ((unsigned)SH_COUNTER_MAX)
@@ -304,6 +305,7 @@ struct nat_worker {
 	uint32_t *lease_flows;
 	void (*free)(void *p, void *ctx);
 	void *mem_ctx;
+	struct nat_frag_table frag; /* fragments, see frag.h */
 	uint64_t cnt[SH_COUNTER_MAX] __attribute__((aligned(64)));
 };
 
@@ -318,6 +320,7 @@ struct nat_pkt {
 	bool hairpin;       /* a client's packet turned around (NAT_HAIRPIN):
 			     * its source is a slice mapping, not a remote */
 	uint16_t to_worker; /* set with the NAT_HANDOFF verdict */
+	uint8_t frag;    /* 0, NAT_PKT_FIRST or NAT_PKT_LATER (frag.h) */
 };
 
 /* The packet an ICMP error quotes: pointers into the error's frame. */
@@ -413,6 +416,14 @@ static inline bool nat_lease_exclusive(const struct nat_lease *l)
  */
 unsigned nat_kernel_egress_check(const struct nat_lease_set *ls,
 				 const uint8_t *frame, uint32_t len);
+
+/*
+ * nat_kernel_egress_check() with memory for fragments (frag.h "Kernel
+ * egress"): a first fragment that passes is remembered, a later fragment
+ * of it passes too. Owner lcore of @w (its clock and table).
+ */
+unsigned nat_kernel_egress(struct nat_worker *w, const struct nat_lease_set *ls,
+			   const uint8_t *frame, uint32_t len);
 
 /* ---- icmp_reply.c ---- */
 
@@ -527,6 +538,38 @@ unsigned nat_icmp_err_in2out(struct nat_worker *w,
 			     const struct nat_lease_set *ls, struct nat_pkt *p);
 unsigned nat_icmp_err_out2in(struct nat_worker *w,
 			     const struct nat_lease_set *ls, struct nat_pkt *p);
+
+/* ---- frag.c: fragments (the design is in frag.h) ---- */
+
+/* What stage 1 learnt about a fragment's datagram. */
+struct nat_frag_res {
+	uint16_t sport, dport; /* the datagram's L4 ports (echo id) as sent */
+	bool release;          /* held fragments of it may go now */
+};
+
+/*
+ * Stage 1 for a fragment @p (p->frag set) received inside (@out2in
+ * false) or outside: SH_OK with @r filled, NAT_FRAG_HOLD (keep it, ask
+ * nat_frag_retry()), NAT_KERNEL (Linux's), or SH_DROP_FRAG_TABLE_FULL /
+ * SH_DROP_FRAG_TOO_MANY / SH_DROP_IP_FRAGMENT / SH_DROP_ICMP_UNSUPPORTED.
+ */
+unsigned nat_frag_in(struct nat_worker *w, const struct nat_lease_set *ls,
+		     const struct nat_pkt *p, bool out2in,
+		     struct nat_frag_res *r);
+
+/* A fragment nat_frag_in() said to hold since @since (ms): SH_OK with
+ * @r, NAT_KERNEL, a drop (SH_DROP_FRAG_TIMEOUT once held
+ * NAT_FRAG_HOLD_MS), or NAT_FRAG_HOLD again. */
+unsigned nat_frag_retry(struct nat_worker *w, const struct nat_pkt *p,
+			uint32_t since, struct nat_frag_res *r);
+
+/* Stage 2 on the flow's owner: a first fragment through nat_in2out() /
+ * nat_out2in(), a later one by the flow of @r's ports (address, TTL, IPv4
+ * checksum). Verdicts as theirs; SH_DROP_IP_FRAGMENT for a later fragment
+ * whose flow does not exist (inside). */
+unsigned nat_frag_xlate(struct nat_worker *w, const struct nat_lease_set *ls,
+			struct nat_pkt *p, bool out2in,
+			const struct nat_frag_res *r);
 
 /* ---- flow.c: the per-worker flow table ---- */
 

@@ -88,6 +88,10 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 	if (!nat_is_slice_ip(ls, dst))
 		return NAT_KERNEL;
 
+	/* No ports here: nat_frag_xlate() translates later fragments. */
+	if (__builtin_expect(p->frag == NAT_PKT_LATER, 0))
+		return SH_DROP_IP_FRAGMENT;
+
 	switch (p->proto) {
 	case NAT_PROTO_TCP:
 	case NAT_PROTO_UDP:
@@ -104,6 +108,8 @@ unsigned nat_out2in(struct nat_worker *w, const struct nat_lease_set *ls,
 		case NAT_ICMP_DEST_UNREACH:
 		case NAT_ICMP_TIME_EXCEEDED:
 		case NAT_ICMP_PARAM_PROBLEM:
+			if (p->frag) /* a fragmented error: see frag.h */
+				return SH_DROP_IP_FRAGMENT;
 			return nat_icmp_err_out2in(w, ls, p);
 		default:
 			return SH_DROP_ICMP_UNSUPPORTED;

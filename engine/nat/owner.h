@@ -44,4 +44,44 @@ static inline int nat_pkt_owner(const struct nat_steer *in,
 				  p->proto);
 }
 
+/*
+ * Owner of a fragment's datagram (frag.h "Owners"): the worker that runs
+ * virtual reassembly for it, from headers every fragment carries. Inside
+ * the client's worker (also its flows' owner). Outside, with RSS, the
+ * queue the NIC picks for an IPv4 packet without ports (the Toeplitz hash
+ * of the addresses, ports read as zero); soft, a hash of addresses,
+ * protocol and IP id. The flow's owner is then nat_frag_flow_owner().
+ */
+static inline int nat_frag_owner(const struct nat_steer *in,
+				 const struct nat_steer *out,
+				 const struct nat_pkt *p, bool out2in)
+{
+	const uint8_t *ip = p->ip;
+	uint32_t h;
+
+	if (!out2in)
+		return (int)nat_owner_client(in, ld32(ip + IP4_SRC));
+	if (out->rss)
+		return out->reta[nat_toeplitz(out, ip + IP4_SRC, 8) &
+				 out->reta_mask];
+	h = nat_be32(ld32(ip + IP4_SRC) ^ ld32(ip + IP4_DST)) ^
+	    (uint32_t)ld16_host(ip + 4) << 8 ^ ip[IP4_PROTO];
+	return (int)(((uint64_t)(h * 2654435761u) * out->n_workers) >> 32);
+}
+
+/* Owner of the flow of fragment @p whose datagram has the L4 ports
+ * @sport, @dport (network order, as sent; see struct nat_frag_res). */
+static inline int nat_frag_flow_owner(const struct nat_steer *in,
+				      const struct nat_steer *out,
+				      const struct nat_pkt *p, bool out2in,
+				      uint16_t sport, uint16_t dport)
+{
+	const uint8_t *ip = p->ip;
+
+	if (!out2in)
+		return (int)nat_owner_client(in, ld32(ip + IP4_SRC));
+	return (int)nat_owner_out(out, ld32(ip + IP4_DST), dport,
+				  ld32(ip + IP4_SRC), sport, p->proto);
+}
+
 #endif /* SHOAL_NAT_OWNER_H */

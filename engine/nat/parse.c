@@ -51,11 +51,53 @@ static unsigned l4_check(struct nat_pkt *p, bool csum_ok)
 	}
 }
 
+/*
+ * A fragment (frag.h): a first fragment must hold the whole L4 header,
+ * but its checksum covers bytes still to come and cannot be verified
+ * (the UDP length field counts the whole datagram too). A later one is
+ * refused if it would overlap that header (RFC 1858's tiny-fragment
+ * attack rewrites the ports after the first fragment was checked).
+ */
+static unsigned frag_check(struct nat_pkt *p, uint16_t frag)
+{
+	uint32_t off = (uint32_t)(frag & 0x1fff) * 8;
+	unsigned hdr;
+
+	switch (p->proto) {
+	case NAT_PROTO_TCP:
+		hdr = 20;
+		break;
+	case NAT_PROTO_UDP:
+	case NAT_PROTO_ICMP:
+		hdr = 8;
+		break;
+	default:
+		return SH_DROP_PROTO_UNSUPPORTED;
+	}
+	if (off == 0) {
+		p->frag = NAT_PKT_FIRST;
+		if (p->l4_len < hdr)
+			return SH_DROP_L4_MALFORMED;
+		if (p->proto == NAT_PROTO_TCP &&
+		    ((p->l4[12] >> 4) < 5 ||
+		     (unsigned)(p->l4[12] >> 4) * 4 > p->l4_len))
+			return SH_DROP_L4_MALFORMED;
+		if (p->proto == NAT_PROTO_UDP && ld16_host(p->l4 + UDP_LEN) < 8)
+			return SH_DROP_L4_MALFORMED;
+		return SH_OK;
+	}
+	p->frag = NAT_PKT_LATER;
+	if (off < hdr || off + p->l4_len > 65535)
+		return SH_DROP_IP_MALFORMED;
+	return SH_OK;
+}
+
 unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
 		   bool l4_csum_ok)
 {
 	uint32_t l2 = 0, ihl, tot;
 	uint16_t type = eth_type(frame, len, &l2);
+	uint16_t frag;
 	uint8_t *ip;
 
 	if (type == 0)
@@ -76,9 +118,7 @@ unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
 	if (csum_fold(ihl == 20 ? csum_partial(ip, 20, 0)
 				: csum_partial(ip, ihl, 0)) != 0xffff)
 		return SH_DROP_IP_BAD_CHECKSUM;
-	/* MF set or a non-zero offset: not every fragment has the ports. */
-	if (ld16_host(ip + IP4_FRAG) & 0x3fff)
-		return SH_DROP_IP_FRAGMENT;
+	frag = ld16_host(ip + IP4_FRAG) & 0x3fff; /* MF, offset */
 
 	p->ip = ip;
 	p->l2_len = (uint16_t)l2;
@@ -87,6 +127,9 @@ unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
 	p->l4_len = (uint16_t)(tot - ihl);
 	p->proto = ip[IP4_PROTO];
 	p->hairpin = false;
+	p->frag = 0;
+	if (__builtin_expect(frag != 0, 0))
+		return frag_check(p, frag);
 	return l4_check(p, l4_csum_ok);
 }
 
@@ -100,4 +143,8 @@ void nat_pkt_restore(struct nat_pkt *p, uint8_t *frame, uint16_t l2_len,
 	p->l4_len = (uint16_t)(p->ip_len - ihl);
 	p->proto = p->ip[IP4_PROTO];
 	p->hairpin = false;
+	p->frag = 0;
+	if (ld16_host(p->ip + IP4_FRAG) & 0x3fff)
+		p->frag = ld16_host(p->ip + IP4_FRAG) & 0x1fff ? NAT_PKT_LATER
+							      : NAT_PKT_FIRST;
 }

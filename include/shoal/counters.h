@@ -25,7 +25,14 @@
 	  "bad IPv4 version, header length or total length")                   \
 	_(IP_BAD_CHECKSUM, "ip_bad_checksum", "IPv4 header checksum wrong")    \
 	_(IP_FRAGMENT, "ip_fragment",                                          \
-	  "IPv4 fragment (no reassembly; the L4 ports are not all there)")     \
+	  "fragment never translated: its datagram's first fragment was "      \
+	  "dropped, or it is part of an ICMP error")                           \
+	_(FRAG_TIMEOUT, "frag_timeout",                                        \
+	  "fragment held for its datagram's first fragment, which never came") \
+	_(FRAG_TABLE_FULL, "frag_table_full",                                  \
+	  "no room in the worker's fragment table for a new datagram")         \
+	_(FRAG_TOO_MANY, "frag_too_many",                                      \
+	  "out-of-order fragment over the per-datagram or per-worker hold cap") \
 	_(L4_MALFORMED, "l4_malformed",                                        \
 	  "truncated or inconsistent TCP/UDP/ICMP header, or TCP/UDP port 0")  \
 	_(L4_BAD_CHECKSUM, "l4_bad_checksum", "TCP/UDP/ICMP checksum wrong")   \
@@ -95,7 +102,11 @@
 	_(HANDOFF_TX, "handoff_tx",                                            \
 	  "packets handed to the worker that owns them")                       \
 	_(HANDOFF_RX, "handoff_rx",                                            \
-	  "packets received from another worker to handle as their owner")
+	  "packets received from another worker to handle as their owner")    \
+	_(FRAGMENTS, "fragments",                                              \
+	  "IPv4 fragments translated (also counted in2out or out2in)")         \
+	_(FRAG_HELD, "frag_held",                                              \
+	  "fragments held until their datagram's first fragment came")
 
 enum sh_counter {
 	SH_OK = 0, /* not a counter: "no drop" */

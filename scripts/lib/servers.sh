@@ -8,6 +8,10 @@
 #        HTTP   ADDR:8080/tcp  scripts/lib/demo_server.py  -> DIR/http.log
 #        echo   ADDR:5353/udp  (same process; UDP echo)    -> DIR/http.log
 #        DNS    ADDR:53/udp    dnsmasq, shoal.test A 203.0.113.80,
+#                              big.shoal.test TXT: SERVERS_DNS_TXT_N
+#                              strings of 250 bytes (an answer of ~2 KB,
+#                              fragmented on a 1280-byte link; EDNS
+#                              answers up to 4096 bytes),
 #                              no upstream, every query logged with its
 #                              source address/port         -> DIR/dns.log
 #        iperf3 ADDR:5201      iperf3 -s                   -> DIR/iperf3.log
@@ -27,6 +31,8 @@ SERVERS_PIDS=()
 CAPTURE_PIDS=()
 SERVERS_DNS_NAME=shoal.test
 SERVERS_DNS_ADDR=203.0.113.80
+SERVERS_DNS_TXT_NAME=big.shoal.test
+SERVERS_DNS_TXT_N=8
 
 # Bounded wait: _servers_until SECONDS CMD... (polls every 0.1 s)
 _servers_until() {
@@ -44,8 +50,12 @@ _servers_listening() { # NS PROTO(t|u) PORT
 }
 
 servers_start() {
-	local ns=$1 addr=$2 dir=$3 p
+	local ns=$1 addr=$2 dir=$3 p i txt=() s250
 	mkdir -p "$dir"
+	s250=$(printf '%0250d' 0)
+	for ((i = 0; i < SERVERS_DNS_TXT_N; i++)); do
+		txt+=("--txt-record=$SERVERS_DNS_TXT_NAME,$i${s250:1}")
+	done
 
 	ip netns exec "$ns" /usr/bin/python3 "$SERVERS_LIB_DIR/demo_server.py" \
 		"$addr" 8080 5353 >"$dir/http.log" 2>&1 &
@@ -55,7 +65,8 @@ servers_start() {
 	ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null \
 		--no-resolv --no-hosts --no-poll --bind-interfaces \
 		--listen-address="$addr" --port=53 --user=root --pid-file= \
-		--host-record="$SERVERS_DNS_NAME,$SERVERS_DNS_ADDR" \
+		--host-record="$SERVERS_DNS_NAME,$SERVERS_DNS_ADDR" "${txt[@]}" \
+		--edns-packet-max=4096 \
 		--log-queries=extra --log-facility="$dir/dns.log" \
 		>"$dir/dnsmasq.out" 2>&1 &
 	SERVERS_PIDS+=($!)

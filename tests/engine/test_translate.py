@@ -279,10 +279,11 @@ def refused_inside(rng, live):
         b = bytearray(bytes(eth / pkt))
         b[24] ^= 0x5a
         add("ip_bad_checksum", bytes(b))
-    # Fragments: first (MF), middle, last.
-    add("ip_fragment", eth / ip(flags="MF") / udp())
-    add("ip_fragment", eth / ip(flags="MF", frag=64, proto=17) / Raw(b"x" * 16))
-    add("ip_fragment", eth / ip(frag=128, proto=17) / Raw(b"y" * 16))
+    # First fragments of ICMP errors (never translated in pieces; later
+    # fragments, held until their first, are test_fragments.py's).
+    add("ip_fragment", eth / ip(flags="MF") / ICMP(type=3, code=3) / Raw(b"q" * 32))
+    add("ip_fragment", eth / ip(flags="MF") / ICMP(type=11) / Raw(b"x" * 32))
+    add("ip_fragment", eth / ip(flags="MF") / ICMP(type=12) / Raw(b"y" * 32))
     # Truncated or inconsistent L4 headers.
     bad_len = udp()
     bad_len.len = len(bad_len) + 8     # UDP length beyond the IP payload
@@ -749,8 +750,11 @@ def build_outside(rng, flows, first_out):
     b = bytearray(bytes(reply(ttl=9)))
     b[10] ^= 0xff
     refuse("ip_bad_checksum", b)
-    refuse("ip_fragment", reply(flags="MF"))
-    refuse("ip_fragment", IP(src=f.dip, dst=SLICE_IP, frag=100, proto=17) / Raw(b"z" * 24))
+    # ICMP errors in fragments (frag.h: never translated in pieces).
+    refuse("ip_fragment", IP(src=ROUTER, dst=SLICE_IP, flags="MF") /
+           ICMP(type=11) / Raw(translated(f)))
+    refuse("ip_fragment", IP(src=ROUTER, dst=SLICE_IP, flags="MF") /
+           ICMP(type=3, code=4) / Raw(translated(f)))
     moved = IP(translated(f))
     moved.src = "198.51.100.99"          # not us: the quote is not ours
     del moved.chksum

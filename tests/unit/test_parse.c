@@ -323,24 +323,34 @@ static void test_parse_bad_checksum_over_options_is_refused(void **state)
 	assert_int_equal(parse_len(len), SH_DROP_IP_BAD_CHECKSUM);
 }
 
-/* MF set or a non-zero offset is a fragment; DF alone is not. */
-static void test_parse_fragments_are_refused(void **state)
+/* MF set or a non-zero offset is a fragment (test_frag.c has the rest);
+ * DF alone is not; a fragment reaching past 65535 bytes is malformed. */
+static void test_parse_fragments_are_marked(void **state)
 {
 	struct pb_spec s = pb_udp(CLIENT, 4000, PB_REMOTE, 53);
-	static const uint16_t frag[] = { 0x2000, 0x0001, 0x1fff, 0x2001,
-					 0x6000, 0x4001 };
+	static const struct {
+		uint16_t frag;
+		unsigned verdict;
+		uint8_t kind;
+	} c[] = {
+		{ 0x2000, SH_OK, NAT_PKT_FIRST }, { 0x6000, SH_OK, NAT_PKT_FIRST },
+		{ 0x0001, SH_OK, NAT_PKT_LATER }, { 0x2001, SH_OK, NAT_PKT_LATER },
+		{ 0x4001, SH_OK, NAT_PKT_LATER }, { 0x1fff, SH_DROP_IP_MALFORMED, 0 },
+		{ 0x4000, SH_OK, 0 },
+	};
+	struct nat_pkt p;
 	size_t len;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(frag) / sizeof(frag[0]); i++) {
-		s.frag = frag[i];
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		s.frag = c[i].frag;
 		len = build(s);
-		if (parse_len(len) != SH_DROP_IP_FRAGMENT)
-			fail_msg("frag field %04x not refused", frag[i]);
+		p.frag = 0xff;
+		if (parse(&p, len, false) != c[i].verdict)
+			fail_msg("frag field %04x: wrong verdict", c[i].frag);
+		if (c[i].verdict == SH_OK && p.frag != c[i].kind)
+			fail_msg("frag field %04x: kind %u", c[i].frag, p.frag);
 	}
-	s.frag = 0x4000;
-	len = build(s);
-	assert_int_equal(parse_len(len), SH_OK);
 }
 
 static void test_parse_unsupported_protocol_is_refused(void **state)
@@ -568,8 +578,15 @@ static void test_parse_random_damage_accepts_only_valid(void **state)
 		assert_int_equal(pb_get16(p.ip + 2), p.ip_len);
 		assert_int_equal(p.ip_len, pb_ihl(p.ip) + p.l4_len);
 		assert_true(pb_ip_csum_ok(p.ip));
+		/* A fragment's L4 sum covers bytes it does not carry. */
+		if (pb_get16(p.ip + 6) & 0x3fff) {
+			assert_int_equal(p.frag, pb_get16(p.ip + 6) & 0x1fff
+							 ? NAT_PKT_LATER
+							 : NAT_PKT_FIRST);
+			continue;
+		}
+		assert_int_equal(p.frag, 0);
 		assert_true(pb_l4_csum_ok(p.ip));
-		assert_int_equal(pb_get16(p.ip + 6) & 0x3fff, 0);
 	}
 	assert_true(accepted > 1000);
 }
@@ -593,7 +610,7 @@ int main(void)
 		T(test_parse_total_length_beyond_frame_is_malformed),
 		T(test_parse_bad_header_checksum_is_refused),
 		T(test_parse_bad_checksum_over_options_is_refused),
-		T(test_parse_fragments_are_refused),
+		T(test_parse_fragments_are_marked),
 		T(test_parse_unsupported_protocol_is_refused),
 		T(test_parse_truncated_l4_headers_are_malformed),
 		T(test_parse_tcp_data_offset_out_of_range),
