@@ -14,6 +14,8 @@
 #    checksum, and two whose field holds just the pseudo-header sum, as a
 #    partial one would. All four are dropped as l4_bad_checksum and never
 #    reach the server.
+# It runs after 91_engine_health, which requires l4_bad_checksum 0 over
+# the rest of the suite: part 3 raises it on purpose.
 . "$(dirname "$0")/lib.sh"
 
 need_counters rx_csum_partial l4_bad_checksum in2out out2in
