@@ -207,9 +207,9 @@ topo_up() {
 		peer d0 netns $NS_D address "$MAC_D0"
 	ip link add d1 netns $NS_D address $MAC_D1 type veth \
 		peer k0 netns $NS_S address $MAC_K0
-	# Default offloads: the generator writes whole frames (the pcap's,
-	# checksums finished) through a packet socket, which Linux never marks
-	# checksum-partial, and the sink sends nothing through the DUT.
+	# Real checksums from every sender the DUT hears (the engine checks).
+	nsx $NS_G ethtool -K g0 tx off >/dev/null
+	nsx $NS_S ethtool -K k0 tx off >/dev/null
 
 	# Sink: count packets with and without the SNAT source, drop both
 	# (no socket, no ICMP); its receive runs on CPU 0.
