@@ -148,8 +148,18 @@ static void rss_steer(uint16_t port_id, const struct rte_eth_dev_info *info,
 		      key, conf.rss_key_len, table, size);
 }
 
-int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
-		  uint16_t mtu, enum sh_rss rss, struct nat_steer *steer)
+/*
+ * @data: a data port, whose L4 checksums the workers check (nat_parse).
+ * Ask it for the RX checksum offloads it has, each on its own (virtio
+ * offers TCP and UDP but not IPv4: asking for all three would fail the
+ * configure). On virtio that also lets the host deliver checksum-partial
+ * packets marked RX_L4_CKSUM_NONE instead of summing them first. Not on
+ * a kernel mirror: Linux's own packets leave unparsed (rx_kernel), so
+ * the mirror must hand over finished checksums.
+ */
+static int port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
+		      uint16_t mtu, enum sh_rss rss, struct nat_steer *steer,
+		      bool data)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
@@ -195,8 +205,9 @@ int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
 			info.flow_type_rss_offloads;
 	}
-	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM)
-		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_CHECKSUM;
+	if (data)
+		conf.rxmode.offloads |=
+			info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM;
 
 	ret = rte_eth_dev_configure(port_id, (uint16_t)n_queues,
 				    (uint16_t)n_queues, &conf);
@@ -240,6 +251,12 @@ int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
 	return 0;
 }
 
+int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
+		  uint16_t mtu, enum sh_rss rss, struct nat_steer *steer)
+{
+	return port_start(port_id, n_queues, mbufs, mtu, rss, steer, true);
+}
+
 int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 		   unsigned index, unsigned n_queues, uint32_t mbufs,
 		   uint16_t *port_id, uint16_t *queues)
@@ -272,8 +289,8 @@ int sh_port_mirror(const struct sh_port_cfg *pc, const uint8_t mac[6],
 	if (n_queues > sh_port_max_queues(*port_id))
 		n_queues = sh_port_max_queues(*port_id);
 	*queues = (uint16_t)n_queues;
-	return sh_port_start(*port_id, n_queues, mbufs, (uint16_t)pc->mtu,
-			     SH_RSS_NONE, NULL);
+	return port_start(*port_id, n_queues, mbufs, (uint16_t)pc->mtu,
+			  SH_RSS_NONE, NULL, false);
 }
 
 void sh_port_stop(uint16_t port_id)

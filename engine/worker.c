@@ -620,6 +620,25 @@ static void hairpin(struct sh_worker *wk, const struct nat_lease_set *ls,
 }
 
 /*
+ * What the device said about @m's L4 checksum. RX_L4_CKSUM_NONE ("not
+ * correct in the data, but the integrity of the L4 data is verified") is
+ * how virtio reports a packet its sender left checksum-partial;
+ * net_af_packet (DPDK 22.11) says nothing at all (docs/DESIGN.md
+ * "Checksums from virtual NICs"). BAD is verified again in software.
+ */
+static inline enum nat_l4_csum l4_csum_of(const struct rte_mbuf *m)
+{
+	switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+	case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+		return NAT_L4_CSUM_GOOD;
+	case RTE_MBUF_F_RX_L4_CKSUM_NONE:
+		return NAT_L4_CSUM_PARTIAL;
+	default:
+		return NAT_L4_CSUM_VERIFY;
+	}
+}
+
+/*
  * One burst from data port @from, in three passes so that the flow
  * table's two dependent cache misses per packet overlap across the burst
  * instead of stalling each packet in turn (only once the table is large
@@ -649,6 +668,7 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
+		enum nat_l4_csum cs;
 
 		if (i + SH_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + SH_PREFETCH_AHEAD],
@@ -658,9 +678,12 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 			v[i] = SH_DROP_L2_MALFORMED;
 			continue;
 		}
+		cs = l4_csum_of(m);
 		v[i] = nat_parse(&p[i], rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
-				 (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
-					 RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+				 cs);
+		if (unlikely(cs == NAT_L4_CSUM_PARTIAL) && v[i] == SH_OK &&
+		    p[i].proto != NAT_PROTO_ICMP)
+			wk->cnt[SH_CNT_RX_CSUM_PARTIAL]++;
 		if (wk->n_workers > 1 && likely(v[i] == SH_OK) &&
 		    hand_off(wk, from, m, &p[i])) {
 			v[i] = SH_HANDED;

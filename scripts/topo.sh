@@ -3,28 +3,38 @@
 #
 # The namespace topology of the demo and the integration tests:
 #
-#   TAG-client          TAG-engine                TAG-router              TAG-server
-#   c0 10.0.0.2/24 --- e0  [shoal-engine]  e1 --- r0 192.0.2.254/24
-#      10.0.0.3-.7        shoal-in  shoal-out     r1 203.0.113.1/24 ----- s0 203.0.113.7/24
-#   default via           (TAP mirrors the        (MTU 1280)              (MTU 1280)
-#   10.0.0.1              engine creates)         198.51.100.0/24         default via
-#                                                 via 192.0.2.1           203.0.113.1
+#   TAG-client          TAG-engine                    TAG-router              TAG-server
+#   c0 10.0.0.2/24 --- l0=f0-e0 [shoal-engine] e1-f1=l1 --- r0 192.0.2.254/24
+#      10.0.0.3-.7            shoal-in  shoal-out         r1 203.0.113.1/24 ----- s0 203.0.113.7/24
+#   default via               (TAP mirrors the            (MTU 1280)              (MTU 1280)
+#   10.0.0.1                  engine creates)             198.51.100.0/24         default via
+#                                                         via 192.0.2.1           203.0.113.1
 #
-# The engine namespace has no addresses on e0/e1: shoal-engine reads and
-# writes them with AF_PACKET, and an nftables netdev ingress drop hides
-# their frames from that namespace's kernel (packet taps run before the
-# ingress hook, so AF_PACKET still sees everything). The engine puts
-# 10.0.0.1/24 and 192.0.2.1/24 on its kernel mirrors itself. No neighbour
-# entry is static anywhere: ARP goes through the engine to Linux.
+# The engine namespace has no addresses: shoal-engine reads and writes
+# e0/e1 with AF_PACKET, and an nftables netdev ingress drop hides their
+# frames from that namespace's kernel (packet taps run before the ingress
+# hook, so AF_PACKET still sees everything). The engine puts 10.0.0.1/24
+# and 192.0.2.1/24 on its kernel mirrors itself. No neighbour entry is
+# static anywhere: ARP goes through the engine to Linux.
+#
+# Every peer keeps Linux's default offloads: its TCP/UDP leave with
+# partial checksums (and TCP in 64 KB TSO segments). DPDK 22.11's
+# net_af_packet does not tell the engine which packets the kernel marked
+# checksum-partial, and the engine will not guess (docs/DESIGN.md
+# "Checksums from virtual NICs"), so the engine namespace lets its own
+# kernel finish them, as it does for any NIC without offloads: a tc
+# redirect joins each peer link's end (l0, l1) to a veth f0/f1 with TX
+# checksum offload off, whose peer e0/e1 the engine reads. Sending on
+# f0/f1, Linux segments and sums exactly the packets a local stack left
+# partial; a packet that arrives with a finished sum, right or wrong,
+# passes unchanged. Frames from the engine take the same way back.
 #
 # Usage:  scripts/topo.sh up TAG      (stale TAG-* namespaces are removed first)
 #         scripts/topo.sh down TAG    (idempotent)
 # Sourced (". scripts/topo.sh"), it only defines the functions and the
 # variables below; call topo_names TAG to set NS_C NS_E NS_R NS_S.
 #
-# Every veth end whose packets reach the engine (c0, r0, r1, s0) has TX
-# checksum offload off: veth would leave checksums partial and the engine
-# verifies them. IPv6 is off in every namespace.
+# IPv6 is off in every namespace.
 
 TOPO_MAC_C0=02:00:00:00:0c:00
 TOPO_MAC_E0=02:00:00:00:0e:00
@@ -90,6 +100,26 @@ topo_down() {
 	return 0
 }
 
+# _topo_finisher NS LINK F E MAC : in NS, the veth pair F-E (E with MAC,
+# the end the engine reads) and tc redirects LINK <-> F both ways. F has
+# TX checksum offload (so TSO too) off: Linux finishes partial checksums
+# and segments TSO packets on their way into F, and touches nothing else.
+_topo_finisher() {
+	local ns=$1 link=$2 f=$3 e=$4 mac=$5 d
+	_topo ip link add "$f" netns "$ns" type veth peer "$e" netns "$ns" \
+		address "$mac" || return 1
+	_topo ip netns exec "$ns" ethtool -K "$f" tx off >/dev/null || return 1
+	for d in "$link:$f" "$f:$link"; do
+		_topo tc -n "$ns" qdisc add dev "${d%:*}" clsact || return 1
+		# u32 matching everything: kernels without cls_matchall have it.
+		_topo tc -n "$ns" filter add dev "${d%:*}" ingress protocol all \
+			u32 match u32 0 0 \
+			action mirred egress redirect dev "${d#*:}" || return 1
+	done
+	_topo ip -n "$ns" link set "$link" up || return 1
+	_topo ip -n "$ns" link set "$f" up || return 1
+}
+
 topo_up() {
 	local tag=$1 ns a
 	topo_names "$tag"
@@ -106,17 +136,13 @@ topo_up() {
 	done
 
 	_topo ip link add c0 netns "$NS_C" address $TOPO_MAC_C0 type veth \
-		peer e0 netns "$NS_E" address $TOPO_MAC_E0 || return 1
+		peer l0 netns "$NS_E" || return 1
 	_topo ip link add r0 netns "$NS_R" address $TOPO_MAC_R0 type veth \
-		peer e1 netns "$NS_E" address $TOPO_MAC_E1 || return 1
+		peer l1 netns "$NS_E" || return 1
 	_topo ip link add r1 netns "$NS_R" address $TOPO_MAC_R1 mtu 1280 type veth \
 		peer s0 netns "$NS_S" address $TOPO_MAC_S0 mtu 1280 || return 1
-
-	# Real checksums on the wire from every sender the engine hears.
-	_topo ip netns exec "$NS_C" ethtool -K c0 tx off >/dev/null || return 1
-	_topo ip netns exec "$NS_R" ethtool -K r0 tx off >/dev/null || return 1
-	_topo ip netns exec "$NS_R" ethtool -K r1 tx off >/dev/null || return 1
-	_topo ip netns exec "$NS_S" ethtool -K s0 tx off >/dev/null || return 1
+	_topo_finisher "$NS_E" l0 f0 e0 $TOPO_MAC_E0 || return 1
+	_topo_finisher "$NS_E" l1 f1 e1 $TOPO_MAC_E1 || return 1
 
 	# client
 	for a in "${TOPO_CLIENTS[@]}" $TOPO_CLIENT_EIF $TOPO_CLIENT_APDM; do

@@ -496,13 +496,32 @@ uint32_t nat_syn_clamp(struct nat_worker *w, uint8_t *l4, uint32_t l4_len);
 /* ---- parse.c ---- */
 
 /*
- * Validate a frame up to and including L4 and fill @p. @l4_csum_ok: the
- * NIC already verified the L4 checksum (skip the software check).
+ * What the receiving device says about a frame's TCP/UDP checksum (from
+ * the mbuf's RTE_MBUF_F_RX_L4_CKSUM_* flags; ICMP is always verified):
+ *   VERIFY   nothing known: verify in software, drop if wrong;
+ *   GOOD     the device verified it;
+ *   PARTIAL  the sender left it partial (checksum offload; the kernel
+ *            marks such a packet and virtio passes the mark on as
+ *            RX_L4_CKSUM_NONE): the data is intact but the field holds
+ *            no finished checksum. nat_parse computes the full checksum
+ *            and stores it, so the frame leaves complete whatever it
+ *            becomes. See docs/DESIGN.md "Checksums from virtual NICs".
+ * VERIFY is 0 and GOOD 1, so a bool "NIC verified" still reads right.
+ */
+enum nat_l4_csum {
+	NAT_L4_CSUM_VERIFY = 0,
+	NAT_L4_CSUM_GOOD = 1,
+	NAT_L4_CSUM_PARTIAL = 2,
+};
+
+/*
+ * Validate a frame up to and including L4 and fill @p; @csum as above.
  * Returns SH_OK, SH_DROP_NOT_IPV4 (left for the caller to punt: ARP,
- * IPv6...), or a drop reason. Never writes to the frame.
+ * IPv6...), or a drop reason. Writes to the frame only to finish a
+ * PARTIAL TCP/UDP checksum.
  */
 unsigned nat_parse(struct nat_pkt *p, uint8_t *frame, uint32_t len,
-		   bool l4_csum_ok);
+		   enum nat_l4_csum csum);
 
 /*
  * Fill @p for a frame nat_parse() accepted before (another worker parsed

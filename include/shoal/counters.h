@@ -77,6 +77,8 @@
 	_(RX_OUTSIDE, "rx_outside", "packets received on the outside port")    \
 	_(TX_INSIDE, "tx_inside", "packets sent on the inside port")           \
 	_(TX_OUTSIDE, "tx_outside", "packets sent on the outside port")        \
+	_(RX_CSUM_PARTIAL, "rx_csum_partial",                                  \
+	  "TCP/UDP packets the NIC marked checksum-partial, finished here")    \
 	_(IN2OUT, "in2out", "packets translated inside to outside")            \
 	_(OUT2IN, "out2in", "packets translated outside to inside")            \
 	_(ICMP_ERR_IN2OUT, "icmp_error_in2out",                                \

@@ -207,7 +207,13 @@ topo_up() {
 		peer d0 netns $NS_D address "$MAC_D0"
 	ip link add d1 netns $NS_D address $MAC_D1 type veth \
 		peer k0 netns $NS_S address $MAC_K0
-	# Real checksums from every sender the DUT hears (the engine checks).
+	# Not for the checksums (the generator's frames come whole from the
+	# pcap through a packet socket; Linux never marks them partial) but
+	# for the CPU split below: TX checksum offload on makes g0 TSO-capable,
+	# and veth then passes its packets to d0 by netif_rx on the sender's
+	# CPU instead of d0's NAPI kthread (with it on, the nftables DUT's
+	# kthread got no CPU time in `bench.sh --quick` and its CPU figure
+	# was lost).
 	nsx $NS_G ethtool -K g0 tx off >/dev/null
 	nsx $NS_S ethtool -K k0 tx off >/dev/null
 

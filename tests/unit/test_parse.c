@@ -5,8 +5,10 @@
  *
  * Every frame starts valid (pkt_build.h) and gets exactly one defect;
  * header checksums are refixed after a field edit so the defect under
- * test is the only one. nat_parse promises never to write to the frame,
- * so every call is also checked against a copy.
+ * test is the only one. nat_parse promises never to write to the frame
+ * but for finishing a checksum-partial TCP/UDP packet's checksum, so
+ * every call is also checked against a copy (parse_partial(): every byte
+ * but those two).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,14 +29,14 @@ static const uint8_t payload[11] = "hello, nat";
  * on a heap copy of exactly @len bytes (so a sanitizer build catches any
  * read past the frame) and asserting that it left the bytes untouched.
  * On success @p points into the global frame. */
-static unsigned parse(struct nat_pkt *p, size_t len, bool l4_csum_ok)
+static unsigned parse(struct nat_pkt *p, size_t len, enum nat_l4_csum csum)
 {
 	uint8_t *copy = malloc(len ? len : 1);
 	unsigned r;
 
 	assert_non_null(copy);
 	memcpy(copy, frame, len);
-	r = nat_parse(p, copy, (uint32_t)len, l4_csum_ok);
+	r = nat_parse(p, copy, (uint32_t)len, csum);
 	assert_memory_equal(copy, frame, len);
 	if (r == SH_OK) {
 		p->ip = frame + (p->ip - copy);
@@ -48,7 +50,31 @@ static unsigned parse_len(size_t len)
 {
 	struct nat_pkt p;
 
-	return parse(&p, len, false);
+	return parse(&p, len, NAT_L4_CSUM_VERIFY);
+}
+
+/* nat_parse with NAT_L4_CSUM_PARTIAL on a heap copy of the first @len
+ * bytes, copied back into the global frame: every byte but the L4
+ * checksum field (@csum_at bytes into the frame, if any) must be left as
+ * it was. */
+static unsigned parse_partial(struct nat_pkt *p, size_t len, size_t csum_at)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	unsigned r;
+
+	assert_non_null(copy);
+	memcpy(copy, frame, len);
+	r = nat_parse(p, copy, (uint32_t)len, NAT_L4_CSUM_PARTIAL);
+	for (size_t i = 0; i < len; i++)
+		if (i != csum_at && i != csum_at + 1)
+			assert_int_equal(copy[i], frame[i]);
+	memcpy(frame, copy, len);
+	if (r == SH_OK) {
+		p->ip = frame + (p->ip - copy);
+		p->l4 = frame + (p->l4 - copy);
+	}
+	free(copy);
+	return r;
 }
 
 static size_t build(struct pb_spec s)
@@ -93,21 +119,21 @@ static void test_parse_accepts_udp_tcp_icmp(void **state)
 	s.payload = payload;
 	s.payload_len = sizeof(payload);
 	len = build(s);
-	assert_int_equal(parse(&p, len, false), SH_OK);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_OK);
 	check_view(&p, 14, 20, 8 + sizeof(payload), NAT_PROTO_UDP);
 
 	s = pb_tcp(CLIENT, 4000, PB_REMOTE, 80, PB_SYN);
 	s.payload = payload;
 	s.payload_len = sizeof(payload);
 	len = build(s);
-	assert_int_equal(parse(&p, len, false), SH_OK);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_OK);
 	check_view(&p, 14, 20, 20 + sizeof(payload), NAT_PROTO_TCP);
 
 	s = pb_icmp(CLIENT, PB_REMOTE, 8, 0, 0x4242, 1);
 	s.payload = payload;
 	s.payload_len = sizeof(payload);
 	len = build(s);
-	assert_int_equal(parse(&p, len, false), SH_OK);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_OK);
 	check_view(&p, 14, 20, 8 + sizeof(payload), NAT_PROTO_ICMP);
 }
 
@@ -121,7 +147,7 @@ static void test_parse_accepts_vlan_tag(void **state)
 	(void)state;
 	s.vlan = true;
 	len = build(s);
-	assert_int_equal(parse(&p, len, false), SH_OK);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_OK);
 	check_view(&p, 18, 20, 8, NAT_PROTO_UDP);
 }
 
@@ -137,7 +163,7 @@ static void test_parse_accepts_ip_options(void **state)
 
 		s.ip_opt_len = opt;
 		len = build(s);
-		assert_int_equal(parse(&p, len, false), SH_OK);
+		assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_OK);
 		check_view(&p, 14, 20u + opt, 20, NAT_PROTO_TCP);
 	}
 }
@@ -156,7 +182,7 @@ static void test_parse_accepts_ethernet_padding(void **state)
 	len = build(s);
 	frame[len - 1] = 0xee;
 	assert_int_equal(len, 60);
-	assert_int_equal(parse(&p, len, false), SH_OK);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_OK);
 	check_view(&p, 14, 20, 8, NAT_PROTO_UDP);
 }
 
@@ -504,8 +530,8 @@ static void test_parse_udp_zero_checksum_is_accepted(void **state)
 	assert_int_equal(parse_len(len), SH_OK);
 }
 
-/* With l4_csum_ok (the NIC verified), TCP and UDP checksums are not
- * recomputed; ICMP, which no NIC checks, still is. */
+/* With NAT_L4_CSUM_GOOD (the NIC verified), TCP and UDP checksums are
+ * not recomputed; ICMP, which no NIC checks, still is. */
 static void test_parse_l4_csum_ok_skips_tcp_udp_only(void **state)
 {
 	struct pb_spec tcp = pb_tcp(CLIENT, 4000, PB_REMOTE, 80, PB_ACK);
@@ -517,22 +543,191 @@ static void test_parse_l4_csum_ok_skips_tcp_udp_only(void **state)
 	(void)state;
 	len = build(tcp);
 	frame[len - 1] ^= 0xff;
-	assert_int_equal(parse(&p, len, false), SH_DROP_L4_BAD_CHECKSUM);
-	assert_int_equal(parse(&p, len, true), SH_OK);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_DROP_L4_BAD_CHECKSUM);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_GOOD), SH_OK);
 
 	len = build(udp);
 	frame[len - 1] ^= 0xff;
-	assert_int_equal(parse(&p, len, false), SH_DROP_L4_BAD_CHECKSUM);
-	assert_int_equal(parse(&p, len, true), SH_OK);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_DROP_L4_BAD_CHECKSUM);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_GOOD), SH_OK);
 
 	len = build(icmp);
 	frame[len - 1] ^= 0xff;
-	assert_int_equal(parse(&p, len, true), SH_DROP_L4_BAD_CHECKSUM);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_GOOD), SH_DROP_L4_BAD_CHECKSUM);
 
 	/* Header checks still apply: a short UDP length stays malformed. */
 	len = build(udp);
 	pb_put16(ip_of(false) + 24, 7);
-	assert_int_equal(parse(&p, len, true), SH_DROP_L4_MALFORMED);
+	assert_int_equal(parse(&p, len, NAT_L4_CSUM_GOOD), SH_DROP_L4_MALFORMED);
+}
+
+/* ---- checksum-partial packets (docs/DESIGN.md "Checksums from virtual
+ * NICs") ---------------------------------------------------------------- */
+
+/* Where the L4 checksum field of the frame built from @s is. */
+static size_t csum_at(const struct pb_spec *s)
+{
+	return pb_l2_len(s) + pb_ihl(ip_of(s->vlan)) +
+	       (s->proto == PB_TCP ? 16u : 6u);
+}
+
+/* What a Linux sender with checksum offload leaves in the field: the
+ * pseudo-header sum, not complemented (the "hardware" sums the rest). */
+static void make_partial(const struct pb_spec *s)
+{
+	uint8_t *ip = ip_of(s->vlan);
+	uint8_t *l4 = ip + pb_ihl(ip);
+	uint16_t len = s->proto == PB_UDP
+			       ? pb_get16(l4 + 4)
+			       : (uint16_t)(pb_get16(ip + 2) - pb_ihl(ip));
+
+	pb_put16(frame + csum_at(s), pb_fold(pb_pseudo(ip, s->proto, len)));
+}
+
+/* A partial TCP/UDP packet, as a sender with offload leaves it, is
+ * accepted and leaves parse with its full, correct checksum: with a VLAN
+ * tag, IP options, Ethernet padding and odd payload lengths. The same
+ * bytes without the device's word are a bad checksum: a field that holds
+ * the pseudo-header sum proves nothing. */
+static void test_parse_partial_is_finished(void **state)
+{
+	static const uint8_t protos[] = { PB_TCP, PB_UDP };
+	unsigned checked = 0;
+
+	(void)state;
+	for (unsigned pi = 0; pi < 2; pi++)
+		for (unsigned v = 0; v < 8; v++) {
+			struct pb_spec s = protos[pi] == PB_TCP
+				? pb_tcp(CLIENT, 4000, PB_REMOTE, 80, PB_ACK)
+				: pb_udp(CLIENT, 4000, PB_REMOTE, 53);
+			struct nat_pkt p;
+			uint16_t want;
+			size_t len;
+
+			s.vlan = v & 1;
+			s.ip_opt_len = (v & 2) ? 8 : 0;
+			s.eth_pad = (v & 4) ? 5 : 0;
+			s.payload = payload;
+			s.payload_len = (uint16_t)(sizeof(payload) - (v & 1));
+			len = build(s);
+			want = pb_get16(frame + csum_at(&s));
+			make_partial(&s);
+			assert_int_not_equal(pb_get16(frame + csum_at(&s)), want);
+			assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY),
+					 SH_DROP_L4_BAD_CHECKSUM);
+			assert_int_equal(parse_partial(&p, len, csum_at(&s)),
+					 SH_OK);
+			assert_int_equal(pb_get16(frame + csum_at(&s)), want);
+			assert_true(pb_l4_csum_ok(p.ip));
+			assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY),
+					 SH_OK);
+			checked++;
+		}
+	assert_int_equal(checked, 16);
+}
+
+/* The field of a partial packet is not read: whatever it holds (a stale
+ * or a full checksum, zero), the result is the checksum of the data. */
+static void test_parse_partial_ignores_the_field(void **state)
+{
+	static const uint16_t junk[] = { 0x0000, 0xffff, 0x1234, 0xbeef };
+	struct pb_spec specs[] = {
+		pb_tcp(CLIENT, 4000, PB_REMOTE, 80, PB_SYN),
+		pb_udp(CLIENT, 4000, PB_REMOTE, 53),
+	};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < 4; j++) {
+			struct pb_spec s = specs[i];
+			struct nat_pkt p;
+			uint16_t want;
+			size_t len;
+
+			s.payload = payload;
+			s.payload_len = sizeof(payload);
+			len = build(s);
+			want = pb_get16(frame + csum_at(&s));
+			pb_put16(frame + csum_at(&s), junk[j]);
+			assert_int_equal(parse_partial(&p, len, csum_at(&s)),
+					 SH_OK);
+			assert_int_equal(pb_get16(frame + csum_at(&s)), want);
+		}
+}
+
+/* UDP covers its own length, not the IP payload behind it; a checksum
+ * that computes to 0 goes out as 0xffff in UDP (0 is "none"), as 0 in
+ * TCP. The payload word that makes it 0 is the checksum it had as 0. */
+static void test_parse_partial_zero_sum(void **state)
+{
+	static const uint8_t protos[] = { PB_TCP, PB_UDP };
+
+	(void)state;
+	for (unsigned pi = 0; pi < 2; pi++) {
+		uint8_t data[12] = { 0 };
+		struct pb_spec s = protos[pi] == PB_TCP
+			? pb_tcp(CLIENT, 4000, PB_REMOTE, 80, PB_ACK)
+			: pb_udp(CLIENT, 4000, PB_REMOTE, 53);
+		struct nat_pkt p;
+		size_t len;
+
+		s.payload = data;
+		s.payload_len = sizeof(data);
+		len = build(s);
+		pb_put16(data, pb_get16(frame + csum_at(&s)));
+		len = build(s);
+		make_partial(&s);
+		assert_int_equal(parse_partial(&p, len, csum_at(&s)), SH_OK);
+		assert_int_equal(pb_get16(frame + csum_at(&s)),
+				 s.proto == PB_UDP ? 0xffff : 0);
+		assert_true(pb_l4_csum_ok(p.ip));
+	}
+
+	/* UDP length 12 of an IP payload of 19: the sum stops at 12. */
+	{
+		struct pb_spec s = pb_udp(CLIENT, 4000, PB_REMOTE, 53);
+		uint8_t *ip = ip_of(false);
+		struct nat_pkt p;
+		size_t len;
+
+		s.payload = payload;
+		s.payload_len = sizeof(payload);
+		len = build(s);
+		pb_put16(ip + 20 + 4, 12);
+		pb_fix_l4_csum(ip);
+		make_partial(&s);
+		assert_int_equal(parse_partial(&p, len, csum_at(&s)), SH_OK);
+		assert_true(pb_l4_csum_ok(p.ip));
+		assert_int_equal(parse(&p, len, NAT_L4_CSUM_VERIFY), SH_OK);
+	}
+}
+
+/* The partial mark concerns TCP and UDP only: ICMP is still verified
+ * (and a bad one dropped, unwritten), and a malformed header is refused
+ * before anything is written. */
+static void test_parse_partial_limits(void **state)
+{
+	struct pb_spec icmp = pb_icmp(CLIENT, PB_REMOTE, 8, 0, 7, 1);
+	struct pb_spec udp = pb_udp(CLIENT, 4000, PB_REMOTE, 53);
+	struct pb_spec tcp = pb_tcp(CLIENT, 4000, PB_REMOTE, 80, PB_ACK);
+	struct nat_pkt p;
+	size_t len;
+
+	(void)state;
+	icmp.payload = payload;
+	icmp.payload_len = sizeof(payload);
+	len = build(icmp);
+	assert_int_equal(parse_partial(&p, len, len), SH_OK);
+	frame[len - 1] ^= 0x10;
+	assert_int_equal(parse_partial(&p, len, len), SH_DROP_L4_BAD_CHECKSUM);
+
+	len = build(udp);
+	pb_put16(ip_of(false) + 24, 7);
+	assert_int_equal(parse_partial(&p, len, len), SH_DROP_L4_MALFORMED);
+
+	len = build(tcp);
+	ip_of(false)[20 + 12] = 0x40; /* data offset 4 words */
+	assert_int_equal(parse_partial(&p, len, len), SH_DROP_L4_MALFORMED);
 }
 
 /* Random damage to valid frames (flipped bytes anywhere, truncation):
@@ -571,7 +766,7 @@ static void test_parse_random_damage_accepts_only_valid(void **state)
 			    (ip_of(s.vlan)[0] >> 4) == 4 &&
 			    len >= pb_l2_len(&s) + pb_ihl(ip_of(s.vlan)))
 				pb_fix_ip_csum(ip_of(s.vlan));
-		if (parse(&p, len, false) != SH_OK)
+		if (parse(&p, len, NAT_L4_CSUM_VERIFY) != SH_OK)
 			continue;
 		accepted++;
 		assert_true(p.l2_len + p.ip_len <= len);
@@ -618,6 +813,10 @@ int main(void)
 		T(test_parse_bad_l4_checksum_is_refused),
 		T(test_parse_udp_zero_checksum_is_accepted),
 		T(test_parse_l4_csum_ok_skips_tcp_udp_only),
+		T(test_parse_partial_is_finished),
+		T(test_parse_partial_ignores_the_field),
+		T(test_parse_partial_zero_sum),
+		T(test_parse_partial_limits),
 		T(test_parse_random_damage_accepts_only_valid),
 #undef T
 	};
