@@ -17,6 +17,9 @@ PKGS=(
 	# demo peers and the integration tests (scripts/topo.sh, tests/integration)
 	ethtool curl iputils-ping socat nftables tcpdump
 	iperf3 dnsmasq-base bind9-dnsutils traceroute iputils-tracepath
+	# RFC 5780 NAT behaviour discovery: turnserver and
+	# turnutils_natdiscovery (tests/integration/17_stun_behaviour.sh)
+	coturn
 	# the benchmark: its baseline (dpdk-testpmd, in dpdk-dev) and
 	# instruction counts
 	dpdk dpdk-dev valgrind
