@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -53,22 +55,43 @@ int sh_port_attach(const char *devargs, uint16_t *port_id)
 	return -ENODEV;
 }
 
-/* Data room for a frame of @mtu bytes of IPv4 plus Ethernet and one
- * 802.1Q tag: the default room up to an MTU of 2030, 1 KiB steps above
- * (one segment per frame: the workers linearize chains). */
-static uint16_t room_for(uint16_t mtu)
+/* Data room for a frame of @frame bytes: the default room up to 2048,
+ * 1 KiB steps above (one segment per frame: the workers linearize
+ * chains). */
+static uint16_t room_for(uint32_t frame)
 {
-	uint32_t need = RTE_ALIGN_CEIL((uint32_t)mtu + 18, 1024);
+	uint32_t need = RTE_ALIGN_CEIL(frame, 1024);
 
 	return (uint16_t)(RTE_PKTMBUF_HEADROOM +
 			  RTE_MAX(need, (uint32_t)RTE_MBUF_DEFAULT_DATAROOM));
 }
 
+/*
+ * The largest frame @info's device may deliver, beyond an MTU's worth:
+ * net_af_packet hands over what the kernel reassembled (DPDK 22.11 joins
+ * a fanout group with PACKET_FANOUT_FLAG_DEFRAG, always), up to its
+ * framesz devarg, and its queue setup insists that a frame fits one mbuf.
+ * 0 for every other device.
+ */
+static uint32_t rx_frame(const struct rte_eth_dev_info *info)
+{
+	const struct rte_devargs *da;
+	const char *s;
+
+	if (!info->driver_name || strcmp(info->driver_name, "net_af_packet") ||
+	    !info->device)
+		return 0;
+	da = rte_dev_devargs(info->device);
+	if (!da || !da->drv_str || !(s = strstr(da->drv_str, "framesz=")))
+		return 0;
+	return (uint32_t)RTE_MIN(strtoul(s + 8, NULL, 10), 65535ul);
+}
+
 static struct rte_mempool *pool_for(int socket, unsigned n_queues,
-				    uint32_t mbufs, uint16_t mtu)
+				    uint32_t mbufs, uint32_t frame)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
-	uint16_t room = room_for(mtu);
+	uint16_t room = room_for(frame);
 	struct rte_mempool *mp;
 	/* Per socket, shared by both ports: per queue pair, two ports' RX and
 	 * TX rings (4096) plus bursts in flight and the lcore cache, rounded
@@ -179,7 +202,9 @@ static int port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
 	socket = rte_eth_dev_socket_id(port_id);
 	if (socket < 0)
 		socket = (int)rte_socket_id();
-	mp = pool_for(socket, n_queues, mbufs, mtu);
+	/* An MTU's packet with Ethernet and one 802.1Q tag, or more. */
+	mp = pool_for(socket, n_queues, mbufs,
+		      RTE_MAX((uint32_t)mtu + 18, rx_frame(&info)));
 	if (!mp)
 		return -rte_errno;
 

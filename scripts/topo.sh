@@ -207,8 +207,12 @@ topo_engine_conf() {
 		dev0="net_pcap0,rx_iface_in=e0,tx_iface=e0,phy_mac=1"
 		dev1="net_pcap1,rx_iface_in=e1,tx_iface=e1,phy_mac=1"
 	else
-		dev0="net_af_packet0,iface=e0$qp"
-		dev1="net_af_packet1,iface=e1$qp"
+		# 8 KiB frames: the kernel reassembles fragments before the
+		# engine reads them (net_af_packet's fanout asks it to), and a
+		# datagram up to 8 KiB must arrive whole; the engine sizes its
+		# buffers from framesz and fragments again what it sends.
+		dev0="net_af_packet0,iface=e0$qp,framesz=8192,blocksz=8192"
+		dev1="net_af_packet1,iface=e1$qp,framesz=8192,blocksz=8192"
 	fi
 	cat >"$file" <<-CONF
 		[engine]

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # The engine's own MTU path, with the client's link wider than the
-# engine's outside port (the client and e0 get MTU 1900 for this test and
+# engine's outside port (the client's path, c0 to e0, gets MTU 1900 for this test and
 # 1500 back in the trap; the engine keeps its configured mtu 1500 and the
 # default tcp_mss_clamp = auto, 1460):
 #   (a) TCP: the client announces MSS 1860, the server's SYN shows at most
@@ -22,14 +22,18 @@ http_pid=''
 restore() {
 	[ -n "$http_pid" ] && kill "$http_pid" 2>/dev/null
 	in_c ip link set c0 mtu 1500
-	in_e ip link set e0 mtu 1500
+	for l in l0 f0 e0; do in_e ip link set "$l" mtu 1500; done
 	in_c ip route flush cache
 	lib_cleanup
 }
 trap restore EXIT
 
 need_counters tcp_mss_clamped mtu_exceeded icmp_frag_needed tx_fragmented
-in_e ip link set e0 mtu 1900 || fail "cannot set e0 mtu 1900"
+# The client's path to the engine: c0, then l0 and f0 in the engine's
+# namespace (scripts/topo.sh), then e0.
+for l in l0 f0 e0; do
+	in_e ip link set "$l" mtu 1900 || fail "cannot set $l mtu 1900"
+done
 in_c ip link set c0 mtu 1900 || fail "cannot set c0 mtu 1900"
 in_c ip route flush cache
 

@@ -24,6 +24,8 @@ topo_names "$SHOAL_TAG"
 SRV=$SHOAL_WORK/srv
 PY=/usr/bin/python3
 NAT_LO=10000 NAT_HI=10999
+# The leases of TOPO_CLIENT_EIF and TOPO_CLIENT_APDM (scripts/topo.sh).
+NAT_MODES_LO=11100 NAT_MODES_HI=11299
 
 # Per-test scratch directory, removed on exit. Tests that set their own
 # EXIT trap call lib_cleanup from it.
