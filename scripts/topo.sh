@@ -216,7 +216,7 @@ topo_engine_conf() {
 	fi
 	cat >"$file" <<-CONF
 		[engine]
-		${w}eal = $lcores --no-huge -m 512 --no-pci --file-prefix $prefix --log-level=*:error --log-level=shoal.*:info
+		${w}eal = $lcores --no-huge -m 1024 --no-pci --file-prefix $prefix --log-level=*:error --log-level=shoal.*:info
 		[inside]
 		device = $dev0
 		address = $TOPO_INSIDE_ADDR/24

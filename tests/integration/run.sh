@@ -20,7 +20,8 @@
 # under the repository root), SHOAL_IO=pcap (net_pcap instead of
 # net_af_packet), SHOAL_WORKERS=N (N engine workers, default 1; see
 # scripts/topo.sh), SHOAL_KEEP=1 (keep the run directory), SHOAL_TEST_TIMEOUT
-# (per test, seconds; default 90). Works from any directory.
+# (per test, seconds; default 90), SHOAL_TESTS=REGEX (only the tests whose
+# file name matches, e.g. '^1[78]_'). Works from any directory.
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,7 +33,8 @@ per_test_timeout=${SHOAL_TEST_TIMEOUT:-90}
 
 tests=()
 for f in "$here"/[0-9][0-9]_*.sh; do
-	[ -f "$f" ] && tests+=("$f")
+	[ -f "$f" ] || continue
+	[[ $(basename "$f") =~ ${SHOAL_TESTS:-.} ]] && tests+=("$f")
 done
 
 skip_all() {
