@@ -248,7 +248,7 @@ bool nat_tuple_used(struct nat_worker *w, const struct nat_key *k)
 	if (idx < 0)
 		return false;
 	f = &w->t.flows[idx];
-	if (f->flags & NAT_FLOW_HELD) {
+	if (f->flags & (NAT_FLOW_HELD | NAT_FLOW_BIND)) {
 		if (!hold_over(w, f))
 			return true;
 		nat_flow_del(w, (uint32_t)idx);
