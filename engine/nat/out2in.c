@@ -40,7 +40,7 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	/* Filtering is for remotes: a hairpinned packet comes from another
 	 * client of this engine, through its own mapping. An outside packet
 	 * with a slice source is spoofed. */
-	if (nat_is_slice_ip(ls, k->remote_ip) != p->hairpin ||
+	if (nat_is_slice_ip(ls, k->remote_ip) != p->hairpin || !k->remote_ip ||
 	    (!p->hairpin && l->filtering == SH_FILTERING_APDF))
 		return -SH_DROP_UNSOLICITED;
 	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0, k->proto);
@@ -61,6 +61,8 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	    (p->l4[TCP_FLAGS] & (NAT_TCPF_SYN | NAT_TCPF_ACK | NAT_TCPF_RST)) !=
 		    NAT_TCPF_SYN)
 		return -SH_DROP_UNSOLICITED;
+	if (p->ip[IP4_TTL] <= 1) /* dropped here: no flow for it */
+		return -SH_DROP_TTL_EXPIRED;
 	f = (struct nat_flow){
 		.in_ip = b->in_ip, .out_ip = b->out_ip, .rem_ip = k->remote_ip,
 		.in_port = b->in_port, .out_port = b->out_port,
