@@ -687,6 +687,29 @@ static void test_fuzz_icmp_error_quoting_port_zero(void **state)
 			 SH_OK);
 }
 
+/* With address-and-port-dependent mapping the endpoint has a mapping per
+ * destination; a remote it already has a flow with (through its own
+ * mapping) that sends to another of the endpoint's mappings, which the
+ * filter admits, must not get a second flow for the same inside 5-tuple.
+ * fuzz_nat (tests/fuzz/crashers/fuzz_nat-apdm-inbound-duplicates-flow):
+ * "inbound: live flow 0a000005:4000 -> cb007105:54 proto 17 (outside
+ * c633640a:10124) was created again on c633640a:10066". */
+static void test_fuzz_apdm_inbound_duplicates_flow(void **state)
+{
+	struct nat_worker *w;
+	uint16_t p1, p2;
+
+	(void)state;
+	mode(SH_MAPPING_APDM, SH_FILTERING_EIF);
+	w = start(1);
+	p1 = out_port(w, CLIENT(2), 5000, PB_REMOTE, 53);
+	p2 = out_port(w, CLIENT(2), 5000, PB_REMOTE, 54);
+	assert_int_not_equal(p1, p2);
+	send_in(w, pb_udp(PB_REMOTE, 54, PB_SLICE, p1), NULL, NULL);
+	assert_int_equal(nat_flow_count(w), 2);
+	assert_int_equal(out_port(w, CLIENT(2), 5000, PB_REMOTE, 54), p2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -716,6 +739,7 @@ int main(void)
 		T(test_fuzz_zero_source_not_admitted),
 		T(test_fuzz_port_probe_keeps_live_binding),
 		T(test_fuzz_icmp_error_quoting_port_zero),
+		T(test_fuzz_apdm_inbound_duplicates_flow),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
