@@ -32,6 +32,7 @@ static struct {
 	struct nat_steer steer_in, steer_out;
 	struct nat_worker *w;
 	unsigned id, n_workers;
+	uint32_t hold_ms; /* the configured hold-down, not the worker's copy */
 	bool trace; /* FZ_TRACE set: one line per translator call */
 	/* what the counters must say */
 	uint64_t in2out, out2in, err_in2out, err_out2in, inbound;
@@ -153,6 +154,7 @@ void fz_begin(const struct fz_setup *s)
 	fz.cfg.nat.icmp_timeout = FZ_TO_ICMP;
 	fz.cfg.nat.max_ports_per_client = s->client_cap;
 	fz.cfg.nat.port_hold_down = s->hold_s;
+	fz.hold_ms = s->hold_s * 1000u;
 	build_set(&fz.sets[0], false, s->mode);
 	build_set(&fz.sets[1], true, s->mode);
 	fz.ls = &fz.sets[0];
@@ -400,7 +402,7 @@ static void check_new(const struct shadow *n)
 {
 	const struct nat_lease *l = lease_at(n->oip, n->oport);
 	bool excl = l && exclusive(l, n->proto);
-	uint32_t now = fz.w->now, hold = fz.w->hold_ms;
+	uint32_t now = fz.w->now, hold = fz.hold_ms;
 	struct shadow *old = find_in(n->cip, n->cport, n->rip, n->rport,
 				     n->proto);
 	const char *how = n->inbound ? "inbound" : "in2out";
