@@ -40,7 +40,7 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	/* Filtering is for remotes: a hairpinned packet comes from another
 	 * client of this engine, through its own mapping. An outside packet
 	 * with a slice source is spoofed. */
-	if (nat_is_slice_ip(ls, k->remote_ip) != p->hairpin ||
+	if (nat_is_slice_ip(ls, k->remote_ip) != p->hairpin || !k->remote_ip ||
 	    (!p->hairpin && l->filtering == SH_FILTERING_APDF))
 		return -SH_DROP_UNSOLICITED;
 	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0,
@@ -62,12 +62,27 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	    (p->l4[TCP_FLAGS] & (NAT_TCPF_SYN | NAT_TCPF_ACK | NAT_TCPF_RST)) !=
 		    NAT_TCPF_SYN)
 		return -SH_DROP_UNSOLICITED;
+	if (p->ip[IP4_TTL] <= 1) /* dropped here: no flow for it */
+		return -SH_DROP_TTL_EXPIRED;
+	/* Address-and-port-dependent mapping: the endpoint may already talk
+	 * to this remote through another of its mappings, which owns that
+	 * inside 5-tuple; a second flow would make it ambiguous. */
 	f = (struct nat_flow){
 		.in_ip = b->in_ip, .out_ip = b->out_ip, .rem_ip = k->remote_ip,
 		.in_port = b->in_port, .out_port = b->out_port,
 		.rem_port = k->remote_port, .proto = k->proto,
 		.last_seen = w->now, .lease = b->lease,
 	};
+	nat_flow_in_key(&f, &bk);
+	if (nat_lookup(w, &bk, false) >= 0)
+		return -SH_DROP_UNSOLICITED;
+	/* That lookup may have retired an expired flow and, without a
+	 * hold-down, the binding with it. */
+	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0,
+		    k->proto | NAT_PROTO_PSEUDO);
+	idx = nat_find(w, &bk, true);
+	if (idx < 0 || w->t.flows[idx].pkts == 0)
+		return -SH_DROP_UNSOLICITED;
 	idx = nat_flow_bind(w, l, &f, idx);
 	if (idx >= 0)
 		w->cnt[SH_CNT_FLOW_INBOUND]++;

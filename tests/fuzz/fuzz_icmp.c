@@ -8,7 +8,7 @@
  * good errors and the refusal of bad ones are exercised.
  *
  * Input:
- *   [setup]  as fuzz_nat: bits 0-1 workers - 1, 2-3 worker id, 4 cap
+ *   [setup: 2] as fuzz_nat (fz_setup_decode() in nat_harness.h)
  *   [nflows] bits 0-2: 1..8 flows, each 6 bytes:
  *     [proto] bits 0-1 UDP, TCP (SYN), ICMP echo, UDP; bits 2-3 the
  *             client's third octet (10.0.{0,5,7,1}.x); bit 4 second
@@ -112,13 +112,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t frame[PB_MAX_FRAME], quote[PB_MAX_FRAME];
 	struct flow flows[8];
 	unsigned n, i, records = 0;
-	size_t off = 2, len;
+	size_t off = 3, len;
+	struct fz_setup setup;
 
-	if (size < 2)
+	if (size < 3)
 		return 0;
-	fz_begin((data[0] & 3u) + 1, (data[0] >> 2) & 3u,
-		 data[0] & 0x10 ? 4 : 0);
-	n = (data[1] & 7u) + 1;
+	fz_setup_decode(&setup, data[0], data[1]);
+	fz_begin(&setup);
+	n = (data[2] & 7u) + 1;
 	for (i = 0; i < n && off + 6 <= size; i++, off += 6) {
 		const uint8_t *b = data + off;
 		static const uint8_t protos[4] = { PB_UDP, PB_TCP, PB_ICMP,

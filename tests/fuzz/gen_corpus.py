@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # Write the seed corpus of the fuzz harnesses (tests/fuzz/corpus/NAME/):
 # a few valid inputs each, in the formats the harnesses' header comments
-# describe. The files are committed; run this again only when a format
-# changes. Usage: python3 tests/fuzz/gen_corpus.py
+# describe. The files are committed; run this again when a format
+# changes (it replaces each harness's directory). Usage: python3 tests/fuzz/gen_corpus.py
 import os
 import struct
 
@@ -45,52 +45,116 @@ def rec(op, f, clk=0):
 
 
 IN, OUT, KERN = 0, 1, 2
-FIX, NIC, DRAIN, AIM = 4, 8, 16, 32
+FIX, NIC, DRAIN, AIM, DST, PREV = 4, 8, 16, 32, 64, 128
 C, R, S = "10.0.0.5", "203.0.113.5", "198.51.100.10"
+R2 = "203.0.113.77"
+# Lease modes (nat_harness.h): mapping * 3 + filtering, (EIM, APDM) x
+# (ADF, EIF, APDF); 5 is the shared-port mode.
+EIM_ADF, EIM_EIF, EIM_APDF, APDM_ADF, APDM_EIF, SHARED = range(6)
+# Hold-down choices of setup byte 0, bits 5-6.
+HOLD_120, HOLD_0, HOLD_2, HOLD_30 = 0, 0x20, 0x40, 0x60
+
+
+def setup(b0=0, a=SHARED, b=SHARED, c=1):
+    """The two setup bytes: c indexes (EIM/ADF, shared, EIM/EIF, APDM/EIF)."""
+    return bytes([b0, a | b << 3 | c << 6])
 
 
 def nat_seeds():
     u = frame(C, R, 17, udp(4000, 53))
     s = {}
-    s["udp_round_trip"] = bytes([0]) + rec(IN | FIX, u) + \
+    s["udp_round_trip"] = setup() + rec(IN | FIX, u) + \
         rec(OUT | FIX | AIM, frame(R, S, 17, udp(53, 1))) + rec(IN | FIX, u)
-    s["udp_expiry_reuse"] = bytes([0]) + rec(IN | FIX, u) + \
+    s["udp_expiry_reuse"] = setup() + rec(IN | FIX, u) + \
         rec(IN | FIX, u, clk=0x0b) + rec(OUT | FIX | AIM, frame(R, S, 17, udp(53, 1)), clk=0x0b)
-    s["tcp_handshake_close"] = bytes([0]) + \
+    s["tcp_handshake_close"] = setup(a=EIM_ADF) + \
         rec(IN | FIX, frame(C, R, 6, tcp(40000, 443, 0x02))) + \
         rec(OUT | FIX | AIM, frame(R, S, 6, tcp(443, 1, 0x12))) + \
         rec(IN | FIX | NIC, frame(C, R, 6, tcp(40000, 443, 0x10))) + \
         rec(IN | FIX, frame(C, R, 6, tcp(40000, 443, 0x11))) + \
         rec(OUT | FIX | AIM, frame(R, S, 6, tcp(443, 1, 0x11))) + \
         rec(OUT | FIX | AIM, frame(R, S, 6, tcp(443, 1, 0x04)), clk=0x09)
-    s["icmp_echo"] = bytes([0]) + \
+    s["icmp_echo"] = setup() + \
         rec(IN | FIX, frame(C, R, 1, icmp(8, 0, struct.pack("!HH", 0x4242, 1), b"ping"))) + \
         rec(OUT | FIX | AIM, frame(R, S, 1, icmp(0, 0, struct.pack("!HH", 1, 1), b"ping")))
     q_out = quoted(S, R, 17, udp(1, 53, b""))
     q_in = quoted(R, C, 17, udp(53, 4000, b""))
-    s["icmp_errors"] = bytes([0]) + rec(IN | FIX, u) + \
+    s["icmp_errors"] = setup(a=EIM_ADF) + rec(IN | FIX, u) + \
         rec(OUT | FIX | AIM, frame("203.0.113.1", S, 1, icmp(3, 4, struct.pack("!HH", 0, 1400), q_out))) + \
         rec(OUT | FIX | AIM, frame(R, S, 1, icmp(11, 0, b"\0\0\0\0", q_out))) + \
         rec(IN | FIX | AIM, frame(C, R, 1, icmp(3, 3, b"\0\0\0\0", q_in)))
-    s["kernel_egress"] = bytes([0]) + \
+    s["kernel_egress"] = setup() + \
         rec(KERN, frame(S, R, 17, udp(11050, 53)), 0) + \
         rec(KERN | FIX, frame(S, R, 17, udp(10500, 53))) + \
         rec(KERN | FIX, frame("192.0.2.1", R, 6, tcp(22, 5555, 0x12)))
-    s["unsolicited_socket_local"] = bytes([0]) + \
+    s["unsolicited_socket_local"] = setup(a=EIM_EIF) + \
         rec(OUT | FIX, frame(R, S, 17, udp(53, 10500))) + \
         rec(OUT | FIX, frame(R, S, 17, udp(53, 11050))) + \
         rec(OUT | FIX, frame(R, S, 17, udp(53, 12000))) + \
         rec(OUT | FIX, frame(R, "192.0.2.1", 6, tcp(5555, 22, 0x02))) + \
         rec(IN | FIX, frame(C, "10.0.0.1", 17, udp(4000, 53)))
-    s["lease_b_c_vlan_draining"] = bytes([0x11]) + \
+    s["lease_b_c_vlan_draining"] = setup(0x11, a=EIM_ADF, b=APDM_EIF, c=2) + \
         rec(IN | FIX, frame("10.0.5.9", R, 17, udp(5000, 53), vlan=True)) + \
         rec(IN | FIX, frame("10.0.7.7", R, 17, udp(5000, 53))) + \
         rec(IN | FIX | DRAIN, frame("10.0.9.9", R, 17, udp(5000, 53))) + \
         rec(IN | FIX, frame("10.1.2.3", R, 6, tcp(5000, 80, 0x02)))
-    s["two_workers"] = bytes([0x05]) + rec(IN | FIX, u) + \
+    s["two_workers"] = setup(0x05) + rec(IN | FIX, u) + \
         rec(IN | FIX, frame("10.0.0.6", R, 17, udp(4000, 53))) + \
         rec(OUT | FIX | AIM, frame(R, S, 17, udp(53, 1)))
-    s["ttl_one"] = bytes([0]) + rec(IN | FIX, frame(C, R, 17, udp(4000, 53), ttl=1))
+    s["ttl_one"] = setup() + rec(IN | FIX, frame(C, R, 17, udp(4000, 53), ttl=1))
+    # Hairpins: a second client sends to the first one's mapping, which
+    # answers the second's (DST aims the destination at the last flow's
+    # outside address and port, PREV at the one before).
+    for name, proto, l4a, l4b in (
+            ("udp", 17, udp(4000, 53), udp(5000, 9)),
+            ("tcp", 6, tcp(4000, 80, 0x02), tcp(5000, 9, 0x02))):
+        for mode, tag in ((EIM_ADF, ""), (EIM_APDF, "_apdf"),
+                          (SHARED, "_shared")):
+            s["hairpin_" + name + tag] = setup(a=mode) + \
+                rec(IN | FIX, frame(C, R, proto, l4a)) + \
+                rec(IN | FIX | DST, frame("10.0.0.6", R, proto, l4b)) + \
+                rec(IN | FIX | DST, frame(C, R, proto, l4a))
+    s["hairpin_rss_two_workers"] = setup(0x81, a=EIM_EIF) + \
+        rec(IN | FIX, frame(C, R, 17, udp(4000, 53))) + \
+        rec(IN | FIX | DST, frame("10.0.0.7", R, 17, udp(5002, 9))) + \
+        rec(IN | FIX | DST | PREV, frame("10.0.0.9", R, 17, udp(5004, 9)))
+    # Inbound flows per filtering mode: a new port of the same remote,
+    # then a new remote, to the mapping of the first flow.
+    for mode, tag in ((EIM_EIF, "eif"), (EIM_ADF, "adf"), (EIM_APDF, "apdf"),
+                      (APDM_EIF, "apdm_eif"), (APDM_ADF, "apdm_adf")):
+        s["inbound_" + tag] = setup(a=mode) + rec(IN | FIX, u) + \
+            rec(OUT | FIX | DST, frame(R, S, 17, udp(54, 1))) + \
+            rec(OUT | FIX | DST, frame(R2, S, 17, udp(999, 1))) + \
+            rec(IN | FIX, frame(C, R2, 17, udp(4000, 999)))
+    s["inbound_tcp_syn_eif"] = setup(a=EIM_EIF) + \
+        rec(IN | FIX, frame(C, R, 6, tcp(40000, 443, 0x02))) + \
+        rec(OUT | FIX | DST, frame(R2, S, 6, tcp(5555, 1, 0x10))) + \
+        rec(OUT | FIX | DST, frame(R2, S, 6, tcp(5555, 1, 0x02))) + \
+        rec(OUT | FIX | DST, frame(S, S, 6, tcp(5556, 1, 0x02)))
+    # Hold-down: 10.0.0.5 keeps its own port 10005; once its flow expired
+    # another client asking for the same port gets it only after 2 s.
+    s["hold_down_2s"] = setup(HOLD_2, a=EIM_ADF) + \
+        rec(IN | FIX, frame(C, R, 17, udp(10005, 53))) + \
+        rec(IN | FIX, frame("10.0.0.6", R, 17, udp(10005, 53)), clk=0x0b) + \
+        rec(IN | FIX, frame("10.0.0.7", R, 17, udp(10005, 53)), clk=0x15)
+    s["hold_down_shared"] = setup(HOLD_2) + \
+        rec(IN | FIX, frame(C, R, 17, udp(10005, 53))) + \
+        rec(IN | FIX, frame("10.0.0.6", R, 17, udp(10005, 53)), clk=0x0b) + \
+        rec(IN | FIX, frame("10.0.0.7", R, 17, udp(10005, 53)), clk=0x15)
+    # RSS with two workers: outside packets to odd ports of lease "a"
+    # that RSS brings to worker 0 are handed to worker 1.
+    s["handoff_rss"] = setup(0x81, a=EIM_EIF) + b"".join(
+        rec(OUT | FIX, frame(R, S, 17, udp(1000 + i, 10001 + 2 * i)))
+        for i in range(8))
+    # Paired pooling: 10.0.5.9 fills lease "b" (slice B) and waits there;
+    # 10.0.5.10 falls back to "a" (slice A); once its flows on B are gone
+    # 10.0.5.9 may go to A too.
+    s["paired_pooling"] = setup(a=EIM_ADF, b=SHARED) + b"".join(
+        rec(IN | FIX, frame("10.0.5.9", R, 17, udp(3000 + i, 53)))
+        for i in range(33)) + \
+        rec(IN | FIX, frame("10.0.5.10", R, 17, udp(2000, 53))) + \
+        rec(IN | FIX, frame("10.0.5.10", R, 17, udp(2001, 53))) + \
+        rec(IN | FIX, frame("10.0.5.9", R, 17, udp(2000, 53)), clk=0x0b)
     return s
 
 
@@ -102,11 +166,12 @@ def icmp_seeds():
     recs = bytes([1, 0, 0, 0, 3, 40, 0, 0]) + bytes([0, 0, 0, 0, 3, 8, 0, 0]) + \
         bytes([1, 0, 1, 1, 0, 63, 0, 0]) + bytes([3, 0, 2, 0, 4, 10, 0, 0]) + \
         bytes([0, 0, 2, 2, 0, 20, 0, 0])
-    s["three_flows_errors"] = bytes([0, 2]) + flows + recs
-    s["corrupted_quotes"] = bytes([0, 0]) + fl(0, 0, 5, 4000, 53) + \
+    s["three_flows_errors"] = setup() + bytes([2]) + flows + recs
+    s["three_flows_errors_eim_adf"] = setup(a=EIM_ADF) + bytes([2]) + flows + recs
+    s["corrupted_quotes"] = setup(a=EIM_EIF) + bytes([0]) + fl(0, 0, 5, 4000, 53) + \
         bytes([5, 0, 0, 0, 3, 20, 50, 0xff]) + bytes([13, 0, 0, 0, 3, 20, 51, 0x01]) + \
         bytes([0x41, 0, 0, 0, 3, 20, 0, 0])
-    s["expired_flow_error"] = bytes([0, 0]) + fl(0, 1, 9, 4000, 53) + \
+    s["expired_flow_error"] = setup(HOLD_0, a=APDM_ADF) + bytes([0]) + fl(0, 1, 9, 4000, 53) + \
         bytes([1, 0x0b, 0, 0, 3, 8, 0, 0]) + bytes([0x11, 0, 0, 0, 0, 0, 0, 0]) + \
         bytes([1, 0, 0, 0, 3, 8, 0, 0])
     return s
@@ -181,6 +246,8 @@ def proto_seeds():
 def write(name, seeds):
     d = os.path.join(CORPUS, name)
     os.makedirs(d, exist_ok=True)
+    for old in os.listdir(d):
+        os.remove(os.path.join(d, old))
     for k, v in seeds.items():
         with open(os.path.join(d, k), "wb") as f:
             f.write(v)

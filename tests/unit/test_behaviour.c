@@ -581,6 +581,135 @@ static void test_pseudo_entries_not_counted_and_freed(void **state)
 	assert_int_equal(w->n_pseudo, 0);
 }
 
+/* ---- reproducers of what tests/fuzz found ------------------------------- */
+
+/* An outside packet the filter admits but whose TTL runs out is dropped
+ * before it reaches the client: it must not open a flow (nor count one
+ * inbound). fuzz_nat: "a flow created by a outside packet (proto 6) with
+ * verdict 11". */
+static void test_fuzz_inbound_ttl_expired_opens_no_flow(void **state)
+{
+	struct nat_worker *w;
+	struct pb_spec s;
+	uint16_t p;
+
+	(void)state;
+	mode(SH_MAPPING_EIM, SH_FILTERING_EIF);
+	w = start(1);
+	p = out_port(w, CLIENT(2), 5000, PB_REMOTE, 3478);
+	s = pb_udp(REMOTE2, 9999, PB_SLICE, p);
+	s.ttl = 1;
+	assert_int_equal(send_in(w, s, NULL, NULL), SH_DROP_TTL_EXPIRED);
+	assert_int_equal(nat_flow_count(w), 1);
+	assert_int_equal(w->cnt[SH_CNT_FLOW_INBOUND], 0);
+}
+
+/* A remote address of 0.0.0.0 is no remote (RFC 1122 3.2.1.3: never a
+ * forwarded source); for address-dependent filtering its permission
+ * would be the binding itself (slice:P, 0:0), so it must never be
+ * admitted. fuzz_nat: "inbound: lease a (APDM/ADF): 00000000:54 admitted
+ * to c633640a:10700 (0a000005:4000), which never sent to 00000000". */
+static void test_fuzz_zero_source_not_admitted(void **state)
+{
+	struct nat_worker *w = start(1);
+	uint16_t p;
+
+	(void)state;
+	p = out_port(w, CLIENT(2), 5000, PB_REMOTE, 3478);
+	assert_int_not_equal(send_in(w, pb_udp(0, 54, PB_SLICE, p), NULL, NULL),
+			     SH_OK);
+	assert_int_equal(nat_flow_count(w), 1);
+	assert_int_equal(w->cnt[SH_CNT_FLOW_INBOUND], 0);
+}
+
+/* A binding's last_seen is not refreshed by its flows' traffic: a port
+ * search probing it after a timeout must still find it taken while its
+ * flows live (and count no flow expired for it). fuzz_nat: "counters:
+ * created 22 - expired 22 != 1 live". */
+static void test_fuzz_port_probe_keeps_live_binding(void **state)
+{
+	struct nat_worker *w = start(1);
+	uint32_t to = cfg.nat.udp_timeout * 1000;
+
+	(void)state;
+	/* Client 2 keeps its own port 10005 and its flow alive. */
+	assert_int_equal(out_port(w, CLIENT(2), 10005, PB_REMOTE, 53), 10005);
+	for (unsigned i = 0; i < 3; i++) {
+		w->now += to / 2;
+		assert_int_equal(out_port(w, CLIENT(2), 10005, PB_REMOTE, 53),
+				 10005);
+	}
+	/* Client 3 asks for the same port: taken. */
+	assert_int_not_equal(out_port(w, CLIENT(3), 10005, PB_REMOTE, 53),
+			     10005);
+	assert_int_equal(w->cnt[SH_CNT_FLOW_EXPIRED], 0);
+	assert_int_equal(nat_flow_count(w), 2);
+}
+
+/* An ICMP error quoting a TCP/UDP port 0 quotes no flow: with
+ * address-dependent filtering, remote:0 -> client:port is the inside key
+ * of a permission (and slice:P -> remote:0 its outside key), which must
+ * neither translate it nor be retired by its lookup. fuzz_icmp:
+ * "in2out: 0a0001ff:65535 -> cb00714d:0 proto 17 translated through a
+ * flow the shadow never saw". */
+static void test_fuzz_icmp_error_quoting_port_zero(void **state)
+{
+	struct nat_worker *w = start(1);
+	uint8_t quote[PB_MAX_FRAME];
+	struct pb_spec q, s;
+	uint16_t p;
+	size_t qlen;
+
+	(void)state;
+	p = out_port(w, CLIENT(2), 5000, PB_REMOTE, 3478);
+	/* From the inside: the client's error about "remote:0 -> it". */
+	q = pb_udp(PB_REMOTE, 0, CLIENT(2), 5000);
+	qlen = pb_build(quote, &q);
+	s = pb_icmp(CLIENT(2), PB_REMOTE, 3, 3, 0, 0);
+	s.payload = quote + PB_ETH_LEN;
+	s.payload_len = (uint16_t)(qlen - PB_ETH_LEN);
+	assert_int_not_equal(send_out(w, s, NULL, NULL), SH_OK);
+	/* From the outside: an error about "slice:P -> remote:0", once the
+	 * permission is older than the flow timeout (its flow is not). */
+	w->now += cfg.nat.udp_timeout * 1000 / 2;
+	assert_int_equal(out_port(w, CLIENT(2), 5000, PB_REMOTE, 3478), p);
+	w->now += cfg.nat.udp_timeout * 1000 / 2;
+	q = pb_udp(PB_SLICE, p, PB_REMOTE, 0);
+	qlen = pb_build(quote, &q);
+	s = pb_icmp(PB_ROUTER, PB_SLICE, 3, 3, 0, 0);
+	s.payload = quote + PB_ETH_LEN;
+	s.payload_len = (uint16_t)(qlen - PB_ETH_LEN);
+	assert_int_not_equal(send_in(w, s, NULL, NULL), SH_OK);
+	assert_int_equal(w->cnt[SH_CNT_FLOW_EXPIRED], 0);
+	/* The permission still admits the remote's other ports. */
+	assert_int_equal(send_in(w, pb_udp(PB_REMOTE, 1, PB_SLICE, p), NULL,
+				 NULL),
+			 SH_OK);
+}
+
+/* With address-and-port-dependent mapping the endpoint has a mapping per
+ * destination; a remote it already has a flow with (through its own
+ * mapping) that sends to another of the endpoint's mappings, which the
+ * filter admits, must not get a second flow for the same inside 5-tuple.
+ * fuzz_nat (tests/fuzz/crashers/fuzz_nat-apdm-inbound-duplicates-flow):
+ * "inbound: live flow 0a000005:4000 -> cb007105:54 proto 17 (outside
+ * c633640a:10124) was created again on c633640a:10066". */
+static void test_fuzz_apdm_inbound_duplicates_flow(void **state)
+{
+	struct nat_worker *w;
+	uint16_t p1, p2;
+
+	(void)state;
+	mode(SH_MAPPING_APDM, SH_FILTERING_EIF);
+	w = start(1);
+	p1 = out_port(w, CLIENT(2), 5000, PB_REMOTE, 53);
+	p2 = out_port(w, CLIENT(2), 5000, PB_REMOTE, 54);
+	assert_int_not_equal(p1, p2);
+	send_in(w, pb_udp(PB_REMOTE, 54, PB_SLICE, p1), NULL, NULL);
+	assert_int_equal(nat_flow_count(w), 2);
+	assert_int_equal(out_port(w, CLIENT(2), 5000, PB_REMOTE, 54), p2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -606,6 +735,11 @@ int main(void)
 		T(test_rfc6888_req8_hold_down_zero_frees_at_once),
 		T(test_exclusive_mapping_owned_by_port),
 		T(test_pseudo_entries_not_counted_and_freed),
+		T(test_fuzz_inbound_ttl_expired_opens_no_flow),
+		T(test_fuzz_zero_source_not_admitted),
+		T(test_fuzz_port_probe_keeps_live_binding),
+		T(test_fuzz_icmp_error_quoting_port_zero),
+		T(test_fuzz_apdm_inbound_duplicates_flow),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
