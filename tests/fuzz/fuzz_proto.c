@@ -93,6 +93,14 @@ struct conn *conn_find(struct ctld *d, uint64_t serial)
 	return NULL;
 }
 
+/* conn_send() hands every message to the harness at once: nothing is
+ * ever left queued. */
+size_t conn_unsent(const struct conn *c)
+{
+	(void)c;
+	return 0;
+}
+
 void conn_set_engine(struct conn *c)
 {
 	c->engine = true;
