@@ -114,7 +114,7 @@ curl_from 10.0.0.2 static >/dev/null || ko 02 "the static lease does not work"
 if curl_from 10.0.0.3 before >/dev/null; then
 	ko 02 "10.0.0.3 got through without a lease"
 else
-	id=$(jq_ctl .lease.id lease add --holder live3 --clients 10.0.0.3/32 --ports 11200-11299)
+	id=$(jq_ctl .lease.id lease add --holder live3 --clients 10.0.0.3/32 --ports 11500-11599)
 	t0=$(now_ms) got=
 	while [ $(($(now_ms) - t0)) -lt 3000 ]; do
 		got=$(curl_from 10.0.0.3 after) && break
@@ -122,7 +122,7 @@ else
 	done
 	dt=$(($(now_ms) - t0)) port=$(echo "$got" | port_of)
 	if [ -z "$got" ]; then ko 02 "lease $id not used within 3 s"
-	elif [ "$port" -lt 11200 ] || [ "$port" -gt 11299 ]; then ko 02 "port $port outside the new lease"
+	elif [ "$port" -lt 11500 ] || [ "$port" -gt 11599 ]; then ko 02 "port $port outside the new lease"
 	elif [ "$dt" -gt 1000 ]; then ko 02 "the new lease took $dt ms to reach traffic"
 	else ok "02 lease $id used by a new flow after $dt ms (port $port)"; fi
 fi
