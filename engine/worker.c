@@ -291,32 +291,47 @@ static void pending_retry(struct sh_worker *wk, const struct sh_fib *fib)
 	}
 }
 
-/* Answer a packet whose TTL ran out with ICMP time exceeded from this
- * side's own address, rate-limited; the caller drops the original. */
-static void time_exceeded(struct sh_worker *wk, const struct nat_lease_set *ls,
-			  enum sh_side side, struct rte_mbuf *m,
-			  const struct nat_pkt *p)
+/* An mbuf from @mp for an ICMP answer from @src (0: this side has no
+ * address), within the worker's ICMP rate; NULL when none may be sent. */
+static struct rte_mbuf *reply_alloc(struct sh_worker *wk,
+				    struct rte_mempool *mp, uint32_t src)
 {
-	uint32_t src = ls->side_addr[side], len;
-	struct rte_mbuf *r;
-
 	if (!src || !bucket_take(&wk->icmp, wk->nat->now))
-		return;
-	r = rte_pktmbuf_alloc(m->pool);
-	if (!r)
-		return;
-	len = nat_build_time_exceeded(rte_pktmbuf_mtod(r, uint8_t *),
-				      rte_pktmbuf_mtod(m, uint8_t *), p->l2_len,
-				      p->ip_len, src,
-				      wk->port[side].mac.addr_bytes);
+		return NULL;
+	return rte_pktmbuf_alloc(mp);
+}
+
+/* Send the answer of @len bytes built in @r out @side, counted @counter;
+ * @len 0: the builder found none to send. */
+static void reply_send(struct sh_worker *wk, enum sh_side side,
+		       struct rte_mbuf *r, uint32_t len, unsigned counter)
+{
 	if (len == 0) {
 		rte_pktmbuf_free(r);
 		return;
 	}
 	r->data_len = (uint16_t)len;
 	r->pkt_len = len;
-	wk->cnt[SH_CNT_ICMP_TIME_EXCEEDED]++;
+	wk->cnt[counter]++;
 	tx_data(wk, side, r);
+}
+
+/* Answer a packet whose TTL ran out with ICMP time exceeded from this
+ * side's own address, rate-limited; the caller drops the original. */
+static void time_exceeded(struct sh_worker *wk, const struct nat_lease_set *ls,
+			  enum sh_side side, struct rte_mbuf *m,
+			  const struct nat_pkt *p)
+{
+	uint32_t src = ls->side_addr[side];
+	struct rte_mbuf *r = reply_alloc(wk, m->pool, src);
+
+	if (r)
+		reply_send(wk, side, r,
+			   nat_build_time_exceeded(rte_pktmbuf_mtod(r, uint8_t *),
+						   rte_pktmbuf_mtod(m, uint8_t *),
+						   p->l2_len, p->ip_len, src,
+						   wk->port[side].mac.addr_bytes),
+			   SH_CNT_ICMP_TIME_EXCEEDED);
 }
 
 static void hairpin(struct sh_worker *wk, const struct nat_lease_set *ls,
@@ -370,8 +385,8 @@ static inline unsigned translate(struct sh_worker *wk,
  */
 static __rte_noinline void too_big(struct sh_worker *wk,
 				   const struct nat_lease_set *ls,
-				   const struct sh_fib *fib, enum sh_side from, struct rte_mbuf *m,
-				   struct nat_pkt *p)
+				   const struct sh_fib *fib, enum sh_side from,
+				   struct rte_mbuf *m, struct nat_pkt *p)
 {
 	uint8_t orig[18 + NAT_FN_QUOTE];
 	uint16_t mtu = wk->port[from ^ 1].mtu;
@@ -384,23 +399,15 @@ static __rte_noinline void too_big(struct sh_worker *wk,
 	v = translate(wk, ls, from, p);
 	if (v != SH_OK)
 		return refuse(wk, ls, fib, from, m, p, v);
+	r = reply_alloc(wk, m->pool, src);
 	drop(wk, SH_DROP_MTU_EXCEEDED, m);
-	if (!src || !bucket_take(&wk->icmp, wk->nat->now))
-		return;
-	r = rte_pktmbuf_alloc(m->pool);
-	if (!r)
-		return;
-	len = nat_build_frag_needed(rte_pktmbuf_mtod(r, uint8_t *), orig,
-				    p->l2_len, p->ip_len, src,
-				    wk->port[from].mac.addr_bytes, mtu);
-	if (len == 0) {
-		rte_pktmbuf_free(r);
-		return;
-	}
-	r->data_len = (uint16_t)len;
-	r->pkt_len = len;
-	wk->cnt[SH_CNT_ICMP_FRAG_NEEDED]++;
-	tx_data(wk, from, r);
+	if (r)
+		reply_send(wk, from, r,
+			   nat_build_frag_needed(rte_pktmbuf_mtod(r, uint8_t *),
+						 orig, p->l2_len, p->ip_len, src,
+						 wk->port[from].mac.addr_bytes,
+						 mtu),
+			   SH_CNT_ICMP_FRAG_NEEDED);
 }
 
 static void oversize(struct sh_worker *wk, const struct nat_lease_set *ls,

@@ -211,25 +211,7 @@ int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 
 int64_t nat_find(const struct nat_worker *w, const struct nat_key *k, bool out)
 {
-	const struct nat_table *t = &w->t;
-	const struct nat_slot *s = out ? t->out_slots : t->in_slots;
-	uint64_t h = nat_key_hash(k, w->secret[0]);
-	uint32_t sig = (uint32_t)(h >> 32), pos = (uint32_t)h & t->mask;
-	unsigned i;
-
-	for (i = 0; i < NAT_MAX_PROBE; i++, pos = (pos + 1) & t->mask) {
-		const struct nat_flow *f;
-		uint32_t idx = s[pos].idx;
-
-		if (idx == 0)
-			return -1;
-		if (s[pos].sig != sig)
-			continue;
-		f = &t->flows[idx - 1];
-		if (out ? nat_flow_match_out(f, k) : nat_flow_match_in(f, k))
-			return idx - 1;
-	}
-	return -1;
+	return nat_probe(w, k, out);
 }
 
 /* Has the hold of pseudo-entry @f ended (binding or held flow)? */
@@ -250,6 +232,9 @@ bool nat_tuple_used(struct nat_worker *w, const struct nat_key *k)
 			return true;
 		nat_flow_retire(w, (uint32_t)idx);
 	}
+	/* Without a hold-down only bindings (remote 0:0) are pseudo. */
+	if (w->hold_ms == 0 && k->remote_ip)
+		return false;
 	held.proto |= NAT_PROTO_PSEUDO;
 	idx = nat_find(w, &held, true);
 	if (idx < 0)

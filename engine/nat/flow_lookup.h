@@ -126,17 +126,15 @@ static inline bool nat_flow_expired(const struct nat_worker *w,
 }
 
 /*
- * The flow index for key @k in the outside (@out) or inside index, or -1.
- * Linear probing from the key's hash, at most NAT_MAX_PROBE slots, stops
- * at an empty slot; the 32-bit signature spares most flow reads. An
- * expired flow is retired on the way (the sweep may not have reached it)
- * and reported as absent. Inline so that the translators keep the key in
- * registers: this is the fast path's one lookup per packet.
+ * The index of the entry whose inside (@out false) or outside key is @k,
+ * in whatever state, or -1. Linear probing from the key's hash, at most
+ * NAT_MAX_PROBE slots, stops at an empty slot; the 32-bit signature
+ * spares most flow reads.
  */
-static inline int64_t nat_lookup(struct nat_worker *w, const struct nat_key *k,
-				 bool out)
+static inline int64_t nat_probe(const struct nat_worker *w,
+				const struct nat_key *k, bool out)
 {
-	struct nat_table *t = &w->t;
+	const struct nat_table *t = &w->t;
 	const struct nat_slot *s = out ? t->out_slots : t->in_slots;
 	uint64_t h = nat_key_hash(k, w->secret[0]);
 	uint32_t sig = (uint32_t)(h >> 32);
@@ -144,7 +142,7 @@ static inline int64_t nat_lookup(struct nat_worker *w, const struct nat_key *k,
 	unsigned i;
 
 	for (i = 0; i < NAT_MAX_PROBE; i++, pos = (pos + 1) & t->mask) {
-		struct nat_flow *f;
+		const struct nat_flow *f;
 		uint32_t idx = s[pos].idx;
 
 		if (idx == 0)
@@ -152,15 +150,29 @@ static inline int64_t nat_lookup(struct nat_worker *w, const struct nat_key *k,
 		if (s[pos].sig != sig)
 			continue;
 		f = &t->flows[idx - 1];
-		if (out ? !nat_flow_match_out(f, k) : !nat_flow_match_in(f, k))
-			continue;
-		if (__builtin_expect(nat_flow_expired(w, f), 0)) {
-			nat_flow_retire(w, idx - 1);
-			return -1;
-		}
-		return idx - 1;
+		if (out ? nat_flow_match_out(f, k) : nat_flow_match_in(f, k))
+			return idx - 1;
 	}
 	return -1;
+}
+
+/*
+ * The flow for key @k in the outside (@out) or inside index, or -1. An
+ * expired flow is retired on the way (the sweep may not have reached it)
+ * and reported as absent. Inline so that the translators keep the key in
+ * registers: this is the fast path's one lookup per packet.
+ */
+static inline int64_t nat_lookup(struct nat_worker *w, const struct nat_key *k,
+				 bool out)
+{
+	int64_t idx = nat_probe(w, k, out);
+
+	if (idx >= 0 &&
+	    __builtin_expect(nat_flow_expired(w, &w->t.flows[idx]), 0)) {
+		nat_flow_retire(w, (uint32_t)idx);
+		return -1;
+	}
+	return idx;
 }
 
 /* Is @dst (network order) Linux's to handle rather than a destination to

@@ -123,7 +123,11 @@ void nat_lease_set_finish(struct nat_lease_set *ls)
 	unsigned i;
 
 	qsort(ls->match, ls->n_match, sizeof(ls->match[0]), match_cmp);
+	ls->any_exclusive = false;
 	for (i = 0; i < ls->n_leases; i++) {
+		if (ls->leases[i].kind == SH_LEASE_NAT &&
+		    nat_lease_exclusive(&ls->leases[i]))
+			ls->any_exclusive = true;
 		ls->by_port[i].key = (uint64_t)ntohl(ls->leases[i].ip) << 16 |
 				     ls->leases[i].lo;
 		ls->by_port[i].lease = i;

@@ -235,6 +235,7 @@ struct nat_lease_key {
 struct nat_lease_set {
 	uint64_t generation;
 	unsigned n_leases, n_match, n_slices;
+	bool any_exclusive; /* some nat lease is (nat_lease_exclusive()) */
 	/* The engine's own addresses and their subnets' directed broadcasts,
 	 * network order: traffic to them is Linux's. */
 	uint32_t host_ips[8];

@@ -28,8 +28,10 @@
  * inbound packet from a new remote must find the binding's worker from
  * the port alone.
  * Every lease: the client's own port is tried first (port preservation,
- * RFC 4787 REQ-4 "try"), then ports of the same parity before the others
- * (REQ-6 parity preservation), all within the same probe budget. A client
+ * RFC 4787 REQ-4 "try"); a free port of the other parity than the
+ * client's is taken only when the next NAT_PARITY_LOOKAHEAD candidates
+ * have none of its parity (REQ-6 parity preservation), all within the
+ * same probe budget. A client
  * with live flows stays on the slice address they use (paired pooling,
  * RFC 6888 REQ-2), and a client whose own expired 5-tuple is held gets
  * that very mapping back.
@@ -37,9 +39,8 @@
 #include "flow_lookup.h"
 #include "pkt.h"
 
-/* try_port()'s answer for a port that is not free; reuse()'s when the
- * client has no mapping to reuse. */
-#define TAKEN INT64_MIN
+/* reuse()'s answer when the client has no mapping to reuse. */
+#define NO_MAPPING INT64_MIN
 
 static inline bool owns(const struct nat_worker *w, bool excl, uint32_t base,
 			uint16_t port_be, uint8_t proto)
@@ -105,45 +106,55 @@ int64_t nat_flow_bind(struct nat_worker *w, const struct nat_lease *l,
 	return idx;
 }
 
-/* Claim @port_be of @l for @f if it is free: the flow index, TAKEN, or
- * -SH_DROP_TABLE_FULL. */
-static int64_t try_port(struct nat_worker *w, const struct nat_lease *l,
-			const struct nat_key *in, struct nat_flow *f,
-			uint16_t port_be, bool excl)
+/* Is @port_be of @l free for @in: its outside 5-tuple (shared mode) or
+ * its binding (exclusive) taken by no live or held entry? */
+static bool port_free(struct nat_worker *w, const struct nat_lease *l,
+		      const struct nat_key *in, uint16_t port_be, bool excl)
 {
 	struct nat_key out;
 
+	if (excl)
+		nat_key_set(&out, l->ip, port_be, 0, 0, in->proto);
+	else
+		nat_key_set(&out, l->ip, port_be, in->remote_ip,
+			    in->remote_port, in->proto);
+	return !nat_tuple_used(w, &out);
+}
+
+/* Give free @port_be of @l to flow @f: the flow index or
+ * -SH_DROP_TABLE_FULL. */
+static int64_t claim(struct nat_worker *w, const struct nat_lease *l,
+		     struct nat_flow *f, uint16_t port_be, bool excl)
+{
 	f->out_ip = l->ip;
 	f->out_port = port_be;
 	f->lease = (uint16_t)l->id;
-	if (!excl) {
-		nat_key_set(&out, l->ip, port_be, in->remote_ip, in->remote_port,
-			    in->proto);
-		if (nat_tuple_used(w, &out))
-			return TAKEN;
-		f->flags = NAT_FLOW_HOLD;
-		return nat_flow_add(w, f);
-	}
-	nat_key_set(&out, l->ip, port_be, 0, 0, in->proto);
-	if (nat_tuple_used(w, &out))
-		return TAKEN;
-	return nat_flow_bind(w, l, f, -1);
+	if (excl)
+		return nat_flow_bind(w, l, f, -1);
+	f->flags = NAT_FLOW_HOLD;
+	return nat_flow_add(w, f);
 }
+
+/* After a free port of the other parity, look this many candidates
+ * further for one of the client port's parity (RFC 4787 REQ-6) before
+ * taking it: a preference that costs a dense lease a few probes, where a
+ * separate pass per parity would spend the whole budget. */
+#define NAT_PARITY_LOOKAHEAD 4
 
 static int64_t pick_in_lease(struct nat_worker *w, const struct nat_lease *l,
 			     const struct nat_key *in, struct nat_flow *f)
 {
 	uint32_t range = (uint32_t)(l->hi - l->lo) + 1, scan, probes = 0;
 	bool excl = nat_lease_exclusive(l) && in->proto != NAT_PROTO_ICMP;
-	uint16_t own = nat_be16(in->local_port);
-	uint32_t k0, k, i, slot, base = 0, pass;
+	uint16_t own = nat_be16(in->local_port), other = 0;
+	uint32_t k, i, slot, base = 0, other_i = 0, ahead = 0;
 	int64_t idx;
 	uint64_t h;
 
 	h = nat_mix((uint64_t)l->ip << 32 | in->remote_ip,
 		    (uint64_t)in->remote_port << 8 | in->proto, w->secret[1]);
 	slot = (uint32_t)(h >> 40) % NAT_PORT_TABLE_SIZE;
-	k0 = (uint32_t)((h + w->port_offset[slot]) % range);
+	k = (uint32_t)((h + w->port_offset[slot]) % range);
 	scan = NAT_PORT_ATTEMPTS * w->n_workers;
 	if (scan > range)
 		scan = range;
@@ -154,29 +165,32 @@ static int64_t pick_in_lease(struct nat_worker *w, const struct nat_lease *l,
 	if (own >= l->lo && own <= l->hi &&
 	    owns(w, excl, base, in->local_port, in->proto)) {
 		probes++;
-		idx = try_port(w, l, in, f, in->local_port, excl);
-		if (idx != TAKEN)
-			return idx;
+		if (port_free(w, l, in, in->local_port, excl))
+			return claim(w, l, f, in->local_port, excl);
 	}
-	/* Pass 0: the client port's parity; pass 1: the other. */
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0, k = k0; i < scan; i++, k = k + 1 == range ? 0 : k + 1) {
-			uint16_t port = (uint16_t)(l->lo + k);
+	for (i = 0; i < scan; i++, k = k + 1 == range ? 0 : k + 1) {
+		uint16_t port = (uint16_t)(l->lo + k);
 
-			if (((port ^ own) & 1) != pass ||
-			    !owns(w, excl, base, nat_be16(port), in->proto))
-				continue;
-			if (probes++ == NAT_PORT_ATTEMPTS)
-				return -SH_DROP_PORTS_EXHAUSTED;
-			idx = try_port(w, l, in, f, nat_be16(port), excl);
-			if (idx == TAKEN)
-				continue;
-			if (idx >= 0)
-				w->port_offset[slot] += (uint16_t)(i + 1);
-			return idx;
+		if (!owns(w, excl, base, nat_be16(port), in->proto))
+			continue;
+		if (probes++ == NAT_PORT_ATTEMPTS || (other && ahead-- == 0))
+			break;
+		if (!port_free(w, l, in, nat_be16(port), excl))
+			continue;
+		if (((port ^ own) & 1) == 0 || !other) {
+			other = port;
+			other_i = i;
+			ahead = NAT_PARITY_LOOKAHEAD;
+			if (((port ^ own) & 1) == 0)
+				break;
 		}
 	}
-	return -SH_DROP_PORTS_EXHAUSTED;
+	if (!other)
+		return -SH_DROP_PORTS_EXHAUSTED;
+	idx = claim(w, l, f, nat_be16(other), excl);
+	if (idx >= 0)
+		w->port_offset[slot] += (uint16_t)(other_i + 1);
+	return idx;
 }
 
 /* The active nat lease that holds @f's outside port under the id @f
@@ -196,7 +210,7 @@ static const struct nat_lease *live_lease(const struct nat_lease_set *ls,
 /*
  * A mapping this client already has for @in: its own held 5-tuple
  * (revived), or its endpoint's binding in an endpoint-independent lease
- * (a new flow on the same port). TAKEN when there is none; @paired
+ * (a new flow on the same port). NO_MAPPING when there is none; @paired
  * is the client's slice address (0: any).
  */
 static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
@@ -210,7 +224,7 @@ static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
 
 	k = *in;
 	k.proto |= NAT_PROTO_PSEUDO;
-	idx = nat_find(w, &k, false);
+	idx = w->hold_ms ? nat_find(w, &k, false) : -1;
 	if (idx >= 0 && (w->t.flows[idx].flags & NAT_FLOW_HELD)) {
 		e = &w->t.flows[idx];
 		if (!live_lease(ls, e) || (paired && e->out_ip != paired)) {
@@ -226,21 +240,21 @@ static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
 			return nat_flow_add(w, f);
 		}
 	}
-	if (in->proto == NAT_PROTO_ICMP)
-		return TAKEN;
+	if (in->proto == NAT_PROTO_ICMP || !ls->any_exclusive)
+		return NO_MAPPING;
 	nat_key_set(&k, in->local_ip, in->local_port, 0, 0,
 		    in->proto | NAT_PROTO_PSEUDO);
 	idx = nat_find(w, &k, false);
 	if (idx < 0 || !(w->t.flows[idx].flags & NAT_FLOW_BIND))
-		return TAKEN;
+		return NO_MAPPING;
 	e = &w->t.flows[idx];
 	l = live_lease(ls, e);
 	if (!l || l->mapping != SH_MAPPING_EIM || (paired && e->out_ip != paired))
-		return TAKEN;
+		return NO_MAPPING;
 	nat_key_set(&k, e->out_ip, e->out_port, in->remote_ip, in->remote_port,
 		    in->proto);
 	if (nat_tuple_used(w, &k))
-		return TAKEN;
+		return NO_MAPPING;
 	f->out_ip = e->out_ip;
 	f->out_port = e->out_port;
 	f->lease = e->lease;
@@ -275,7 +289,7 @@ int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
 		paired = nat_client_out_ip(w, in->local_ip);
 
 	ret = reuse(w, ls, in, &f, paired);
-	if (ret != TAKEN)
+	if (ret != NO_MAPPING)
 		return ret;
 	ret = -SH_DROP_NO_LEASE;
 	/* Bounded by the number of match entries (NAT_MAX_MATCH). */
