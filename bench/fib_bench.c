@@ -27,7 +27,9 @@
  * its own file prefix, nothing shared.)
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,9 +203,30 @@ out:
 	return 0;
 }
 
+/* EAL leaves its runtime directory (/var/run/dpdk/PREFIX) behind even
+ * with --no-shconf: remove it and what it holds. */
+static void remove_dir(const char *path)
+{
+	char f[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir(path);
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (snprintf(f, sizeof(f), "%s/%s", path, e->d_name) <
+		    (int)sizeof(f))
+			unlink(f);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
 int main(int argc, char **argv)
 {
-	char prefix[64], *eal[] = { "fib_bench", "--no-huge", "--no-shconf",
+	char prefix[64], rundir[PATH_MAX], *eal[] = { "fib_bench", "--no-huge", "--no-shconf",
 				    "-m", "1024", "--no-pci", "--no-telemetry",
 				    "--log-level=*:error", "--file-prefix", prefix,
 				    NULL };
@@ -243,6 +266,8 @@ int main(int argc, char **argv)
 				strerror(-ret));
 	}
 	free(dst);
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	remove_dir(rundir);
 	return ret == 0 ? 0 : 1;
 }
