@@ -45,6 +45,7 @@
 #include <rte_malloc.h>
 
 #include "fib.h"
+#include "../tests/lib/eal_rundir.h"
 
 #define N_NHG 64
 #define DSTS (1u << 20)  /* random destinations, cycled through */
@@ -203,27 +204,6 @@ out:
 	return 0;
 }
 
-/* EAL leaves its runtime directory (/var/run/dpdk/PREFIX) behind even
- * with --no-shconf: remove it and what it holds. */
-static void remove_dir(const char *path)
-{
-	char f[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(path);
-
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (snprintf(f, sizeof(f), "%s/%s", path, e->d_name) <
-		    (int)sizeof(f))
-			unlink(f);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 int main(int argc, char **argv)
 {
 	char prefix[64], rundir[PATH_MAX], *eal[] = { "fib_bench", "--no-huge", "--no-shconf",
@@ -268,6 +248,6 @@ int main(int argc, char **argv)
 	free(dst);
 	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
-	remove_dir(rundir);
+	sh_rundir_remove(rundir);
 	return ret == 0 ? 0 : 1;
 }

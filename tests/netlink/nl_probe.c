@@ -44,6 +44,7 @@
 #include <rte_log.h>
 
 #include "netlink.h"
+#include "../lib/eal_rundir.h"
 
 #define MAX_ARGS 8
 
@@ -381,7 +382,7 @@ static void run(char **av, int ac)
 
 int main(void)
 {
-	char prefix[64], *eal[] = { "nl_probe", "--no-huge", "--no-shconf",
+	char prefix[64], rundir[PATH_MAX], *eal[] = { "nl_probe", "--no-huge", "--no-shconf",
 				    "-m", "256", "--no-pci", "--no-telemetry",
 				    "--log-level=*:error", "--file-prefix", prefix,
 				    NULL };
@@ -410,6 +411,8 @@ int main(void)
 	}
 	sh_fib_free(fib);
 	sh_nl_close(nl);
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	sh_rundir_remove(rundir);
 	return 0;
 }

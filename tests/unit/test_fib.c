@@ -7,7 +7,6 @@
  * runs in the serial unit+eal suite.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -28,6 +27,7 @@
 #include <rte_malloc.h>
 
 #include "fib.h"
+#include "../lib/eal_rundir.h"
 
 #define IF_A 3
 #define IF_B 7
@@ -704,22 +704,6 @@ static void test_full_table_builds_and_matches_reference(void **state)
 	free(routes);
 }
 
-static void remove_dir(const char *path)
-{
-	struct dirent *e;
-	char f[PATH_MAX];
-	DIR *d = opendir(path);
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' &&
-		    snprintf(f, sizeof(f), "%s/%s", path, e->d_name) < (int)sizeof(f))
-			unlink(f);
-	closedir(d);
-	rmdir(path);
-}
-
 int main(void)
 {
 	/* rte_fib lives in EAL memory. No hugepages, nothing shared, a
@@ -757,6 +741,6 @@ int main(void)
 	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_eal_cleanup();
-	remove_dir(rundir);
+	sh_rundir_remove(rundir);
 	return ret;
 }

@@ -10,7 +10,6 @@
  * configuration, under a --file-prefix of its own whose runtime directory
  * it removes.
  */
-#include <dirent.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +24,7 @@
 #include <rte_mbuf.h>
 
 #include "handoff.h"
+#include "../lib/eal_rundir.h"
 
 #define POOL_SIZE 255 /* 2^k - 1, as the mempool prefers */
 #define RING_SIZE 8   /* holds 7: rte_ring keeps one slot empty */
@@ -127,23 +127,6 @@ static void test_handoff_flush_of_nothing_is_free(void **state)
 	sh_handoff_destroy(h);
 }
 
-/* EAL leaves its (here empty of anything shared) runtime directory. */
-static void remove_dir(const char *path)
-{
-	struct dirent *e;
-	char f[PATH_MAX];
-	DIR *d = opendir(path);
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' &&
-		    snprintf(f, sizeof(f), "%s/%s", path, e->d_name) < (int)sizeof(f))
-			unlink(f);
-	closedir(d);
-	rmdir(path);
-}
-
 /* Rings are as large as the memory budget allows, within bounds. */
 static void test_handoff_ring_size_fits_budget(void **state)
 {
@@ -192,6 +175,6 @@ int main(void)
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
-	remove_dir(rundir);
+	sh_rundir_remove(rundir);
 	return ret;
 }
