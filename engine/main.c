@@ -22,6 +22,7 @@
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_version.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -61,20 +62,36 @@ static void signal_handler(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: shoal-engine [EAL args] -- -c FILE\n"
-		   "       shoal-engine -c FILE   (EAL args from [engine] eal)\n");
+		   "       shoal-engine -c FILE   (EAL args from [engine] eal)\n"
+		   "       shoal-engine --check -c FILE   (validate the file, exit)\n"
+		   "       shoal-engine --version\n");
 }
 
 /* Application options after "--" (or all of argv without it). */
-static int parse_app_args(int argc, char **argv, const char **conf)
+static int parse_app_args(int argc, char **argv, const char **conf,
+			  bool *check)
 {
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			*conf = optarg;
 			break;
+		case 'k':
+			*check = true;
+			break;
+		case 'V':
+			printf("shoal-engine %s (control protocol %d, %s)\n",
+			       SHOAL_VERSION, SHOAL_PROTO_VERSION, rte_version());
+			exit(0);
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -295,6 +312,7 @@ int main(int argc, char **argv)
 	struct sh_linux *lx = NULL;
 	struct sh_ctl *ctl = NULL;
 	int i, sep = -1, eal_argc, ret;
+	bool check = false;
 	unsigned w;
 
 	for (i = 1; i < argc; i++)
@@ -303,7 +321,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	if (parse_app_args(sep < 0 ? argc : argc - sep,
-			   sep < 0 ? argv : argv + sep, &conf) < 0) {
+			   sep < 0 ? argv : argv + sep, &conf, &check) < 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -311,6 +329,17 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		fprintf(stderr, "shoal-engine: %s\n", err);
 		return 1;
+	}
+	if (check) {
+		/* What can be known without EAL: the file and the lease set
+		 * it makes. Devices are probed only at start. */
+		if (nat_lease_set_from_config(&leases, &cfg) < 0) {
+			fprintf(stderr, "shoal-engine: %s: lease set too large\n",
+				conf);
+			return 1;
+		}
+		printf("%s: ok\n", conf);
+		return 0;
 	}
 
 	if (sep < 0) {

@@ -266,7 +266,8 @@ static void show_status(struct printer *p, json_t *result,
 			const struct call *c)
 {
 	static const struct pfield f[] = {
-		{ .key = "version", .title = "version", .type = PF_STR },
+		{ .key = "version", .title = "protocol", .type = PF_STR },
+		{ .key = "software", .title = "version", .type = PF_STR },
 		{ .key = "pid", .title = "pid", .type = PF_UINT },
 		{ .key = "generation", .title = "generation", .type = PF_UINT },
 		{ .key = "slices", .title = "slices", .type = PF_STR },

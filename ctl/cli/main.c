@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <shoal/proto.h>
+
 #include "shoalctl.h"
 
 int main(int argc, char **argv)
@@ -27,6 +29,10 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc &&
 			   argv[i + 1][0] != '\0') {
 			cli.socket = argv[++i];
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("shoalctl %s (control protocol %d)\n",
+			       SHOAL_VERSION, SHOAL_PROTO_VERSION);
+			return 0;
 		} else if (strcmp(argv[i], "-h") == 0 ||
 			   strcmp(argv[i], "--help") == 0) {
 			static char help[] = "help";

@@ -50,8 +50,11 @@ int64_t ctld_now_ms(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: shoal-ctld -c FILE [-f]\n"
+		"       shoal-ctld --check -c FILE\n"
+		"       shoal-ctld --version\n"
 		"  -c FILE  configuration ([slices], [lease.*], [nat], [ctl])\n"
-		"  -f       stay in the foreground (the default and only mode)\n");
+		"  -f       stay in the foreground (the default and only mode)\n"
+		"  --check  validate FILE and exit (0: valid)\n");
 }
 
 /* The database's directory, when missing: 0750 like the socket's. */
@@ -70,18 +73,32 @@ int main(int argc, char **argv)
 	static struct sh_config cfg;
 	static struct ctld d;
 	struct sigaction sa = { .sa_handler = signal_handler };
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *conf = NULL, *jever = "?";
+	bool check = false;
 	size_t jesz = sizeof(jever);
 	char err[600];
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "c:fh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conf = optarg;
 			break;
 		case 'f':
 			break;
+		case 'k':
+			check = true;
+			break;
+		case 'V':
+			printf("shoal-ctld %s (control protocol %d)\n",
+			       SHOAL_VERSION, SHOAL_PROTO_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -97,6 +114,10 @@ int main(int argc, char **argv)
 	if (sh_config_load(&cfg, conf, err, sizeof(err))) {
 		ctld_log(CTLD_ERR, "%s", err);
 		return 1;
+	}
+	if (check) {
+		printf("%s: ok\n", conf);
+		return 0;
 	}
 	d.cfg = &cfg;
 	dbdir_create(cfg.ctl_database);

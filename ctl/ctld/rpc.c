@@ -148,8 +148,9 @@ static int h_status(struct call *x, json_t **res)
 			active++;
 	}
 	json_decref(leases);
-	*res = json_pack("{si sI sI sI s{sI sI} so}",
+	*res = json_pack("{si ss sI sI sI s{sI sI} so}",
 			 "version", SHOAL_PROTO_VERSION,
+			 "software", SHOAL_VERSION,
 			 "pid", (json_int_t)getpid(),
 			 "generation", (json_int_t)d->generation,
 			 "slices", (json_int_t)d->cfg->n_slices,

@@ -7,10 +7,12 @@
  * Requests and their results (params is an object; absent keys take the
  * defaults given):
  *
- *   status        {}  -> {"version", "pid", "generation", "slices",
+ *   status        {}  -> {"version", "software", "pid", "generation", "slices",
  *                         "leases": {"active", "draining"},
  *                         "engine": {"connected", "generation", "report_age",
  *                                    "refused_generation", "refused_reason"}}
+ *                         version: SHOAL_PROTO_VERSION; software: the
+ *                         daemon's release (meson.build, e.g. "0.1.0");
  *                         engine.generation: the lease generation the engine
  *                         last reported applied; report_age: seconds since its
  *                         last report (null if never); refused_*: the lease
