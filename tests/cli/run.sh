@@ -18,7 +18,7 @@ python=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1
 
 if [ -z "${SHOALCTL:-}${SHOALCTLD:-}" ] && [ -f "$repo/build/build.ninja" ]; then
-	ninja -C "$repo/build" ctl/cli/shoalctl ctl/cli/shoalctl.bash-completion \
+	ninja -C "$repo/build" ctl/cli/shoalctl ctl/cli/completion/shoalctl \
 		ctl/ctld/shoal-ctld >/dev/null 2>&1 ||
 		echo "note: building in $repo/build failed" >&2
 fi

@@ -233,7 +233,7 @@ def test_help_lists_every_command(env):
 
 
 def test_completion_comes_from_the_table(env):
-    generated = CTL.parent / "shoalctl.bash-completion"
+    generated = CTL.parent / "completion" / "shoalctl"
     check(generated.exists(), f"no generated {generated}")
     text = generated.read_text()
     check(text == env.ok("__bash-completion").stdout,
