@@ -436,31 +436,24 @@ static inline bool route(struct sh_worker *wk, const struct sh_fib *fib,
 /* Dispatch one packet received on data port @from, parsed into @p with
  * verdict @v: translate and forward it, punt it, or count its drop. */
 /* Act on translation verdict @v for @m (parsed into @p) received on
- * @from: send it out the other side, or refuse() it. */
+ * @from: send it out the other side, or refuse() it. @refrag: it may be
+ * larger than that side's MTU (a fragment, which carries no DF, or an
+ * oversize packet): send it in fragments then. */
 static inline void forward(struct sh_worker *wk, const struct nat_lease_set *ls,
 			   const struct sh_fib *fib, enum sh_side from,
-			   struct rte_mbuf *m, struct nat_pkt *p, unsigned v)
+			   struct rte_mbuf *m, struct nat_pkt *p, unsigned v,
+			   bool refrag)
 {
 	enum sh_side to = from ^ 1;
 
 	if (unlikely(v != SH_OK))
 		return refuse(wk, ls, fib, from, m, p, v);
-	if (route(wk, fib, to, m, p))
-		tx_data(wk, to, m);
-}
-
-/* forward() for a translated fragment, which may need fragmenting again
- * (a fragment carries no DF). */
-static void forward_frag(struct sh_worker *wk, const struct nat_lease_set *ls,
-			 const struct sh_fib *fib, enum sh_side from,
-			 struct rte_mbuf *m, struct nat_pkt *p, unsigned v)
-{
-	enum sh_side to = from ^ 1;
-
-	if (v != SH_OK)
-		return refuse(wk, ls, fib, from, m, p, v);
-	if (route(wk, fib, to, m, p))
+	if (!route(wk, fib, to, m, p))
+		return;
+	if (refrag)
 		tx_routed(wk, to, m);
+	else
+		tx_data(wk, to, m);
 }
 
 
@@ -485,8 +478,8 @@ static void frag_dispatch(struct sh_worker *wk, const struct nat_lease_set *ls,
 					      wk->cnt);
 		}
 	}
-	forward_frag(wk, ls, fib, from, m, p,
-		     nat_frag_xlate(wk->nat, ls, p, from == SH_OUTSIDE, r));
+	forward(wk, ls, fib, from, m, p,
+		nat_frag_xlate(wk->nat, ls, p, from == SH_OUTSIDE, r), true);
 }
 
 /*
@@ -518,7 +511,7 @@ static void frag_retry(struct sh_worker *wk, const struct nat_lease_set *ls,
 		if (v == SH_OK)
 			frag_dispatch(wk, ls, fib, from, m, &p, &r);
 		else
-			forward(wk, ls, fib, from, m, &p, v);
+			forward(wk, ls, fib, from, m, &p, v, true);
 	}
 }
 
@@ -542,7 +535,7 @@ static void frag_in(struct sh_worker *wk, const struct nat_lease_set *ls,
 		return;
 	}
 	if (v != SH_OK)
-		return forward(wk, ls, fib, from, m, p, v);
+		return forward(wk, ls, fib, from, m, p, v, true);
 	frag_dispatch(wk, ls, fib, from, m, p, &r);
 	if (r.release)
 		frag_retry(wk, ls, fib);
@@ -565,7 +558,7 @@ static inline void handle(struct sh_worker *wk, const struct nat_lease_set *ls,
 		return frag_in(wk, ls, fib, from, m, p);
 	if (unlikely(p->ip_len > wk->port[from ^ 1].mtu))
 		return oversize(wk, ls, fib, from, m, p);
-	forward(wk, ls, fib, from, m, p, translate(wk, ls, from, p));
+	forward(wk, ls, fib, from, m, p, translate(wk, ls, from, p), false);
 }
 
 /* handle() for a packet larger than the output port's MTU, out of line:
@@ -578,16 +571,9 @@ static __rte_noinline void oversize(struct sh_worker *wk,
 				   const struct sh_fib *fib, enum sh_side from,
 				   struct rte_mbuf *m, struct nat_pkt *p)
 {
-	enum sh_side to = from ^ 1;
-	unsigned v;
-
 	if (p->ip[IP4_FRAG] & 0x40)
 		return too_big(wk, ls, fib, from, m, p);
-	v = translate(wk, ls, from, p);
-	if (v != SH_OK)
-		return refuse(wk, ls, fib, from, m, p, v);
-	if (route(wk, fib, to, m, p))
-		tx_fragments(wk, to, m);
+	forward(wk, ls, fib, from, m, p, translate(wk, ls, from, p), true);
 }
 
 /* Stage @m (parsed into @p) for its owner when that is another worker;
@@ -744,9 +730,9 @@ static void rx_handed(struct sh_worker *wk, const struct nat_lease_set *ls,
 				.dport = (uint16_t)m->hash.usr,
 			};
 
-			forward_frag(wk, ls, fib, side, m, &p,
+			forward(wk, ls, fib, side, m, &p,
 				nat_frag_xlate(wk->nat, ls, &p,
-					       side == SH_OUTSIDE, &r));
+					       side == SH_OUTSIDE, &r), true);
 			continue;
 		}
 		p.hairpin = it[i].kind == SH_HANDOFF_HAIRPIN;

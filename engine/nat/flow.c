@@ -294,13 +294,12 @@ void nat_flow_del(struct nat_worker *w, uint32_t idx)
 	}
 	w->lease_flows[old.lease]--;
 	if (old.flags & NAT_FLOW_BOUND) {
-		nat_key_set(&k, old.out_ip, old.out_port, 0, 0,
-			    old.proto | NAT_PROTO_PSEUDO);
+		nat_pseudo_key(&k, old.out_ip, old.out_port, 0, old.proto);
 		unref(w, &k);
 	}
 	if (old.flags & NAT_FLOW_PERMITTED) {
-		nat_key_set(&k, old.out_ip, old.out_port, old.rem_ip, 0,
-			    old.proto | NAT_PROTO_PSEUDO);
+		nat_pseudo_key(&k, old.out_ip, old.out_port, old.rem_ip,
+			       old.proto);
 		unref(w, &k);
 	}
 }

@@ -6,8 +6,8 @@
  * registers only because these are inline.
  *
  * This header is the inline half of flow.c, the flow table's owner: the
- * table layout is described there, and nat_lookup() removes an expired
- * flow through flow.c's nat_flow_del(). Everything else here depends only
+ * table layout is described there, and nat_lookup() retires an expired
+ * flow through flow.c's nat_flow_retire(). Everything else here depends only
  * on nat.h and pkt.h. Owner lcore of the worker passed in, except the
  * pure functions of a flow or key.
  */
@@ -63,6 +63,14 @@ static inline bool nat_flow_match_out(const struct nat_flow *f,
 	return f->out_ip == k->local_ip && f->rem_ip == k->remote_ip &&
 	       f->out_port == k->local_port && f->rem_port == k->remote_port &&
 	       f->proto == k->proto;
+}
+
+/* The key of a pseudo-entry (nat.h "Mappings and filtering"): a binding
+ * has @remote 0, a permission the remote address; the port is always 0. */
+static inline void nat_pseudo_key(struct nat_key *k, uint32_t ip,
+				  uint16_t port, uint32_t remote, uint8_t proto)
+{
+	nat_key_set(k, ip, port, remote, 0, proto | NAT_PROTO_PSEUDO);
 }
 
 static inline void nat_flow_in_key(const struct nat_flow *f, struct nat_key *k)

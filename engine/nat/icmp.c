@@ -147,7 +147,7 @@ static unsigned icmp_err_translate(struct nat_worker *w,
 	} else {
 		qport = ld16(q.l4 + d->quote_port);
 		rport = ld16(q.l4 + d->remote_port);
-		if (!qport || !rport) /* no flow: a pseudo-entry's key */
+		if (!qport || !rport) /* no flow has port 0 */
 			return SH_DROP_ICMP_INNER_MALFORMED;
 	}
 	nat_key_set(&k, addr, qport,

@@ -54,7 +54,7 @@ void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 	memset(ls, 0, sizeof(*ls));
 	for (i = 0; i < cfg->n_slices && i < SH_CFG_MAX_SLICES; i++) {
 		uint32_t ip = htonl(cfg->slices[i].ip);
-		uint32_t pos = (ip * 2654435761u) & (NAT_SLICE_IP_SLOTS - 1);
+		uint32_t pos = nat_slice_ip_slot(ip);
 
 		ls->slices[i].ip = ip;
 		ls->slices[i].lo = cfg->slices[i].lo;

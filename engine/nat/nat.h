@@ -51,8 +51,10 @@
  *
  * Verdicts
  *   Packet functions return SH_OK (forward), NAT_KERNEL (Linux's packet:
- *   the caller punts it or counts SH_DROP_NO_EXCEPTION_PATH), or one
- *   SH_DROP_* reason which the caller counts. They never free or send.
+ *   the caller punts it or counts SH_DROP_NO_EXCEPTION_PATH), NAT_HAIRPIN
+ *   or NAT_HANDOFF (below), or one SH_DROP_* reason which the caller
+ *   counts; the fragment functions also NAT_FRAG_HOLD (frag.h). They
+ *   never free or send.
  */
 #ifndef SHOAL_NAT_H
 #define SHOAL_NAT_H
@@ -376,9 +378,14 @@ const struct nat_lease *nat_lease_find(const struct nat_lease_set *ls,
 
 /* Is @ip (network order) a slice address? Inline: every outside packet
  * and every client packet (hairpinning) asks. */
+static inline uint32_t nat_slice_ip_slot(uint32_t ip)
+{
+	return (ip * 2654435761u) & (NAT_SLICE_IP_SLOTS - 1);
+}
+
 static inline bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
 {
-	uint32_t pos = (ip * 2654435761u) & (NAT_SLICE_IP_SLOTS - 1);
+	uint32_t pos = nat_slice_ip_slot(ip);
 
 	if ((ip & ls->slice_mask) != ls->slice_net)
 		return false;

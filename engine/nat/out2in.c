@@ -43,8 +43,7 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	if (nat_is_slice_ip(ls, k->remote_ip) != p->hairpin || !k->remote_ip ||
 	    (!p->hairpin && l->filtering == SH_FILTERING_APDF))
 		return -SH_DROP_UNSOLICITED;
-	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0,
-		    k->proto | NAT_PROTO_PSEUDO);
+	nat_pseudo_key(&bk, k->local_ip, k->local_port, 0, k->proto);
 	idx = nat_find(w, &bk, true);
 	if (idx < 0)
 		return -SH_DROP_UNSOLICITED;
@@ -52,8 +51,8 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 	if (!(b->flags & NAT_FLOW_BIND) || b->pkts == 0 || b->lease != l->id)
 		return -SH_DROP_UNSOLICITED;
 	if (!p->hairpin && l->filtering == SH_FILTERING_ADF) {
-		nat_key_set(&bk, k->local_ip, k->local_port, k->remote_ip, 0,
-			    k->proto | NAT_PROTO_PSEUDO);
+		nat_pseudo_key(&bk, k->local_ip, k->local_port, k->remote_ip,
+			       k->proto);
 		if (nat_find(w, &bk, true) < 0)
 			return -SH_DROP_UNSOLICITED;
 	}
@@ -78,8 +77,7 @@ static int64_t inbound(struct nat_worker *w, const struct nat_lease_set *ls,
 		return -SH_DROP_UNSOLICITED;
 	/* That lookup may have retired an expired flow and, without a
 	 * hold-down, the binding with it. */
-	nat_key_set(&bk, k->local_ip, k->local_port, 0, 0,
-		    k->proto | NAT_PROTO_PSEUDO);
+	nat_pseudo_key(&bk, k->local_ip, k->local_port, 0, k->proto);
 	idx = nat_find(w, &bk, true);
 	if (idx < 0 || w->t.flows[idx].pkts == 0)
 		return -SH_DROP_UNSOLICITED;

@@ -78,8 +78,8 @@ int64_t nat_flow_bind(struct nat_worker *w, const struct nat_lease *l,
 	}
 	f->flags = NAT_FLOW_BOUND;
 	if (l->filtering == SH_FILTERING_ADF) {
-		nat_key_set(&k, f->out_ip, f->out_port, f->rem_ip, 0,
-			    f->proto | NAT_PROTO_PSEUDO);
+		nat_pseudo_key(&k, f->out_ip, f->out_port, f->rem_ip,
+			       f->proto);
 		p = nat_find(w, &k, true);
 		if (p < 0) {
 			struct nat_flow pf = {
@@ -222,7 +222,7 @@ static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
 	struct nat_key k;
 	int64_t idx;
 
-	k = *in;
+	k = *in; /* a held flow keeps its 5-tuple, in the pseudo key space */
 	k.proto |= NAT_PROTO_PSEUDO;
 	idx = w->hold_ms ? nat_find(w, &k, false) : -1;
 	if (idx >= 0 && (w->t.flows[idx].flags & NAT_FLOW_HELD)) {
@@ -242,8 +242,7 @@ static int64_t reuse(struct nat_worker *w, const struct nat_lease_set *ls,
 	}
 	if (in->proto == NAT_PROTO_ICMP || !ls->any_exclusive)
 		return NO_MAPPING;
-	nat_key_set(&k, in->local_ip, in->local_port, 0, 0,
-		    in->proto | NAT_PROTO_PSEUDO);
+	nat_pseudo_key(&k, in->local_ip, in->local_port, 0, in->proto);
 	idx = nat_find(w, &k, false);
 	if (idx < 0 || !(w->t.flows[idx].flags & NAT_FLOW_BIND))
 		return NO_MAPPING;
