@@ -46,6 +46,7 @@
 
 #include "fib.h"
 #include "../tests/lib/eal_rundir.h"
+#include "../tests/lib/route_shape.h"
 
 #define N_NHG 64
 #define DSTS (1u << 20)  /* random destinations, cycled through */
@@ -58,29 +59,7 @@ static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-/* Mostly /24, then /22-/23, /20-/21, /16-/19, a few shorter and longer:
- * the shape of a full Internet table. */
-static uint8_t route_len(void)
-{
-	uint32_t p = rng() % 1000;
-
-	if (p < 580)
-		return 24;
-	if (p < 760)
-		return (uint8_t)(22 + p % 2);
-	if (p < 880)
-		return (uint8_t)(20 + p % 2);
-	if (p < 970)
-		return (uint8_t)(16 + p % 4);
-	if (p < 990)
-		return (uint8_t)(8 + p % 8);
-	return (uint8_t)(25 + p % 8);
+	return sh_xorshift(&rng_state);
 }
 
 static double now_s(void)
@@ -149,7 +128,7 @@ static int bench(unsigned n, const uint32_t *dst, bool icount)
 	}
 	routes[0].nhg = 0; /* the default route: every destination routed */
 	for (unsigned i = 1; i < n; i++) {
-		uint8_t len = route_len();
+		uint8_t len = sh_route_len(&rng_state);
 
 		routes[i].len = len;
 		routes[i].prefix = htonl(rng() & (UINT32_MAX << (32 - len)));

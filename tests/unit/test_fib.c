@@ -28,6 +28,7 @@
 
 #include "fib.h"
 #include "../lib/eal_rundir.h"
+#include "../lib/route_shape.h"
 
 #define IF_A 3
 #define IF_B 7
@@ -533,30 +534,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint32_t rng(void)
 {
-	/* xorshift64*: deterministic, so a failure reproduces. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-/* Prefix lengths shaped like the Internet's table: most /24, then /22,
- * /23, /20.../21, /16.../19, a few shorter and a few longer than /24. */
-static uint8_t big_len(void)
-{
-	uint32_t p = rng() % 1000;
-
-	if (p < 580)
-		return 24;
-	if (p < 760)
-		return (uint8_t)(22 + p % 2);
-	if (p < 880)
-		return (uint8_t)(20 + p % 2);
-	if (p < 970)
-		return (uint8_t)(16 + p % 4);
-	if (p < 990)
-		return (uint8_t)(8 + p % 8);
-	return (uint8_t)(25 + p % 8);
+	return sh_xorshift(&rng_state);
 }
 
 /* Reference: (prefix, len) -> the first route given for it, open
@@ -652,7 +630,7 @@ static void test_full_table_builds_and_matches_reference(void **state)
 		nhg[i].nh[1].ifindex = IF_B;
 	}
 	for (unsigned i = 0; i < BIG_ROUTES; i++) {
-		uint8_t len = big_len();
+		uint8_t len = sh_route_len(&rng_state);
 		uint32_t p = rng() & (UINT32_MAX << (32 - len));
 
 		routes[i].prefix = htonl(p);
