@@ -16,6 +16,7 @@
 #include <shoal/proto.h>
 
 #include "cmd.h"
+#include "value.h"
 
 static int usage_err(struct call *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -43,17 +44,17 @@ static const char *opt_val(const struct call *c, const char *name)
 
 /* Optional numeric option into params[key]. */
 static int put_uint(struct call *c, json_t *params, const char *opt,
-		    const char *key, uint64_t min, uint64_t max)
+		    const char *key, uint32_t min, uint32_t max)
 {
 	const char *s = opt_val(c, opt);
-	uint64_t v;
+	uint32_t v;
 
 	if (s == NULL)
 		return 0;
-	if (arg_uint(s, min, max, &v) < 0)
-		return usage_err(c, "%s: not a number in %llu..%llu: '%s'", opt,
-				 (unsigned long long)min,
-				 (unsigned long long)max, s);
+	if (sh_parse_u32(s, min, max, &v) < 0)
+		return usage_err(c, "%s: not a number in %u..%u: '%s'", opt,
+				 min,
+				 max, s);
 	json_object_set_new(params, key, json_integer((json_int_t)v));
 	return 0;
 }
@@ -84,9 +85,9 @@ static int put_choice(struct call *c, json_t *params, const char *opt,
 
 static int put_id(struct call *c, json_t *params)
 {
-	uint64_t id;
+	uint32_t id;
 
-	if (arg_uint(c->pos[0], 1, 65535, &id) < 0)
+	if (sh_parse_u32(c->pos[0], 1, 65535, &id) < 0)
 		return usage_err(c, "not a lease id (1..65535): '%s'",
 				 c->pos[0]);
 	json_object_set_new(params, "id", json_integer((json_int_t)id));
@@ -103,7 +104,8 @@ static int build_lease_add(struct call *c, json_t *params)
 	const char *ports = opt_val(c, "--ports");
 	const char *size = opt_val(c, "--size");
 	bool sock = opt_val(c, "--socket") != NULL;
-	unsigned int lo, hi;
+	uint16_t lo, hi;
+	uint32_t addr;
 	json_t *arr;
 	char range[16];
 
@@ -126,7 +128,7 @@ static int build_lease_add(struct call *c, json_t *params)
 		json_object_set_new(params, "kind", json_string("socket"));
 	}
 	if (ip != NULL) {
-		if (arg_ipv4(ip) < 0)
+		if (sh_parse_ipv4(ip, &addr) < 0)
 			return usage_err(c, "--ip: not an IPv4 address: '%s'",
 					 ip);
 		json_object_set_new(params, "ip", json_string(ip));
@@ -134,9 +136,10 @@ static int build_lease_add(struct call *c, json_t *params)
 	if ((ports != NULL) == (size != NULL))
 		return usage_err(c, "give exactly one of --ports and --size");
 	if (ports != NULL) {
-		if (arg_port_range(ports, &lo, &hi) < 0)
-			return usage_err(c, "--ports: not a range LO-HI in "
-					    "1..65535: '%s'", ports);
+		if (sh_parse_port_range(ports, &lo, &hi) < 0)
+			return usage_err(c, "--ports: not a range LO-HI (or "
+					    "one port) in 1..65535: '%s'",
+					 ports);
 		snprintf(range, sizeof(range), "%u-%u", lo, hi);
 		json_object_set_new(params, "ports", json_string(range));
 	}
@@ -166,12 +169,13 @@ static int build_lease_renew(struct call *c, json_t *params)
 static int build_flows(struct call *c, json_t *params)
 {
 	const char *client = opt_val(c, "--client");
+	uint32_t addr;
 
 	if (put_uint(c, params, "--lease", "lease", 1, 65535) < 0 ||
 	    put_uint(c, params, "--limit", "limit", 1, 10000) < 0)
 		return -EINVAL;
 	if (client != NULL) {
-		if (arg_ipv4(client) < 0)
+		if (sh_parse_ipv4(client, &addr) < 0)
 			return usage_err(c,
 					 "--client: not an IPv4 address: '%s'",
 					 client);

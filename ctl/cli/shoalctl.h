@@ -119,12 +119,9 @@ int rpc_call(const char *path, const char *method, json_t *params,
 
 /* ---- local value checks (args.c) ------------------------------------- */
 
-/* Each returns 0 or -EINVAL; outputs are untouched on failure. */
-int arg_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-int arg_ipv4(const char *s);
-int arg_prefix(const char *s);
-int arg_port_range(const char *s, unsigned int *lo, unsigned int *hi);
-/* Comma-separated prefixes into a new JSON array of strings (*out). */
+/* Single values are checked with lib/value.h's parsers directly.
+ * Comma-separated prefixes into a new JSON array of strings (*out);
+ * 0 or -EINVAL. */
 int arg_prefix_list(const char *s, unsigned int max, json_t **out);
 
 /* ---- command table (commands.c) --------------------------------------- */

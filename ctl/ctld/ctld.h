@@ -191,7 +191,6 @@ json_t *json_slices(struct ctld *d);
 json_t *json_error(json_t *id, int code, const char *reason,
 		   const char *message);
 json_t *json_result(json_t *id, json_t *result);
-const char *fmt_ipv4(uint32_t ip, char buf[16]);
 
 /* server.c */
 int server_open(struct ctld *d, char *err, size_t errlen);

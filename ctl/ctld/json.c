@@ -9,13 +9,6 @@
 
 #include "ctld.h"
 
-const char *fmt_ipv4(uint32_t ip, char buf[16])
-{
-	snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
-		 (ip >> 8) & 0xff, ip & 0xff);
-	return buf;
-}
-
 static json_t *opt_int(int64_t v)
 {
 	return v < 0 ? json_null() : json_integer(v);
@@ -28,7 +21,7 @@ json_t *json_lease(const struct ctld *d, const struct ctl_lease *l)
 	char a[16], p[24];
 
 	for (unsigned i = 0; clients && i < l->n_clients; i++) {
-		snprintf(p, sizeof(p), "%s/%u", fmt_ipv4(l->clients[i].addr, a),
+		snprintf(p, sizeof(p), "%s/%u", sh_fmt_ipv4(l->clients[i].addr, a),
 			 l->clients[i].len);
 		json_array_append_new(clients, json_string(p));
 	}
@@ -38,7 +31,7 @@ json_t *json_lease(const struct ctld *d, const struct ctl_lease *l)
 			 "id", (json_int_t)l->id,
 			 "holder", l->holder,
 			 "kind", l->kind == SH_LEASE_NAT ? "nat" : "socket",
-			 "ip", fmt_ipv4(l->ip, a),
+			 "ip", sh_fmt_ipv4(l->ip, a),
 			 "lo", (json_int_t)l->lo,
 			 "hi", (json_int_t)l->hi,
 			 "clients", clients,
@@ -135,7 +128,7 @@ static json_t *slice_json(const struct sh_slice_cfg *s,
 			(json_int_t)h[j].until));
 	}
 	held = covered(s, spans, k) - leased;
-	return json_pack("{ss sI sI sI sI sI so*}", "ip", fmt_ipv4(s->ip, a),
+	return json_pack("{ss sI sI sI sI sI so*}", "ip", sh_fmt_ipv4(s->ip, a),
 			 "lo", (json_int_t)s->lo, "hi", (json_int_t)s->hi,
 			 "leased", leased, "held", held,
 			 "free", size - leased - held, "holds", harr);

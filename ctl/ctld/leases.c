@@ -522,7 +522,7 @@ unsigned leases_audit(struct ctld *d)
 			continue;
 		bad++;
 		ctld_log(CTLD_WARN, "stored lease %u (%s %u-%u) is %s the "
-			 "configuration; release it", l->id, fmt_ipv4(l->ip, a),
+			 "configuration; release it", l->id, sh_fmt_ipv4(l->ip, a),
 			 l->lo, l->hi, inside ? "overlapping a static lease of" :
 			 "outside the slices of");
 	}

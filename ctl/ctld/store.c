@@ -305,7 +305,7 @@ static void clients_format(const struct ctl_lease *l, char *buf, size_t len)
 	buf[0] = '\0';
 	for (unsigned i = 0; i < l->n_clients && off < len; i++)
 		off += snprintf(buf + off, len - off, "%s%s/%u", i ? "," : "",
-				fmt_ipv4(l->clients[i].addr, a),
+				sh_fmt_ipv4(l->clients[i].addr, a),
 				l->clients[i].len);
 }
 
@@ -398,7 +398,7 @@ static void bind_lease(sqlite3_stmt *st, const struct ctl_lease *l,
 		sqlite3_bind_text(st, 2, l->holder, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 3, l->kind == SH_LEASE_NAT ? "nat" :
 				  "socket", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, fmt_ipv4(l->ip, ip), -1,
+		sqlite3_bind_text(st, 4, sh_fmt_ipv4(l->ip, ip), -1,
 				  SQLITE_TRANSIENT);
 		sqlite3_bind_int(st, 5, l->lo);
 		sqlite3_bind_int(st, 6, l->hi);
@@ -513,7 +513,7 @@ static void bind_hold(sqlite3_stmt *st, const struct ctl_hold *h,
 	char ip[16];
 
 	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_text(st, 2, fmt_ipv4(h->ip, ip), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, sh_fmt_ipv4(h->ip, ip), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, h->holder, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 4, h->lo);
 	sqlite3_bind_int(st, 5, h->hi);

@@ -298,7 +298,10 @@ def test_usage_errors_exit_2(env):
         ["lease", "add", "--holder", "a", "--socket", "--ports", "2-1"],
         ["lease", "add", "--holder", "a", "--socket", "--ports", "0-10"],
         ["lease", "add", "--holder", "a", "--socket", "--ports", "10-70000"],
-        ["lease", "add", "--holder", "a", "--socket", "--ports", "10"],
+        ["lease", "add", "--holder", "a", "--socket", "--ports", "010-20"],
+        ["lease", "add", "--holder", "a", "--socket", "--ports", "10-"],
+        ["lease", "add", "--holder", "a", "--socket", "--ttl", "010",
+         "--size", "5"],                  # the config's grammar: no zero-pad
         ["lease", "add", "--holder", "a", "--socket", "--size", "x"],
         ["lease", "add", "--holder", "a", "--socket", "--size", "-5"],
         ["lease", "add", "--holder", "a", "--clients", "10.0.0.0/8",

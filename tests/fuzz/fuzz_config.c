@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * fuzz_config: the INI parser, sh_config_load() (engine/config.c), on the
+ * fuzz_config: the INI parser, sh_config_load() (lib/config.c), on the
  * input as a whole file (a memfd, read back through /proc/self/fd/N, the
  * way any path is).
  *

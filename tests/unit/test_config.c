@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests for engine/config.c: the strict value parsers, a complete
+ * Unit tests for lib/config.c: the strict value parsers, a complete
  * valid file, defaults, the comment dialect, and every error the loader
  * reports, each checked for its exact "FILE:LINE: " prefix and its reason.
  *
