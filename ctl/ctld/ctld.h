@@ -3,13 +3,25 @@
  * shoal-ctld: the lease daemon (docs/CONTROL.md). One thread, one epoll
  * loop; every function here runs on that thread.
  *
- * Modules:
- *   store.c   SQLite persistence (schema, transactions)
- *   leases.c  lease rules: slice/overlap checks, range choice, lifecycle
- *   server.c  Unix socket, connections, framing, limits, peer check
+ * Modules, each calling only the ones below it:
+ *   main.c    options, configuration, start and stop
+ *   core.c    the loop and the orchestration: signals, the server's
+ *             lines in and closes, timers (lease lifecycle, relays, idle
+ *             connections), and the push of every committed change to
+ *             the engine
  *   rpc.c     JSON-RPC dispatch with per-method parameter tables
- *   json.c    LEASE / slice objects of proto.h
- *   engine.c  the subscribed engine: updates, reports, flows relay
+ *   view.c    what replies show: lease set, slice map (reads only)
+ *   leases.c  lease rules: slice/overlap checks, range choice, lifecycle;
+ *             they decide and store, and report a change by moving the
+ *             generation, never by calling the transport
+ *   engine.c  the subscribed engine's session: reports, flows relay,
+ *             leases.update when core.c asks
+ *   json.c    pure formatters of proto.h's objects
+ *   server.c  transport: Unix socket, connections, line framing, output
+ *             buffers, limits, peer check
+ *   store.c   SQLite persistence (schema, transactions)
+ *   lib/config.c, lib/value.c  the config file and value parsers, shared
+ *             with the engine and shoalctl
  *
  * Error convention: 0 or -errno. At the RPC boundary the codes below map
  * to proto.h reasons (rpc.c reason_of()), one code per reason:
@@ -23,6 +35,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -75,6 +88,7 @@ struct ctl_hold {
 struct store;
 struct server;
 struct conn;
+struct ucred;
 
 /* What the engine last told us (engine.c). */
 struct engine_lease_flows {
@@ -110,7 +124,7 @@ struct engine_state {
 	bool lf_partial; /* the report left out leases with flows */
 	struct relay relays[CTLD_RELAYS_MAX];
 	uint64_t next_eid;
-	bool push_pending; /* a leases.update waits for the engine to read */
+	uint64_t pushed_gen; /* generation of the set the engine was sent */
 };
 
 struct ctld {
@@ -182,20 +196,46 @@ int lease_release(struct ctld *d, uint32_t id, struct ctl_lease *out);
 int lease_get(struct ctld *d, uint32_t id, struct ctl_lease *out);
 int lease_list(struct ctld *d, struct ctl_lease *out, unsigned max,
 	       unsigned *n);
+int lease_holds(struct ctld *d, struct ctl_hold *out, unsigned max,
+		unsigned *n); /* the holds in force, by (ip, lo) */
 int lease_tick(struct ctld *d);
 
-/* json.c */
-json_t *json_lease(const struct ctld *d, const struct ctl_lease *l);
-json_t *json_lease_set(struct ctld *d); /* array of every lease, or NULL */
-json_t *json_slices(struct ctld *d);
+/* json.c: pure formatters. @flows: the engine's count, -1 unknown. */
+json_t *json_lease(const struct ctl_lease *l, int64_t flows);
+json_t *json_slice(const struct sh_slice_cfg *s, const struct ctl_lease *l,
+		   unsigned n, const struct ctl_hold *h, unsigned nh);
 json_t *json_error(json_t *id, int code, const char *reason,
 		   const char *message);
 json_t *json_result(json_t *id, json_t *result);
 
-/* server.c */
-int server_open(struct ctld *d, char *err, size_t errlen);
-int server_run(struct ctld *d, volatile int *quit);
+/* view.c: new references, NULL on failure. */
+json_t *view_lease(const struct ctld *d, const struct ctl_lease *l);
+json_t *view_lease_set(struct ctld *d); /* array of every lease */
+json_t *view_slices(struct ctld *d);
+
+/* core.c */
+int core_open(struct ctld *d, char *err, size_t errlen); /* the server */
+int core_run(struct ctld *d); /* until SIGINT/SIGTERM; 0 or -errno */
+/* What the loop does with each line, each closed connection and on each
+ * tick (exported for the protocol fuzzer, which is its own transport). */
+void core_line(struct ctld *d, struct conn *c, const char *line, size_t len);
+void core_closed(struct ctld *d, uint64_t serial);
+void core_tick(struct ctld *d);
+
+/* server.c: the transport. Lines and closes go up through @ops. */
+struct server_ops {
+	void (*line)(struct ctld *d, struct conn *c, const char *line,
+		     size_t len);
+	void (*closed)(struct ctld *d, uint64_t serial);
+};
+int server_open(struct ctld *d, const struct server_ops *ops, char *err,
+		size_t errlen);
+int server_fd(const struct ctld *d);  /* pollable: readable when ready */
+int server_dispatch(struct ctld *d);  /* handle what is ready, no wait */
+void server_expire(struct ctld *d, int64_t now_ms); /* idle connections */
+void server_reap(struct ctld *d);     /* free dead connections */
 void server_close(struct ctld *d);
+const struct ucred *conn_peer(const struct conn *c); /* at accept */
 int conn_send(struct conn *c, json_t *msg); /* takes a reference */
 void conn_close(struct conn *c);
 uint64_t conn_serial(const struct conn *c);
@@ -208,11 +248,16 @@ void rpc_handle_line(struct ctld *d, struct conn *c, const char *line,
 		     size_t len);
 
 /* engine.c */
-int engine_subscribe(struct ctld *d, struct conn *c, json_t **result);
+/* @set: the lease set (consumed; NULL fails the call). */
+int engine_subscribe(struct ctld *d, struct conn *c, json_t *set,
+		     json_t **result);
 /* Remember engine.report @params (borrowed) as the last report; keys of
  * the wrong type, and malformed per_worker entries, are skipped alone. */
 void engine_report(struct ctld *d, struct conn *c, json_t *params);
-void engine_push(struct ctld *d);
+/* Is there a committed change the engine has not been sent, and room to
+ * send it? Then engine_push(d, view_lease_set(d)). */
+bool engine_wants_push(struct ctld *d);
+void engine_push(struct ctld *d, json_t *set);
 int engine_flows(struct ctld *d, struct conn *c, json_t *id, json_t *params);
 void engine_response(struct ctld *d, struct conn *c, json_t *msg);
 void engine_detach(struct ctld *d, uint64_t serial);

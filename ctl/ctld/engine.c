@@ -4,9 +4,10 @@
  * engine.subscribe wins and an earlier subscriber is disconnected (it is
  * a stale engine process, or a restart racing its predecessor).
  *   - subscribe: reply with the generation and the whole lease set, then
- *     leases.update after every committed change (engine_push; changes
- *     made while the engine has not read the last update yet are sent as
- *     one update of the latest set);
+ *     leases.update after every committed change (core.c asks
+ *     engine_wants_push() after each request and tick, and hands
+ *     engine_push() the set; changes made while the engine has not read
+ *     the last update yet are sent as one update of the latest set);
  *   - engine.report: remembered as "the last report" (stats, status,
  *     LEASE.flows, and lease_tick's "0 flows" test), each key checked on
  *     its own; per_worker entries one by one (proto.h WORKER);
@@ -30,22 +31,22 @@ static struct conn *engine_conn(struct ctld *d)
 	return conn_find(d, d->eng.conn_serial);
 }
 
-int engine_subscribe(struct ctld *d, struct conn *c, json_t **result)
+int engine_subscribe(struct ctld *d, struct conn *c, json_t *set,
+		     json_t **result)
 {
 	struct engine_state *e = &d->eng;
 	struct conn *old = engine_conn(d);
-	json_t *set;
 
+	if (!set)
+		return -EIO;
 	if (old && old != c) {
 		ctld_log(CTLD_WARN, "a new engine subscribed; dropping the "
 			 "previous one");
 		conn_close(old);
 		engine_detach(d, e->conn_serial);
 	}
-	set = json_lease_set(d);
-	if (!set)
-		return -EIO;
 	e->conn_serial = conn_serial(c);
+	e->pushed_gen = d->generation;
 	conn_set_engine(c);
 	*result = json_pack("{sI so}", "generation", (json_int_t)d->generation,
 			    "leases", set);
@@ -227,31 +228,33 @@ bool engine_fresh(const struct ctld *d, uint64_t min_gen)
 }
 
 /*
- * Send leases.update with the current set. Each update carries the whole
- * set (up to ~2 MB with SHOAL_MAX_LEASES leases), so while the engine has
- * not read what was queued before, the update waits (push_pending) and
- * engine_tick sends the latest set once the queue is empty: a burst of
- * changes costs one update, not OUT_MAX worth of stale ones and the
- * engine's connection.
+ * Each update carries the whole set (up to ~2 MB with SHOAL_MAX_LEASES
+ * leases), so while the engine has not read what was queued before, the
+ * next update waits: a burst of changes costs one update of the latest
+ * set, not OUT_MAX worth of stale ones and the engine's connection.
  */
-void engine_push(struct ctld *d)
+bool engine_wants_push(struct ctld *d)
 {
 	struct conn *c = engine_conn(d);
-	json_t *set;
 
-	d->eng.push_pending = false;
-	if (!c)
-		return;
-	if (conn_unsent(c)) {
-		d->eng.push_pending = true;
+	return c && d->eng.pushed_gen != d->generation && !conn_unsent(c);
+}
+
+/* Send leases.update with @set (consumed), the set of d->generation. */
+void engine_push(struct ctld *d, json_t *set)
+{
+	struct conn *c = engine_conn(d);
+
+	if (!c) {
+		json_decref(set);
 		return;
 	}
-	set = json_lease_set(d);
 	if (!set) {
 		ctld_log(CTLD_ERR, "cannot build the lease set for the engine");
 		conn_close(c);
 		return;
 	}
+	d->eng.pushed_gen = d->generation;
 	if (conn_send(c, json_pack("{ss ss s{sI so}}", "jsonrpc", "2.0",
 				   "method", "leases.update", "params",
 				   "generation", (json_int_t)d->generation,
@@ -349,8 +352,6 @@ void engine_tick(struct ctld *d)
 {
 	int64_t now = ctld_now_ms();
 
-	if (d->eng.push_pending)
-		engine_push(d);
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
 		struct relay *r = &d->eng.relays[i];
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The objects of proto.h: LEASE, the lease set, slices, and the JSON-RPC
- * reply envelopes. Each returns a new reference, or NULL when out of
- * memory.
+ * The objects of proto.h: LEASE, slices, and the JSON-RPC reply
+ * envelopes. Pure formatters: everything they show comes in as
+ * arguments (view.c gathers it); each returns a new reference, or NULL
+ * when out of memory.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -14,10 +15,9 @@ static json_t *opt_int(int64_t v)
 	return v < 0 ? json_null() : json_integer(v);
 }
 
-json_t *json_lease(const struct ctld *d, const struct ctl_lease *l)
+json_t *json_lease(const struct ctl_lease *l, int64_t flows)
 {
 	json_t *clients = json_array();
-	int64_t flows = engine_lease_flows(d, l);
 	char a[16], p[24];
 
 	for (unsigned i = 0; clients && i < l->n_clients; i++) {
@@ -44,25 +44,6 @@ json_t *json_lease(const struct ctld *d, const struct ctl_lease *l)
 			 "mapping", nat ? sh_mapping_name(l->mapping) : NULL,
 			 "filtering", nat ? sh_filtering_name(l->filtering) :
 			 NULL);
-}
-
-static struct ctl_lease all[SHOAL_MAX_LEASES];
-static struct ctl_hold holds[CTLD_MAX_HOLDS];
-
-json_t *json_lease_set(struct ctld *d)
-{
-	json_t *arr;
-	unsigned n;
-
-	if (lease_list(d, all, SHOAL_MAX_LEASES, &n))
-		return NULL;
-	arr = json_array();
-	for (unsigned i = 0; arr && i < n; i++)
-		if (json_array_append_new(arr, json_lease(d, &all[i]))) {
-			json_decref(arr);
-			return NULL;
-		}
-	return arr;
 }
 
 struct span {
@@ -104,9 +85,8 @@ static json_int_t covered(const struct sh_slice_cfg *s, struct span *sp,
  * overlap each other or that holder's new lease: each port counts once),
  * so leased + held + free is the slice's size.
  */
-static json_t *slice_json(const struct sh_slice_cfg *s,
-			  const struct ctl_lease *l, unsigned n,
-			  const struct ctl_hold *h, unsigned nh)
+json_t *json_slice(const struct sh_slice_cfg *s, const struct ctl_lease *l,
+		   unsigned n, const struct ctl_hold *h, unsigned nh)
 {
 	json_int_t size = s->hi - s->lo + 1, leased = 0, held;
 	json_t *harr = json_array();
@@ -132,24 +112,6 @@ static json_t *slice_json(const struct sh_slice_cfg *s,
 			 "lo", (json_int_t)s->lo, "hi", (json_int_t)s->hi,
 			 "leased", leased, "held", held,
 			 "free", size - leased - held, "holds", harr);
-}
-
-json_t *json_slices(struct ctld *d)
-{
-	json_t *arr;
-	unsigned n, nh;
-
-	if (lease_list(d, all, SHOAL_MAX_LEASES, &n) ||
-	    store_holds(d->store, ctld_now_s(), holds, CTLD_MAX_HOLDS, &nh))
-		return NULL;
-	arr = json_array();
-	for (unsigned i = 0; arr && i < d->cfg->n_slices; i++)
-		if (json_array_append_new(arr, slice_json(&d->cfg->slices[i],
-							  all, n, holds, nh))) {
-			json_decref(arr);
-			return NULL;
-		}
-	return arr;
 }
 
 /* @id may be NULL (reply id null); neither argument is consumed. A

@@ -3,7 +3,9 @@
  * Lease rules. Every change is one BEGIN IMMEDIATE transaction that
  * re-reads the stored leases, checks slices and overlaps against them and
  * the static leases, writes, bumps the generation and commits; only then
- * does the caller reply, and the engine gets leases.update.
+ * does the caller reply. The rules decide and store, nothing else: a
+ * moved generation is their report, and core.c sends the engine the new
+ * set.
  *
  * Lifecycle: active -> draining (release, or ttl expiry seen by
  * lease_tick) -> row deleted, once the engine reports 0 flows for it (and
@@ -241,8 +243,9 @@ static uint32_t free_id(const struct ctld *d, const struct ctl_lease *dyn,
 	return id;
 }
 
-/* Bump the generation and COMMIT; on success tell the engine. The caller
- * has an open transaction and rolls back on failure. */
+/* Bump the generation and COMMIT. The caller has an open transaction
+ * and rolls back on failure. The moved generation is how a change is
+ * reported: core.c pushes the new set to the engine after the commit. */
 static int commit_change(struct ctld *d)
 {
 	int rc = store_gen_set(d->store, d->generation + 1);
@@ -252,7 +255,6 @@ static int commit_change(struct ctld *d)
 	if (rc)
 		return rc;
 	d->generation++;
-	engine_push(d);
 	return 0;
 }
 
@@ -405,6 +407,12 @@ int lease_list(struct ctld *d, struct ctl_lease *out, unsigned max,
 	rc = store_list(d->store, out + d->n_static, max - d->n_static, &k);
 	*n = rc ? 0 : d->n_static + k;
 	return rc;
+}
+
+int lease_holds(struct ctld *d, struct ctl_hold *out, unsigned max,
+		unsigned *n)
+{
+	return store_holds(d->store, now_s(), out, max, n);
 }
 
 /* May @l (draining) be freed now? */

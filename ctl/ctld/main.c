@@ -2,7 +2,8 @@
 /*
  * shoal-ctld -c FILE [-f]: the lease daemon (docs/CONTROL.md). Runs in
  * the foreground (-f is accepted for symmetry; there is no daemon mode:
- * systemd or the test harness supervise it). SIGINT/SIGTERM: clean exit.
+ * systemd or the test harness supervise it). SIGINT/SIGTERM: clean exit
+ * (core.c reads them from its loop).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,14 +19,6 @@
 #include <jemalloc/jemalloc.h>
 
 #include "ctld.h"
-
-static volatile int force_quit;
-
-static void signal_handler(int sig)
-{
-	(void)sig;
-	force_quit = 1;
-}
 
 void ctld_log(int level, const char *fmt, ...)
 {
@@ -72,7 +65,6 @@ int main(int argc, char **argv)
 {
 	static struct sh_config cfg;
 	static struct ctld d;
-	struct sigaction sa = { .sa_handler = signal_handler };
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'k' },
 		{ "version", no_argument, NULL, 'V' },
@@ -128,7 +120,7 @@ int main(int argc, char **argv)
 	}
 	rc = leases_init(&d);
 	if (!rc)
-		rc = server_open(&d, err, sizeof(err));
+		rc = core_open(&d, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "database: %s", strerror(-rc));
 	if (rc) {
@@ -138,15 +130,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	leases_audit(&d);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	mallctl("version", &jever, &jesz, NULL, 0);
 	ctld_log(CTLD_INFO, "listening on %s (generation %llu, %u static "
 		 "leases, jemalloc %s)", cfg.ctl_sock_path,
 		 (unsigned long long)d.generation, d.n_static, jever);
 
-	rc = server_run(&d, &force_quit);
+	rc = core_run(&d);
 	if (rc)
 		ctld_log(CTLD_ERR, "event loop: %s", strerror(-rc));
 	server_close(&d);

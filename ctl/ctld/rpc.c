@@ -5,7 +5,8 @@
  * looked up in methods[] (method_not_found), 4. validated against the
  * method's parameter table: known keys only, right types, ranges
  * (invalid_params), and only then 5. given to its handler, a thin
- * front-end over one core function (leases.c / engine.c).
+ * front-end over one function of the rules (leases.c) or of the engine's
+ * session (engine.c); replies are formatted by view.c / json.c.
  * Responses from the engine (no "method") go to engine.c.
  */
 #include <errno.h>
@@ -133,7 +134,7 @@ static int get_id(struct call *x, const char *key, uint32_t *id)
 static int h_status(struct call *x, json_t **res)
 {
 	struct ctld *d = x->d;
-	json_t *leases = json_lease_set(d);
+	json_t *leases = view_lease_set(d);
 	json_int_t active = 0, draining = 0;
 	size_t i;
 	json_t *l;
@@ -161,7 +162,7 @@ static int h_status(struct call *x, json_t **res)
 
 static int h_slice_list(struct call *x, json_t **res)
 {
-	json_t *s = json_slices(x->d);
+	json_t *s = view_slices(x->d);
 
 	*res = s ? json_pack("{so}", "slices", s) : NULL;
 	return *res ? 0 : -EIO;
@@ -172,7 +173,7 @@ static int lease_reply(struct call *x, int rc, const struct ctl_lease *l,
 {
 	if (rc)
 		return rc;
-	*res = json_pack("{so}", "lease", json_lease(x->d, l));
+	*res = json_pack("{so}", "lease", view_lease(x->d, l));
 	return *res ? 0 : -ENOMEM;
 }
 
@@ -279,7 +280,7 @@ static int h_lease_add(struct call *x, json_t **res)
 
 static int h_lease_list(struct call *x, json_t **res)
 {
-	json_t *s = json_lease_set(x->d);
+	json_t *s = view_lease_set(x->d);
 
 	*res = s ? json_pack("{so}", "leases", s) : NULL;
 	return *res ? 0 : -EIO;
@@ -338,7 +339,7 @@ static int h_subscribe(struct call *x, json_t **res)
 	    SHOAL_PROTO_VERSION)
 		return fail(x, -EINVAL, "version: unsupported protocol "
 			    "version");
-	return engine_subscribe(x->d, x->c, res);
+	return engine_subscribe(x->d, x->c, view_lease_set(x->d), res);
 }
 
 static int h_report(struct call *x, json_t **res)

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The socket side: one listening Unix socket, at most SHOAL_CONN_MAX
- * connections, all non-blocking on one level-triggered epoll. Lines are
- * framed here (at most SHOAL_MSG_MAX bytes with the newline; the
- * subscribed engine may send up to ENGINE_MSG_MAX, its flows replies can
- * be large) and handed to rpc.c in order. Output is buffered per
- * connection up to OUT_MAX; a reader that lets it overflow is dropped, so
- * a slow client never blocks the loop.
+ * connections, all non-blocking on one level-triggered epoll of its own
+ * (server_fd(), which core.c's loop watches). The transport only frames:
+ * lines (at most SHOAL_MSG_MAX bytes with the newline; the subscribed
+ * engine may send up to ENGINE_MSG_MAX, its flows replies can be large)
+ * go up in order through ops.line, a connection's end through ops.closed.
+ * Output is buffered per connection up to OUT_MAX; a reader that lets it
+ * overflow is dropped, so a slow client never blocks the loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,6 @@
 
 #define ENGINE_MSG_MAX (16u << 20)
 #define OUT_MAX (16u << 20)
-#define TICK_MS 250
 
 struct conn {
 	struct ctld *d;
@@ -37,12 +37,14 @@ struct conn {
 	char *out;
 	size_t out_off, out_len, out_cap;
 	int64_t last_rx_ms;
+	struct ucred peer; /* SO_PEERCRED at accept */
 	uint32_t events; /* registered with epoll */
 	bool closing; /* close once the output is flushed */
 	bool dead;    /* reaped at the end of the loop iteration */
 };
 
 struct server {
+	struct server_ops ops;
 	int lfd, epfd;
 	gid_t gid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -53,6 +55,11 @@ struct server {
 uint64_t conn_serial(const struct conn *c)
 {
 	return c->serial;
+}
+
+const struct ucred *conn_peer(const struct conn *c)
+{
+	return &c->peer;
 }
 
 size_t conn_unsent(const struct conn *c)
@@ -241,6 +248,7 @@ static void do_accept(struct ctld *d)
 	}
 	c->d = d;
 	c->fd = fd;
+	c->peer = cr;
 	c->serial = ++srv->next_serial;
 	c->in_cap = 4096;
 	c->in_max = SHOAL_MSG_MAX;
@@ -282,7 +290,7 @@ static void do_lines(struct conn *c)
 			too_large(c);
 			return;
 		}
-		rpc_handle_line(c->d, c, c->in + start, len);
+		c->d->srv->ops.line(c->d, c, c->in + start, len);
 		start += len + 1;
 	}
 	memmove(c->in, c->in + start, c->in_len - start);
@@ -329,7 +337,7 @@ static void do_read(struct conn *c)
 	do_lines(c);
 }
 
-static void reap(struct ctld *d)
+void server_reap(struct ctld *d)
 {
 	for (int i = 0; i < SHOAL_CONN_MAX; i++) {
 		struct conn *c = d->srv->conns[i];
@@ -337,7 +345,7 @@ static void reap(struct ctld *d)
 		if (!c || !c->dead)
 			continue;
 		d->srv->conns[i] = NULL;
-		engine_detach(d, c->serial);
+		d->srv->ops.closed(d, c->serial);
 		epoll_ctl(d->srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
 		free(c->in);
@@ -346,65 +354,46 @@ static void reap(struct ctld *d)
 	}
 }
 
-static void idle_check(struct ctld *d, int64_t now)
+void server_expire(struct ctld *d, int64_t now_ms)
 {
 	for (int i = 0; i < SHOAL_CONN_MAX; i++) {
 		struct conn *c = d->srv->conns[i];
 
-		if (c && now - c->last_rx_ms >= SHOAL_IDLE_TIMEOUT_S * 1000LL)
+		if (c && now_ms - c->last_rx_ms >= SHOAL_IDLE_TIMEOUT_S * 1000LL)
 			c->dead = true;
 	}
 }
 
-/*
- * The event loop, until *@quit: connections, then every TICK_MS the
- * idle and relay timeouts, and once per wall-clock second the lease
- * lifecycle. Returns 0, or -errno if epoll itself fails.
- */
-int server_run(struct ctld *d, volatile int *quit)
+int server_fd(const struct ctld *d)
+{
+	return d->srv->epfd;
+}
+
+/* Whatever is ready now: accepts, reads (lines go up), writes. Never
+ * blocks. 0, or -errno if epoll itself fails. */
+int server_dispatch(struct ctld *d)
 {
 	struct epoll_event evs[32];
-	int64_t next_tick = 0;
-	time_t last_lease = 0;
+	int n = epoll_wait(d->srv->epfd, evs, 32, 0);
 
-	while (!*quit) {
-		int n = epoll_wait(d->srv->epfd, evs, 32, TICK_MS);
-		int64_t now;
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct conn *c = evs[i].data.ptr;
 
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		for (int i = 0; i < n; i++) {
-			struct conn *c = evs[i].data.ptr;
-
-			if (!c) {
-				do_accept(d);
-				continue;
-			}
-			if (c->dead)
-				continue;
-			/* HUP: both directions gone, nobody reads replies */
-			if (evs[i].events & (EPOLLHUP | EPOLLERR))
-				c->dead = true;
-			else if (evs[i].events & EPOLLIN)
-				do_read(c);
-			if (!c->dead && (evs[i].events & EPOLLOUT))
-				flush(c);
+		if (!c) {
+			do_accept(d);
+			continue;
 		}
-		now = ctld_now_ms();
-		if (now >= next_tick) {
-			next_tick = now + TICK_MS;
-			idle_check(d, now);
-			engine_tick(d);
-			if (time(NULL) != last_lease) {
-				int rc = lease_tick(d);
-
-				last_lease = time(NULL);
-				if (rc)
-					ctld_log(CTLD_WARN, "lease tick: %s",
-						 strerror(-rc));
-			}
-		}
-		reap(d);
+		if (c->dead)
+			continue;
+		/* HUP: both directions gone, nobody reads replies */
+		if (evs[i].events & (EPOLLHUP | EPOLLERR))
+			c->dead = true;
+		else if (evs[i].events & EPOLLIN)
+			do_read(c);
+		if (!c->dead && (evs[i].events & EPOLLOUT))
+			flush(c);
 	}
 	return 0;
 }
@@ -414,7 +403,8 @@ int server_run(struct ctld *d, volatile int *quit)
  * a stale socket file is removed unless a daemon answers on it. The
  * socket is created under umask 0177, then made 0660 root:GROUP.
  */
-int server_open(struct ctld *d, char *err, size_t errlen)
+int server_open(struct ctld *d, const struct server_ops *ops, char *err,
+		size_t errlen)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -426,6 +416,7 @@ int server_open(struct ctld *d, char *err, size_t errlen)
 	if (!srv)
 		return -ENOMEM;
 	srv->lfd = srv->epfd = -1;
+	srv->ops = *ops;
 	d->srv = srv;
 	rc = sockdir_prepare(path, d->cfg->ctl_group, &srv->gid, err, errlen);
 	if (rc)
@@ -478,7 +469,7 @@ void server_close(struct ctld *d)
 	for (int i = 0; i < SHOAL_CONN_MAX; i++)
 		if (srv->conns[i])
 			srv->conns[i]->dead = true;
-	reap(d);
+	server_reap(d);
 	if (srv->lfd >= 0) {
 		close(srv->lfd);
 		if (srv->epfd >= 0)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_proto: the control protocol as shoal-ctld serves it, one request
- * line at a time through rpc_handle_line() (ctl/ctld/rpc.c), with the
- * daemon's real rules, JSON and engine relay code (leases.c, json.c,
+ * line at a time through core_line() (ctl/ctld/core.c: rpc.c, then the
+ * push of a committed change to the engine), with the daemon's real
+ * rules, views, JSON and engine relay code (leases.c, view.c, json.c,
  * engine.c) on a fresh SQLite store in memory (":memory:") per input.
  *
  * Only the transport is the harness's: server.c's conn_* functions frame
@@ -14,10 +15,10 @@
  * rest the request line:
  *   bit 0  which of two connections sends it (either may subscribe as the
  *          engine, and then relay flows requests and answer them)
- *   bit 1  first advance the clock by 2.5 s and run engine_tick() (relay
- *          timeouts)
+ *   bit 1  first advance the clock by 2.5 s and run core_tick() (relay
+ *          timeouts, the lease lifecycle, pushes)
  *   bit 2  close that connection after the line (as server.c's reap:
- *          engine_detach())
+ *          core_closed())
  * Digits '0'..'7' are the readable control bytes the seed corpus uses.
  *
  * Invariants (abort() on violation):
@@ -109,6 +110,39 @@ void conn_set_engine(struct conn *c)
 void conn_close(struct conn *c)
 {
 	c->dead = true;
+}
+
+/* The harness is the transport: core_run(), the only caller of these,
+ * is never called here. */
+int server_open(struct ctld *d, const struct server_ops *ops, char *err,
+		size_t errlen)
+{
+	(void)d, (void)ops, (void)err, (void)errlen;
+	abort();
+}
+
+int server_fd(const struct ctld *d)
+{
+	(void)d;
+	abort();
+}
+
+int server_dispatch(struct ctld *d)
+{
+	(void)d;
+	abort();
+}
+
+void server_expire(struct ctld *d, int64_t now)
+{
+	(void)d, (void)now;
+	abort();
+}
+
+void server_reap(struct ctld *d)
+{
+	(void)d;
+	abort();
 }
 
 /* RFC 3629 UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
@@ -291,7 +325,7 @@ static void conn_open(struct conn *c)
 static void conn_reap(struct ctld *d, struct conn *c)
 {
 	c->dead = true;
-	engine_detach(d, c->serial);
+	core_closed(d, c->serial);
 }
 
 /* Replies that arrived outside their own line settle relayed requests. */
@@ -350,7 +384,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			unsigned b0 = conns[0].replies, b1 = conns[1].replies;
 
 			now_ms += 2500;
-			engine_tick(&d);
+			core_tick(&d);
 			settle(&conns[0], b0, 0);
 			settle(&conns[1], b1, 0);
 		}
@@ -358,7 +392,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		before = c->replies;
 		obefore = o->replies;
 		answering = want ? c : NULL;
-		rpc_handle_line(&d, c, line + 1, len - 1);
+		core_line(&d, c, line + 1, len - 1);
 		answering = NULL;
 		if (!c->dead)
 			settle(c, before, want);
@@ -379,7 +413,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (i == 0)
 			engine_detach(&d, d.eng.conn_serial);
 		now_ms += CTLD_RELAY_TIMEOUT_MS + 1;
-		engine_tick(&d);
+		core_tick(&d);
 		settle(&conns[0], b0, 0);
 		settle(&conns[1], b1, 0);
 	}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the daemon shows: the lease set (to the CLI and to the engine) and
+ * the slice map, gathered from the lease rules' state and the engine's
+ * last report and formatted by json.c. Reads only.
+ */
+#include "ctld.h"
+
+static struct ctl_lease all[SHOAL_MAX_LEASES];
+static struct ctl_hold holds[CTLD_MAX_HOLDS];
+
+json_t *view_lease(const struct ctld *d, const struct ctl_lease *l)
+{
+	return json_lease(l, engine_lease_flows(d, l));
+}
+
+json_t *view_lease_set(struct ctld *d)
+{
+	json_t *arr;
+	unsigned n;
+
+	if (lease_list(d, all, SHOAL_MAX_LEASES, &n))
+		return NULL;
+	arr = json_array();
+	for (unsigned i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, view_lease(d, &all[i]))) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
+}
+
+json_t *view_slices(struct ctld *d)
+{
+	json_t *arr;
+	unsigned n, nh;
+
+	if (lease_list(d, all, SHOAL_MAX_LEASES, &n) ||
+	    lease_holds(d, holds, CTLD_MAX_HOLDS, &nh))
+		return NULL;
+	arr = json_array();
+	for (unsigned i = 0; arr && i < d->cfg->n_slices; i++)
+		if (json_array_append_new(arr, json_slice(&d->cfg->slices[i],
+							  all, n, holds, nh))) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
+}
