@@ -31,6 +31,8 @@ struct sh_ctl {
 	unsigned n_workers;
 	struct ctl_link link;
 	struct ctl_leases leases;
+	sh_ctl_reload_fn reload;
+	void *reload_arg;
 	bool subscribed;    /* the daemon accepted this connection */
 	uint64_t report_at; /* ms, ctl_now_ms() */
 };
@@ -38,7 +40,8 @@ struct sh_ctl {
 struct sh_ctl *sh_ctl_create(const struct sh_config *cfg,
 			     struct sh_worker *workers, unsigned n_workers,
 			     struct rte_rcu_qsbr *qsbr,
-			     const struct nat_lease_set *initial)
+			     const struct nat_lease_set *initial,
+			     sh_ctl_reload_fn reload, void *reload_arg)
 {
 	struct sh_ctl *c = calloc(1, sizeof(*c));
 
@@ -50,6 +53,8 @@ struct sh_ctl *sh_ctl_create(const struct sh_config *cfg,
 		return NULL;
 	}
 	c->cfg = cfg;
+	c->reload = reload;
+	c->reload_arg = reload_arg;
 	c->workers = workers;
 	c->n_workers = n_workers;
 	c->leases = (struct ctl_leases){
@@ -81,6 +86,19 @@ static void apply_leases(struct sh_ctl *c, json_t *params)
 	ctl_link_backoff_reset(&c->link);
 }
 
+/* engine.reload: re-read the file now and say how it went. */
+static json_t *reload_reply(struct sh_ctl *c, json_t *id)
+{
+	char err[SH_CFG_STR_LEN + 256];
+
+	if (c->reload(c->reload_arg, err, sizeof(err)) == 0)
+		return json_pack("{s:s, s:O, s:{s:b}}", "jsonrpc", "2.0",
+				 "id", id, "result", "reloaded", 1);
+	return json_pack("{s:s, s:O, s:{s:i, s:s, s:s}}", "jsonrpc", "2.0",
+			 "id", id, "error", "code", SHOAL_ERR_REFUSED,
+			 "message", err, "data", SHOAL_R_INVALID_CONFIG);
+}
+
 static void handle_line(struct sh_ctl *c, const char *line)
 {
 	json_t *msg = json_loads(line, 0, NULL), *id, *params;
@@ -104,6 +122,8 @@ static void handle_line(struct sh_ctl *c, const char *line)
 				       json_object_get(msg, "error"), "data")));
 	} else if (method && strcmp(method, "leases.update") == 0 && params) {
 		apply_leases(c, params);
+	} else if (method && strcmp(method, "engine.reload") == 0 && id) {
+		ctl_link_send(&c->link, reload_reply(c, id));
 	} else if (method && strcmp(method, "engine.flows") == 0 && id) {
 		ctl_link_send(&c->link,
 			      ctl_flows_reply(c->workers, c->n_workers, id,

@@ -25,12 +25,17 @@
 
 struct sh_ctl;
 
+/* A reload asked for by the daemon (engine.reload): 0, or -errno with
+ * "FILE:LINE: reason" in @err. */
+typedef int (*sh_ctl_reload_fn)(void *arg, char *err, size_t errlen);
+
 /* @cfg and @workers must outlive the client; @initial is the lease set
  * the workers start with (never freed by the client). NULL with errno. */
 struct sh_ctl *sh_ctl_create(const struct sh_config *cfg,
 			     struct sh_worker *workers, unsigned n_workers,
 			     struct rte_rcu_qsbr *qsbr,
-			     const struct nat_lease_set *initial);
+			     const struct nat_lease_set *initial,
+			     sh_ctl_reload_fn reload, void *reload_arg);
 
 /* The socket to poll for input (-1 while disconnected). */
 int sh_ctl_fd(const struct sh_ctl *c);

@@ -16,6 +16,7 @@
 
 #include <rte_log.h>
 
+extern int sh_logtype_config; /* shoal.config: reloads */
 extern int sh_logtype_ctl;   /* shoal.ctl: the link to shoal-ctld */
 extern int sh_logtype_linux; /* shoal.linux: mirrors, netlink, the FIB */
 extern int sh_logtype_port;  /* shoal.port: data ports and mirrors */

@@ -34,6 +34,7 @@
 #include "linux.h"
 #include "log.h"
 #include "port.h"
+#include "reload.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -48,6 +49,8 @@ static struct sh_worker workers[SH_CFG_MAX_WORKERS];
 static struct rte_rcu_qsbr *qsbr;
 static struct nat_steer steer[SH_SIDES]; /* read by every worker */
 static struct sh_handoff *handoff;
+static struct sh_reload reload;
+static volatile bool reload_requested; /* SIGHUP */
 
 /* Time exceeded replies per second, shared out between workers (Linux's
  * icmp_msgs_per_sec default). */
@@ -55,8 +58,16 @@ static struct sh_handoff *handoff;
 
 static void signal_handler(int sig)
 {
-	(void)sig;
-	force_quit = true;
+	if (sig == SIGHUP)
+		reload_requested = true;
+	else
+		force_quit = true;
+}
+
+/* shoal-ctld's engine.reload (ctl_client.h). */
+static int ctl_reload(void *arg, char *err, size_t errlen)
+{
+	return sh_reload(arg, err, errlen);
 }
 
 static void usage(FILE *f)
@@ -155,22 +166,17 @@ static int setup_port(struct sh_port *p, const struct sh_port_cfg *pc,
 static int setup_workers(const struct sh_port ports[SH_SIDES],
 			 const struct sh_linux *lx)
 {
-	const struct sh_port_cfg *pcs[SH_SIDES] = { &cfg.inside, &cfg.outside };
 	size_t qsz = rte_rcu_qsbr_get_memsize(cfg.workers);
-	struct nat_params np = {
-		.n_workers = cfg.workers,
-		.max_flows = cfg.nat.max_flows,
-		.max_ports_per_client = cfg.nat.max_ports_per_client,
-		.hold_down_s = cfg.nat.port_hold_down,
-		.mss_clamp = (uint16_t)sh_config_mss_clamp(&cfg),
-		.timeout_s = { cfg.nat.udp_timeout,
-			       cfg.nat.tcp_established_timeout,
-			       cfg.nat.tcp_transitory_timeout,
-			       cfg.nat.icmp_timeout },
-		.zalloc = nat_zalloc,
-		.free = nat_free,
-	};
+	struct sh_tunables tn;
+	struct nat_params np;
 	unsigned i = 0, lcore;
+
+	sh_tunables_from(&cfg, cfg.workers, &tn);
+	np = tn.nat;
+	np.n_workers = cfg.workers;
+	np.max_flows = cfg.nat.max_flows;
+	np.zalloc = nat_zalloc;
+	np.free = nat_free;
 
 	/* Per-boot secret for flow hashing and RFC 6056 port offsets. */
 	if (getrandom(np.secret, sizeof(np.secret), 0) != sizeof(np.secret))
@@ -223,11 +229,7 @@ static int setup_workers(const struct sh_port ports[SH_SIDES],
 		wk->qsbr_id = i;
 		for (s = 0; s < SH_SIDES; s++) {
 			wk->port[s] = ports[s];
-			sh_bucket_init(&wk->punt[s],
-				       pcs[s]->punt_rate
-					       ? (pcs[s]->punt_rate + cfg.workers - 1) /
-							 cfg.workers
-					       : 0);
+			sh_bucket_init(&wk->punt[s], tn.punt_rate[s]);
 		}
 		sh_bucket_init(&wk->icmp, SH_ICMP_RATE / cfg.workers);
 		i++;
@@ -363,6 +365,7 @@ int main(int argc, char **argv)
 
 	signal(SIGINT, signal_handler);
 	signal(SIGTERM, signal_handler);
+	signal(SIGHUP, signal_handler);
 
 	if (nat_lease_set_from_config(&leases, &cfg) < 0)
 		rte_exit(EXIT_FAILURE, "%s: lease set too large\n", conf);
@@ -396,16 +399,31 @@ int main(int argc, char **argv)
 	printf("shoal-engine: %u worker(s), %u lease(s), %u slice(s)\n",
 	       cfg.workers, leases.n_leases, leases.n_slices);
 	fflush(stdout);
+	reload = (struct sh_reload){
+		.cfg = &cfg,
+		.workers = workers,
+		.n_workers = cfg.workers,
+		.qsbr = qsbr,
+		.own_leases = !cfg.ctl_socket[0],
+	};
+	if (sh_reload_init(&reload) < 0)
+		rte_exit(EXIT_FAILURE, "tunables: %s\n", strerror(ENOMEM));
 	for (w = 0; w < cfg.workers; w++)
 		rte_eal_remote_launch(sh_worker_main, &workers[w], workers[w].lcore);
 
 	if (cfg.ctl_socket[0]) {
-		ctl = sh_ctl_create(&cfg, workers, cfg.workers, qsbr, &leases);
+		ctl = sh_ctl_create(&cfg, workers, cfg.workers, qsbr, &leases,
+				    ctl_reload, &reload);
 		if (!ctl)
 			rte_exit(EXIT_FAILURE, "ctl client: %s\n", strerror(errno));
 	}
-	while (!force_quit)
+	while (!force_quit) {
 		main_loop_once(lx, ctl);
+		if (reload_requested) {
+			reload_requested = false;
+			sh_reload(&reload, err, sizeof(err));
+		}
+	}
 	rte_eal_mp_wait_lcore();
 
 	sh_stats_print(stdout, workers, cfg.workers);
@@ -421,6 +439,7 @@ int main(int argc, char **argv)
 		nat_worker_destroy(workers[w].nat);
 		rte_free(workers[w].ho_out);
 	}
+	sh_reload_fini(&reload);
 	rte_free(qsbr);
 	rte_eal_cleanup();
 	return 0;

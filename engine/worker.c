@@ -798,6 +798,18 @@ static void rx_kernel(struct sh_worker *wk, const struct nat_lease_set *ls,
 	}
 }
 
+/* A reload's new tunables (worker.h struct sh_tunables). */
+static void __rte_noinline tune(struct sh_worker *wk,
+				const struct sh_tunables *tn)
+{
+	unsigned s;
+
+	nat_worker_tune(wk->nat, &tn->nat);
+	for (s = 0; s < SH_SIDES; s++)
+		sh_bucket_init(&wk->punt[s], tn->punt_rate[s]);
+	wk->tunables_gen = tn->gen;
+}
+
 int sh_worker_main(void *arg)
 {
 	struct sh_worker *wk = arg;
@@ -813,11 +825,15 @@ int sh_worker_main(void *arg)
 	while (!force_quit) {
 		const struct nat_lease_set *ls;
 		const struct sh_fib *fib;
+		const struct sh_tunables *tn;
 		uint32_t now = (uint32_t)(rte_rdtsc() / ms_cycles), n;
 
 		wk->nat->now = now;
 		ls = __atomic_load_n(&wk->leases, __ATOMIC_ACQUIRE);
 		fib = __atomic_load_n(&wk->fib, __ATOMIC_ACQUIRE);
+		tn = __atomic_load_n(&wk->tunables, __ATOMIC_ACQUIRE);
+		if (unlikely(tn != NULL && tn->gen != wk->tunables_gen))
+			tune(wk, tn);
 		rx_data(wk, ls, fib, SH_INSIDE);
 		rx_data(wk, ls, fib, SH_OUTSIDE);
 		if (wk->n_workers > 1)

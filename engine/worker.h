@@ -89,6 +89,18 @@ struct sh_frag_held {
 	uint8_t side;
 };
 
+/*
+ * What a reload changes in a running worker. main.c publishes a new one
+ * to every worker (rcu.h) and frees the old after the grace period; the
+ * worker copies it at the top of its loop when @gen moved (compared by
+ * generation, not by address, which malloc may hand out again).
+ */
+struct sh_tunables {
+	uint64_t gen;
+	struct nat_params nat;        /* nat_worker_tune()'s fields */
+	uint32_t punt_rate[SH_SIDES]; /* this worker's share, packets/s */
+};
+
 struct sh_worker {
 	unsigned lcore;
 	uint16_t queue; /* worker index: RX and TX queue on every port */
@@ -102,6 +114,8 @@ struct sh_worker {
 	struct rte_ring *ho_in[SH_CFG_MAX_WORKERS];
 	const struct nat_lease_set *leases; /* RCU-published */
 	const struct sh_fib *fib;           /* RCU-published; NULL: none yet */
+	const struct sh_tunables *tunables; /* RCU-published; NULL: none */
+	uint64_t tunables_gen;              /* the generation applied */
 	struct rte_rcu_qsbr *qsbr;
 	unsigned qsbr_id;
 	struct rte_ring *resolve; /* to the main lcore (multi-producer) */

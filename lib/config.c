@@ -20,11 +20,12 @@
 #include <sys/un.h>
 
 #define LINE_MAX_CHARS 1023 /* longer lines are an error, not truncated */
-#define MAX_KEYWORDS 12     /* per section */
+#define MAX_KEYWORDS SH_CFG_SECTION_KEYS
 #define SUN_PATH_LEN sizeof(((struct sockaddr_un *)0)->sun_path)
 
 enum { SEC_ENGINE, SEC_INSIDE, SEC_OUTSIDE, SEC_SLICES, SEC_NAT, SEC_CTL,
        SEC_LEASE, SEC_COUNT };
+_Static_assert(SEC_LEASE == SH_CFG_FIXED_SECTIONS, "fixed sections");
 
 /* kw_u32 stores through a uint32_t pointer into the unsigned workers. */
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "unsigned is 32 bits");
@@ -569,6 +570,7 @@ static int section_open(struct parser *p, char *s)
 			return fail(p, p->line, "duplicate section [%s] (first "
 				    "at line %d)", name, p->first_line[idx]);
 		p->first_line[idx] = p->line;
+		p->cfg->section_line[idx] = p->line;
 		p->base = p->cfg;
 		if (idx == SEC_INSIDE || idx == SEC_OUTSIDE) {
 			struct sh_port_cfg *port = idx == SEC_INSIDE ?
@@ -617,6 +619,8 @@ static int key_value(struct parser *p, char *s)
 		return fail(p, p->line, "duplicate key '%s' in [%s] (first at "
 			    "line %d)", key, p->sec_name, p->key_line[i]);
 	p->key_line[i] = p->line;
+	if (p->sec != &sections[SEC_LEASE])
+		p->cfg->key_line[p->sec - sections][i] = p->line;
 	return kws[i].parse(p, &kws[i], val);
 }
 
@@ -686,6 +690,85 @@ static int check_file(struct parser *p)
 					    l->hi, o->name, o->lo, o->hi,
 					    sh_fmt_ipv4(l->ip, a));
 		}
+	}
+	return 0;
+}
+
+int sh_config_line(const struct sh_config *cfg, const char *section,
+		   const char *key)
+{
+	for (int i = 0; i < SEC_LEASE; i++) {
+		const struct keyword *kws = sections[i].kws;
+
+		if (strcmp(section, sections[i].name))
+			continue;
+		if (!key)
+			return cfg->section_line[i];
+		for (int k = 0; kws && kws[k].name; k++)
+			if (!strcmp(key, kws[k].name))
+				return cfg->key_line[i][k];
+	}
+	return 0;
+}
+
+/* The keys a reload cannot apply (sh_config_reload_check). */
+static const struct {
+	const char *section, *key;
+	size_t off, len;
+	unsigned prog;
+} restart_keys[] = {
+#define RK(sec, key, field, prog) \
+	{ sec, key, CFG(field), sizeof(((struct sh_config *)0)->field), prog }
+	RK("engine", "eal", eal, SH_PROG_ENGINE),
+	RK("engine", "workers", workers, SH_PROG_ENGINE),
+	RK("engine", "mbufs", mbufs, SH_PROG_ENGINE),
+	RK("engine", "ctl_socket", ctl_socket, SH_PROG_ENGINE),
+#define RK_PORT(sec, side)                                                  \
+	RK(sec, "device", side.device, SH_PROG_ENGINE),                     \
+	RK(sec, "address", side.address, SH_PROG_ENGINE),                   \
+	RK(sec, "address", side.address_host, SH_PROG_ENGINE),              \
+	RK(sec, "address", side.has_address, SH_PROG_ENGINE),               \
+	RK(sec, "gateway", side.gateway, SH_PROG_ENGINE),                   \
+	RK(sec, "gateway", side.has_gateway, SH_PROG_ENGINE),               \
+	RK(sec, "exception", side.exception, SH_PROG_ENGINE),               \
+	RK(sec, "next_hop_mac", side.next_hop_mac, SH_PROG_ENGINE),         \
+	RK(sec, "next_hop_mac", side.has_next_hop_mac, SH_PROG_ENGINE),     \
+	RK(sec, "mirror", side.mirror, SH_PROG_ENGINE),                     \
+	RK(sec, "mtu", side.mtu, SH_PROG_ENGINE)
+	RK_PORT("inside", inside),
+	RK_PORT("outside", outside),
+	RK("nat", "max_flows", nat.max_flows, SH_PROG_ENGINE),
+	RK("ctl", "socket", ctl_sock_path, SH_PROG_CTLD),
+	RK("ctl", "database", ctl_database, SH_PROG_CTLD),
+	RK("ctl", "group", ctl_group, SH_PROG_CTLD),
+#undef RK_PORT
+#undef RK
+};
+
+int sh_config_reload_check(const struct sh_config *run,
+			   const struct sh_config *next, unsigned prog,
+			   char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]);
+	     i++) {
+		const char *a = (const char *)run + restart_keys[i].off;
+		const char *b = (const char *)next + restart_keys[i].off;
+		const char *sec = restart_keys[i].section;
+		int line;
+
+		if (!(restart_keys[i].prog & prog) ||
+		    !memcmp(a, b, restart_keys[i].len))
+			continue;
+		line = sh_config_line(next, sec, restart_keys[i].key);
+		if (!line)
+			line = sh_config_line(next, sec, NULL);
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d: [%s] %s: differs from "
+				 "the running value; reload cannot change it, "
+				 "restart %s", next->path, line ? line : 1, sec,
+				 restart_keys[i].key, prog == SH_PROG_CTLD ?
+				 "shoal-ctld" : "shoal-engine");
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -34,6 +34,8 @@
 #define SH_CFG_MAX_WORKERS SHOAL_MAX_WORKERS
 #define SH_CFG_NAME_LEN 64
 #define SH_CFG_STR_LEN 512
+#define SH_CFG_FIXED_SECTIONS 6 /* every section but [lease.NAME] */
+#define SH_CFG_SECTION_KEYS 12  /* keys a section may define */
 
 enum sh_exception_mode {
 	SH_EXC_AUTO = 0,
@@ -135,6 +137,12 @@ struct sh_config {
 	char ctl_sock_path[SH_CFG_STR_LEN];
 	char ctl_database[SH_CFG_STR_LEN];
 	char ctl_group[SH_CFG_NAME_LEN];
+
+	/* Where the file set each key of the fixed sections ([engine],
+	 * [inside], [outside], [slices], [nat], [ctl]): read with
+	 * sh_config_line(), for messages about a loaded file. */
+	int section_line[SH_CFG_FIXED_SECTIONS];
+	int key_line[SH_CFG_FIXED_SECTIONS][SH_CFG_SECTION_KEYS];
 };
 
 /*
@@ -161,6 +169,30 @@ int sh_config_load(struct sh_config *cfg, const char *path, char *err,
  * links bound them.
  */
 uint32_t sh_config_mss_clamp(const struct sh_config *cfg);
+
+/*
+ * The line of [@section] @key in the file @cfg was loaded from (with @key
+ * NULL: of the section's header); 0 when the file did not set it. Fixed
+ * sections only (see key_line).
+ */
+int sh_config_line(const struct sh_config *cfg, const char *section,
+		   const char *key);
+
+/*
+ * Reload: may program @prog (SH_PROG_ENGINE or SH_PROG_CTLD), running
+ * with @run, take @next (a successful sh_config_load) without a restart?
+ * Everything is live except the keys that bind or size a resource at
+ * start (docs/OPERATIONS.md lists them): EAL arguments, workers, mbufs,
+ * the ports' devices, addresses, mirrors and MTUs, [nat] max_flows (the
+ * flow table's size) for the engine; [ctl] socket, database and group
+ * for shoal-ctld. Returns 0, or -EINVAL with "FILE:LINE: [section] key:
+ * ..." in @err naming the first such key that changed (LINE: where @next
+ * sets it, else its section's header, else 1).
+ */
+enum { SH_PROG_ENGINE = 1, SH_PROG_CTLD = 2 };
+int sh_config_reload_check(const struct sh_config *run,
+			   const struct sh_config *next, unsigned prog,
+			   char *err, size_t errlen);
 
 /* Fill @cfg with the documented defaults (what an empty file yields). */
 void sh_config_defaults(struct sh_config *cfg);

@@ -296,6 +296,21 @@ static void show_status(struct printer *p, json_t *result,
 	print_record(p, result, NULL, f);
 }
 
+static void show_reload(struct printer *p, json_t *result,
+			const struct call *c)
+{
+	static const struct pfield f[] = {
+		{ .key = "reloaded", .title = "reloaded", .type = PF_BOOL },
+		{ .key = "path", .title = "file", .type = PF_STR },
+		{ .key = "generation", .title = "generation", .type = PF_UINT },
+		{ .key = "engine", .title = "engine", .type = PF_STR },
+		{ 0 },
+	};
+
+	(void)c;
+	print_record(p, result, NULL, f);
+}
+
 static void show_flows(struct printer *p, json_t *result,
 		       const struct call *c)
 {
@@ -529,6 +544,12 @@ const struct cmd cmds[] = {
 		     "per worker; --all includes zeros and every counter per "
 		     "worker.",
 	  .opts = stats_opts, .method = "stats", .show = show_stats },
+	{ .words = "reload", .args = "",
+	  .summary = "Re-read the configuration file in shoal-ctld and the "
+		     "engine: slices, static leases, timeouts, limits, punt "
+		     "rates. Flows keep running; a file that cannot be "
+		     "applied is refused with FILE:LINE and nothing changes.",
+	  .method = "reload", .show = show_reload },
 	{ .words = "help", .args = "[COMMAND...]",
 	  .summary = "Show usage of all commands or of COMMAND.",
 	  .max_pos = -1, .local = local_help },

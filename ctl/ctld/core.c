@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The daemon's loop and its orchestration. One epoll watches the
- * server's epoll fd and a signalfd; every TICK_MS the timers run (idle
+ * server's epoll fd and a signalfd (SIGINT/SIGTERM: stop; SIGHUP:
+ * reload.c); every TICK_MS the timers run (idle
  * connections, engine relays) and once per wall-clock second the lease
  * lifecycle. After each request line and each tick, a committed change
  * (a moved generation) is pushed to the engine: the rules only decide,
@@ -19,10 +20,12 @@
 
 #define TICK_MS 250
 
-/* Send the engine the set of the latest committed generation if it has
- * not got it and can take it now (engine.c holds back while it reads). */
+/* After every step: a reload the engine answered is finished, and the
+ * engine gets the set of the latest committed generation if it has not
+ * got it and can take it now (engine.c holds back while it reads). */
 static void push(struct ctld *d)
 {
+	reload_settle(d);
 	if (engine_wants_push(d))
 		engine_push(d, view_lease_set(d));
 }
@@ -58,8 +61,8 @@ static const struct server_ops ops = {
 	.closed = core_closed,
 };
 
-/* Block SIGINT/SIGTERM and read them from a signalfd, so they arrive as
- * events of the loop, not as interruptions anywhere. */
+/* Block SIGINT/SIGTERM/SIGHUP and read them from a signalfd, so they
+ * arrive as events of the loop, not as interruptions anywhere. */
 static int signals_open(void)
 {
 	sigset_t set;
@@ -67,6 +70,7 @@ static int signals_open(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -80,6 +84,19 @@ static int signal_read(int sfd)
 	if (read(sfd, &si, sizeof(si)) != sizeof(si))
 		return 0;
 	return (int)si.ssi_signo;
+}
+
+/* SIGHUP: a reload whose result only the log sees. */
+static void sighup(struct ctld *d)
+{
+	char msg[SH_CFG_STR_LEN + 256];
+	json_t *res = NULL;
+
+	ctld_log(CTLD_INFO, "SIGHUP: reloading %s", d->cfg->path);
+	if (reload_begin(d, NULL, NULL, &res, msg, sizeof(msg)) < 0)
+		return; /* logged by reload.c */
+	json_decref(res);
+	push(d);
 }
 
 int core_run(struct ctld *d)
@@ -116,6 +133,9 @@ int core_run(struct ctld *d)
 			case SIGINT:
 			case SIGTERM:
 				quit = true;
+				break;
+			case SIGHUP:
+				sighup(d);
 				break;
 			}
 		}

@@ -28,7 +28,8 @@
  *   -EINVAL invalid_params   -EADDRINUSE overlap   -EDOM outside_slice
  *   -ENOSPC no_space         -EDQUOT too_many_leases -ENOENT not_found
  *   -EPERM static_lease      -ECANCELED draining  -ENOTCONN no_engine
- *   -EAGAIN busy             -ETIME held_down        anything else: internal
+ *   -EAGAIN busy             -ETIME held_down     -ENOEXEC invalid_config
+ *   anything else: internal
  */
 #ifndef SHOAL_CTLD_H
 #define SHOAL_CTLD_H
@@ -106,6 +107,7 @@ struct relay {
 #define CTLD_RELAYS_MAX SHOAL_CONN_MAX
 #define CTLD_RELAY_TIMEOUT_MS 2000
 #define CTLD_REPORT_FRESH_MS 3000
+#define CTLD_RELOAD_TIMEOUT_MS 3000 /* under shoalctl's 5 s */
 
 struct engine_state {
 	uint64_t conn_serial; /* subscribed connection, 0 = none */
@@ -125,10 +127,23 @@ struct engine_state {
 	struct relay relays[CTLD_RELAYS_MAX];
 	uint64_t next_eid;
 	uint64_t pushed_gen; /* generation of the set the engine was sent */
+	/* our engine.reload: its id while unanswered (0: none), the answer
+	 * (1: waiting, 0: reloaded, -errno) and the engine's message */
+	uint64_t reload_eid;
+	int64_t reload_deadline_ms;
+	int reload_rc;
+	char reload_msg[SH_CFG_STR_LEN + 256];
+};
+
+/* A reload in progress (reload.c): who asked, for the answer. */
+struct ctld_reload {
+	bool active;         /* waiting for the engine */
+	uint64_t cli_serial; /* 0: SIGHUP */
+	json_t *cli_id;
 };
 
 struct ctld {
-	const struct sh_config *cfg;
+	struct sh_config *cfg; /* the running configuration */
 	struct store *store;
 	struct server *srv;
 	struct ctl_lease statics[SH_CFG_MAX_LEASES];
@@ -138,6 +153,7 @@ struct ctld {
 	uint64_t generation; /* mirror of the stored counter */
 	uint32_t drain_max;  /* seconds: max of the [nat] timeouts */
 	struct engine_state eng;
+	struct ctld_reload reload;
 };
 
 /* main.c: the one log function (stderr, one line per event). */
@@ -183,6 +199,9 @@ struct lease_req {
 	enum sh_filtering filtering;
 };
 int leases_init(struct ctld *d);
+int leases_check_config(struct ctld *d, const struct sh_config *next,
+			char *err, size_t errlen);
+int leases_reconfigure(struct ctld *d); /* after d->cfg changed */
 unsigned leases_audit(struct ctld *d); /* logs stored leases the config
 					  no longer allows; their count */
 /* Grant a lease; on -EADDRINUSE *@out is the first lease in the way, on
@@ -207,6 +226,14 @@ json_t *json_slice(const struct sh_slice_cfg *s, const struct ctl_lease *l,
 json_t *json_error(json_t *id, int code, const char *reason,
 		   const char *message);
 json_t *json_result(json_t *id, json_t *result);
+
+/* reload.c: re-read the file (SIGHUP, the reload method). Begin: 0 with
+ * *@res when done at once (no engine), 1 when the answer follows once
+ * the engine reloaded (reload_settle() sends it to @c / @id; @c NULL:
+ * logged only), -errno with @msg. */
+int reload_begin(struct ctld *d, struct conn *c, json_t *id, json_t **res,
+		 char *msg, size_t len);
+void reload_settle(struct ctld *d); /* after each request and tick */
 
 /* view.c: new references, NULL on failure. */
 json_t *view_lease(const struct ctld *d, const struct ctl_lease *l);
@@ -263,6 +290,10 @@ void engine_response(struct ctld *d, struct conn *c, json_t *msg);
 void engine_detach(struct ctld *d, uint64_t serial);
 void engine_tick(struct ctld *d);
 bool engine_is(const struct ctld *d, const struct conn *c);
+/* engine.reload: ask (-ENOTCONN without an engine), then poll the
+ * answer: 1 waiting, 0 reloaded, -errno with the reason in @msg. */
+int engine_reload_ask(struct ctld *d);
+int engine_reload_result(struct ctld *d, char *msg, size_t len);
 /* Flows of lease @l in the last report: 0 when a complete report of a
  * generation that has @l leaves it out; -1 unknown. */
 int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l);

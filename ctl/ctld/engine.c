@@ -16,6 +16,7 @@
  *     CTLD_RELAY_TIMEOUT_MS, or the engine gone, -> "no_engine".
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,7 +306,40 @@ int engine_flows(struct ctld *d, struct conn *c, json_t *id, json_t *params)
 	return 1;
 }
 
-/* The engine answered one of our engine.flows requests. */
+/* Settle our engine.reload: @rc 0 or -errno, @why for an error. */
+static void reload_end(struct engine_state *e, int rc, const char *why)
+{
+	e->reload_eid = 0;
+	e->reload_rc = rc;
+	snprintf(e->reload_msg, sizeof(e->reload_msg), "%s", why);
+}
+
+/* -ENOTCONN without an engine, else 0: the answer comes through
+ * engine_reload_result(). */
+int engine_reload_ask(struct ctld *d)
+{
+	struct engine_state *e = &d->eng;
+	struct conn *ec = engine_conn(d);
+
+	if (!ec)
+		return -ENOTCONN;
+	e->reload_eid = ++e->next_eid;
+	e->reload_rc = 1;
+	e->reload_deadline_ms = ctld_now_ms() + CTLD_RELOAD_TIMEOUT_MS;
+	conn_send(ec, json_pack("{ss sI ss s{}}", "jsonrpc", "2.0",
+				"id", (json_int_t)e->reload_eid,
+				"method", "engine.reload", "params"));
+	return 0;
+}
+
+int engine_reload_result(struct ctld *d, char *msg, size_t len)
+{
+	snprintf(msg, len, "%s", d->eng.reload_msg);
+	return d->eng.reload_rc;
+}
+
+/* The engine answered one of our engine.flows or engine.reload
+ * requests. */
 void engine_response(struct ctld *d, struct conn *c, json_t *msg)
 {
 	struct engine_state *e = &d->eng;
@@ -316,6 +350,18 @@ void engine_response(struct ctld *d, struct conn *c, json_t *msg)
 	(void)c;
 	if (!json_is_integer(id))
 		return;
+	if (e->reload_eid &&
+	    e->reload_eid == (uint64_t)json_integer_value(id)) {
+		const char *m = json_string_value(json_object_get(err,
+								  "message"));
+
+		if (json_is_object(res))
+			reload_end(e, 0, "");
+		else
+			reload_end(e, -ENOEXEC, m ? m : "refused, no reason "
+				   "given");
+		return;
+	}
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
 		struct relay *r = &e->relays[i];
 
@@ -343,6 +389,9 @@ void engine_detach(struct ctld *d, uint64_t serial)
 		return;
 	e->conn_serial = 0;
 	ctld_log(CTLD_INFO, "engine disconnected");
+	if (e->reload_eid)
+		reload_end(e, -ENOTCONN, "the engine went away before it "
+			   "answered the reload");
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++)
 		if (e->relays[i].eid)
 			relay_fail(d, &e->relays[i], "the engine went away");
@@ -352,6 +401,9 @@ void engine_tick(struct ctld *d)
 {
 	int64_t now = ctld_now_ms();
 
+	if (d->eng.reload_eid && now >= d->eng.reload_deadline_ms)
+		reload_end(&d->eng, -ENOTCONN, "the engine did not answer "
+			   "the reload in time");
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
 		struct relay *r = &d->eng.relays[i];
 

@@ -40,13 +40,12 @@ static bool is_static_id(const struct ctld *d, uint32_t id)
 	return id >= 1 && id <= d->n_static;
 }
 
-/* Static leases: ids 1..n in configuration order, always active. */
-int leases_init(struct ctld *d)
+/* Static leases: ids 1..n in configuration order, always active; and
+ * the [nat] values the rules use. */
+static void take_config(struct ctld *d, const struct sh_config *cfg)
 {
-	const struct sh_config *cfg = d->cfg;
 	uint32_t m;
 
-	d->started = now_s();
 	d->n_static = cfg->n_leases;
 	for (unsigned i = 0; i < cfg->n_leases; i++) {
 		const struct sh_lease_cfg *c = &cfg->leases[i];
@@ -74,6 +73,12 @@ int leases_init(struct ctld *d)
 		m = cfg->nat.icmp_timeout;
 	d->drain_max = m;
 	d->hold_s = cfg->nat.port_hold_down;
+}
+
+int leases_init(struct ctld *d)
+{
+	d->started = now_s();
+	take_config(d, d->cfg);
 	return store_gen_get(d->store, &d->generation);
 }
 
@@ -492,6 +497,98 @@ int lease_tick(struct ctld *d)
 	}
 	if (!rc && changes)
 		rc = commit_change(d);
+	if (rc)
+		store_rollback(d->store);
+	return rc;
+}
+
+/*
+ * Could the stored (dynamic) leases live under @next? Each must lie in
+ * one of its slices, keep an id above its static ones, and not overlap
+ * a static lease; and the whole set must stay within the protocol's
+ * limits. 0, or -EINVAL with "FILE:LINE: why" in @err (the line of
+ * [slices] or of the static lease in the way).
+ */
+int leases_check_config(struct ctld *d, const struct sh_config *next,
+			char *err, size_t errlen)
+{
+	unsigned n, sel = 0;
+	char a[16];
+	int rc = store_list(d->store, scratch, SHOAL_MAX_LEASES, &n);
+
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot read the stored leases: %s",
+			 next->path, strerror(-rc));
+		return rc;
+	}
+	for (unsigned i = 0; i < next->n_leases; i++)
+		sel += next->leases[i].n_clients;
+	for (unsigned i = 0; i < n; i++) {
+		const struct ctl_lease *l = &scratch[i];
+		bool inside = false;
+		int line;
+
+		sel += l->n_clients;
+		for (unsigned j = 0; j < next->n_slices; j++) {
+			const struct sh_slice_cfg *s = &next->slices[j];
+
+			inside |= s->ip == l->ip && s->lo <= l->lo &&
+				  l->hi <= s->hi;
+		}
+		if (!inside) {
+			line = sh_config_line(next, "slices", NULL);
+			snprintf(err, errlen, "%s:%d: lease %u (%s, %s %u-%u) "
+				 "would lie outside every slice; release it "
+				 "first", next->path, line ? line : 1, l->id,
+				 l->holder, sh_fmt_ipv4(l->ip, a), l->lo,
+				 l->hi);
+			return -EINVAL;
+		}
+		if (l->id <= next->n_leases) {
+			line = next->leases[next->n_leases - 1].line;
+			snprintf(err, errlen, "%s:%d: %u static leases would "
+				 "take the id of lease %u (%s); release it "
+				 "first", next->path, line, next->n_leases,
+				 l->id, l->holder);
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < next->n_leases; j++) {
+			const struct sh_lease_cfg *c = &next->leases[j];
+
+			if (c->ip != l->ip || c->hi < l->lo || l->hi < c->lo)
+				continue;
+			snprintf(err, errlen, "%s:%d: lease '%s' (ports "
+				 "%u-%u) overlaps lease %u (%s, ports %u-%u) "
+				 "on %s", next->path, c->line, c->name, c->lo,
+				 c->hi, l->id, l->holder, l->lo, l->hi,
+				 sh_fmt_ipv4(l->ip, a));
+			return -EINVAL;
+		}
+	}
+	if (n + next->n_leases > SHOAL_MAX_LEASES ||
+	    sel > SHOAL_MAX_SELECTORS) {
+		snprintf(err, errlen, "%s: with the %u stored leases, more "
+			 "than %d leases or %d client prefixes in all",
+			 next->path, n, SHOAL_MAX_LEASES, SHOAL_MAX_SELECTORS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Switch to d->cfg, which leases_check_config() accepted: its static
+ * leases and [nat] values, and a new generation (committed), so the
+ * engine gets the new set.
+ */
+int leases_reconfigure(struct ctld *d)
+{
+	int rc;
+
+	take_config(d, d->cfg);
+	rc = store_begin(d->store);
+	if (rc)
+		return rc;
+	rc = commit_change(d);
 	if (rc)
 		store_rollback(d->store);
 	return rc;

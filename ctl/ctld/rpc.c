@@ -61,6 +61,7 @@ static const struct {
 	{ -EAGAIN, SHOAL_ERR_REFUSED, SHOAL_R_BUSY },
 	{ -ETIME, SHOAL_ERR_REFUSED, SHOAL_R_HELD_DOWN },
 	{ -EBADMSG, SHOAL_ERR_INVALID_REQUEST, SHOAL_R_INVALID_REQUEST },
+	{ -ENOEXEC, SHOAL_ERR_REFUSED, SHOAL_R_INVALID_CONFIG },
 };
 
 /*
@@ -333,6 +334,11 @@ static int h_stats(struct call *x, json_t **res)
 	return *res ? 0 : fail(x, -ENOTCONN, "no engine report yet");
 }
 
+static int h_reload(struct call *x, json_t **res)
+{
+	return reload_begin(x->d, x->c, x->id, res, x->msg, sizeof(x->msg));
+}
+
 static int h_subscribe(struct call *x, json_t **res)
 {
 	if (json_integer_value(json_object_get(x->params, "version")) !=
@@ -396,6 +402,7 @@ static const struct method methods[] = {
 	{ "lease.release", h_lease_release, p_id, false },
 	{ "flows", h_flows, p_flows, false },
 	{ "stats", h_stats, p_none, false },
+	{ "reload", h_reload, p_none, false },
 	{ "engine.subscribe", h_subscribe, p_subscribe, false },
 	{ "engine.report", h_report, NULL, true },
 };

@@ -24,6 +24,15 @@ void nat_worker_destroy(struct nat_worker *w)
 	w->free(w, w->mem_ctx);
 }
 
+void nat_worker_tune(struct nat_worker *w, const struct nat_params *p)
+{
+	w->max_ports_per_client = p->max_ports_per_client;
+	w->hold_ms = p->hold_down_s * 1000u;
+	w->mss_clamp = p->mss_clamp;
+	for (unsigned i = 0; i < NAT_TO_MAX; i++)
+		w->timeout_ms[i] = p->timeout_s[i] * 1000u;
+}
+
 struct nat_worker *nat_worker_create(const struct nat_params *p)
 {
 	struct nat_worker *w;
@@ -44,13 +53,9 @@ struct nat_worker *nat_worker_create(const struct nat_params *p)
 	w->id = p->worker_id;
 	w->n_workers = p->n_workers;
 	w->steer = p->steer;
-	w->max_ports_per_client = p->max_ports_per_client;
-	w->hold_ms = p->hold_down_s * 1000u;
-	w->mss_clamp = p->mss_clamp;
+	nat_worker_tune(w, p);
 	w->secret[0] = p->secret[0];
 	w->secret[1] = p->secret[1];
-	for (i = 0; i < NAT_TO_MAX; i++)
-		w->timeout_ms[i] = p->timeout_s[i] * 1000u;
 
 	t = &w->t;
 	slots = nat_slots_for(p->max_flows);

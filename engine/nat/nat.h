@@ -338,6 +338,11 @@ struct nat_quote {
 /* Allocate a worker's state; NULL with errno on failure. Any thread; the
  * memory is then owned by the worker lcore alone. */
 struct nat_worker *nat_worker_create(const struct nat_params *p);
+/* Take @p's tunables (timeouts, max_ports_per_client, hold_down_s,
+ * mss_clamp; the rest of @p is ignored) from now on: a reload. The
+ * timeouts apply to existing flows at their next expiry check. Owner
+ * only, between bursts. */
+void nat_worker_tune(struct nat_worker *w, const struct nat_params *p);
 void nat_worker_destroy(struct nat_worker *w);
 
 /* Retire expired flows among the next @budget table entries (a clock

@@ -62,6 +62,15 @@
  *                         flows: the sum of per_worker's flows, null when
  *                         per_worker is empty; per_worker: the valid entries
  *                         of the last report's per_worker, [] when it had none
+ *   reload        {}  -> {"reloaded": true, "generation": G, "path": file,
+ *                         "engine": "reloaded"|"not_connected"}
+ *                 re-read the configuration file: first the subscribed
+ *                 engine (engine.reload), then the daemon; answered once
+ *                 both took it. Refused, with nothing changed, as
+ *                 "invalid_config" (message "FILE:LINE: why", the engine's
+ *                 prefixed "shoal-engine: "), "no_engine" (the engine did
+ *                 not answer within 3 s or went away) or "busy" (another
+ *                 reload is in progress). SIGHUP does the same, logged.
  *
  *   Lease ids: static leases 1..n in configuration order; dynamic leases
  *   the lowest free id >= 1000 and > n (ids fit 16 bits: the engine's
@@ -133,6 +142,9 @@
  *                 add them without a new SHOAL_PROTO_VERSION.
  *   engine.flows  (request from the daemon TO the engine, same params and
  *                 result as "flows"; the engine answers with the same id)
+ *   engine.reload (request from the daemon TO the engine, {}): the engine
+ *                 re-reads its file (reload.h) and answers {"reloaded":
+ *                 true}, or error "invalid_config" with "FILE:LINE: why"
  *
  * Errors are JSON-RPC error objects {"code", "message", "data"} where data
  * is one of the stable reason strings below (what scripts match on);
@@ -200,6 +212,10 @@
 #define SHOAL_R_PERMISSION "permission_denied"    /* peer not root nor in group */
 #define SHOAL_R_HELD_DOWN "held_down"            /* ports in another holder's
 							   hold-down */
+#define SHOAL_R_INVALID_CONFIG "invalid_config"   /* reload: the file is
+							   refused, message
+							   "FILE:LINE: why";
+							   nothing changed */
 #define SHOAL_R_INTERNAL "internal"               /* storage failure etc. */
 
 #endif /* SHOAL_PROTO_H */

@@ -33,7 +33,7 @@ CTL = Path(os.environ.get("SHOALCTL", REPO / "build/ctl/cli/shoalctl"))
 CTLD = Path(os.environ.get("SHOALCTLD", REPO / "build/ctl/ctld/shoal-ctld"))
 
 COMMANDS = ["status", "slice list", "lease add", "lease list", "lease show",
-            "lease renew", "lease release", "flows", "stats", "help"]
+            "lease renew", "lease release", "flows", "stats", "reload", "help"]
 LEASE_COLUMNS = ("ID HOLDER KIND STATE IP PORTS CLIENTS EXPIRES FLOWS MAP "
                  "FILTER").split()
 
@@ -259,7 +259,7 @@ def test_completion_comes_from_the_table(env):
         return r.stdout.split()
 
     check(complete() == ["-s", "-j", "status", "slice", "lease", "flows",
-                         "stats", "help"], f"top level: {complete()}")
+                         "stats", "reload", "help"], f"top level: {complete()}")
     check(complete("-s", "x", "lease") == ["add", "list", "show", "renew",
                                            "release"],
           f"lease: {complete('-s', 'x', 'lease')}")

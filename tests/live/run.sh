@@ -11,6 +11,10 @@
 #      packet; the engine resubscribes
 #   05 restarting the engine brings its dynamic leases back from the daemon
 #   06 flows and per-lease usage reach the CLI
+#   07 shoalctl reload under an iperf3 TCP stream: a new static lease and
+#      a new timeout are taken, a broken file and a file the engine cannot
+#      take without a restart are refused with FILE:LINE and change
+#      nothing, SIGHUP reloads the engine; the stream never stalls
 #
 # Prints one line per check and "N passed, N failed, N skipped"; 77 when
 # not root. Removes every namespace, process and file it creates.
@@ -190,6 +194,70 @@ if [ "${nf:-0}" -ge 1 ] && [ "${lf:-0}" != null ] && [ "${lf:-0}" -ge 1 ]; then
 else
 	ko 06 "flows=$nf lease flows=$lf"
 fi
+
+# 07
+conf=$TMP/shoal.conf
+cp "$conf" "$TMP/shoal.conf.orig"
+ip netns exec "$NS_C" iperf3 -c "$TOPO_SERVER" -B 10.0.0.2 -t 8 -i 0.5 -J \
+	--connect-timeout 3000 >"$TMP/iperf07.json" 2>&1 &
+IPERF=$!
+sleep 1
+gen0=$(jq_ctl .generation status)
+cat >>"$conf" <<CONF
+[lease.reload7]
+kind = nat
+ip = $TOPO_SLICE_IP
+ports = 11600-11699
+clients = 10.0.0.3/32
+CONF
+sed -i 's/^icmp_timeout = 30$/icmp_timeout = 31/' "$conf"
+r07=$(ctl -j reload 2>&1)
+t0=$(now_ms) got=
+while [ $(($(now_ms) - t0)) -lt 3000 ]; do
+	got=$(curl_from 10.0.0.3 reloaded) && break
+	got=
+done
+port=$(echo "$got" | port_of)
+gen1=$(jq_ctl .generation status)
+# a broken file: refused with its line, nothing changes
+cp "$conf" "$TMP/shoal.conf.good"
+echo "this line is not key = value" >>"$conf"
+bad_line=$(wc -l <"$conf")
+ctl reload >"$TMP/reload.out" 2>&1; bad_rc=$?
+gen2=$(jq_ctl .generation status)
+# a key only an engine restart can change: the engine refuses, so does
+# the daemon
+cp "$TMP/shoal.conf.good" "$conf"
+sed -i '/^\[outside\]$/a mtu = 1400' "$conf"
+ctl reload >"$TMP/reload2.out" 2>&1; mtu_rc=$?
+gen3=$(jq_ctl .generation status)
+# SIGHUP to the engine: it reloads (the good file) and keeps running
+cp "$TMP/shoal.conf.good" "$conf"
+kill -HUP "$ENGINE_PID"
+sleep 0.5
+wait $IPERF; iperf_rc=$?
+stalls=$(jq '[.intervals[].sum.bytes | select(. == 0)] | length' "$TMP/iperf07.json" 2>/dev/null)
+bytes=$(jq '.end.sum_received.bytes // 0' "$TMP/iperf07.json" 2>/dev/null)
+if [ "$(echo "$r07" | jq -r '.reloaded and .engine == "reloaded"' 2>/dev/null)" != true ]; then
+	ko 07 "reload not applied by both: $r07"
+elif [ -z "$got" ] || [ "$port" -lt 11600 ] || [ "$port" -gt 11699 ]; then
+	ko 07 "the reloaded static lease was not used (got '$got')"
+elif [ "$gen1" -le "$gen0" ]; then
+	ko 07 "the generation did not move on reload ($gen0 -> $gen1)"
+elif [ "$bad_rc" != 1 ] || ! grep -q "$conf:$bad_line: " "$TMP/reload.out"; then
+	ko 07 "a broken file was not refused with $conf:$bad_line (rc $bad_rc): $(cat "$TMP/reload.out")"
+elif [ "$mtu_rc" != 1 ] || ! grep -q "shoal-engine: $conf:[0-9]*: \[outside\] mtu" "$TMP/reload2.out"; then
+	ko 07 "an mtu change was not refused by the engine (rc $mtu_rc): $(cat "$TMP/reload2.out")"
+elif [ "$gen2" != "$gen1" ] || [ "$gen3" != "$gen1" ]; then
+	ko 07 "a refused reload changed the generation ($gen1 -> $gen2 -> $gen3)"
+elif ! kill -0 "$ENGINE_PID" 2>/dev/null || ! grep -q "config: reloaded $conf" "$TMP/engine.log"; then
+	ko 07 "the engine did not survive or log its SIGHUP reload"
+elif [ "$iperf_rc" != 0 ] || [ "${stalls:-1}" != 0 ] || [ "${bytes:-0}" -lt 1000000 ]; then
+	ko 07 "the iperf3 stream suffered: rc $iperf_rc, $stalls empty intervals, $bytes bytes"
+else
+	ok "07 reload under iperf3 TCP: new static lease used (port $port), broken file refused at line $bad_line, mtu change refused by the engine, SIGHUP reloaded the engine, $((bytes / 1000000)) MB with no empty 0.5 s interval"
+fi
+cp "$TMP/shoal.conf.orig" "$conf"
 
 if [ "$failed" -ne 0 ]; then
 	echo "---- shoal-ctld log ----"; tail -20 "$TMP/ctld.log"

@@ -95,6 +95,79 @@ static void load_err(const char *text, int line, const char *reason)
 
 /* ---- sh_parse_* helpers ------------------------------------------------ */
 
+
+/* ---- reload: key lines and the keys only a restart changes ------------- */
+
+static void test_config_line_names_where_each_key_was_set(void **state)
+{
+	(void)state;
+	load_ok("[engine]\nworkers = 2\n" MINIMAL "[nat]\n\nudp_timeout = 9\n");
+	assert_int_equal(sh_config_line(&cfg, "engine", NULL), 1);
+	assert_int_equal(sh_config_line(&cfg, "engine", "workers"), 2);
+	assert_int_equal(sh_config_line(&cfg, "inside", "device"), 4);
+	assert_int_equal(sh_config_line(&cfg, "slices", NULL), 7);
+	assert_int_equal(sh_config_line(&cfg, "nat", "udp_timeout"), 11);
+	assert_int_equal(sh_config_line(&cfg, "nat", "max_flows"), 0);
+	assert_int_equal(sh_config_line(&cfg, "ctl", NULL), 0);
+	assert_int_equal(sh_config_line(&cfg, "nosuch", "key"), 0);
+}
+
+static void test_reload_check_refuses_restart_keys_only(void **state)
+{
+	static struct sh_config run;
+	char want[256];
+
+	(void)state;
+	load_ok(MINIMAL "[nat]\nudp_timeout = 9\n");
+	run = cfg;
+	/* live: timeouts, limits, punt rates, slices, leases */
+	load_ok("[inside]\ndevice = in0\npunt_rate = 5\n[outside]\n"
+		"device = out0\n[slices]\n198.51.100.10 = 10000-10099\n"
+		"198.51.100.11 = 1-2\n[nat]\nudp_timeout = 10\n"
+		"max_ports_per_client = 7\n[lease.a]\nkind = socket\n"
+		"ip = 198.51.100.11\nports = 1-2\n");
+	assert_int_equal(sh_config_reload_check(&run, &cfg, SH_PROG_ENGINE |
+						SH_PROG_CTLD, err,
+						sizeof(err)), 0);
+	/* the engine's: cited where the new file sets them */
+	load_ok(MINIMAL "[nat]\nudp_timeout = 9\nmax_flows = 100\n");
+	assert_int_equal(sh_config_reload_check(&run, &cfg, SH_PROG_ENGINE,
+						err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:9: [nat] max_flows: differs", path);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	assert_non_null(strstr(err, "restart shoal-engine"));
+	assert_int_equal(sh_config_reload_check(&run, &cfg, SH_PROG_CTLD, err,
+						sizeof(err)), 0);
+	load_ok("[outside]\ndevice = out0\n[inside]\ndevice = in1\n"
+		"[slices]\n198.51.100.10 = 10000-12047\n");
+	assert_int_equal(sh_config_reload_check(&run, &cfg, SH_PROG_ENGINE,
+						err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:4: [inside] device: differs", path);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	/* back to a default: cited at its section's header, else line 1 */
+	run.nat.max_flows = 100;
+	load_ok(MINIMAL "[nat]\nudp_timeout = 9\n");
+	assert_int_equal(sh_config_reload_check(&run, &cfg, SH_PROG_ENGINE,
+						err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:7: [nat] max_flows: differs", path);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	load_ok(MINIMAL);
+	assert_int_equal(sh_config_reload_check(&run, &cfg, SH_PROG_ENGINE,
+						err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1: [nat] max_flows: differs", path);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	run.nat.max_flows = cfg.nat.max_flows;
+	/* shoal-ctld's */
+	load_ok(MINIMAL "[ctl]\ngroup = other\n");
+	assert_int_equal(sh_config_reload_check(&run, &cfg, SH_PROG_CTLD, err,
+						sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:8: [ctl] group: differs", path);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	assert_non_null(strstr(err, "restart shoal-ctld"));
+	assert_int_equal(sh_config_reload_check(&run, &cfg, SH_PROG_ENGINE,
+						err, sizeof(err)), 0);
+}
+
 static void test_parse_ipv4_accepts_dotted_quads(void **state)
 {
 	uint32_t a = 0;
@@ -1395,6 +1468,8 @@ int main(void)
 		cmocka_unit_test(test_mtu_and_mss_clamp_parse),
 		cmocka_unit_test(test_mtu_and_mss_clamp_are_range_checked),
 		cmocka_unit_test(test_shipped_configs_load),
+		cmocka_unit_test(test_config_line_names_where_each_key_was_set),
+		cmocka_unit_test(test_reload_check_refuses_restart_keys_only),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
