@@ -456,6 +456,9 @@ static const struct keyword ctl_kws[] = {
 	{ "socket", kw_path, CFG(ctl_sock_path), 0, SUN_PATH_LEN, false },
 	{ "database", kw_path, CFG(ctl_database), 0, SH_CFG_STR_LEN, false },
 	{ "group", kw_name, CFG(ctl_group), 0, SH_CFG_NAME_LEN, false },
+	{ "readers", kw_name, CFG(ctl_readers), 0, SH_CFG_NAME_LEN, false },
+	{ "engine_user", kw_name, CFG(ctl_engine_user), 0, SH_CFG_NAME_LEN,
+	  false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
@@ -741,6 +744,8 @@ static const struct {
 	RK("ctl", "socket", ctl_sock_path, SH_PROG_CTLD),
 	RK("ctl", "database", ctl_database, SH_PROG_CTLD),
 	RK("ctl", "group", ctl_group, SH_PROG_CTLD),
+	RK("ctl", "readers", ctl_readers, SH_PROG_CTLD),
+	RK("ctl", "engine_user", ctl_engine_user, SH_PROG_CTLD),
 #undef RK_PORT
 #undef RK
 };
@@ -800,6 +805,8 @@ void sh_config_defaults(struct sh_config *cfg)
 	snprintf(cfg->ctl_database, sizeof(cfg->ctl_database), "%s",
 		 "/var/lib/shoal/leases.db");
 	snprintf(cfg->ctl_group, sizeof(cfg->ctl_group), "%s", "shoal");
+	snprintf(cfg->ctl_engine_user, sizeof(cfg->ctl_engine_user), "%s",
+		 "root");
 }
 
 uint32_t sh_config_mss_clamp(const struct sh_config *cfg)

@@ -137,6 +137,8 @@ struct sh_config {
 	char ctl_sock_path[SH_CFG_STR_LEN];
 	char ctl_database[SH_CFG_STR_LEN];
 	char ctl_group[SH_CFG_NAME_LEN];
+	char ctl_readers[SH_CFG_NAME_LEN];     /* read-only group, "" = none */
+	char ctl_engine_user[SH_CFG_NAME_LEN]; /* who may be the engine */
 
 	/* Where the file set each key of the fixed sections ([engine],
 	 * [inside], [outside], [slices], [nat], [ctl]): read with

@@ -9,6 +9,8 @@ PKGS=(
 	build-essential meson ninja-build pkg-config
 	libdpdk-dev libnuma-dev libmnl-dev libjemalloc-dev libpcap-dev
 	libjansson-dev libsqlite3-dev
+	# shoal-ctld's socket ACLs for [ctl] readers and engine_user
+	libacl1-dev
 	# tests
 	libcmocka-dev python3 python3-scapy python3-yaml iproute2 procps jq
 	# the fuzz harnesses (tests/fuzz): clang and its libFuzzer and

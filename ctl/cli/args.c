@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "shoalctl.h"
 #include "value.h"
@@ -44,4 +45,75 @@ int arg_prefix_list(const char *s, unsigned int max, json_t **out)
 bad:
 	json_decref(arr);
 	return -EINVAL;
+}
+
+/* "-N" + unit: N units before @now. */
+static int time_ago(const char *s, int64_t now, int64_t *out)
+{
+	static const struct {
+		char unit;
+		int64_t secs;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	size_t n = strlen(s);
+	char num[16];
+	uint32_t v;
+
+	if (n < 3 || n - 2 >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s + 1, n - 2);
+	num[n - 2] = '\0';
+	if (sh_parse_u32(num, 0, UINT32_MAX, &v) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (units[i].unit == s[n - 1]) {
+			*out = now - (int64_t)v * units[i].secs;
+			if (*out < 0)
+				*out = 0;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int arg_time(const char *s, int64_t now, int64_t *out)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	uint32_t v;
+	time_t t;
+	bool utc;
+
+	if (s[0] == '-')
+		return time_ago(s, now, out);
+	if (sh_parse_u32(s, 0, UINT32_MAX, &v) == 0) {
+		*out = v;
+		return 0;
+	}
+	/* strptime takes blanks and short fields; digits first keeps it
+	 * from reading " 2026-1-2" */
+	if (s[0] < '0' || s[0] > '9' || strlen(s) < 10 || s[4] != '-' ||
+	    s[7] != '-' || !(end = strptime(s, "%Y-%m-%d", &tm)) ||
+	    end != s + 10)
+		return -EINVAL;
+	if (*end == 'T' || *end == ' ') {
+		const char *t0 = end + 1;
+
+		end = strptime(t0, "%H:%M", &tm);
+		if (!end || end != t0 + 5)
+			return -EINVAL;
+		if (*end == ':') {
+			t0 = end + 1;
+			end = strptime(t0, "%S", &tm);
+			if (!end || end != t0 + 2)
+				return -EINVAL;
+		}
+	}
+	utc = *end == 'Z';
+	if (*(end + utc) != '\0')
+		return -EINVAL;
+	tm.tm_isdst = -1;
+	t = utc ? timegm(&tm) : mktime(&tm);
+	if (t == (time_t)-1 || t < 0)
+		return -EINVAL;
+	*out = (int64_t)t;
+	return 0;
 }

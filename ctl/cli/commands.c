@@ -184,6 +184,34 @@ static int build_flows(struct call *c, json_t *params)
 	return 0;
 }
 
+static int build_lease_history(struct call *c, json_t *params)
+{
+	const char *ip = opt_val(c, "--ip");
+	const char *since = opt_val(c, "--since");
+	uint32_t addr;
+	int64_t t;
+
+	if (ip != NULL) {
+		if (sh_parse_ipv4(ip, &addr) < 0)
+			return usage_err(c, "--ip: not an IPv4 address: '%s'",
+					 ip);
+		json_object_set_new(params, "ip", json_string(ip));
+	}
+	if (since != NULL) {
+		if (arg_time(since, (int64_t)time(NULL), &t) < 0)
+			return usage_err(c, "--since: not a time (UNIXTIME, "
+					 "-N[smhd] or YYYY-MM-DD[THH:MM[:SS]]"
+					 "[Z]): '%s'", since);
+		json_object_set_new(params, "since", json_integer(t));
+	}
+	if (put_uint(c, params, "--port", "port", 1, 65535) < 0 ||
+	    put_uint(c, params, "--lease", "lease", 1, 65535) < 0 ||
+	    put_uint(c, params, "--before", "before", 1, UINT32_MAX) < 0 ||
+	    put_uint(c, params, "--limit", "limit", 1, SHOAL_HISTORY_MAX) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 /* ---- result printers ---------------------------------------------------- */
 
 static const struct pfield lease_fields[] = {
@@ -334,6 +362,42 @@ static void show_flows(struct printer *p, json_t *result,
 		print_member(p, result, &trunc);
 	else if (json_is_true(json_object_get(result, "truncated")))
 		print_note(p, "(more flows not shown: raise --limit)");
+}
+
+static void show_history(struct printer *p, json_t *result,
+			 const struct call *c)
+{
+	static const struct pfield f[] = {
+		{ .key = "seq", .title = "SEQ", .type = PF_UINT },
+		{ .key = "time", .title = "TIME", .type = PF_TIME },
+		{ .key = "event", .title = "EVENT", .type = PF_STR },
+		{ .key = "lease", .title = "LEASE", .type = PF_UINT },
+		{ .key = "holder", .title = "HOLDER", .type = PF_STR },
+		{ .key = "kind", .title = "KIND", .type = PF_STR },
+		{ .key = "ip", .title = "IP", .type = PF_STR },
+		{ .key = "lo", .key2 = "hi", .title = "PORTS",
+		  .type = PF_RANGE },
+		{ .key = "expires", .title = "EXPIRES", .type = PF_TIME },
+		{ .key = "uid", .title = "UID", .type = PF_UINT },
+		{ .key = "pid", .title = "PID", .type = PF_UINT },
+		{ .key = "generation", .title = "GEN", .type = PF_UINT },
+		{ .key = "ttl", .title = "TTL", .type = PF_DURATION,
+		  .flags = PF_NOTABLE },
+		{ 0 },
+	};
+	static const struct pfield trunc = {
+		.key = "truncated", .title = "truncated", .type = PF_BOOL,
+	};
+	json_t *first = json_array_get(json_object_get(result, "events"), 0);
+
+	(void)c;
+	print_table(p, result, "events", f);
+	if (print_is_json(p))
+		print_member(p, result, &trunc);
+	else if (json_is_true(json_object_get(result, "truncated")))
+		print_note(p, "(older events not shown: --before %"
+			   JSON_INTEGER_FORMAT ")",
+			   json_integer_value(json_object_get(first, "seq")));
 }
 
 /* Drops first in counters.h order, then events, then names we do not
@@ -499,6 +563,15 @@ static const struct opt flows_opts[] = {
 	{ "--limit", NULL, "N", NULL },
 	{ 0 },
 };
+static const struct opt history_opts[] = {
+	{ "--ip", NULL, "IP", NULL },
+	{ "--port", NULL, "PORT", NULL },
+	{ "--lease", NULL, "ID", NULL },
+	{ "--since", NULL, "TIME", NULL },
+	{ "--before", NULL, "SEQ", NULL },
+	{ "--limit", NULL, "N", NULL },
+	{ 0 },
+};
 static const struct opt stats_opts[] = { { "--all", "-v", NULL, NULL }, { 0 } };
 
 const struct cmd cmds[] = {
@@ -535,6 +608,16 @@ const struct cmd cmds[] = {
 	  .summary = "Release a lease; it drains while flows remain.",
 	  .min_pos = 1, .max_pos = 1, .method = "lease.release",
 	  .build = build_id, .show = show_lease },
+	{ .words = "lease history",
+	  .args = "[--ip IP] [--port PORT] [--lease ID] [--since TIME] "
+		  "[--before SEQ] [--limit N]",
+	  .summary = "Show the audit history of lease changes (grant, renew, "
+		     "release, expire, drained) with who asked, oldest first: "
+		     "the latest 100 matching (--limit at most 100; older "
+		     "ones with --before). TIME: UNIXTIME, -N[smhd] (ago) or "
+		     "YYYY-MM-DD[THH:MM[:SS]][Z] (local, Z: UTC).",
+	  .opts = history_opts, .method = "lease.history",
+	  .build = build_lease_history, .show = show_history },
 	{ .words = "flows", .args = "[--lease ID] [--client IP] [--limit N]",
 	  .summary = "List the engine's flows (default limit 100).",
 	  .opts = flows_opts, .method = "flows", .build = build_flows,

@@ -123,6 +123,13 @@ int rpc_call(const char *path, const char *method, json_t *params,
  * Comma-separated prefixes into a new JSON array of strings (*out);
  * 0 or -EINVAL. */
 int arg_prefix_list(const char *s, unsigned int max, json_t **out);
+/*
+ * A point in time as unix time into *out, given @now: digits (unix time),
+ * -N followed by s, m, h or d (that long before @now), or a local date
+ * and time YYYY-MM-DD[(T| )HH:MM[:SS]] (UTC with a trailing Z), the form
+ * shoalctl prints. 0 or -EINVAL.
+ */
+int arg_time(const char *s, int64_t now, int64_t *out);
 
 /* ---- command table (commands.c) --------------------------------------- */
 

@@ -18,7 +18,8 @@
  *             leases.update when core.c asks
  *   json.c    pure formatters of proto.h's objects
  *   server.c  transport: Unix socket, connections, line framing, output
- *             buffers, limits, peer check
+ *             buffers, limits, peer check and role (sockdir.c: the
+ *             socket's directory and ACLs)
  *   store.c   SQLite persistence (schema, transactions)
  *   lib/config.c, lib/value.c  the config file and value parsers, shared
  *             with the engine and shoalctl
@@ -29,6 +30,7 @@
  *   -ENOSPC no_space         -EDQUOT too_many_leases -ENOENT not_found
  *   -EPERM static_lease      -ECANCELED draining  -ENOTCONN no_engine
  *   -EAGAIN busy             -ETIME held_down     -ENOEXEC invalid_config
+ *   -EACCES permission_denied
  *   anything else: internal
  */
 #ifndef SHOAL_CTLD_H
@@ -86,6 +88,65 @@ struct ctl_hold {
 
 #define CTLD_MAX_HOLDS (SHOAL_MAX_LEASES * 4)
 
+/*
+ * Who made a lease change, for its audit record: a peer as SO_PEERCRED
+ * saw it at accept (rpc.c passes it down with the request), or the
+ * daemon's own lifecycle (lease_tick: expire, drained).
+ */
+struct actor {
+	bool peer; /* false: the daemon */
+	uint32_t uid;
+	int32_t pid;
+};
+
+/* The lease changes an audit record names (proto.h EVENT "event"). */
+#define CTLD_FOREACH_EVENT(_) \
+	_(GRANT, "grant")     \
+	_(RENEW, "renew")     \
+	_(RELEASE, "release") \
+	_(EXPIRE, "expire")   \
+	_(DRAINED, "drained")
+
+enum ctl_event {
+#define _(e, n) CTL_EV_##e,
+	CTLD_FOREACH_EVENT(_)
+#undef _
+	CTL_EV_COUNT
+};
+
+static inline const char *ctl_event_name(enum ctl_event e)
+{
+	static const char *const names[] = {
+#define _(e, n) n,
+		CTLD_FOREACH_EVENT(_)
+#undef _
+	};
+
+	return (unsigned)e < CTL_EV_COUNT ? names[e] : NULL;
+}
+
+/* One row of the lease history: the lease as the change left it (id,
+ * holder, kind, ip, lo, hi, ttl, expires; the rest zero). */
+struct ctl_audit {
+	int64_t seq;  /* store order, from 1 */
+	int64_t time; /* unix time */
+	uint64_t generation;
+	enum ctl_event event;
+	struct ctl_lease lease;
+	struct actor who;
+};
+
+/* What lease.history asks for; -1 (has_ip false) = no condition. */
+struct history_query {
+	bool has_ip;
+	uint32_t ip;
+	int32_t port;
+	int32_t lease;
+	int64_t since;  /* time >= since */
+	int64_t before; /* seq < before */
+	unsigned limit; /* 1..SHOAL_HISTORY_MAX */
+};
+
 struct store;
 struct server;
 struct conn;
@@ -137,6 +198,7 @@ struct engine_state {
 
 /* A reload in progress (reload.c): who asked, for the answer. */
 struct ctld_reload {
+	struct actor who;    /* for the audit record */
 	bool active;         /* waiting for the engine */
 	uint64_t cli_serial; /* 0: SIGHUP */
 	json_t *cli_id;
@@ -156,8 +218,9 @@ struct ctld {
 	struct ctld_reload reload;
 };
 
-/* main.c: the one log function (stderr, one line per event). */
-enum { CTLD_ERR, CTLD_WARN, CTLD_INFO };
+/* main.c: the one log function (stderr, one line per event; CTLD_AUDIT
+ * is leases.c's audit record of a lease change). */
+enum { CTLD_ERR, CTLD_WARN, CTLD_INFO, CTLD_AUDIT };
 void ctld_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int64_t ctld_now_ms(void); /* CLOCK_MONOTONIC in milliseconds */
@@ -182,6 +245,12 @@ int store_holds(struct store *s, int64_t now, struct ctl_hold *out,
 /* Store @h, replacing the holds of the same holder inside its range, and
  * drop the ones that ended at or before @now. */
 int store_hold_add(struct store *s, const struct ctl_hold *h, int64_t now);
+/* Append @a (its seq is the store's) to the history, which nothing
+ * ever updates or deletes (the schema's triggers refuse it). */
+int store_audit_add(struct store *s, const struct ctl_audit *a);
+/* The latest rows matching @q, newest first, into @out (at most @max). */
+int store_history(struct store *s, const struct history_query *q,
+		  struct ctl_audit *out, unsigned max, unsigned *n);
 
 /* leases.c */
 struct lease_req {
@@ -204,14 +273,22 @@ int leases_check_config(struct ctld *d, const struct sh_config *next,
 int leases_reconfigure(struct ctld *d); /* after d->cfg changed */
 unsigned leases_audit(struct ctld *d); /* logs stored leases the config
 					  no longer allows; their count */
+/* The changes: each commits with its audit record (a history row in the
+ * same transaction; the log line once committed) naming @who. */
 /* Grant a lease; on -EADDRINUSE *@out is the first lease in the way, on
  * -ETIME (held_down) *@hold the first hold in the way. */
-int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out,
+int lease_add(struct ctld *d, const struct lease_req *r,
+	      const struct actor *who, struct ctl_lease *out,
 	      struct ctl_hold *hold);
 int64_t ctld_now_s(void); /* unix time */
 int lease_renew(struct ctld *d, uint32_t id, int64_t ttl,
-		struct ctl_lease *out);
-int lease_release(struct ctld *d, uint32_t id, struct ctl_lease *out);
+		const struct actor *who, struct ctl_lease *out);
+int lease_release(struct ctld *d, uint32_t id, const struct actor *who,
+		  struct ctl_lease *out);
+/* The lease history (store_history) for lease.history: 0 with *@n rows,
+ * newest first; *@more when older rows match too. */
+int lease_history(struct ctld *d, const struct history_query *q,
+		  struct ctl_audit *out, unsigned *n, bool *more);
 int lease_get(struct ctld *d, uint32_t id, struct ctl_lease *out);
 int lease_list(struct ctld *d, struct ctl_lease *out, unsigned max,
 	       unsigned *n);
@@ -226,6 +303,7 @@ json_t *json_slice(const struct sh_slice_cfg *s, const struct ctl_lease *l,
 json_t *json_error(json_t *id, int code, const char *reason,
 		   const char *message);
 json_t *json_result(json_t *id, json_t *result);
+json_t *json_audit(const struct ctl_audit *a); /* proto.h EVENT */
 
 /* reload.c: re-read the file (SIGHUP, the reload method). Begin: 0 with
  * *@res when done at once (no engine), 1 when the answer follows once
@@ -263,6 +341,9 @@ void server_expire(struct ctld *d, int64_t now_ms); /* idle connections */
 void server_reap(struct ctld *d);     /* free dead connections */
 void server_close(struct ctld *d);
 const struct ucred *conn_peer(const struct conn *c); /* at accept */
+/* What the peer may call (proto.h "Roles"), set at accept: CTLD_MAY_*. */
+enum { CTLD_MAY_READ = 1, CTLD_MAY_OPERATE = 2, CTLD_MAY_ENGINE = 4 };
+unsigned conn_role(const struct conn *c);
 int conn_send(struct conn *c, json_t *msg); /* takes a reference */
 void conn_close(struct conn *c);
 uint64_t conn_serial(const struct conn *c);

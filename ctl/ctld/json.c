@@ -134,3 +134,40 @@ json_t *json_result(json_t *id, json_t *result)
 	return json_pack("{ss sO so}", "jsonrpc", "2.0", "id", id,
 			 "result", result);
 }
+
+/*
+ * The longest EVENT json_audit() writes: its keys and punctuation (~150
+ * bytes), a 63-byte holder of characters JSON escapes as \" (126), the
+ * event and kind at their longest, and every integer at its widest (20
+ * characters for the 64-bit ones). tests/ctl/test_audit.py measures a
+ * full lease.history reply of such events.
+ */
+#define AUDIT_JSON_MAX (150 + 2 * SHOAL_HOLDER_MAX + 7 + 6 + 15 + \
+			5 * 20 + 5 + 2 * 5 + 10 + 10)
+_Static_assert(SHOAL_HISTORY_MAX * (AUDIT_JSON_MAX + 1) + 1024 <=
+	       SHOAL_MSG_MAX, "a full lease.history reply passes "
+	       "SHOAL_MSG_MAX: lower SHOAL_HISTORY_MAX");
+
+json_t *json_audit(const struct ctl_audit *a)
+{
+	const struct ctl_lease *l = &a->lease;
+	char ip[16];
+
+	return json_pack("{sI sI sI ss sI ss ss ss sI sI so so so so}",
+			 "seq", (json_int_t)a->seq,
+			 "time", (json_int_t)a->time,
+			 "generation", (json_int_t)a->generation,
+			 "event", ctl_event_name(a->event),
+			 "lease", (json_int_t)l->id,
+			 "holder", l->holder,
+			 "kind", l->kind == SH_LEASE_NAT ? "nat" : "socket",
+			 "ip", sh_fmt_ipv4(l->ip, ip),
+			 "lo", (json_int_t)l->lo,
+			 "hi", (json_int_t)l->hi,
+			 "ttl", opt_int(l->ttl),
+			 "expires", opt_int(l->expires),
+			 "uid", a->who.peer ? json_integer(a->who.uid) :
+			 json_null(),
+			 "pid", a->who.peer ? json_integer(a->who.pid) :
+			 json_null());
+}

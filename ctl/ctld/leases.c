@@ -12,6 +12,10 @@
  * it has drained >= 1 s), or after drain_max seconds if no engine says
  * otherwise -> its range held down for hold_s seconds (ctld.h struct
  * ctl_hold): other holders are refused it, the same holder is not.
+ *
+ * Audit: every change writes its record (ctld.h struct ctl_audit) into
+ * the history in its own transaction, so the row and the change commit
+ * together or not at all, and logs one line once it has committed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +28,11 @@
 
 static struct ctl_lease scratch[SHOAL_MAX_LEASES];
 static struct ctl_hold holds[CTLD_MAX_HOLDS];
+/* lease_tick's changes to log once committed: scratch[i]'s event, or
+ * CTL_EV_COUNT for none */
+static enum ctl_event tick_ev[SHOAL_MAX_LEASES];
+/* the lifecycle's own changes (expire, drained) */
+static const struct actor daemon_actor = { .peer = false };
 
 static int64_t now_s(void)
 {
@@ -248,6 +257,70 @@ static uint32_t free_id(const struct ctld *d, const struct ctl_lease *dyn,
 	return id;
 }
 
+/* Append the history row of change @ev to @l by @who, inside the open
+ * transaction: stamped with the generation its commit will make. */
+static int audit_add(struct ctld *d, enum ctl_event ev,
+		     const struct ctl_lease *l, const struct actor *who,
+		     int64_t now)
+{
+	struct ctl_audit a = { .time = now, .generation = d->generation + 1,
+			       .event = ev, .who = *who };
+
+	a.lease.id = l->id;
+	memcpy(a.lease.holder, l->holder, sizeof(a.lease.holder));
+	a.lease.kind = l->kind;
+	a.lease.ip = l->ip;
+	a.lease.lo = l->lo;
+	a.lease.hi = l->hi;
+	a.lease.ttl = l->ttl;
+	a.lease.expires = l->expires;
+	return store_audit_add(d->store, &a);
+}
+
+/* @holder as one key=value token: bare, or in double quotes with '"' and
+ * '\\' escaped when it holds a blank, a quote, a backslash or '=' (it
+ * never holds control characters: rpc.c refuses them). */
+static const char *holder_token(const char *holder, char *buf, size_t len)
+{
+	size_t k = 0;
+
+	if (!holder[strcspn(holder, " \"\\=")] && *holder)
+		return holder;
+	buf[k++] = '"';
+	for (const char *h = holder; *h && k + 3 < len; h++) {
+		if (*h == '"' || *h == '\\')
+			buf[k++] = '\\';
+		buf[k++] = *h;
+	}
+	buf[k++] = '"';
+	buf[k] = '\0';
+	return buf;
+}
+
+/* The log line of a committed change (docs/CONTROL.md "Audit"). */
+static void audit_log(const struct ctld *d, enum ctl_event ev,
+		      const struct ctl_lease *l, const struct actor *who)
+{
+	char a[16], h[2 * SHOAL_HOLDER_MAX + 3], ttl[24] = "-", exp[24] = "-";
+	char uid[16] = "-", pid[16] = "-";
+
+	if (l->ttl >= 0)
+		snprintf(ttl, sizeof(ttl), "%lld", (long long)l->ttl);
+	if (l->expires >= 0)
+		snprintf(exp, sizeof(exp), "%lld", (long long)l->expires);
+	if (who->peer) {
+		snprintf(uid, sizeof(uid), "%u", who->uid);
+		snprintf(pid, sizeof(pid), "%d", who->pid);
+	}
+	ctld_log(CTLD_AUDIT, "event=%s lease=%u holder=%s kind=%s ip=%s "
+		 "ports=%u-%u ttl=%s expires=%s uid=%s pid=%s generation=%llu",
+		 ctl_event_name(ev), l->id, holder_token(l->holder, h,
+							 sizeof(h)),
+		 l->kind == SH_LEASE_NAT ? "nat" : "socket",
+		 sh_fmt_ipv4(l->ip, a), l->lo, l->hi, ttl, exp, uid, pid,
+		 (unsigned long long)d->generation);
+}
+
 /* Bump the generation and COMMIT. The caller has an open transaction
  * and rolls back on failure. The moved generation is how a change is
  * reported: core.c pushes the new set to the engine after the commit. */
@@ -263,17 +336,23 @@ static int commit_change(struct ctld *d)
 	return 0;
 }
 
-/* End the open transaction: commit when the change so far succeeded
- * (@rc 0) and hand back @l, else roll back. */
-static int finish(struct ctld *d, int rc, const struct ctl_lease *l,
+/* End the open transaction: when the change so far succeeded (@rc 0),
+ * add its audit record (@ev to @l by @who), commit, log it and hand back
+ * @l; else roll back. */
+static int finish(struct ctld *d, int rc, enum ctl_event ev,
+		  const struct actor *who, const struct ctl_lease *l,
 		  struct ctl_lease *out)
 {
 	if (!rc)
-		rc = commit_change(d);
+		rc = audit_add(d, ev, l, who, now_s());
 	if (!rc)
+		rc = commit_change(d);
+	if (!rc) {
+		audit_log(d, ev, l, who);
 		*out = *l;
-	else
+	} else {
 		store_rollback(d->store);
+	}
 	return rc;
 }
 
@@ -293,7 +372,8 @@ static unsigned selectors(const struct ctld *d, const struct ctl_lease *dyn,
 
 /* -EDQUOT: SHOAL_MAX_LEASES reached; -EOVERFLOW: @r's clients would take
  * the set past SHOAL_MAX_SELECTORS, which the engine could not apply. */
-int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out,
+int lease_add(struct ctld *d, const struct lease_req *r,
+	      const struct actor *who, struct ctl_lease *out,
 	      struct ctl_hold *hold)
 {
 	struct ctl_lease l = { 0 };
@@ -334,7 +414,7 @@ int lease_add(struct ctld *d, const struct lease_req *r, struct ctl_lease *out,
 	l.filtering = r->filtering;
 	rc = store_insert(d->store, &l);
 out:
-	return finish(d, rc, &l, out);
+	return finish(d, rc, CTL_EV_GRANT, who, &l, out);
 }
 
 /* The stored lease @id inside an open transaction, with the static and
@@ -356,7 +436,7 @@ static int begin_with(struct ctld *d, uint32_t id, struct ctl_lease *l)
 
 /* @ttl -1: the lease's last ttl (a lease without one stays without). */
 int lease_renew(struct ctld *d, uint32_t id, int64_t ttl,
-		struct ctl_lease *out)
+		const struct actor *who, struct ctl_lease *out)
 {
 	struct ctl_lease l;
 	int rc = begin_with(d, id, &l);
@@ -364,15 +444,18 @@ int lease_renew(struct ctld *d, uint32_t id, int64_t ttl,
 	if (rc)
 		return rc;
 	if (l.draining)
-		return finish(d, -ECANCELED, &l, out);
+		return finish(d, -ECANCELED, CTL_EV_RENEW, who, &l, out);
 	if (ttl >= 0)
 		l.ttl = ttl;
 	l.expires = l.ttl >= 0 ? now_s() + l.ttl : -1;
-	return finish(d, store_update(d->store, &l), &l, out);
+	return finish(d, store_update(d->store, &l), CTL_EV_RENEW, who, &l,
+		      out);
 }
 
-/* Releasing a draining lease again is a no-op that succeeds. */
-int lease_release(struct ctld *d, uint32_t id, struct ctl_lease *out)
+/* Releasing a draining lease again is a no-op that succeeds (no change,
+ * so no audit record). */
+int lease_release(struct ctld *d, uint32_t id, const struct actor *who,
+		  struct ctl_lease *out)
 {
 	struct ctl_lease l;
 	int rc = begin_with(d, id, &l);
@@ -387,7 +470,8 @@ int lease_release(struct ctld *d, uint32_t id, struct ctl_lease *out)
 	l.draining = true;
 	l.drain_since = now_s();
 	l.drain_gen = d->generation + 1;
-	return finish(d, store_update(d->store, &l), &l, out);
+	return finish(d, store_update(d->store, &l), CTL_EV_RELEASE, who, &l,
+		      out);
 }
 
 int lease_get(struct ctld *d, uint32_t id, struct ctl_lease *out)
@@ -412,6 +496,25 @@ int lease_list(struct ctld *d, struct ctl_lease *out, unsigned max,
 	rc = store_list(d->store, out + d->n_static, max - d->n_static, &k);
 	*n = rc ? 0 : d->n_static + k;
 	return rc;
+}
+
+int lease_history(struct ctld *d, const struct history_query *q,
+		  struct ctl_audit *out, unsigned *n, bool *more)
+{
+	/* one row past the limit tells whether older ones match */
+	static struct ctl_audit rows[SHOAL_HISTORY_MAX + 1];
+	unsigned k;
+	int rc;
+
+	if (q->limit < 1 || q->limit > SHOAL_HISTORY_MAX)
+		return -EINVAL;
+	rc = store_history(d->store, q, rows, q->limit + 1, &k);
+	if (rc)
+		return rc;
+	*more = k > q->limit;
+	*n = *more ? q->limit : k;
+	memcpy(out, rows, *n * sizeof(out[0]));
+	return 0;
 }
 
 int lease_holds(struct ctld *d, struct ctl_hold *out, unsigned max,
@@ -451,9 +554,10 @@ static int lease_delete(struct ctld *d, const struct ctl_lease *l,
 
 /*
  * Once a second: 1. find expired active leases and drained draining ones
- * (a read, no transaction when nothing is due); 2. if any, apply them all
- * in one transaction with one generation bump. A drained lease whose hold
- * would pass CTLD_MAX_HOLDS waits, still draining. 0 or -errno.
+ * (a read, no transaction when nothing is due); 2. if any, apply them all,
+ * each with its audit record, in one transaction with one generation
+ * bump; 3. once committed, log them. A drained lease whose hold would
+ * pass CTLD_MAX_HOLDS waits, still draining. 0 or -errno.
  */
 int lease_tick(struct ctld *d)
 {
@@ -474,6 +578,7 @@ int lease_tick(struct ctld *d)
 		for (unsigned i = 0; !rc && i < n; i++) {
 			struct ctl_lease *l = &scratch[i];
 
+			tick_ev[i] = CTL_EV_COUNT;
 			if (!l->draining && l->expires >= 0 &&
 			    l->expires <= now) {
 				changes++;
@@ -482,24 +587,35 @@ int lease_tick(struct ctld *d)
 				l->draining = true;
 				l->drain_since = now;
 				l->drain_gen = d->generation + 1;
+				tick_ev[i] = CTL_EV_EXPIRE;
 				rc = store_update(d->store, l);
 			} else if (l->draining && drained(d, l, now) &&
 				   (!d->hold_s || nh < CTLD_MAX_HOLDS)) {
 				changes++;
-				if (pass)
-					rc = lease_delete(d, l, now, &nh);
-				else
+				if (!pass) {
 					nh += d->hold_s != 0;
+					continue;
+				}
+				tick_ev[i] = CTL_EV_DRAINED;
+				rc = lease_delete(d, l, now, &nh);
 			}
+			if (!rc && tick_ev[i] != CTL_EV_COUNT)
+				rc = audit_add(d, tick_ev[i], l,
+					       &daemon_actor, now);
 		}
 		if (rc || !changes)
 			break;
 	}
 	if (!rc && changes)
 		rc = commit_change(d);
-	if (rc)
+	if (rc) {
 		store_rollback(d->store);
-	return rc;
+		return rc;
+	}
+	for (unsigned i = 0; changes && i < n; i++)
+		if (tick_ev[i] != CTL_EV_COUNT)
+			audit_log(d, tick_ev[i], &scratch[i], &daemon_actor);
+	return 0;
 }
 
 /*

@@ -22,7 +22,8 @@
 
 void ctld_log(int level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info" };
+	static const char *const names[] = { "error", "warning", "info",
+						     "audit" };
 	va_list ap;
 
 	fprintf(stderr, "shoal-ctld: %s: ", names[level]);

@@ -32,23 +32,31 @@ static json_t *result(struct ctld *d, const char *engine)
 			 "engine", engine);
 }
 
-/* Step 3. */
+/* Step 3; the audit log names who asked (uid/pid, or SIGHUP). */
 static int apply(struct ctld *d, char *msg, size_t len)
 {
+	const struct actor *who = &d->reload.who;
 	int rc;
 
 	*d->cfg = next;
 	rc = leases_reconfigure(d);
-	if (rc)
+	if (rc) {
 		snprintf(msg, len, "%s: switched, but the new generation "
 			 "could not be stored: %s", d->cfg->path,
 			 strerror(-rc));
+		return rc;
+	}
+	if (who->peer)
+		ctld_log(CTLD_AUDIT, "event=reload path=%s static_leases=%u "
+			 "slices=%u uid=%u pid=%d generation=%llu",
+			 d->cfg->path, d->n_static, d->cfg->n_slices, who->uid,
+			 who->pid, (unsigned long long)d->generation);
 	else
-		ctld_log(CTLD_INFO, "reloaded %s: generation %llu, %u static "
-			 "leases, %u slices", d->cfg->path,
-			 (unsigned long long)d->generation, d->n_static,
-			 d->cfg->n_slices);
-	return rc;
+		ctld_log(CTLD_AUDIT, "event=reload path=%s static_leases=%u "
+			 "slices=%u signal=SIGHUP generation=%llu",
+			 d->cfg->path, d->n_static, d->cfg->n_slices,
+			 (unsigned long long)d->generation);
+	return 0;
 }
 
 int reload_begin(struct ctld *d, struct conn *c, json_t *id, json_t **res,
@@ -59,6 +67,13 @@ int reload_begin(struct ctld *d, struct conn *c, json_t *id, json_t **res,
 	if (d->reload.active) {
 		snprintf(msg, len, "a reload is already in progress");
 		return -EAGAIN;
+	}
+	d->reload.who = (struct actor){ 0 };
+	if (c) {
+		const struct ucred *cr = conn_peer(c);
+
+		d->reload.who = (struct actor){ .peer = true, .uid = cr->uid,
+						.pid = cr->pid };
 	}
 	rc = sh_config_load(&next, d->cfg->path, msg, len);
 	if (!rc)
@@ -72,11 +87,9 @@ int reload_begin(struct ctld *d, struct conn *c, json_t *id, json_t **res,
 		return rc == -EIO || rc == -ENOMEM ? rc : -ENOEXEC;
 	}
 	if (engine_reload_ask(d) == 0) {
-		d->reload = (struct ctld_reload){
-			.active = true,
-			.cli_serial = c ? conn_serial(c) : 0,
-			.cli_id = id ? json_incref(id) : NULL,
-		};
+		d->reload.active = true;
+		d->reload.cli_serial = c ? conn_serial(c) : 0;
+		d->reload.cli_id = id ? json_incref(id) : NULL;
 		return 1;
 	}
 	rc = apply(d, msg, len);

@@ -2,15 +2,17 @@
 /*
  * JSON-RPC 2.0 dispatch. Each line is: 1. parsed (parse_error), 2. checked
  * to be one request object (invalid_request; batches are refused), 3.
- * looked up in methods[] (method_not_found), 4. validated against the
- * method's parameter table: known keys only, right types, ranges
- * (invalid_params), and only then 5. given to its handler, a thin
+ * looked up in methods[] (method_not_found), 4. checked against the
+ * peer's role (permission_denied: proto.h "Roles"), 5. validated against
+ * the method's parameter table: known keys only, right types, ranges
+ * (invalid_params), and only then 6. given to its handler, a thin
  * front-end over one function of the rules (leases.c) or of the engine's
  * session (engine.c); replies are formatted by view.c / json.c.
  * Responses from the engine (no "method") go to engine.c.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +44,7 @@ struct method {
 	handler_fn fn;
 	const struct param *params; /* { NULL } terminated */
 	bool engine_notification;   /* engine.report */
+	unsigned need;              /* the role's right: CTLD_MAY_* */
 };
 
 static const struct {
@@ -62,6 +65,7 @@ static const struct {
 	{ -ETIME, SHOAL_ERR_REFUSED, SHOAL_R_HELD_DOWN },
 	{ -EBADMSG, SHOAL_ERR_INVALID_REQUEST, SHOAL_R_INVALID_REQUEST },
 	{ -ENOEXEC, SHOAL_ERR_REFUSED, SHOAL_R_INVALID_CONFIG },
+	{ -EACCES, SHOAL_ERR_REFUSED, SHOAL_R_PERMISSION },
 };
 
 /*
@@ -128,6 +132,14 @@ static int get_id(struct call *x, const char *key, uint32_t *id)
 {
 	*id = (uint32_t)json_integer_value(json_object_get(x->params, key));
 	return 0;
+}
+
+/* The asking peer, for the audit record of the change it makes. */
+static struct actor actor_of(const struct call *x)
+{
+	const struct ucred *cr = conn_peer(x->c);
+
+	return (struct actor){ .peer = true, .uid = cr->uid, .pid = cr->pid };
 }
 
 /* ---- handlers ---------------------------------------------------------- */
@@ -253,10 +265,11 @@ static int h_lease_add(struct call *x, json_t **res)
 	struct lease_req r;
 	struct ctl_lease l;
 	struct ctl_hold h;
+	struct actor who = actor_of(x);
 	int rc = parse_add(x, &r);
 
 	if (!rc)
-		rc = lease_add(x->d, &r, &l, &h);
+		rc = lease_add(x->d, &r, &who, &l, &h);
 	if (rc == -EADDRINUSE) {
 		/* Name the lease in the way, so the operator knows whom. */
 		msgf(x->msg, sizeof(x->msg),
@@ -299,21 +312,67 @@ static int h_lease_show(struct call *x, json_t **res)
 static int h_lease_renew(struct call *x, json_t **res)
 {
 	json_t *ttl = json_object_get(x->params, "ttl");
+	struct actor who = actor_of(x);
 	struct ctl_lease l;
 	uint32_t id;
 
 	get_id(x, "id", &id);
 	return lease_reply(x, lease_renew(x->d, id, ttl ?
-			   json_integer_value(ttl) : -1, &l), &l, res);
+			   json_integer_value(ttl) : -1, &who, &l), &l, res);
 }
 
 static int h_lease_release(struct call *x, json_t **res)
 {
+	struct actor who = actor_of(x);
 	struct ctl_lease l;
 	uint32_t id;
 
 	get_id(x, "id", &id);
-	return lease_reply(x, lease_release(x->d, id, &l), &l, res);
+	return lease_reply(x, lease_release(x->d, id, &who, &l), &l, res);
+}
+
+/* An optional integer parameter, -1 when absent (validated: >= 0). */
+static int64_t opt_param(const struct call *x, const char *key)
+{
+	json_t *v = json_object_get(x->params, key);
+
+	return v ? json_integer_value(v) : -1;
+}
+
+static int h_lease_history(struct call *x, json_t **res)
+{
+	static struct ctl_audit rows[SHOAL_HISTORY_MAX];
+	struct history_query q = {
+		.port = (int32_t)opt_param(x, "port"),
+		.lease = (int32_t)opt_param(x, "lease"),
+		.since = opt_param(x, "since"),
+		.before = opt_param(x, "before"),
+		.limit = SHOAL_HISTORY_MAX,
+	};
+	const char *ip = json_string_value(json_object_get(x->params, "ip"));
+	json_t *events;
+	unsigned n;
+	bool more;
+	int rc;
+
+	if (ip && sh_parse_ipv4(ip, &q.ip))
+		return fail(x, -EINVAL, "ip: expected a.b.c.d");
+	q.has_ip = ip != NULL;
+	if (opt_param(x, "limit") > 0)
+		q.limit = (unsigned)opt_param(x, "limit");
+	rc = lease_history(x->d, &q, rows, &n, &more);
+	if (rc)
+		return rc;
+	events = json_array();
+	/* rows are newest first; the reply is oldest first */
+	for (unsigned i = n; events && i-- > 0;)
+		if (json_array_append_new(events, json_audit(&rows[i]))) {
+			json_decref(events);
+			events = NULL;
+		}
+	*res = events ? json_pack("{so sb}", "events", events, "truncated",
+				  more) : NULL;
+	return *res ? 0 : -ENOMEM;
 }
 
 static int h_flows(struct call *x, json_t **res)
@@ -385,6 +444,15 @@ static const struct param p_flows[] = {
 	{ "limit", P_INT, false, 1, 10000 },
 	{ NULL, P_STR, false, 0, 0 },
 };
+static const struct param p_history[] = {
+	{ "ip", P_STR, false, 7, 15 },
+	{ "port", P_INT, false, 1, 65535 },
+	{ "lease", P_INT, false, 1, 65535 },
+	{ "since", P_INT, false, 0, (json_int_t)1 << 62 },
+	{ "before", P_INT, false, 1, (json_int_t)1 << 62 },
+	{ "limit", P_INT, false, 1, SHOAL_HISTORY_MAX },
+	{ NULL, P_STR, false, 0, 0 },
+};
 static const struct param p_subscribe[] = {
 	{ "version", P_INT, true, 0, 1 << 30 },
 	{ NULL, P_STR, false, 0, 0 },
@@ -392,20 +460,29 @@ static const struct param p_subscribe[] = {
 /* engine.report is checked loosely on purpose (newer engines may add
  * keys); engine.c reads only what it knows, with type checks. */
 
+#define READ CTLD_MAY_READ
+#define OPERATE CTLD_MAY_OPERATE
+#define ENGINE CTLD_MAY_ENGINE
 static const struct method methods[] = {
-	{ "status", h_status, p_none, false },
-	{ "slice.list", h_slice_list, p_none, false },
-	{ "lease.add", h_lease_add, p_add, false },
-	{ "lease.list", h_lease_list, p_none, false },
-	{ "lease.show", h_lease_show, p_id, false },
-	{ "lease.renew", h_lease_renew, p_renew, false },
-	{ "lease.release", h_lease_release, p_id, false },
-	{ "flows", h_flows, p_flows, false },
-	{ "stats", h_stats, p_none, false },
-	{ "reload", h_reload, p_none, false },
-	{ "engine.subscribe", h_subscribe, p_subscribe, false },
-	{ "engine.report", h_report, NULL, true },
+	{ "status", h_status, p_none, false, READ },
+	{ "slice.list", h_slice_list, p_none, false, READ },
+	{ "lease.add", h_lease_add, p_add, false, OPERATE },
+	{ "lease.list", h_lease_list, p_none, false, READ },
+	{ "lease.show", h_lease_show, p_id, false, READ },
+	{ "lease.history", h_lease_history, p_history, false, READ },
+	{ "lease.renew", h_lease_renew, p_renew, false, OPERATE },
+	{ "lease.release", h_lease_release, p_id, false, OPERATE },
+	{ "flows", h_flows, p_flows, false, READ },
+	{ "stats", h_stats, p_none, false, READ },
+	{ "reload", h_reload, p_none, false, OPERATE },
+	/* the engine's side: only who may be the engine subscribes, and
+	 * only the subscribed connection reports (engine_is) */
+	{ "engine.subscribe", h_subscribe, p_subscribe, false, ENGINE },
+	{ "engine.report", h_report, NULL, true, ENGINE },
 };
+#undef READ
+#undef OPERATE
+#undef ENGINE
 
 static bool type_ok(const struct param *p, json_t *v)
 {
@@ -495,7 +572,7 @@ static void dispatch(struct ctld *d, struct conn *c, json_t *req)
 	if (!id) {
 		/* notifications: only the engine's report means anything */
 		if (m && m->engine_notification && engine_is(d, c) &&
-		    json_is_object(params)) {
+		    (conn_role(c) & m->need) && json_is_object(params)) {
 			x.params = params;
 			m->fn(&x, &result);
 		}
@@ -505,6 +582,12 @@ static void dispatch(struct ctld *d, struct conn *c, json_t *req)
 		reply(c, id, json_error(id, SHOAL_ERR_METHOD,
 					SHOAL_R_METHOD_NOT_FOUND,
 					"no such method"));
+		return;
+	}
+	if (!(conn_role(c) & m->need)) {
+		msgf(x.msg, sizeof(x.msg), "%s: not allowed to this peer's "
+		     "role (docs/CONTROL.md \"Roles\")", m->name);
+		reply_err(c, id, -EACCES, x.msg);
 		return;
 	}
 	x.id = id;

@@ -8,6 +8,9 @@
  * go up in order through ops.line, a connection's end through ops.closed.
  * Output is buffered per connection up to OUT_MAX; a reader that lets it
  * overflow is dropped, so a slow client never blocks the loop.
+ *
+ * Each connection's role (proto.h "Roles": what it may call) is fixed at
+ * accept from its SO_PEERCRED; rpc.c reads it with conn_role().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +41,7 @@ struct conn {
 	size_t out_off, out_len, out_cap;
 	int64_t last_rx_ms;
 	struct ucred peer; /* SO_PEERCRED at accept */
+	unsigned role;     /* CTLD_MAY_*, from peer */
 	uint32_t events; /* registered with epoll */
 	bool closing; /* close once the output is flushed */
 	bool dead;    /* reaped at the end of the loop iteration */
@@ -46,7 +50,10 @@ struct conn {
 struct server {
 	struct server_ops ops;
 	int lfd, epfd;
-	gid_t gid;
+	gid_t gid;         /* [ctl] group */
+	bool has_readers;
+	gid_t readers_gid; /* [ctl] readers */
+	uid_t engine_uid;  /* [ctl] engine_user */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct conn *conns[SHOAL_CONN_MAX];
 	uint64_t next_serial;
@@ -60,6 +67,11 @@ uint64_t conn_serial(const struct conn *c)
 const struct ucred *conn_peer(const struct conn *c)
 {
 	return &c->peer;
+}
+
+unsigned conn_role(const struct conn *c)
+{
+	return c->role;
 }
 
 size_t conn_unsent(const struct conn *c)
@@ -193,15 +205,15 @@ static void refuse(int fd, const char *reason, const char *message)
 	close(fd);
 }
 
-/* Root, the group as primary gid of the process or of the user, or the
- * user listed as a member of the group. */
-static bool peer_allowed(gid_t group, const struct ucred *cr)
+/* Is the peer in @group: the group as primary gid of the process or of
+ * the user, or the user listed as a member of the group? */
+static bool peer_in(gid_t group, const struct ucred *cr)
 {
 	struct passwd pw, *pwp = NULL;
 	struct group gr, *grp = NULL;
 	char pbuf[4096], gbuf[16384]; /* pw_name lives in pbuf */
 
-	if (cr->uid == 0 || cr->gid == group)
+	if (cr->gid == group)
 		return true;
 	if (getpwuid_r(cr->uid, &pw, pbuf, sizeof(pbuf), &pwp) || !pwp)
 		return false;
@@ -215,6 +227,24 @@ static bool peer_allowed(gid_t group, const struct ucred *cr)
 	return false;
 }
 
+/* What the peer may call: root everything; [ctl] engine_user read and be
+ * the engine; the [ctl] group read and operate leases; the [ctl] readers
+ * read. A peer in several gets the union; 0: none, refused. */
+static unsigned peer_role(const struct server *srv, const struct ucred *cr)
+{
+	unsigned role = 0;
+
+	if (cr->uid == 0)
+		return CTLD_MAY_READ | CTLD_MAY_OPERATE | CTLD_MAY_ENGINE;
+	if (cr->uid == srv->engine_uid)
+		role |= CTLD_MAY_READ | CTLD_MAY_ENGINE;
+	if (peer_in(srv->gid, cr))
+		role |= CTLD_MAY_READ | CTLD_MAY_OPERATE;
+	if (srv->has_readers && peer_in(srv->readers_gid, cr))
+		role |= CTLD_MAY_READ;
+	return role;
+}
+
 static void do_accept(struct ctld *d)
 {
 	struct server *srv = d->srv;
@@ -222,15 +252,17 @@ static void do_accept(struct ctld *d)
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 	struct conn *c;
+	unsigned role = 0;
 	int fd, slot = -1;
 
 	fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ||
-	    !peer_allowed(srv->gid, &cr)) {
+	if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+		role = peer_role(srv, &cr);
+	if (!role) {
 		refuse(fd, SHOAL_R_PERMISSION, "peer is neither root nor in "
-		       "the [ctl] group");
+		       "the [ctl] group or readers, nor the engine_user");
 		return;
 	}
 	for (int i = 0; i < SHOAL_CONN_MAX && slot < 0; i++)
@@ -249,6 +281,7 @@ static void do_accept(struct ctld *d)
 	c->d = d;
 	c->fd = fd;
 	c->peer = cr;
+	c->role = role;
 	c->serial = ++srv->next_serial;
 	c->in_cap = 4096;
 	c->in_max = SHOAL_MSG_MAX;
@@ -398,10 +431,57 @@ int server_dispatch(struct ctld *d)
 	return 0;
 }
 
+/* Resolve [ctl] readers (a group, optional) and engine_user (a user):
+ * -ENOENT naming the key when absent from the system. */
+static int identities(struct server *srv, const struct sh_config *cfg,
+		      char *err, size_t errlen)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[16384];
+	int rc;
+
+	if (cfg->ctl_readers[0]) {
+		rc = getgrnam_r(cfg->ctl_readers, &gr, buf, sizeof(buf), &grp);
+		if (rc || !grp) {
+			snprintf(err, errlen, "[ctl] readers = %s: no such "
+				 "group", cfg->ctl_readers);
+			return -ENOENT;
+		}
+		srv->has_readers = true;
+		srv->readers_gid = gr.gr_gid;
+	}
+	rc = getpwnam_r(cfg->ctl_engine_user, &pw, buf, sizeof(buf), &pwp);
+	if (rc || !pwp) {
+		snprintf(err, errlen, "[ctl] engine_user = %s: no such user",
+			 cfg->ctl_engine_user);
+		return -ENOENT;
+	}
+	srv->engine_uid = pw.pw_uid;
+	return 0;
+}
+
+/* The readers and a non-root engine_user reach the socket through ACL
+ * entries (root and the group through its owner and group). */
+static int grant(struct server *srv, const char *path, char *err,
+		 size_t errlen)
+{
+	int rc = 0;
+
+	if (srv->has_readers)
+		rc = sockdir_grant(path, true, srv->readers_gid, "readers",
+				   err, errlen);
+	if (!rc && srv->engine_uid != 0)
+		rc = sockdir_grant(path, false, srv->engine_uid,
+				   "engine_user", err, errlen);
+	return rc;
+}
+
 /*
  * Listen on [ctl] socket: the directory was checked by sockdir_prepare;
  * a stale socket file is removed unless a daemon answers on it. The
- * socket is created under umask 0177, then made 0660 root:GROUP.
+ * socket is created under umask 0177, then made 0660 root:GROUP, plus
+ * ACL entries for [ctl] readers and a non-root engine_user.
  */
 int server_open(struct ctld *d, const struct server_ops *ops, char *err,
 		size_t errlen)
@@ -419,6 +499,8 @@ int server_open(struct ctld *d, const struct server_ops *ops, char *err,
 	srv->ops = *ops;
 	d->srv = srv;
 	rc = sockdir_prepare(path, d->cfg->ctl_group, &srv->gid, err, errlen);
+	if (!rc)
+		rc = identities(srv, d->cfg, err, errlen);
 	if (rc)
 		return rc;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -447,8 +529,14 @@ int server_open(struct ctld *d, const struct server_ops *ops, char *err,
 	old = umask(0177);
 	rc = bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc || chown(path, 0, srv->gid) || chmod(path, 0660) ||
-	    listen(srv->lfd, 128))
+	if (rc || chown(path, 0, srv->gid) || chmod(path, 0660))
+		goto fail;
+	rc = grant(srv, path, err, errlen);
+	if (rc) {
+		unlink(path);
+		return rc;
+	}
+	if (listen(srv->lfd, 128))
 		goto fail;
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (srv->epfd < 0 || epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev))

@@ -3,6 +3,7 @@
 #ifndef SHOAL_CTLD_SERVER_H
 #define SHOAL_CTLD_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -15,5 +16,15 @@
  */
 int sockdir_prepare(const char *path, const char *group, gid_t *gid,
 		    char *err, size_t errlen);
+
+/*
+ * Let a peer other than root and the group reach socket @path: add (or
+ * widen) a POSIX ACL entry for group @gid (@is_group) or user @uid: search
+ * on the socket's directory, read and write (connect) on the socket.
+ * 0, or -errno with a message in @err (naming @key, the [ctl] key that
+ * asked for it: -EOPNOTSUPP on a file system without ACLs).
+ */
+int sockdir_grant(const char *path, bool is_group, unsigned id,
+		  const char *key, char *err, size_t errlen);
 
 #endif /* SHOAL_CTLD_SERVER_H */

@@ -3,10 +3,13 @@
  * The socket's directory is its first line of defence: the socket itself
  * is 0660 root:GROUP, but a directory anyone can write to would let them
  * replace it. We create the directory when missing and refuse an existing
- * one that is unsafe rather than silently fixing its mode.
+ * one that is unsafe rather than silently fixing its mode. Peers beyond
+ * root and the group ([ctl] readers, engine_user) get ACL entries, never
+ * wider mode bits: "others" keep no access.
  */
 #include <errno.h>
 #include <grp.h>
+#include <sys/acl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,4 +75,68 @@ int sockdir_prepare(const char *path, const char *group, gid_t *gid,
 			 "not '%s': group members cannot reach the socket",
 			 dir, (unsigned)st.st_gid, group);
 	return 0;
+}
+
+/* Add to @path's access ACL an entry for @tag/@id with @perm (ACL_EXECUTE,
+ * or ACL_READ|ACL_WRITE), or widen the entry it has; the mask follows. */
+static int acl_grant(const char *path, acl_tag_t tag, id_t id,
+		     unsigned perm)
+{
+	acl_t acl = acl_get_file(path, ACL_TYPE_ACCESS);
+	acl_entry_t e = NULL;
+	acl_permset_t ps;
+	bool found = false;
+	int rc = -1;
+
+	if (!acl)
+		return -errno;
+	for (int w = ACL_FIRST_ENTRY; !found && acl_get_entry(acl, w, &e) == 1;
+	     w = ACL_NEXT_ENTRY) {
+		acl_tag_t t;
+		id_t *q;
+
+		if (acl_get_tag_type(e, &t) || t != tag)
+			continue;
+		q = acl_get_qualifier(e);
+		found = q && *q == id;
+		acl_free(q);
+	}
+	if (!found && (acl_create_entry(&acl, &e) || acl_set_tag_type(e, tag) ||
+		       acl_set_qualifier(e, &id)))
+		goto out;
+	if (acl_get_permset(e, &ps) ||
+	    ((perm & ACL_READ) && acl_add_perm(ps, ACL_READ)) ||
+	    ((perm & ACL_WRITE) && acl_add_perm(ps, ACL_WRITE)) ||
+	    ((perm & ACL_EXECUTE) && acl_add_perm(ps, ACL_EXECUTE)) ||
+	    acl_set_permset(e, ps) || acl_calc_mask(&acl) ||
+	    acl_set_file(path, ACL_TYPE_ACCESS, acl))
+		goto out;
+	rc = 0;
+out:
+	if (rc)
+		rc = errno ? -errno : -EIO;
+	acl_free(acl);
+	return rc;
+}
+
+int sockdir_grant(const char *path, bool is_group, unsigned id,
+		  const char *key, char *err, size_t errlen)
+{
+	char tmp[SH_CFG_STR_LEN];
+	acl_tag_t tag = is_group ? ACL_GROUP : ACL_USER;
+	const char *dir;
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	dir = dirname(tmp);
+	rc = acl_grant(dir, tag, id, ACL_EXECUTE);
+	if (rc) {
+		path = dir;
+	} else {
+		rc = acl_grant(path, tag, id, ACL_READ | ACL_WRITE);
+	}
+	if (rc)
+		snprintf(err, errlen, "[ctl] %s: cannot let it reach %s (ACL): "
+			 "%s", key, path, strerror(-rc));
+	return rc;
 }

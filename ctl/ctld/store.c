@@ -5,14 +5,18 @@
  * loss). Only dynamic leases are stored; static ones come from the
  * configuration at every start.
  *
- * Schema (version 2, docs/CONTROL.md):
+ * Schema (version 3, docs/CONTROL.md):
  *   meta(key TEXT PRIMARY KEY, value INTEGER)  schema_version, generation
  *   leases(id, holder, kind, ip, lo, hi, clients, state, ttl, expires,
  *          created, drain_since, drain_gen, add_gen, mapping, filtering)
  *   holds(ip, lo, hi, holder, until)            hold-downs (ctld.h)
- * Version 1 (no add_gen/mapping/filtering, no holds) is migrated in place
- * in the opening transaction: its leases get add_gen 0 and NULL mapping
- * and filtering, which read as the defaults. A database whose
+ *   history(seq, time, generation, event, lease, holder, kind, ip, lo,
+ *           hi, ttl, expires, uid, pid)         the audit records,
+ *                                               append-only (triggers)
+ * Older versions are migrated in place, one step at a time, in the
+ * opening transaction: version 1 (no add_gen/mapping/filtering, no holds)
+ * gets add_gen 0 and NULL mapping and filtering, which read as the
+ * defaults; version 2 gets an empty history. A database whose
  * schema_version is newer than ours is refused.
  */
 #include <errno.h>
@@ -24,13 +28,13 @@
 
 #include "ctld.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 5000
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_LIST, ST_GET, ST_INSERT,
 	ST_UPDATE, ST_DELETE, ST_GEN_GET, ST_GEN_SET, ST_HOLDS, ST_HOLD_PRUNE,
-	ST_HOLD_ADD, ST_COUNT
+	ST_HOLD_ADD, ST_AUDIT_ADD, ST_HISTORY, ST_COUNT
 };
 
 static const char *const sql_text[ST_COUNT] = {
@@ -59,6 +63,19 @@ static const char *const sql_text[ST_COUNT] = {
 			  " AND holder = ?3 AND lo >= ?4 AND hi <= ?5)",
 	[ST_HOLD_ADD] = "INSERT INTO holds (ip, lo, hi, holder, until)"
 			" VALUES (?2, ?4, ?5, ?3, ?6)",
+	[ST_AUDIT_ADD] = "INSERT INTO history (time, generation, event, lease,"
+			 " holder, kind, ip, lo, hi, ttl, expires, uid, pid)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+			 " ?11, ?12, ?13)",
+	/* A NULL parameter is no condition (struct history_query). */
+	[ST_HISTORY] = "SELECT seq, time, generation, event, lease, holder,"
+		       " kind, ip, lo, hi, ttl, expires, uid, pid FROM history"
+		       " WHERE (?1 IS NULL OR ip = ?1)"
+		       " AND (?2 IS NULL OR (lo <= ?2 AND ?2 <= hi))"
+		       " AND (?3 IS NULL OR lease = ?3)"
+		       " AND (?4 IS NULL OR time >= ?4)"
+		       " AND (?5 IS NULL OR seq < ?5)"
+		       " ORDER BY seq DESC LIMIT ?6",
 };
 
 static const char meta_sql[] =
@@ -89,6 +106,29 @@ static const char schema_sql[] =
 	" add_gen INTEGER NOT NULL DEFAULT 0, mapping TEXT, filtering TEXT);"
 	"INSERT INTO meta VALUES ('schema_version', 2);"
 	"INSERT INTO meta VALUES ('generation', 0);";
+
+/* Version 2 to 3: the lease history. Append-only: the triggers make an
+ * UPDATE or DELETE of a row fail (and its transaction with it), whoever
+ * runs it. seq is AUTOINCREMENT so that it never repeats. */
+static const char migrate_2_sql[] =
+	"CREATE TABLE history ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time INTEGER NOT NULL,"
+	" generation INTEGER NOT NULL,"
+	" event TEXT NOT NULL CHECK (event IN ('grant', 'renew', 'release',"
+	" 'expire', 'drained')),"
+	" lease INTEGER NOT NULL,"
+	" holder TEXT NOT NULL,"
+	" kind TEXT NOT NULL CHECK (kind IN ('nat', 'socket')),"
+	" ip TEXT NOT NULL,"
+	" lo INTEGER NOT NULL, hi INTEGER NOT NULL,"
+	" ttl INTEGER, expires INTEGER,"
+	" uid INTEGER, pid INTEGER);"
+	"CREATE TRIGGER history_no_update BEFORE UPDATE ON history"
+	" BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+	"CREATE TRIGGER history_no_delete BEFORE DELETE ON history"
+	" BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+	"UPDATE meta SET value = 3 WHERE key = 'schema_version';";
 
 /* Version 1 to 2: lease behaviours, the generation that added a lease,
  * hold-downs. */
@@ -134,7 +174,10 @@ static int exec_simple(struct store *s, int which)
 
 /*
  * In one transaction: 1. read schema_version (none: a new database), 2.
- * create the schema, or migrate version 1, or refuse anything but ours.
+ * refuse a newer one, 3. create the version 2 schema for a new database,
+ * 4. migrate each older version to the next up to ours. A new database
+ * takes the same steps from version 2 as an old one, so both end with
+ * the same schema.
  */
 static int schema_check(struct store *s, char *err, size_t errlen)
 {
@@ -160,21 +203,26 @@ static int schema_check(struct store *s, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	st = NULL;
 	rc = SQLITE_OK;
-	if (version == 0) {
-		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(s->db, holds_sql, NULL, NULL, NULL);
-	} else if (version == 1) {
-		rc = sqlite3_exec(s->db, migrate_1_sql, NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(s->db, holds_sql, NULL, NULL, NULL);
-	} else if (version != SCHEMA_VERSION) {
+	if (version < 0 || version > SCHEMA_VERSION) {
 		snprintf(err, errlen, "schema_version %lld is not %d (written "
 			 "by a newer or unknown shoal-ctld); refusing to use it",
 			 (long long)version, SCHEMA_VERSION);
 		ret = -EPROTO;
 		goto out;
 	}
+	if (version == 0) {
+		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, holds_sql, NULL, NULL, NULL);
+		version = 2;
+	} else if (version == 1) {
+		rc = sqlite3_exec(s->db, migrate_1_sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, holds_sql, NULL, NULL, NULL);
+		version = 2;
+	}
+	if (rc == SQLITE_OK && version == 2)
+		rc = sqlite3_exec(s->db, migrate_2_sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
@@ -530,4 +578,91 @@ int store_hold_add(struct store *s, const struct ctl_hold *h, int64_t now)
 		return rc;
 	bind_hold(s->st[ST_HOLD_ADD], h, now);
 	return step_done(s->st[ST_HOLD_ADD]);
+}
+
+int store_audit_add(struct store *s, const struct ctl_audit *a)
+{
+	sqlite3_stmt *st = s->st[ST_AUDIT_ADD];
+	const struct ctl_lease *l = &a->lease;
+	char ip[16];
+
+	sqlite3_bind_int64(st, 1, a->time);
+	sqlite3_bind_int64(st, 2, (int64_t)a->generation);
+	sqlite3_bind_text(st, 3, ctl_event_name(a->event), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, l->id);
+	sqlite3_bind_text(st, 5, l->holder, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, l->kind == SH_LEASE_NAT ? "nat" : "socket",
+			  -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, sh_fmt_ipv4(l->ip, ip), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 8, l->lo);
+	sqlite3_bind_int(st, 9, l->hi);
+	bind_opt(st, 10, l->ttl);
+	bind_opt(st, 11, l->expires);
+	if (a->who.peer) {
+		sqlite3_bind_int64(st, 12, a->who.uid);
+		sqlite3_bind_int64(st, 13, a->who.pid);
+	}
+	return step_done(st);
+}
+
+static int audit_read(sqlite3_stmt *st, struct ctl_audit *a)
+{
+	const char *event = (const char *)sqlite3_column_text(st, 3);
+	const char *holder = (const char *)sqlite3_column_text(st, 5);
+	const char *kind = (const char *)sqlite3_column_text(st, 6);
+	const char *ip = (const char *)sqlite3_column_text(st, 7);
+	struct ctl_lease *l = &a->lease;
+
+	memset(a, 0, sizeof(*a));
+	if (!event || !holder || !kind || !ip)
+		return -EIO;
+	a->seq = sqlite3_column_int64(st, 0);
+	a->time = sqlite3_column_int64(st, 1);
+	a->generation = (uint64_t)sqlite3_column_int64(st, 2);
+	a->event = CTL_EV_COUNT;
+	for (int e = 0; e < CTL_EV_COUNT; e++)
+		if (!strcmp(event, ctl_event_name(e)))
+			a->event = e;
+	if (a->event == CTL_EV_COUNT || sh_parse_ipv4(ip, &l->ip))
+		return -EIO;
+	l->id = (uint32_t)sqlite3_column_int64(st, 4);
+	snprintf(l->holder, sizeof(l->holder), "%s", holder);
+	l->kind = strcmp(kind, "nat") ? SH_LEASE_SOCKET : SH_LEASE_NAT;
+	l->lo = (uint16_t)sqlite3_column_int(st, 8);
+	l->hi = (uint16_t)sqlite3_column_int(st, 9);
+	l->ttl = col_opt(st, 10);
+	l->expires = col_opt(st, 11);
+	a->who.peer = sqlite3_column_type(st, 12) != SQLITE_NULL;
+	a->who.uid = (uint32_t)sqlite3_column_int64(st, 12);
+	a->who.pid = (int32_t)sqlite3_column_int64(st, 13);
+	return 0;
+}
+
+int store_history(struct store *s, const struct history_query *q,
+		  struct ctl_audit *out, unsigned max, unsigned *n)
+{
+	sqlite3_stmt *st = s->st[ST_HISTORY];
+	char ip[16];
+	int rc = SQLITE_DONE, ret = 0;
+
+	*n = 0;
+	if (q->has_ip)
+		sqlite3_bind_text(st, 1, sh_fmt_ipv4(q->ip, ip), -1,
+				  SQLITE_TRANSIENT);
+	bind_opt(st, 2, q->port);
+	bind_opt(st, 3, q->lease);
+	bind_opt(st, 4, q->since);
+	bind_opt(st, 5, q->before);
+	sqlite3_bind_int64(st, 6, max);
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = audit_read(st, &out[*n]);
+		if (ret)
+			break;
+		(*n)++;
+	}
+	if (!ret && *n < max && rc != SQLITE_DONE)
+		ret = sq_err(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
 }

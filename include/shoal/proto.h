@@ -52,6 +52,20 @@
  *   lease.renew   {"id": N, "ttl": seconds (default: the lease's last ttl)}
  *                 -> {"lease": LEASE}
  *   lease.release {"id": N} -> {"lease": LEASE}       (now "draining")
+ *   lease.history {"ip": str, "port": N, "lease": N,  (each optional: events
+ *                                                     of leases on that ip,
+ *                                                     whose range holds that
+ *                                                     port, with that id)
+ *                  "since": unix time                (events at or after it),
+ *                  "before": N                       (events with seq < N:
+ *                                                     the next page back),
+ *                  "limit": N (default and max SHOAL_HISTORY_MAX)}
+ *                 -> {"events": [EVENT, ...], "truncated": bool}
+ *                 the latest matching events, oldest first; truncated:
+ *                 older ones match too (ask again with "before" = the
+ *                 first event's seq). Every committed lease change is one
+ *                 EVENT, written in the change's own transaction, and none
+ *                 is ever deleted (docs/CONTROL.md "Audit").
  *   flows         {"lease": N, "client": ip, "limit": N (default 100, max 10000)}
  *                 -> {"flows": [FLOW, ...], "truncated": bool}
  *                 (asked of the engine; error "no_engine" without one)
@@ -84,6 +98,13 @@
  *            spellings; null for socket leases)}
  *   HOLD  = {"lo", "hi", "holder": the holder of the lease that left,
  *            "until": unix time the hold ends}
+ *   EVENT = {"seq": N (increasing), "time": unix time,
+ *            "generation": G (the change's), "event": "grant"|"renew"|
+ *            "release"|"expire"|"drained", "lease": id, "holder", "kind",
+ *            "ip", "lo", "hi", "ttl": seconds|null, "expires": unix
+ *            time|null (after the change), "uid": N|null, "pid": N|null
+ *            (the peer that asked, SO_PEERCRED; null for expire and
+ *            drained, which the daemon's lifecycle makes)}
  *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
  *            "outside": "ip:port", "remote": "ip:port", "lease": N,
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
@@ -146,6 +167,18 @@
  *                 re-reads its file (reload.h) and answers {"reloaded":
  *                 true}, or error "invalid_config" with "FILE:LINE: why"
  *
+ * Roles: what a peer may call follows from its SO_PEERCRED at accept
+ * (docs/CONTROL.md "Roles"):
+ *   read     status, slice.list, lease.list, lease.show, lease.history,
+ *            flows, stats: root, the [ctl] group, the [ctl] readers group
+ *            and [ctl] engine_user
+ *   operate  lease.add, lease.renew, lease.release: root and the [ctl]
+ *            group
+ *   engine   engine.subscribe (then engine.report, the answers to
+ *            engine.flows): root and [ctl] engine_user only
+ * A method above the peer's role is refused permission_denied; a peer
+ * with no role is refused it at accept, then closed.
+ *
  * Errors are JSON-RPC error objects {"code", "message", "data"} where data
  * is one of the stable reason strings below (what scripts match on);
  * message is for humans.
@@ -183,6 +216,10 @@
 #define SHOAL_HOLDER_MAX 63       /* bytes of a holder name */
 #define SHOAL_REASON_MAX 63       /* bytes of an engine.report refused_reason */
 #define SHOAL_MAX_WORKERS 64      /* [engine] workers, and a report's per_worker */
+/* Events in one lease.history reply. At most ~450 bytes each (a 63-byte
+ * holder of escaped characters is 126, every number at its widest), so
+ * a full reply stays under SHOAL_MSG_MAX (ctl/ctld/json.c checks it). */
+#define SHOAL_HISTORY_MAX 100
 
 /* JSON-RPC 2.0 error codes */
 #define SHOAL_ERR_PARSE -32700
@@ -209,7 +246,9 @@
 #define SHOAL_R_DRAINING "draining"               /* renew of a released lease */
 #define SHOAL_R_NO_ENGINE "no_engine"             /* needs a connected engine */
 #define SHOAL_R_BUSY "busy"                       /* connection limit reached */
-#define SHOAL_R_PERMISSION "permission_denied"    /* peer not root nor in group */
+#define SHOAL_R_PERMISSION "permission_denied"    /* peer has no role, or its
+							   role may not call
+							   the method */
 #define SHOAL_R_HELD_DOWN "held_down"            /* ports in another holder's
 							   hold-down */
 #define SHOAL_R_INVALID_CONFIG "invalid_config"   /* reload: the file is

@@ -33,7 +33,8 @@ CTL = Path(os.environ.get("SHOALCTL", REPO / "build/ctl/cli/shoalctl"))
 CTLD = Path(os.environ.get("SHOALCTLD", REPO / "build/ctl/ctld/shoal-ctld"))
 
 COMMANDS = ["status", "slice list", "lease add", "lease list", "lease show",
-            "lease renew", "lease release", "flows", "stats", "reload", "help"]
+            "lease renew", "lease release", "lease history", "flows", "stats",
+            "reload", "help"]
 LEASE_COLUMNS = ("ID HOLDER KIND STATE IP PORTS CLIENTS EXPIRES FLOWS MAP "
                  "FILTER").split()
 
@@ -244,7 +245,8 @@ def test_completion_comes_from_the_table(env):
                   f"completion lacks '{w}'")
     for opt in ["--holder", "--clients", "--socket", "--ip", "--ports",
                 "--size", "--ttl", "--lease", "--client", "--limit",
-                "--mapping", "--filtering"]:
+                "--mapping", "--filtering", "--port", "--since",
+                "--before"]:
         check(opt in text, f"completion lacks {opt}")
 
     def complete(*words):
@@ -261,7 +263,7 @@ def test_completion_comes_from_the_table(env):
     check(complete() == ["-s", "-j", "status", "slice", "lease", "flows",
                          "stats", "reload", "help"], f"top level: {complete()}")
     check(complete("-s", "x", "lease") == ["add", "list", "show", "renew",
-                                           "release"],
+                                           "release", "history"],
           f"lease: {complete('-s', 'x', 'lease')}")
     got = complete("lease", "add", "--holder", "web")
     check("--ports" in got and "--mapping" in got and "add" not in got,
@@ -296,6 +298,13 @@ def test_usage_errors_exit_2(env):
         ["lease", "add", "--holder", "a", "--clients", "10.0.0.0/8,",
          "--size", "1"],
         ["lease", "add", "--holder", "a", "--socket", "--ports", "2-1"],
+        ["lease", "history", "--since", "yesterday"],
+        ["lease", "history", "--since", "-5y"],
+        ["lease", "history", "--since", "2026-13-01"],
+        ["lease", "history", "--since", "2026-11-26T10"],
+        ["lease", "history", "--limit", "101"],
+        ["lease", "history", "--port", "0"],
+        ["lease", "history", "--ip", "198.51.100"],
         ["lease", "add", "--holder", "a", "--socket", "--ports", "0-10"],
         ["lease", "add", "--holder", "a", "--socket", "--ports", "10-70000"],
         ["lease", "add", "--holder", "a", "--socket", "--ports", "010-20"],
@@ -557,6 +566,58 @@ def test_refusals_exit_1_with_reason(env):
     env.refused("static_lease", "lease", "renew", "2")
 
 
+def test_lease_history_text_and_json(env):
+    """Every change of a lease is in its history, oldest first, with the
+    uid and pid of the shoalctl that made it; filters and --since forms."""
+    t0 = int(time.time())
+    # ids are reused: this lease's events are those after the latest now
+    base = ([0] + [e["seq"] for e in
+                   env.js("lease", "history", "--limit", "1")["events"]])[-1]
+    doc = env.js("lease", "add", "--holder", "hist ory", "--socket",
+                 "--ip", "198.51.100.11", "--size", "5", "--ttl", "600")
+    lid, lo = doc["lease"]["id"], doc["lease"]["lo"]
+    env.ok("lease", "renew", lid, "--ttl", "900")
+    env.ok("lease", "release", lid)
+    h = env.js("lease", "history", "--lease", lid)
+    ev = [e for e in h["events"] if e["seq"] > base]
+    check([e["event"] for e in ev] == ["grant", "renew", "release"]
+          and h["truncated"] is False, f"history: {h}")
+    check(all(e["uid"] == 0 and e["pid"] > 0 and e["lease"] == lid
+              and e["holder"] == "hist ory" and e["lo"] == lo
+              and t0 <= e["time"] <= time.time() for e in ev),
+          f"history rows: {ev}")
+    check(ev[1]["ttl"] == 900 and ev[0]["seq"] < ev[1]["seq"] < ev[2]["seq"],
+          f"renew row: {ev}")
+    # three shoalctl processes, three pids
+    check(len({e["pid"] for e in ev}) == 3, f"pids: {ev}")
+    for args in (["--ip", "198.51.100.11", "--port", lo],
+                 ["--since", "-1h"], ["--since", t0],
+                 ["--since", time.strftime("%Y-%m-%dT%H:%M:%S",
+                                           time.localtime(t0))],
+                 ["--since", time.strftime("%Y-%m-%d %H:%M:%SZ",
+                                           time.gmtime(t0))]):
+        got = env.js("lease", "history", *args)["events"]
+        check([e["seq"] for e in got if e["seq"] > base] ==
+              [e["seq"] for e in ev], f"history {args}: {got}")
+    check(env.js("lease", "history", "--port", lo, "--ip",
+                 "198.51.100.10")["events"] == [], "--ip filters")
+    check(env.js("lease", "history", "--lease", lid, "--since",
+                 t0 + 3600)["events"] == [], "--since filters")
+    last = env.js("lease", "history", "--lease", lid, "--limit", "1")
+    check([e["event"] for e in last["events"]] == ["release"]
+          and last["truncated"] is True, f"--limit 1: {last}")
+    older = env.js("lease", "history", "--lease", lid, "--before",
+                   last["events"][0]["seq"], "--limit", "2")
+    check([e["event"] for e in older["events"]] == ["grant", "renew"],
+          f"--before: {older}")
+    out = env.ok("lease", "history", "--lease", lid, "--limit", "1").stdout
+    rows = text_table(out)
+    check(rows[0][:6] == ["SEQ", "TIME", "EVENT", "LEASE", "HOLDER", "KIND"]
+          and rows[1][2] == "release" and rows[1][4] == "hist ory"
+          and "--before %d" % last["events"][0]["seq"] in out,
+          f"text history:\n{out}")
+
+
 def test_flows_and_stats_without_engine(env):
     env.refused("no_engine", "flows")
     env.refused("no_engine", "flows", "--lease", "1", "--client",
@@ -797,6 +858,7 @@ CASES_DAEMON = [test_status_text_and_json,
                 test_lease_add_by_size_with_ttl_and_renew,
                 test_socket_lease_has_no_clients,
                 test_refusals_exit_1_with_reason,
+                test_lease_history_text_and_json,
                 test_flows_and_stats_without_engine,
                 test_flows_and_stats_with_engine,
                 test_stats_per_worker_text_and_json,

@@ -157,8 +157,10 @@ def test_version_1_database_opens_with_defaults():
         db = sqlite3.connect(env.db)
         v = db.execute("SELECT value FROM meta WHERE key = "
                        "'schema_version'").fetchone()[0]
+        hist = db.execute("SELECT event, lease FROM history").fetchall()
         db.close()
-        assert v == 2, v
+        assert v == 3, v
+        assert hist == [("grant", l["id"])], hist
         c.close()
 
 

@@ -1,11 +1,16 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Who may talk to shoal-ctld: root and the [ctl] group only (SO_PEERCRED),
-and the daemon refuses to start on an unsafe socket directory or with a
-group that does not exist. Creates a throwaway system group and two
-system users with unique names and deletes them afterwards."""
+"""Who may talk to shoal-ctld, and what each may call (SO_PEERCRED, proto.h
+"Roles"): root everything; the [ctl] group reads and operates leases but
+cannot be the engine; the [ctl] readers group reads only; [ctl]
+engine_user reads and may be the engine; anyone else is refused. Changes
+are audited with the asking peer's uid and pid. The daemon refuses to
+start on an unsafe socket directory or with a group or user that does not
+exist. Creates throwaway system groups and users with unique names and
+deletes them afterwards."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -16,6 +21,9 @@ TAG = "%x" % (os.getpid() & 0xffffff)
 GROUP = "shoalg" + TAG
 OUTSIDER = "shoalo" + TAG
 MEMBER = "shoalm" + TAG
+RGROUP = "shoalr" + TAG   # [ctl] readers
+READER = "shoalv" + TAG   # a member of RGROUP only
+ENGINEU = "shoale" + TAG  # [ctl] engine_user, in no group
 
 CLIENT = r"""
 import json, socket, sys
@@ -34,6 +42,44 @@ while b"\n" not in buf:
     buf += d
 print(buf.split(b"\n")[0].decode())
 """
+
+
+# Calls on one connection: argv[2] is a JSON list of [method, params];
+# prints {"pid": ours, "replies": [...]} ("closed" when the daemon hung up).
+CALLS = r"""
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+out = []
+for i, (m, p) in enumerate(json.loads(sys.argv[2])):
+    f.write(json.dumps({"jsonrpc": "2.0", "id": i, "method": m,
+                        "params": p}).encode() + b"\n")
+    f.flush()
+    line = f.readline()
+    out.append(json.loads(line) if line else "closed")
+print(json.dumps({"pid": os.getpid(), "replies": out}))
+"""
+
+
+def calls_as(user, sock, calls):
+    """@calls on one connection as @user, with the user's own primary and
+    supplementary groups (as after a login): (its pid, its replies)."""
+    import json
+    import pwd
+    pw = pwd.getpwnam(user)
+    r = subprocess.run([sys.executable, "-c", CALLS, sock, json.dumps(calls)],
+                       user=user, group=pw.pw_gid,
+                       extra_groups=os.getgrouplist(user, pw.pw_gid),
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    return doc["pid"], doc["replies"]
+
+
+def reason(reply):
+    return "ok" if "result" in reply else reply["error"]["data"]
 
 
 def run_as(user, sock, group=None, extra_groups=()):
@@ -77,6 +123,84 @@ def test_peers(env):
     assert env.stop() == 0
 
 
+READS = [["status", {}], ["slice.list", {}], ["lease.list", {}],
+         ["lease.show", {"id": 1}], ["lease.history", {}], ["stats", {}]]
+
+
+def test_roles(env):
+    """Without opening the file system path: the readers and the engine
+    user reach the socket through its ACL entries, others do not."""
+    import pwd
+    env.start()
+    os.chmod(env.dir, 0o755)  # the test's temp dir, as /run is
+    st = os.stat(env.sockdir)
+    assert st.st_mode & 0o7777 == 0o750, oct(st.st_mode)
+    st = os.stat(env.sock)
+    assert st.st_mode & 0o777 == 0o660, oct(st.st_mode)
+    # others: the socket's file permissions stop them before the daemon
+    r = subprocess.run([sys.executable, "-c", CLIENT, env.sock],
+                       user=OUTSIDER, group=pwd.getpwnam(OUTSIDER).pw_gid,
+                       extra_groups=[],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "PermissionError" in r.stderr, r
+    root = env.client()
+    eng = env.client()
+    eng.call("engine.subscribe", {"version": 1})
+    static_ok = ["lease.add", {"holder": "r", "kind": "socket", "size": 1}]
+    # a reader reads, and nothing else
+    _, rep = calls_as(READER, env.sock, READS + [
+        static_ok, ["lease.renew", {"id": 1}], ["lease.release", {"id": 1}],
+        ["engine.subscribe", {"version": 1}]])
+    got = [reason(x) for x in rep]
+    assert got == ["ok"] * 5 + ["no_engine"] + ["permission_denied"] * 4, \
+        got
+    # a group member operates leases and reads, but is not the engine:
+    # it cannot displace the subscribed one
+    pid, rep = calls_as(MEMBER, env.sock, READS + [
+        static_ok, ["engine.subscribe", {"version": 1}],
+        ["lease.release", {"id": 1000}], ["lease.renew", {"id": 1000}]])
+    got = [reason(x) for x in rep]
+    assert got == ["ok"] * 5 + ["no_engine", "ok", "permission_denied",
+                                "ok", "draining"], got
+    lid = rep[6]["result"]["lease"]["id"]
+    assert lid == 1000, rep[6]
+    assert root.call("status")["engine"]["connected"] is True
+    assert not eng.is_closed(timeout=0.5), "the engine was displaced"
+    # the engine user reads and subscribes (displacing root's engine:
+    # the latest subscriber wins), but does not operate leases
+    _, rep = calls_as(ENGINEU, env.sock, READS[:5] + [
+        static_ok, ["engine.subscribe", {"version": 1}]])
+    got = [reason(x) for x in rep]
+    assert got == ["ok"] * 5 + ["permission_denied", "ok"], got
+    assert eng.is_closed(), "root's engine kept after a new subscriber"
+    # the member's changes are audited with its uid and pid
+    uid = pwd.getpwnam(MEMBER).pw_uid
+    ev = [e for e in root.call("lease.history", {"lease": lid})["events"]]
+    assert [(e["event"], e["uid"], e["pid"]) for e in ev] == \
+        [("grant", uid, pid), ("release", uid, pid)], ev
+    log = env.logtext()
+    for e in ("grant", "release"):
+        assert re.search(r"audit: event=%s lease=%d .* uid=%d pid=%d "
+                         % (e, lid, uid, pid), log), log
+    # root does everything
+    l = root.call("lease.add", {"holder": "root", "kind": "socket",
+                                "size": 1})["lease"]
+    root.call("lease.renew", {"id": l["id"]})
+    root.call("lease.release", {"id": l["id"]})
+    e2 = env.client()
+    e2.call("engine.subscribe", {"version": 1})
+    e2.close()
+    root.close()
+    assert env.stop() == 0
+
+
+def test_missing_readers_group_and_engine_user():
+    with lib.Env(group=GROUP, extra="readers = nosuch%s\n" % TAG) as env:
+        refused(env, "[ctl] readers = nosuch" + TAG + ": no such group")
+    with lib.Env(group=GROUP, extra="engine_user = nosuch%s\n" % TAG) as env:
+        refused(env, "[ctl] engine_user = nosuch" + TAG + ": no such user")
+
+
 def gid(name):
     import grp
     return grp.getgrnam(name).gr_gid
@@ -115,17 +239,25 @@ def test_missing_group():
 def main():
     made = []
     try:
-        sh("groupadd", "-r", GROUP)
-        made.append(("groupdel", GROUP))
-        for u, extra in ((OUTSIDER, []), (MEMBER, ["-G", GROUP])):
+        for g in (GROUP, RGROUP):
+            sh("groupadd", "-r", g)
+            made.append(("groupdel", g))
+        for u, extra in ((OUTSIDER, []), (MEMBER, ["-G", GROUP]),
+                         (READER, ["-G", RGROUP]), (ENGINEU, [])):
             sh("useradd", "-r", "-M", "-s", "/usr/sbin/nologin", *extra, u)
             made.insert(0, ("userdel", u))
         with lib.Env(group=GROUP) as env:
             def test_only_root_and_group_members_are_served():
                 test_peers(env)
-            lib.run_tests([test_only_root_and_group_members_are_served,
-                           test_unsafe_directory,
-                           test_missing_group])
+            extra = "readers = %s\nengine_user = %s\n" % (RGROUP, ENGINEU)
+            with lib.Env(group=GROUP, extra=extra) as env2:
+                def test_each_role_calls_only_its_methods():
+                    test_roles(env2)
+                lib.run_tests([test_only_root_and_group_members_are_served,
+                               test_each_role_calls_only_its_methods,
+                               test_unsafe_directory,
+                               test_missing_group,
+                               test_missing_readers_group_and_engine_user])
     finally:
         for cmd, name in made:
             subprocess.run([cmd, name], capture_output=True)

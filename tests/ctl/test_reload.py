@@ -96,6 +96,8 @@ def test_reload_takes_new_static_and_keeps_dynamic():
     assert r["reloaded"] is True and r["engine"] == "not_connected", r
     assert r["generation"] == before + 1, (r, before)
     assert statics(cli) == ["added", "proxy", "web"], statics(cli)
+    assert "audit: event=reload path=%s static_leases=3 slices=2 uid=0 " \
+        "pid=%d " % (E.conf, os.getpid()) in E.logtext(), E.logtext()[-500:]
     # the dynamic lease is untouched
     assert cli.call("lease.show", {"id": dyn["id"]})["lease"] == \
         dict(dyn, flows=None), cli.call("lease.show", {"id": dyn["id"]})
@@ -204,7 +206,8 @@ def test_sighup_reloads():
         time.sleep(0.02)
     assert statics(cli) == ["added", "proxy", "web"]
     assert E.proc.poll() is None, "SIGHUP must not stop the daemon"
-    assert "reloaded " + E.conf in E.logtext()
+    assert "audit: event=reload path=%s static_leases=3 slices=2 " \
+        "signal=SIGHUP" % E.conf in E.logtext(), E.logtext()[-500:]
     write()
     os.kill(E.proc.pid, signal.SIGHUP)
     cli.close()

@@ -68,6 +68,8 @@ static void check_config(const struct sh_config *c)
 	    !terminated(c->ctl_sock_path, sizeof(c->ctl_sock_path)) ||
 	    !terminated(c->ctl_database, sizeof(c->ctl_database)) ||
 	    !terminated(c->ctl_group, sizeof(c->ctl_group)) ||
+	    !terminated(c->ctl_readers, sizeof(c->ctl_readers)) ||
+	    !terminated(c->ctl_engine_user, sizeof(c->ctl_engine_user)) ||
 	    !terminated(c->inside.device, sizeof(c->inside.device)) ||
 	    !terminated(c->outside.device, sizeof(c->outside.device)) ||
 	    !terminated(c->inside.mirror, sizeof(c->inside.mirror)) ||

@@ -19,7 +19,13 @@
  *          timeouts, the lease lifecycle, pushes)
  *   bit 2  close that connection after the line (as server.c's reap:
  *          core_closed())
- * Digits '0'..'7' are the readable control bytes the seed corpus uses.
+ *   bits 3 and 6  the role of a connection this line opens (a closed or
+ *          not yet used one; the role stays until it closes, as
+ *          server.c fixes it at accept): 0 root, bit 3 a [ctl] group
+ *          member (read, operate), bit 6 a reader (read), both the
+ *          engine_user (read, engine)
+ * Digits '0'..'7' are root's readable control bytes, '8'/'9' a member's,
+ * '@'..'G' a reader's and 'H'..'O' the engine user's.
  *
  * Invariants (abort() on violation):
  *   - every message is valid JSON (jansson reads it back), valid UTF-8,
@@ -30,6 +36,11 @@
  *     and object "params";
  *   - a reply to a client fits one SHOAL_MSG_MAX line, newline included;
  *     a message to the engine SHOAL_ENGINE_MSG_MAX;
+ *   - roles (proto.h "Roles"): only a connection with the engine right
+ *     becomes the engine (conn_set_engine), and a line from one without
+ *     the operate right leaves the lease generation as it was;
+ *   - every committed generation has its audit records: the history
+ *     holds a row of each generation 1..current, and no other;
  *   - every request line gets exactly one reply: none for a notification
  *     or the engine's answer to a relayed request, one otherwise, except
  *     "flows" relayed to the engine, whose one reply comes later (relayed
@@ -56,6 +67,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 struct conn {
 	uint64_t serial;
+	unsigned role;        /* CTLD_MAY_*, fixed when opened */
+	struct ucred peer;
 	bool dead;
 	bool engine;          /* conn_set_engine() was called */
 	unsigned replies;     /* replies received (messages without method) */
@@ -104,7 +117,19 @@ size_t conn_unsent(const struct conn *c)
 
 void conn_set_engine(struct conn *c)
 {
+	if (!(c->role & CTLD_MAY_ENGINE))
+		FAIL("a connection without the engine right became the engine");
 	c->engine = true;
+}
+
+const struct ucred *conn_peer(const struct conn *c)
+{
+	return &c->peer;
+}
+
+unsigned conn_role(const struct conn *c)
+{
+	return c->role;
 }
 
 void conn_close(struct conn *c)
@@ -316,9 +341,58 @@ out:
 	return want;
 }
 
-static void conn_open(struct conn *c)
+/* Open @c with the role control byte @ctl names (bits 3 and 6). */
+static void conn_open(struct conn *c, uint8_t ctl)
 {
-	*c = (struct conn){ .serial = ++next_serial };
+	static const unsigned roles[4] = {
+		CTLD_MAY_READ | CTLD_MAY_OPERATE | CTLD_MAY_ENGINE,
+		CTLD_MAY_READ | CTLD_MAY_OPERATE,
+		CTLD_MAY_READ,
+		CTLD_MAY_READ | CTLD_MAY_ENGINE,
+	};
+	unsigned r = ((ctl >> 3) & 1) | ((ctl >> 5) & 2);
+
+	*c = (struct conn){ .serial = ++next_serial, .role = roles[r],
+			    .peer = { .pid = 4242 + (int)r, .uid = r ? 1000 + r :
+				      0, .gid = 0 } };
+}
+
+/* Every generation 1..d->generation has a history row, and the rows
+ * name no other: the audit record commits with its change. */
+static void check_history(struct ctld *d)
+{
+	static struct ctl_audit rows[SHOAL_HISTORY_MAX];
+	struct history_query q = { .port = -1, .lease = -1, .since = -1,
+				   .before = -1, .limit = SHOAL_HISTORY_MAX };
+	uint64_t want = d->generation;
+	unsigned n;
+	bool more;
+
+	/* newest first, a page at a time, back to the first row */
+	do {
+		if (lease_history(d, &q, rows, &n, &more))
+			FAIL("lease_history failed");
+		for (unsigned i = 0; i < n; i++) {
+			if (rows[i].generation == want && want > 0)
+				want--;
+			else if (rows[i].generation != want + 1)
+				FAIL("history row of generation %llu, expected "
+				     "%llu or %llu",
+				     (unsigned long long)rows[i].generation,
+				     (unsigned long long)want + 1,
+				     (unsigned long long)want);
+			if (rows[i].who.peer !=
+			    (rows[i].event == CTL_EV_GRANT ||
+			     rows[i].event == CTL_EV_RENEW ||
+			     rows[i].event == CTL_EV_RELEASE))
+				FAIL("history row with the wrong actor");
+		}
+		if (n)
+			q.before = rows[n - 1].seq;
+	} while (more);
+	if (want)
+		FAIL("generation %llu has no history row",
+		     (unsigned long long)want);
 }
 
 /* As server.c's reap(): the connection goes, a subscribed engine with it. */
@@ -359,8 +433,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.cfg = &cfg;
 	now_ms = 1000000;
 	next_serial = 0;
-	conn_open(&conns[0]);
-	conn_open(&conns[1]);
+	conns[0] = conns[1] = (struct conn){ .dead = true };
 	if (store_open(&d.store, ":memory:", err, sizeof(err)))
 		FAIL("harness: store_open(:memory:): %s", err);
 	if (leases_init(&d))
@@ -373,13 +446,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t ctl = len ? (uint8_t)line[0] : 0;
 		struct conn *c = &conns[ctl & 1], *o = &conns[!(ctl & 1)];
 		unsigned before, obefore;
+		uint64_t gen;
 		int want;
 
 		off += len + (nl ? 1 : 0);
 		if (!len)
 			continue;
 		if (c->dead)
-			conn_open(c);
+			conn_open(c, ctl);
 		if (ctl & 2) {
 			unsigned b0 = conns[0].replies, b1 = conns[1].replies;
 
@@ -392,8 +466,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		before = c->replies;
 		obefore = o->replies;
 		answering = want ? c : NULL;
+		gen = d.generation;
 		core_line(&d, c, line + 1, len - 1);
 		answering = NULL;
+		if (!(c->role & CTLD_MAY_OPERATE) && d.generation != gen)
+			FAIL("a line from a peer without the operate right "
+			     "changed the leases");
 		if (!c->dead)
 			settle(c, before, want);
 		if (!o->dead)
@@ -421,6 +499,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!conns[i].dead && conns[i].pending)
 			FAIL("%u relayed requests never answered",
 			     conns[i].pending);
+	check_history(&d);
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++)
 		json_decref(d.eng.relays[i].cli_id);
 	store_close(d.store);

@@ -237,6 +237,26 @@ def proto_seeds():
         b'1{"jsonrpc":"2.0","id":1,"result":{"flows":[],"truncated":false}}\n' + \
         req("0", "flows", '{"client":"10.0.0.5"}', 8) + req("2", "stats", None, 9) + \
         req("0", "status", None, 10)
+    # roles: a reader ('@'), a member ('9'), the engine user ('I'); 'D'
+    # closes the reader so that '8' opens connection 0 as a member
+    s["roles"] = req("@", "status") + \
+        req("@", "lease.add", '{"holder":"r","kind":"socket","size":4}', 2) + \
+        req("9", "lease.add", '{"holder":"m","kind":"socket","size":4}', 3) + \
+        req("9", "engine.subscribe", '{"version":1}', 4) + \
+        req("D", "engine.subscribe", '{"version":1}', 5) + \
+        req("8", "lease.release", '{"id":1000}', 6) + \
+        req("9", "lease.history", '{"lease":1000}', 7)
+    s["roles_engine"] = req("I", "engine.subscribe", '{"version":1}') + \
+        req("I", "lease.add", '{"holder":"e","kind":"socket","size":1}', 2) + \
+        b'I{"jsonrpc":"2.0","method":"engine.report","params":{"generation":0,"workers":1,"leases":[]}}\n' + \
+        req("0", "lease.list", None, 3)
+    s["history"] = \
+        req("0", "lease.add", '{"holder":"h","kind":"socket","size":8,"ttl":1}') + \
+        req("0", "lease.renew", '{"id":1000,"ttl":1}', 2) + \
+        req("2", "lease.history", '{"ip":"198.51.100.10","port":11100}', 3) + \
+        req("2", "lease.history", '{"since":0,"limit":1}', 4) + \
+        req("2", "lease.history", '{"before":2,"lease":1000}', 5) + \
+        req("0", "lease.history", '{"limit":101}', 6)
     s["errors"] = b"0not json\n0[1,2]\n0{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"status\"}\n" + \
         req("0", "nope") + req("0", "lease.show", '{"id":0}') + \
         b'0{"jsonrpc":"2.0","method":"status"}\n' + req("4", "flows")

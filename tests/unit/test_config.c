@@ -386,7 +386,9 @@ static void test_full_config_sets_every_value(void **state)
 		"[ctl]\n"
 		"socket = /run/x/ctl.sock\n"
 		"database = /srv/leases.db\n"
-		"group = nat-admins\n");
+		"group = nat-admins\n"
+		"readers = nat-viewers\n"
+		"engine_user = shoal-engine\n");
 
 	assert_string_equal(cfg.path, path);
 	assert_string_equal(cfg.eal,
@@ -470,6 +472,8 @@ static void test_full_config_sets_every_value(void **state)
 	assert_string_equal(cfg.ctl_sock_path, "/run/x/ctl.sock");
 	assert_string_equal(cfg.ctl_database, "/srv/leases.db");
 	assert_string_equal(cfg.ctl_group, "nat-admins");
+	assert_string_equal(cfg.ctl_readers, "nat-viewers");
+	assert_string_equal(cfg.ctl_engine_user, "shoal-engine");
 }
 
 static void check_defaults(void)
@@ -499,6 +503,8 @@ static void check_defaults(void)
 	assert_string_equal(cfg.ctl_sock_path, "/run/shoal/ctl.sock");
 	assert_string_equal(cfg.ctl_database, "/var/lib/shoal/leases.db");
 	assert_string_equal(cfg.ctl_group, "shoal");
+	assert_string_equal(cfg.ctl_readers, "");
+	assert_string_equal(cfg.ctl_engine_user, "root");
 }
 
 static void test_defaults_are_the_documented_values(void **state)
