@@ -7,8 +7,10 @@
  *
  * main() is the script: options and configuration (before EAL, so a bad
  * file stops start-up with file:line and no DPDK noise), EAL, lease set,
- * ports, kernel mirrors and netlink, workers; then the main lcore serves
- * netlink until SIGINT/SIGTERM; stop, print the final counters, clean up.
+ * ports, kernel mirrors and netlink, workers, READY=1 to the service
+ * manager; then the main lcore serves netlink, the daemon link and the
+ * watchdog until SIGINT/SIGTERM; STOPPING=1, stop, print the final
+ * counters, clean up.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +35,7 @@
 #include "handoff.h"
 #include "linux.h"
 #include "log.h"
+#include "notify.h"
 #include "port.h"
 #include "stats.h"
 #include "worker.h"
@@ -48,6 +51,7 @@ static struct sh_worker workers[SH_CFG_MAX_WORKERS];
 static struct rte_rcu_qsbr *qsbr;
 static struct nat_steer steer[SH_SIDES]; /* read by every worker */
 static struct sh_handoff *handoff;
+static struct sh_notify notify;
 
 /* Time exceeded replies per second, shared out between workers (Linux's
  * icmp_msgs_per_sec default). */
@@ -268,6 +272,7 @@ static void main_loop_once(struct sh_linux *lx, struct sh_ctl *ctl)
 	}
 	if (ctl)
 		sh_ctl_service(ctl);
+	sh_notify_tick(&notify);
 }
 
 static void print_ports(const struct sh_port ports[SH_SIDES])
@@ -387,6 +392,7 @@ int main(int argc, char **argv)
 		rte_exit(EXIT_FAILURE, "workers: %s (need %u worker lcores)\n",
 			 strerror(-ret), cfg.workers);
 	sh_stats_init(workers, cfg.workers);
+	sh_notify_init(&notify, workers, cfg.workers);
 
 	print_ports(ports);
 	printf("shoal-engine: flow table %u flows per worker, %.1f MiB, %.0f bytes "
@@ -404,8 +410,10 @@ int main(int argc, char **argv)
 		if (!ctl)
 			rte_exit(EXIT_FAILURE, "ctl client: %s\n", strerror(errno));
 	}
+	sh_notify_ready(&notify);
 	while (!force_quit)
 		main_loop_once(lx, ctl);
+	sh_notify_stopping(&notify);
 	rte_eal_mp_wait_lcore();
 
 	sh_stats_print(stdout, workers, cfg.workers);
