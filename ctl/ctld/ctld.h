@@ -10,6 +10,7 @@
  *   rpc.c     JSON-RPC dispatch with per-method parameter tables
  *   json.c    LEASE / slice objects of proto.h
  *   engine.c  the subscribed engine: updates, reports, flows relay
+ *   notify.c  READY/STATUS/WATCHDOG/STOPPING to systemd (sd_notify)
  *
  * Error convention: 0 or -errno. At the RPC boundary the codes below map
  * to proto.h reasons (rpc.c reason_of()), one code per reason:
@@ -227,5 +228,13 @@ bool engine_fresh(const struct ctld *d, uint64_t min_gen);
  * NULL if the engine never reported. */
 json_t *engine_stats(struct ctld *d);
 json_t *engine_status(struct ctld *d);
+
+/* notify.c: sd_notify(3) to the service manager; no-ops without
+ * NOTIFY_SOCKET. ready: once listening, before the loop; tick: from the
+ * loop's once-a-second tick (WATCHDOG=1, STATUS= every few seconds);
+ * stopping: when the loop has ended. */
+void ctld_notify_ready(struct ctld *d);
+void ctld_notify_tick(struct ctld *d);
+void ctld_notify_stopping(void);
 
 #endif /* SHOAL_CTLD_H */

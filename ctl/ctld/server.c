@@ -399,6 +399,7 @@ int server_run(struct ctld *d, volatile int *quit)
 				int rc = lease_tick(d);
 
 				last_lease = time(NULL);
+				ctld_notify_tick(d);
 				if (rc)
 					ctld_log(CTLD_WARN, "lease tick: %s",
 						 strerror(-rc));
