@@ -20,6 +20,7 @@ extern int sh_logtype_config; /* shoal.config: reloads */
 extern int sh_logtype_ctl;   /* shoal.ctl: the link to shoal-ctld */
 extern int sh_logtype_linux; /* shoal.linux: mirrors, netlink, the FIB */
 extern int sh_logtype_port;  /* shoal.port: data ports and mirrors */
+extern int sh_logtype_notify; /* shoal.notify: the service manager */
 
 /* One line at RTE_LOG_@level on shoal.@component; the format ends in \n. */
 #define SH_LOG(level, component, ...)                                   \

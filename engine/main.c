@@ -7,8 +7,10 @@
  *
  * main() is the script: options and configuration (before EAL, so a bad
  * file stops start-up with file:line and no DPDK noise), EAL, lease set,
- * ports, kernel mirrors and netlink, workers; then the main lcore serves
- * netlink until SIGINT/SIGTERM; stop, print the final counters, clean up.
+ * ports, kernel mirrors and netlink, workers, READY=1 to the service
+ * manager; then the main lcore serves netlink, the daemon link and the
+ * watchdog until SIGINT/SIGTERM; STOPPING=1, stop, print the final
+ * counters, clean up.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +35,7 @@
 #include "handoff.h"
 #include "linux.h"
 #include "log.h"
+#include "notify.h"
 #include "port.h"
 #include "reload.h"
 #include "stats.h"
@@ -51,6 +54,7 @@ static struct nat_steer steer[SH_SIDES]; /* read by every worker */
 static struct sh_handoff *handoff;
 static struct sh_reload reload;
 static volatile bool reload_requested; /* SIGHUP */
+static struct sh_notify notify;
 
 /* Time exceeded replies per second, shared out between workers (Linux's
  * icmp_msgs_per_sec default). */
@@ -270,6 +274,7 @@ static void main_loop_once(struct sh_linux *lx, struct sh_ctl *ctl)
 	}
 	if (ctl)
 		sh_ctl_service(ctl);
+	sh_notify_tick(&notify);
 }
 
 static void print_ports(const struct sh_port ports[SH_SIDES])
@@ -390,6 +395,7 @@ int main(int argc, char **argv)
 		rte_exit(EXIT_FAILURE, "workers: %s (need %u worker lcores)\n",
 			 strerror(-ret), cfg.workers);
 	sh_stats_init(workers, cfg.workers);
+	sh_notify_init(&notify, workers, cfg.workers);
 
 	print_ports(ports);
 	printf("shoal-engine: flow table %u flows per worker, %.1f MiB, %.0f bytes "
@@ -417,6 +423,7 @@ int main(int argc, char **argv)
 		if (!ctl)
 			rte_exit(EXIT_FAILURE, "ctl client: %s\n", strerror(errno));
 	}
+	sh_notify_ready(&notify);
 	while (!force_quit) {
 		main_loop_once(lx, ctl);
 		if (reload_requested) {
@@ -424,6 +431,7 @@ int main(int argc, char **argv)
 			sh_reload(&reload, err, sizeof(err));
 		}
 	}
+	sh_notify_stopping(&notify);
 	rte_eal_mp_wait_lcore();
 
 	sh_stats_print(stdout, workers, cfg.workers);

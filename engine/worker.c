@@ -853,6 +853,7 @@ int sh_worker_main(void *arg)
 		for (s = 0; s < wk->n_workers && wk->n_workers > 1; s++)
 			sh_handoff_flush(&wk->ho_out[s], wk->cnt);
 		rte_rcu_qsbr_quiescent(wk->qsbr, wk->qsbr_id);
+		wk->loops++;
 
 		if (now != last) {
 			debt += (now - last) * per_ms;

@@ -134,6 +134,9 @@ struct sh_worker {
 	struct sh_bucket punt[SH_SIDES];
 	struct sh_bucket icmp; /* time exceeded, fragmentation needed */
 	uint64_t started_tsc, stopped_tsc;
+	/* Poll-loop iterations: the main lcore's proof of progress for the
+	 * service watchdog (notify.h). Plain stores by this worker only. */
+	uint64_t loops;
 	/* What the worker itself counts (I/O, handoff, and the drop of every
 	 * packet it refuses); the NAT core counts translations and flows in
 	 * nat->cnt. Readers add both (sh_stats_sum()). */

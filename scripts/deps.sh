@@ -11,8 +11,13 @@ PKGS=(
 	libjansson-dev libsqlite3-dev
 	# shoal-ctld's socket ACLs for [ctl] readers and engine_user
 	libacl1-dev
+	# sd_notify for the service units; the man pages (docs/man/*.scd)
+	libsystemd-dev scdoc
 	# tests
 	libcmocka-dev python3 python3-scapy python3-yaml iproute2 procps jq
+	# the install tests (tests/install): systemd-analyze verify, man -l,
+	# unshare/setpriv/nsenter for the units' capability sets
+	systemd man-db util-linux
 	# the fuzz harnesses (tests/fuzz): clang and its libFuzzer and
 	# sanitizer runtimes (libclang_rt.fuzzer is in libclang-rt-14-dev)
 	clang libclang-rt-14-dev

@@ -14,6 +14,9 @@
 #   8. live lease updates with real traffic         tests/live
 #   9. the TRex profiles load (syntax, call shape)  scripts/trex/check.py
 #  10. fuzz harnesses, 30 s each (clang, libFuzzer) tests/fuzz
+#  11. meson install: files, man pages, units       tests/install
+#      (systemd-analyze verify), sd_notify and the
+#      watchdog, the units' capability sets
 # and print one summary line: "total: N passed, N failed, N skipped".
 # Usage (as root, from anywhere): scripts/test.sh
 set -uo pipefail
@@ -91,6 +94,7 @@ rc=$?
 echo "$out" | grep -v '^ok ' || true
 tally trex "$(echo "$out" | tail -n 1)" $rc
 suite fuzz tests/fuzz/run.sh
+SHOAL_BUILD=$BUILD_ABS suite install tests/install/run.sh
 
 echo "total: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

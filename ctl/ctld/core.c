@@ -52,6 +52,7 @@ void core_tick(struct ctld *d)
 		last_lease = time(NULL);
 		if (rc)
 			ctld_log(CTLD_WARN, "lease tick: %s", strerror(-rc));
+		ctld_notify_tick(d);
 	}
 	push(d);
 }

@@ -21,6 +21,8 @@
  *             buffers, limits, peer check and role (sockdir.c: the
  *             socket's directory and ACLs)
  *   store.c   SQLite persistence (schema, transactions)
+ *   notify.c  READY/STATUS/WATCHDOG/STOPPING to systemd (sd_notify),
+ *             called by main.c and core.c
  *   lib/config.c, lib/value.c  the config file and value parsers, shared
  *             with the engine and shoalctl
  *
@@ -383,5 +385,13 @@ bool engine_fresh(const struct ctld *d, uint64_t min_gen);
  * NULL if the engine never reported. */
 json_t *engine_stats(struct ctld *d);
 json_t *engine_status(struct ctld *d);
+
+/* notify.c: sd_notify(3) to the service manager; no-ops without
+ * NOTIFY_SOCKET. ready: once listening, before the loop; tick: from the
+ * loop's once-a-second tick (WATCHDOG=1, STATUS= every few seconds);
+ * stopping: when the loop has ended. */
+void ctld_notify_ready(struct ctld *d);
+void ctld_notify_tick(struct ctld *d);
+void ctld_notify_stopping(void);
 
 #endif /* SHOAL_CTLD_H */

@@ -137,7 +137,9 @@ int main(int argc, char **argv)
 		 "leases, jemalloc %s)", cfg.ctl_sock_path,
 		 (unsigned long long)d.generation, d.n_static, jever);
 
+	ctld_notify_ready(&d);
 	rc = core_run(&d);
+	ctld_notify_stopping();
 	if (rc)
 		ctld_log(CTLD_ERR, "event loop: %s", strerror(-rc));
 	server_close(&d);
