@@ -95,6 +95,7 @@ struct engine_lease_flows {
 	uint32_t id;
 	int64_t flows;
 	int64_t tcp_ports, udp_ports; /* proto.h USAGE */
+	int64_t exhausted;            /* proto.h USAGE */
 };
 
 struct relay {
@@ -123,6 +124,8 @@ struct engine_state {
 	struct engine_lease_flows lf[SHOAL_MAX_LEASES]; /* sorted by id */
 	unsigned n_lf;
 	bool lf_partial; /* the report left out leases with flows */
+	bool have_netlink; /* a report carried "netlink" */
+	int64_t nl_overruns, nl_resyncs;
 	struct engine_client {
 		char client[16], outside[16]; /* dotted quads, as sent */
 		int64_t flows;
@@ -272,6 +275,10 @@ bool engine_is(const struct ctld *d, const struct conn *c);
 /* Flows of lease @l in the last report: 0 when a complete report of a
  * generation that has @l leaves it out; -1 unknown. */
 int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l);
+/* Everything the last report says of lease @l into *@out (flows, ports,
+ * exhausted); false when unknown, by the rules of engine_lease_flows. */
+bool engine_lease_usage(const struct ctld *d, const struct ctl_lease *l,
+			struct engine_lease_flows *out);
 bool engine_fresh(const struct ctld *d, uint64_t min_gen);
 /* The stats result of proto.h from the last report (a new reference), or
  * NULL if the engine never reported. */

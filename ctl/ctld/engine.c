@@ -90,7 +90,7 @@ static json_t *worker_copy(json_t *w, uint64_t *seen)
 	json_t *idx = json_object_get(w, "worker");
 	json_t *lcore = json_object_get(w, "lcore");
 	json_t *flows = json_object_get(w, "flows");
-	json_t *counters;
+	json_t *counters, *keep;
 	uint64_t bit;
 
 	if (!int_in(idx, 0, SHOAL_MAX_WORKERS - 1) ||
@@ -103,8 +103,11 @@ static json_t *worker_copy(json_t *w, uint64_t *seen)
 	if (!counters)
 		return NULL;
 	*seen |= bit;
-	return json_pack("{sO sO sO so}", "worker", idx, "lcore", lcore,
+	keep = json_pack("{sO sO sO so}", "worker", idx, "lcore", lcore,
 			 "flows", flows, "counters", counters);
+	if (keep && json_is_true(json_object_get(w, "partial")))
+		json_object_set_new(keep, "partial", json_true());
+	return keep;
 }
 
 /* Every report replaces per_worker: a stale one from an earlier engine
@@ -187,6 +190,25 @@ static int64_t ports_of(json_t *l, const char *key)
 	return int_in(v, 0, UINT16_MAX + 1) ? json_integer_value(v) : 0;
 }
 
+/* A non-negative integer member of @o, 0 when absent or not one. */
+static int64_t count_of(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return int_in(v, 0, INT64_MAX) ? json_integer_value(v) : 0;
+}
+
+/* The engine's netlink counters; kept from the last report that had
+ * them (an engine without them leaves have_netlink unset). */
+static void netlink_set(struct engine_state *e, json_t *v)
+{
+	if (!json_is_object(v))
+		return;
+	e->have_netlink = true;
+	e->nl_overruns = count_of(v, "overruns");
+	e->nl_resyncs = count_of(v, "resyncs");
+}
+
 static int lf_cmp(const void *a, const void *b)
 {
 	const struct engine_lease_flows *x = a, *y = b;
@@ -217,6 +239,7 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 	}
 	per_worker_set(e, json_object_get(params, "per_worker"));
 	top_set(e, json_object_get(params, "clients"));
+	netlink_set(e, json_object_get(params, "netlink"));
 	refused_set(e, params);
 	v = json_object_get(params, "leases");
 	if (!json_is_array(v))
@@ -236,7 +259,8 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 				(uint32_t)json_integer_value(id),
 				json_integer_value(flows),
 				ports_of(l, "tcp_ports"),
-				ports_of(l, "udp_ports") };
+				ports_of(l, "udp_ports"),
+				count_of(l, "exhausted") };
 	}
 	qsort(e->lf, e->n_lf, sizeof(e->lf[0]), lf_cmp);
 }
@@ -249,16 +273,31 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
  */
 int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l)
 {
+	struct engine_lease_flows u;
+
+	return engine_lease_usage(d, l, &u) ? u.flows : -1;
+}
+
+/* The same rules for the whole entry: a lease the report leaves out has
+ * all zeros. */
+bool engine_lease_usage(const struct ctld *d, const struct ctl_lease *l,
+			struct engine_lease_flows *out)
+{
 	const struct engine_state *e = &d->eng;
 	struct engine_lease_flows key = { .id = l->id };
 	const struct engine_lease_flows *f;
 
 	if (!e->conn_serial || !e->have_report)
-		return -1;
+		return false;
 	f = bsearch(&key, e->lf, e->n_lf, sizeof(e->lf[0]), lf_cmp);
-	if (f)
-		return f->flows;
-	return !e->lf_partial && e->report_gen >= l->add_gen ? 0 : -1;
+	if (f) {
+		*out = *f;
+		return true;
+	}
+	if (e->lf_partial || e->report_gen < l->add_gen)
+		return false;
+	*out = (struct engine_lease_flows){ .id = l->id };
+	return true;
 }
 
 /* A connected engine reported within CTLD_REPORT_FRESH_MS, having applied
@@ -433,11 +472,12 @@ static json_t *lease_usage(const struct engine_state *e)
 	unsigned i;
 
 	for (i = 0; arr && i < e->n_lf; i++)
-		json_array_append_new(arr, json_pack("{sI sI sI sI}",
+		json_array_append_new(arr, json_pack("{sI sI sI sI sI}",
 			"id", (json_int_t)e->lf[i].id,
 			"flows", (json_int_t)e->lf[i].flows,
 			"tcp_ports", (json_int_t)e->lf[i].tcp_ports,
-			"udp_ports", (json_int_t)e->lf[i].udp_ports));
+			"udp_ports", (json_int_t)e->lf[i].udp_ports,
+			"exhausted", (json_int_t)e->lf[i].exhausted));
 	return arr;
 }
 
@@ -454,6 +494,14 @@ static json_t *top_clients(const struct engine_state *e)
 	return arr;
 }
 
+static json_t *netlink_json(const struct engine_state *e)
+{
+	if (!e->have_netlink)
+		return json_null();
+	return json_pack("{sI sI}", "overruns", (json_int_t)e->nl_overruns,
+			 "resyncs", (json_int_t)e->nl_resyncs);
+}
+
 /* The last report, or NULL if there never was one. */
 json_t *engine_stats(struct ctld *d)
 {
@@ -461,7 +509,7 @@ json_t *engine_stats(struct ctld *d)
 
 	if (!e->have_report)
 		return NULL;
-	return json_pack("{so sI so sI so so so sb so}", "counters",
+	return json_pack("{so sI so sI so so so sb so so}", "counters",
 			 e->counters ? json_incref(e->counters) : json_object(),
 			 "workers", e->workers,
 			 "report_age", report_age(e),
@@ -471,7 +519,8 @@ json_t *engine_stats(struct ctld *d)
 			 json_incref(e->per_worker) : json_array(),
 			 "lease_usage", lease_usage(e),
 			 "lease_usage_partial", e->lf_partial,
-			 "top_clients", top_clients(e));
+			 "top_clients", top_clients(e),
+			 "netlink", netlink_json(e));
 }
 
 json_t *engine_status(struct ctld *d)

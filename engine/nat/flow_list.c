@@ -27,6 +27,11 @@ uint32_t nat_lease_flows(const struct nat_worker *w, uint32_t id)
 	return __atomic_load_n(&w->lease_flows[id], __ATOMIC_RELAXED);
 }
 
+uint64_t nat_lease_exhausted(const struct nat_worker *w, uint32_t id)
+{
+	return __atomic_load_n(&w->lease_exhausted[id], __ATOMIC_RELAXED);
+}
+
 uint32_t nat_lease_ports(const struct nat_worker *w, uint32_t id,
 			 uint8_t proto)
 {

@@ -45,6 +45,11 @@ uint32_t nat_lease_flows(const struct nat_worker *w, uint32_t id);
 uint32_t nat_lease_ports(const struct nat_worker *w, uint32_t id,
 			 uint8_t proto);
 
+/* New flows @w refused as ports_exhausted whose first lease searched
+ * (the client's most specific) was @id (0..UINT16_MAX) and full. Any
+ * thread. */
+uint64_t nat_lease_exhausted(const struct nat_worker *w, uint32_t id);
+
 /* One client as a reader sees it. */
 struct nat_client_use {
 	uint32_t ip;     /* network order */

@@ -62,7 +62,8 @@
  *                         "per_worker": [WORKER, ...],
  *                         "lease_usage": [USAGE, ...],
  *                         "lease_usage_partial": bool,
- *                         "top_clients": [CLIENT, ...]}
+ *                         "top_clients": [CLIENT, ...],
+ *                         "netlink": {"overruns": N, "resyncs": N}|null}
  *                         (the engine's last report)
  *                         report_mono_ms: when the daemon received it, in
  *                         CLOCK_MONOTONIC milliseconds (rates: counter
@@ -73,7 +74,9 @@
  *                         lease_usage: the leases the report listed, by
  *                         id (a lease of the engine's set not listed has
  *                         no flows and no ports unless lease_usage_partial);
- *                         top_clients: the report's clients, as sent
+ *                         top_clients: the report's clients, as sent;
+ *                         netlink: the last report's netlink counters
+ *                         (null before a report carried them)
  *
  *   Lease ids: static leases 1..n in configuration order; dynamic leases
  *   the lowest free id >= 1000 and > n (ids fit 16 bits: the engine's
@@ -90,7 +93,11 @@
  *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
  *            "outside": "ip:port", "remote": "ip:port", "lease": N,
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
- *   USAGE  = {"id": N, "flows": N, "tcp_ports": N, "udp_ports": N}
+ *   USAGE  = {"id": N, "flows": N, "tcp_ports": N, "udp_ports": N,
+ *             "exhausted": N}
+ *            exhausted: new flows refused ports_exhausted (since the
+ *            engine started) whose client's first, most specific lease
+ *            searched was this one and full;
  *            ports held by the lease's bindings per protocol (exclusive
  *            leases, nat.h; live or in their hold-down): a lease is full
  *            for a protocol when they reach its range's size. 0 for
@@ -100,11 +107,14 @@
  *   CLIENT = {"client": ip, "flows": N, "outside": ip}
  *            a client address, its live flows, the slice address they use
  *   WORKER = {"worker": 0..SHOAL_MAX_WORKERS-1, "lcore": 0..2^31-1,
- *             "flows": 0..2^32-1, "counters": {name: N, ...}}
+ *             "flows": 0..2^32-1, "counters": {name: N, ...},
+ *             "partial": bool}
  *            one worker's share: its flows and its non-zero counters, by
  *            the same names as the summed "counters" (the engine leaves
  *            out the last ones, drops first in, when 64 workers' sets
- *            would not fit one SHOAL_MSG_MAX line; the sums are complete)
+ *            would not fit one SHOAL_MSG_MAX line, and then says
+ *            "partial": true; the sums are complete). From the engine,
+ *            partial is present only when true.
  *
  * The engine's side of the same socket:
  *
@@ -123,10 +133,12 @@
  *                 {"generation": G applied, "workers": N,
  *                  "counters": {name: N, ...}        (summed over workers),
  *                  "leases": [{"id": N, "flows": N,
- *                              "tcp_ports": N, "udp_ports": N}, ...]
- *                                                    (the leases with flows
- *                                                    or ports, USAGE below,
- *                                                    the ports keys absent
+ *                              "tcp_ports": N, "udp_ports": N,
+ *                              "exhausted": N}, ...]
+ *                                                    (the leases with flows,
+ *                                                    ports or refusals, USAGE
+ *                                                    below, the ports and
+ *                                                    exhausted keys absent
  *                                                    when 0; one of the
  *                                                    applied generation that
  *                                                    is not listed has 0),
@@ -140,6 +152,10 @@
  *                                                    the unlisted ones'
  *                                                    flows are unknown),
  *                  "per_worker": [WORKER, ...]       (optional),
+ *                  "netlink": {"overruns": N,        (the kernel mirror's
+ *                              "resyncs": N}         event socket: lost
+ *                                                    events, full re-dumps;
+ *                                                    0 without a mirror),
  *                  "refused_generation": G,          (only while the last
  *                  "refused_reason": str             set received could not
  *                                                    be applied: the engine
