@@ -161,6 +161,28 @@ static int kw_name(struct parser *p, const struct keyword *kw, const char *v)
 	return kw_str(p, kw, v);
 }
 
+/* [ctl] metrics: "A.B.C.D:PORT", PORT 1..65535. */
+static int kw_ctl_metrics(struct parser *p, const struct keyword *kw,
+			  const char *v)
+{
+	char addr[16];
+	const char *colon = strrchr(v, ':');
+	uint32_t port;
+
+	if (!colon || (size_t)(colon - v) >= sizeof(addr))
+		goto bad;
+	memcpy(addr, v, (size_t)(colon - v));
+	addr[colon - v] = '\0';
+	if (sh_parse_ipv4(addr, &p->cfg->ctl_metrics_ip) ||
+	    sh_parse_u32(colon + 1, 1, 65535, &port))
+		goto bad;
+	p->cfg->ctl_metrics_port = (uint16_t)port;
+	return 0;
+bad:
+	return fail(p, p->line, "%s: expected A.B.C.D:PORT with PORT "
+		    "1..65535, got '%s'", kw->name, v);
+}
+
 /* Kernel interface names: 1..IFNAMSIZ-1 characters, no '/' or spaces. */
 static int kw_ifname(struct parser *p, const struct keyword *kw, const char *v)
 {
@@ -455,6 +477,7 @@ static const struct keyword ctl_kws[] = {
 	{ "socket", kw_path, CFG(ctl_sock_path), 0, SUN_PATH_LEN, false },
 	{ "database", kw_path, CFG(ctl_database), 0, SH_CFG_STR_LEN, false },
 	{ "group", kw_name, CFG(ctl_group), 0, SH_CFG_NAME_LEN, false },
+	{ "metrics", kw_ctl_metrics, 0, 0, 0, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 

@@ -135,6 +135,8 @@ struct sh_config {
 	char ctl_sock_path[SH_CFG_STR_LEN];
 	char ctl_database[SH_CFG_STR_LEN];
 	char ctl_group[SH_CFG_NAME_LEN];
+	uint32_t ctl_metrics_ip;   /* host order; [ctl] metrics = ADDR:PORT */
+	uint16_t ctl_metrics_port; /* 0: no metrics endpoint (the default) */
 };
 
 /*

@@ -8,9 +8,11 @@ PKGS=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libdpdk-dev libnuma-dev libmnl-dev libjemalloc-dev libpcap-dev
-	libjansson-dev libsqlite3-dev
+	libjansson-dev libsqlite3-dev libmicrohttpd-dev
 	# tests
 	libcmocka-dev python3 python3-scapy python3-yaml iproute2 procps jq
+	# a real Prometheus text parser for the /metrics test (tests/live)
+	python3-prometheus-client
 	# the fuzz harnesses (tests/fuzz): clang and its libFuzzer and
 	# sanitizer runtimes (libclang_rt.fuzzer is in libclang-rt-14-dev)
 	clang libclang-rt-14-dev

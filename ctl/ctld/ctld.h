@@ -17,6 +17,9 @@
  *   engine.c  the subscribed engine's session: reports, flows relay,
  *             leases.update when core.c asks
  *   json.c    pure formatters of proto.h's objects
+ *   metrics.c the [ctl] metrics HTTP endpoint (libmicrohttpd, driven by
+ *             core.c's loop): gathers a prom_view for prom.c
+ *   prom.c    pure formatter of the Prometheus text exposition
  *   server.c  transport: Unix socket, connections, line framing, output
  *             buffers, limits, peer check
  *   store.c   SQLite persistence (schema, transactions)
@@ -87,6 +90,7 @@ struct ctl_hold {
 
 struct store;
 struct server;
+struct metrics;
 struct conn;
 struct ucred;
 
@@ -147,6 +151,7 @@ struct ctld {
 	uint64_t generation; /* mirror of the stored counter */
 	uint32_t drain_max;  /* seconds: max of the [nat] timeouts */
 	struct engine_state eng;
+	struct metrics *metrics; /* NULL: [ctl] metrics off */
 };
 
 /* main.c: the one log function (stderr, one line per event). */
@@ -216,6 +221,36 @@ json_t *json_slice(const struct sh_slice_cfg *s, const struct ctl_lease *l,
 json_t *json_error(json_t *id, int code, const char *reason,
 		   const char *message);
 json_t *json_result(json_t *id, json_t *result);
+
+/* prom.c: the Prometheus text exposition of @v into @b (pure). */
+struct prom_lease {
+	const struct ctl_lease *l;
+	bool known;                  /* the engine's figures in @use hold */
+	struct engine_lease_flows use;
+};
+struct prom_view {
+	const struct engine_state *eng;
+	int64_t now_ms;      /* ctld_now_ms() */
+	uint64_t generation; /* of the committed lease set */
+	const struct prom_lease *leases;
+	unsigned n_leases;
+	unsigned n_active, n_draining, n_held;
+};
+struct prom_buf {
+	char *p;
+	size_t cap, len;
+	bool full; /* something did not fit: the text is incomplete */
+};
+void prom_format(const struct prom_view *v, struct prom_buf *b);
+
+/* metrics.c: all no-ops while [ctl] metrics is off. */
+/* Listen on [ctl] metrics: 0, or -errno with a message in @err. */
+int metrics_open(struct ctld *d, char *err, size_t errlen);
+int metrics_fd(const struct ctld *d);  /* pollable; -1 when off */
+/* The loop's wait: @max_ms, or less if the HTTP server needs a turn. */
+int metrics_timeout(const struct ctld *d, int max_ms);
+void metrics_run(struct ctld *d);      /* serve what is ready, no wait */
+void metrics_close(struct ctld *d);
 
 /* view.c: new references, NULL on failure. */
 json_t *view_lease(const struct ctld *d, const struct ctl_lease *l);

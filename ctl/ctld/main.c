@@ -123,6 +123,8 @@ int main(int argc, char **argv)
 		rc = core_open(&d, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "database: %s", strerror(-rc));
+	if (!rc)
+		rc = metrics_open(&d, err, sizeof(err));
 	if (rc) {
 		ctld_log(CTLD_ERR, "%s", err);
 		server_close(&d);
@@ -139,6 +141,7 @@ int main(int argc, char **argv)
 	rc = core_run(&d);
 	if (rc)
 		ctld_log(CTLD_ERR, "event loop: %s", strerror(-rc));
+	metrics_close(&d);
 	server_close(&d);
 	store_close(d.store);
 	json_decref(d.eng.counters);

@@ -313,7 +313,8 @@ static void test_full_config_sets_every_value(void **state)
 		"[ctl]\n"
 		"socket = /run/x/ctl.sock\n"
 		"database = /srv/leases.db\n"
-		"group = nat-admins\n");
+		"group = nat-admins\n"
+		"metrics = 127.0.0.1:9469\n");
 
 	assert_string_equal(cfg.path, path);
 	assert_string_equal(cfg.eal,
@@ -397,6 +398,8 @@ static void test_full_config_sets_every_value(void **state)
 	assert_string_equal(cfg.ctl_sock_path, "/run/x/ctl.sock");
 	assert_string_equal(cfg.ctl_database, "/srv/leases.db");
 	assert_string_equal(cfg.ctl_group, "nat-admins");
+	assert_int_equal(cfg.ctl_metrics_ip, IP(127, 0, 0, 1));
+	assert_int_equal(cfg.ctl_metrics_port, 9469);
 }
 
 static void check_defaults(void)
@@ -426,6 +429,7 @@ static void check_defaults(void)
 	assert_string_equal(cfg.ctl_sock_path, "/run/shoal/ctl.sock");
 	assert_string_equal(cfg.ctl_database, "/var/lib/shoal/leases.db");
 	assert_string_equal(cfg.ctl_group, "shoal");
+	assert_int_equal(cfg.ctl_metrics_port, 0); /* metrics off */
 }
 
 static void test_defaults_are_the_documented_values(void **state)
