@@ -132,7 +132,7 @@ static void handle_line(struct sh_ctl *c, const char *line)
 	json_decref(msg);
 }
 
-int sh_ctl_service(struct sh_ctl *c)
+int sh_ctl_service(struct sh_ctl *c, const struct sh_nl_stats *nl)
 {
 	uint64_t now = ctl_now_ms();
 	const char *line;
@@ -153,7 +153,7 @@ int sh_ctl_service(struct sh_ctl *c)
 	if (ctl_link_up(&c->link) && c->subscribed && now >= c->report_at) {
 		ctl_link_send(&c->link,
 			      ctl_report_msg(c->workers, c->n_workers,
-					     &c->leases));
+					     &c->leases, nl));
 		c->report_at = now + REPORT_MS;
 	}
 	ctl_link_flush(&c->link);

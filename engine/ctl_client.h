@@ -21,6 +21,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "config.h"
+#include "netlink.h"
 #include "worker.h"
 
 struct sh_ctl;
@@ -40,9 +41,10 @@ struct sh_ctl *sh_ctl_create(const struct sh_config *cfg,
 /* The socket to poll for input (-1 while disconnected). */
 int sh_ctl_fd(const struct sh_ctl *c);
 
-/* Do whatever is due: (re)connect, read and apply messages, report.
- * Never blocks; returns 0 (errors are handled by reconnecting). */
-int sh_ctl_service(struct sh_ctl *c);
+/* Do whatever is due: (re)connect, read and apply messages, report
+ * (with the netlink counters @nl). Never blocks; returns 0 (errors are
+ * handled by reconnecting). */
+int sh_ctl_service(struct sh_ctl *c, const struct sh_nl_stats *nl);
 
 /* Disconnect and free; the workers must have stopped. */
 void sh_ctl_destroy(struct sh_ctl *c);

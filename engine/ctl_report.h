@@ -16,16 +16,20 @@
 #include <jansson.h>
 
 #include "ctl_leases.h"
+#include "netlink.h"
 #include "worker.h"
 
 /* engine.report: every counter summed over @workers[0..@n), the live
- * flows of each lease of the set @st holds that has any (within a byte
- * budget, else "leases_partial"), the generation it applied,
+ * flows, the ports held and the ports_exhausted refusals of each lease
+ * of the set @st holds that has any (within a byte budget, else
+ * "leases_partial"), the netlink counters @nl ("netlink"), the busiest
+ * SHOAL_TOP_CLIENTS clients ("clients"), the generation it applied,
  * the set it could not apply if the last one failed ("refused_generation",
  * "refused_reason"), and per worker its lcore, flows and non-zero counters
  * ("per_worker"), the whole within SHOAL_MSG_MAX. */
 json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
-		       const struct ctl_leases *st);
+		       const struct ctl_leases *st,
+		       const struct sh_nl_stats *nl);
 
 /*
  * The reply to engine.flows request @id: flows of @workers[0..@n)

@@ -159,6 +159,14 @@ fail:
 	return ret;
 }
 
+void sh_linux_nl_stats(const struct sh_linux *lx, struct sh_nl_stats *st)
+{
+	if (lx)
+		sh_nl_stats_get(lx->nl, st);
+	else
+		*st = (struct sh_nl_stats){ 0 };
+}
+
 int sh_linux_fd(const struct sh_linux *lx)
 {
 	return sh_nl_fd(lx->nl);

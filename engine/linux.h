@@ -16,6 +16,7 @@
 #define SHOAL_LINUX_H
 
 #include "config.h"
+#include "netlink.h"
 #include "worker.h"
 
 struct sh_linux;
@@ -35,6 +36,10 @@ const struct sh_fib *sh_linux_fib(const struct sh_linux *lx);
 
 /* The ring workers put resolution requests on (NULL without mirrors). */
 struct rte_ring *sh_linux_resolve_ring(const struct sh_linux *lx);
+
+/* The netlink mirror's counters (overruns, resyncs, ...) into @st; all
+ * zero when @lx is NULL (no mirror, no netlink). Main lcore. */
+void sh_linux_nl_stats(const struct sh_linux *lx, struct sh_nl_stats *st);
 
 /* The netlink event socket, for the main loop's poll(). */
 int sh_linux_fd(const struct sh_linux *lx);

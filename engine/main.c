@@ -272,8 +272,12 @@ static void main_loop_once(struct sh_linux *lx, struct sh_ctl *ctl)
 		if (ret < 0)
 			SH_LOG(ERR, linux, "netlink: %s\n", strerror(-ret));
 	}
-	if (ctl)
-		sh_ctl_service(ctl);
+	if (ctl) {
+		struct sh_nl_stats nl;
+
+		sh_linux_nl_stats(lx, &nl);
+		sh_ctl_service(ctl, &nl);
+	}
 	sh_notify_tick(&notify);
 }
 

@@ -78,19 +78,33 @@ static inline bool bucket_take(struct sh_bucket *b, uint32_t now)
 	return true;
 }
 
+/* Send what @b holds, counting packets in @counter and, on a data port
+ * (TX_INSIDE, TX_OUTSIDE), their bytes. The bytes are summed before the
+ * burst: a PMD may free what it took at once. */
 static void flush(struct sh_worker *wk, struct sh_txbuf *b, uint16_t port_id,
 		  unsigned counter)
 {
-	uint16_t sent;
+	unsigned bytes_counter = counter == SH_CNT_TX_INSIDE ?
+				 SH_CNT_TX_INSIDE_BYTES :
+				 counter == SH_CNT_TX_OUTSIDE ?
+				 SH_CNT_TX_OUTSIDE_BYTES : SH_OK;
+	uint64_t bytes = 0;
+	uint16_t sent, i;
 
 	if (b->n == 0)
 		return;
+	for (i = 0; bytes_counter != SH_OK && i < b->n; i++)
+		bytes += rte_pktmbuf_pkt_len(b->pkts[i]);
 	sent = rte_eth_tx_burst(port_id, wk->queue, b->pkts, b->n);
 	wk->cnt[counter] += sent;
 	if (unlikely(sent < b->n)) {
 		wk->cnt[SH_DROP_TX_FULL] += b->n - sent;
+		for (i = sent; bytes_counter != SH_OK && i < b->n; i++)
+			bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
 		rte_pktmbuf_free_bulk(&b->pkts[sent], b->n - sent);
 	}
+	if (bytes_counter != SH_OK)
+		wk->cnt[bytes_counter] += bytes;
 	b->n = 0;
 }
 
@@ -651,6 +665,7 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 	unsigned v[SH_BURST];
 	bool out2in = from == SH_OUTSIDE;
 	bool hints = nat_flow_count(wk->nat) >= SH_HINT_MIN_FLOWS;
+	uint64_t bytes = 0;
 	uint16_t n, i;
 
 	n = rte_eth_rx_burst(wk->port[from].port_id, wk->queue, pkts, SH_BURST);
@@ -662,6 +677,8 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		enum nat_l4_csum cs;
+
+		bytes += rte_pktmbuf_pkt_len(m);
 
 		if (i + SH_PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + SH_PREFETCH_AHEAD],
@@ -685,6 +702,8 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 		if (hints && likely(v[i] == SH_OK) && likely(!p[i].frag))
 			nat_hint_slot(wk->nat, &p[i], out2in, &hint[i]);
 	}
+	wk->cnt[out2in ? SH_CNT_RX_OUTSIDE_BYTES : SH_CNT_RX_INSIDE_BYTES] +=
+		bytes;
 	for (i = 0; hints && i < n; i++)
 		nat_hint_flow(wk->nat, &hint[i], out2in);
 	for (i = 0; i < n; i++)

@@ -162,6 +162,28 @@ static int kw_name(struct parser *p, const struct keyword *kw, const char *v)
 	return kw_str(p, kw, v);
 }
 
+/* [ctl] metrics: "A.B.C.D:PORT", PORT 1..65535. */
+static int kw_ctl_metrics(struct parser *p, const struct keyword *kw,
+			  const char *v)
+{
+	char addr[16];
+	const char *colon = strrchr(v, ':');
+	uint32_t port;
+
+	if (!colon || (size_t)(colon - v) >= sizeof(addr))
+		goto bad;
+	memcpy(addr, v, (size_t)(colon - v));
+	addr[colon - v] = '\0';
+	if (sh_parse_ipv4(addr, &p->cfg->ctl_metrics_ip) ||
+	    sh_parse_u32(colon + 1, 1, 65535, &port))
+		goto bad;
+	p->cfg->ctl_metrics_port = (uint16_t)port;
+	return 0;
+bad:
+	return fail(p, p->line, "%s: expected A.B.C.D:PORT with PORT "
+		    "1..65535, got '%s'", kw->name, v);
+}
+
 /* Kernel interface names: 1..IFNAMSIZ-1 characters, no '/' or spaces. */
 static int kw_ifname(struct parser *p, const struct keyword *kw, const char *v)
 {
@@ -459,6 +481,7 @@ static const struct keyword ctl_kws[] = {
 	{ "readers", kw_name, CFG(ctl_readers), 0, SH_CFG_NAME_LEN, false },
 	{ "engine_user", kw_name, CFG(ctl_engine_user), 0, SH_CFG_NAME_LEN,
 	  false },
+	{ "metrics", kw_ctl_metrics, 0, 0, 0, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
@@ -746,6 +769,8 @@ static const struct {
 	RK("ctl", "group", ctl_group, SH_PROG_CTLD),
 	RK("ctl", "readers", ctl_readers, SH_PROG_CTLD),
 	RK("ctl", "engine_user", ctl_engine_user, SH_PROG_CTLD),
+	RK("ctl", "metrics", ctl_metrics_ip, SH_PROG_CTLD),
+	RK("ctl", "metrics", ctl_metrics_port, SH_PROG_CTLD),
 #undef RK_PORT
 #undef RK
 };

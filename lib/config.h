@@ -139,6 +139,8 @@ struct sh_config {
 	char ctl_group[SH_CFG_NAME_LEN];
 	char ctl_readers[SH_CFG_NAME_LEN];     /* read-only group, "" = none */
 	char ctl_engine_user[SH_CFG_NAME_LEN]; /* who may be the engine */
+	uint32_t ctl_metrics_ip;   /* host order; [ctl] metrics = ADDR:PORT */
+	uint16_t ctl_metrics_port; /* 0: no metrics endpoint (the default) */
 
 	/* Where the file set each key of the fixed sections ([engine],
 	 * [inside], [outside], [slices], [nat], [ctl]): read with

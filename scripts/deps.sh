@@ -8,13 +8,15 @@ PKGS=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libdpdk-dev libnuma-dev libmnl-dev libjemalloc-dev libpcap-dev
-	libjansson-dev libsqlite3-dev
+	libjansson-dev libsqlite3-dev libmicrohttpd-dev
 	# shoal-ctld's socket ACLs for [ctl] readers and engine_user
 	libacl1-dev
 	# sd_notify for the service units; the man pages (docs/man/*.scd)
 	libsystemd-dev scdoc
 	# tests
 	libcmocka-dev python3 python3-scapy python3-yaml iproute2 procps jq
+	# a real Prometheus text parser for the /metrics test (tests/live)
+	python3-prometheus-client
 	# the install tests (tests/install): systemd-analyze verify, man -l,
 	# unshare/setpriv/nsenter for the units' capability sets
 	systemd man-db util-linux

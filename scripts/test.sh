@@ -12,6 +12,7 @@
 #                                                   tests/ctl
 #   7. CLI round trips against the daemon           tests/cli
 #   8. live lease updates with real traffic         tests/live
+#      and the /metrics endpoint across traffic      tests/live/metrics.sh
 #   9. the TRex profiles load (syntax, call shape)  scripts/trex/check.py
 #  10. fuzz harnesses, 30 s each (clang, libFuzzer) tests/fuzz
 #  11. meson install: files, man pages, units       tests/install
@@ -88,6 +89,7 @@ export SHOALCTLD=$BUILD_ABS/ctl/ctld/shoal-ctld SHOALCTL=$BUILD_ABS/ctl/cli/shoa
 suite ctl tests/ctl/run.sh
 suite cli tests/cli/run.sh
 suite live tests/live/run.sh
+suite metrics tests/live/metrics.sh
 echo "== trex profile check"
 out=$(/usr/bin/python3 scripts/trex/check.py 2>&1)
 rc=$?

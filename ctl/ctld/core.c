@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The daemon's loop and its orchestration. One epoll watches the
- * server's epoll fd and a signalfd (SIGINT/SIGTERM: stop; SIGHUP:
- * reload.c); every TICK_MS the timers run (idle
+ * server's epoll fd, the metrics server's epoll fd and a signalfd
+ * (SIGINT/SIGTERM: stop; SIGHUP: reload.c); every TICK_MS the timers run (idle
  * connections, engine relays) and once per wall-clock second the lease
  * lifecycle. After each request line and each tick, a committed change
  * (a moved generation) is pushed to the engine: the rules only decide,
@@ -117,13 +117,19 @@ int core_run(struct ctld *d)
 	ev.data.fd = server_fd(d);
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		goto fail;
+	ev.data.fd = metrics_fd(d);
+	if (ev.data.fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		goto fail;
 	while (!quit) {
-		int n = epoll_wait(epfd, evs, 4, TICK_MS);
+		int n = epoll_wait(epfd, evs, 4, metrics_timeout(d, TICK_MS));
 		int64_t now;
 
 		if (n < 0 && errno != EINTR)
 			goto fail;
+		metrics_run(d); /* after every wait, as MHD_get_timeout asks */
 		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == metrics_fd(d))
+				continue;
 			if (evs[i].data.fd != sfd) {
 				rc = server_dispatch(d);
 				if (rc)

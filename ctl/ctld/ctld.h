@@ -17,6 +17,9 @@
  *   engine.c  the subscribed engine's session: reports, flows relay,
  *             leases.update when core.c asks
  *   json.c    pure formatters of proto.h's objects
+ *   metrics.c the [ctl] metrics HTTP endpoint (libmicrohttpd, driven by
+ *             core.c's loop): gathers a prom_view for prom.c
+ *   prom.c    pure formatter of the Prometheus text exposition
  *   server.c  transport: Unix socket, connections, line framing, output
  *             buffers, limits, peer check and role (sockdir.c: the
  *             socket's directory and ACLs)
@@ -151,6 +154,7 @@ struct history_query {
 
 struct store;
 struct server;
+struct metrics;
 struct conn;
 struct ucred;
 
@@ -158,6 +162,8 @@ struct ucred;
 struct engine_lease_flows {
 	uint32_t id;
 	int64_t flows;
+	int64_t tcp_ports, udp_ports; /* proto.h USAGE */
+	int64_t exhausted;            /* proto.h USAGE */
 };
 
 struct relay {
@@ -187,6 +193,13 @@ struct engine_state {
 	struct engine_lease_flows lf[SHOAL_MAX_LEASES]; /* sorted by id */
 	unsigned n_lf;
 	bool lf_partial; /* the report left out leases with flows */
+	bool have_netlink; /* a report carried "netlink" */
+	int64_t nl_overruns, nl_resyncs;
+	struct engine_client {
+		char client[16], outside[16]; /* dotted quads, as sent */
+		int64_t flows;
+	} top[SHOAL_TOP_CLIENTS]; /* proto.h CLIENT: the last report's */
+	unsigned n_top;
 	struct relay relays[CTLD_RELAYS_MAX];
 	uint64_t next_eid;
 	uint64_t pushed_gen; /* generation of the set the engine was sent */
@@ -218,6 +231,7 @@ struct ctld {
 	uint32_t drain_max;  /* seconds: max of the [nat] timeouts */
 	struct engine_state eng;
 	struct ctld_reload reload;
+	struct metrics *metrics; /* NULL: [ctl] metrics off */
 };
 
 /* main.c: the one log function (stderr, one line per event; CTLD_AUDIT
@@ -315,6 +329,36 @@ int reload_begin(struct ctld *d, struct conn *c, json_t *id, json_t **res,
 		 char *msg, size_t len);
 void reload_settle(struct ctld *d); /* after each request and tick */
 
+/* prom.c: the Prometheus text exposition of @v into @b (pure). */
+struct prom_lease {
+	const struct ctl_lease *l;
+	bool known;                  /* the engine's figures in @use hold */
+	struct engine_lease_flows use;
+};
+struct prom_view {
+	const struct engine_state *eng;
+	int64_t now_ms;      /* ctld_now_ms() */
+	uint64_t generation; /* of the committed lease set */
+	const struct prom_lease *leases;
+	unsigned n_leases;
+	unsigned n_active, n_draining, n_held;
+};
+struct prom_buf {
+	char *p;
+	size_t cap, len;
+	bool full; /* something did not fit: the text is incomplete */
+};
+void prom_format(const struct prom_view *v, struct prom_buf *b);
+
+/* metrics.c: all no-ops while [ctl] metrics is off. */
+/* Listen on [ctl] metrics: 0, or -errno with a message in @err. */
+int metrics_open(struct ctld *d, char *err, size_t errlen);
+int metrics_fd(const struct ctld *d);  /* pollable; -1 when off */
+/* The loop's wait: @max_ms, or less if the HTTP server needs a turn. */
+int metrics_timeout(const struct ctld *d, int max_ms);
+void metrics_run(struct ctld *d);      /* serve what is ready, no wait */
+void metrics_close(struct ctld *d);
+
 /* view.c: new references, NULL on failure. */
 json_t *view_lease(const struct ctld *d, const struct ctl_lease *l);
 json_t *view_lease_set(struct ctld *d); /* array of every lease */
@@ -380,6 +424,10 @@ int engine_reload_result(struct ctld *d, char *msg, size_t len);
 /* Flows of lease @l in the last report: 0 when a complete report of a
  * generation that has @l leaves it out; -1 unknown. */
 int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l);
+/* Everything the last report says of lease @l into *@out (flows, ports,
+ * exhausted); false when unknown, by the rules of engine_lease_flows. */
+bool engine_lease_usage(const struct ctld *d, const struct ctl_lease *l,
+			struct engine_lease_flows *out);
 bool engine_fresh(const struct ctld *d, uint64_t min_gen);
 /* The stats result of proto.h from the last report (a new reference), or
  * NULL if the engine never reported. */

@@ -10,7 +10,8 @@
  *     the last update yet are sent as one update of the latest set);
  *   - engine.report: remembered as "the last report" (stats, status,
  *     LEASE.flows, and lease_tick's "0 flows" test), each key checked on
- *     its own; per_worker entries one by one (proto.h WORKER);
+ *     its own; per_worker and clients entries one by one (proto.h WORKER,
+ *     CLIENT);
  *   - flows from a CLI: forwarded as engine.flows with our own id; the
  *     answer is relayed back under the CLI's id; no answer within
  *     CTLD_RELAY_TIMEOUT_MS, or the engine gone, -> "no_engine".
@@ -90,7 +91,7 @@ static json_t *worker_copy(json_t *w, uint64_t *seen)
 	json_t *idx = json_object_get(w, "worker");
 	json_t *lcore = json_object_get(w, "lcore");
 	json_t *flows = json_object_get(w, "flows");
-	json_t *counters;
+	json_t *counters, *keep;
 	uint64_t bit;
 
 	if (!int_in(idx, 0, SHOAL_MAX_WORKERS - 1) ||
@@ -103,8 +104,11 @@ static json_t *worker_copy(json_t *w, uint64_t *seen)
 	if (!counters)
 		return NULL;
 	*seen |= bit;
-	return json_pack("{sO sO sO so}", "worker", idx, "lcore", lcore,
+	keep = json_pack("{sO sO sO so}", "worker", idx, "lcore", lcore,
 			 "flows", flows, "counters", counters);
+	if (keep && json_is_true(json_object_get(w, "partial")))
+		json_object_set_new(keep, "partial", json_true());
+	return keep;
 }
 
 /* Every report replaces per_worker: a stale one from an earlier engine
@@ -146,6 +150,66 @@ static void refused_set(struct engine_state *e, json_t *params)
 		       json_string_length(r) + 1);
 }
 
+/* A string member of at most @max bytes without NUL into @out. */
+static bool str_in(json_t *v, size_t max, char *out)
+{
+	if (!json_is_string(v) || json_string_length(v) > max ||
+	    memchr(json_string_value(v), '\0', json_string_length(v)))
+		return false;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return true;
+}
+
+/* Every report replaces the busiest clients (absent: none): entries that
+ * are not a proto.h CLIENT are skipped, at most SHOAL_TOP_CLIENTS kept. */
+static void top_set(struct engine_state *e, json_t *v)
+{
+	struct engine_client *t;
+	json_t *c;
+	size_t i;
+
+	e->n_top = 0;
+	json_array_foreach(v, i, c) {
+		if (e->n_top == SHOAL_TOP_CLIENTS)
+			break;
+		t = &e->top[e->n_top];
+		if (str_in(json_object_get(c, "client"), 15, t->client) &&
+		    str_in(json_object_get(c, "outside"), 15, t->outside) &&
+		    int_in(json_object_get(c, "flows"), 0, UINT32_MAX)) {
+			t->flows = json_integer_value(json_object_get(c,
+								      "flows"));
+			e->n_top++;
+		}
+	}
+}
+
+/* A lease entry's optional ports count: absent is 0. */
+static int64_t ports_of(json_t *l, const char *key)
+{
+	json_t *v = json_object_get(l, key);
+
+	return int_in(v, 0, UINT16_MAX + 1) ? json_integer_value(v) : 0;
+}
+
+/* A non-negative integer member of @o, 0 when absent or not one. */
+static int64_t count_of(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return int_in(v, 0, INT64_MAX) ? json_integer_value(v) : 0;
+}
+
+/* The engine's netlink counters; kept from the last report that had
+ * them (an engine without them leaves have_netlink unset). */
+static void netlink_set(struct engine_state *e, json_t *v)
+{
+	if (!json_is_object(v))
+		return;
+	e->have_netlink = true;
+	e->nl_overruns = count_of(v, "overruns");
+	e->nl_resyncs = count_of(v, "resyncs");
+}
+
 static int lf_cmp(const void *a, const void *b)
 {
 	const struct engine_lease_flows *x = a, *y = b;
@@ -175,6 +239,8 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 		e->counters = v;
 	}
 	per_worker_set(e, json_object_get(params, "per_worker"));
+	top_set(e, json_object_get(params, "clients"));
+	netlink_set(e, json_object_get(params, "netlink"));
 	refused_set(e, params);
 	v = json_object_get(params, "leases");
 	if (!json_is_array(v))
@@ -192,7 +258,10 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 		if (int_in(id, 1, UINT16_MAX) && int_in(flows, 0, INT64_MAX))
 			e->lf[e->n_lf++] = (struct engine_lease_flows){
 				(uint32_t)json_integer_value(id),
-				json_integer_value(flows) };
+				json_integer_value(flows),
+				ports_of(l, "tcp_ports"),
+				ports_of(l, "udp_ports"),
+				count_of(l, "exhausted") };
 	}
 	qsort(e->lf, e->n_lf, sizeof(e->lf[0]), lf_cmp);
 }
@@ -205,16 +274,31 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
  */
 int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l)
 {
+	struct engine_lease_flows u;
+
+	return engine_lease_usage(d, l, &u) ? u.flows : -1;
+}
+
+/* The same rules for the whole entry: a lease the report leaves out has
+ * all zeros. */
+bool engine_lease_usage(const struct ctld *d, const struct ctl_lease *l,
+			struct engine_lease_flows *out)
+{
 	const struct engine_state *e = &d->eng;
 	struct engine_lease_flows key = { .id = l->id };
 	const struct engine_lease_flows *f;
 
 	if (!e->conn_serial || !e->have_report)
-		return -1;
+		return false;
 	f = bsearch(&key, e->lf, e->n_lf, sizeof(e->lf[0]), lf_cmp);
-	if (f)
-		return f->flows;
-	return !e->lf_partial && e->report_gen >= l->add_gen ? 0 : -1;
+	if (f) {
+		*out = *f;
+		return true;
+	}
+	if (e->lf_partial || e->report_gen < l->add_gen)
+		return false;
+	*out = (struct engine_lease_flows){ .id = l->id };
+	return true;
 }
 
 /* A connected engine reported within CTLD_REPORT_FRESH_MS, having applied
@@ -433,6 +517,43 @@ static json_t *flows_total(const struct engine_state *e)
 	return json_integer(sum);
 }
 
+/* The last report's lease list as proto.h USAGE objects, by id. */
+static json_t *lease_usage(const struct engine_state *e)
+{
+	json_t *arr = json_array();
+	unsigned i;
+
+	for (i = 0; arr && i < e->n_lf; i++)
+		json_array_append_new(arr, json_pack("{sI sI sI sI sI}",
+			"id", (json_int_t)e->lf[i].id,
+			"flows", (json_int_t)e->lf[i].flows,
+			"tcp_ports", (json_int_t)e->lf[i].tcp_ports,
+			"udp_ports", (json_int_t)e->lf[i].udp_ports,
+			"exhausted", (json_int_t)e->lf[i].exhausted));
+	return arr;
+}
+
+static json_t *top_clients(const struct engine_state *e)
+{
+	json_t *arr = json_array();
+	unsigned i;
+
+	for (i = 0; arr && i < e->n_top; i++)
+		json_array_append_new(arr, json_pack("{ss sI ss}",
+			"client", e->top[i].client,
+			"flows", (json_int_t)e->top[i].flows,
+			"outside", e->top[i].outside));
+	return arr;
+}
+
+static json_t *netlink_json(const struct engine_state *e)
+{
+	if (!e->have_netlink)
+		return json_null();
+	return json_pack("{sI sI}", "overruns", (json_int_t)e->nl_overruns,
+			 "resyncs", (json_int_t)e->nl_resyncs);
+}
+
 /* The last report, or NULL if there never was one. */
 json_t *engine_stats(struct ctld *d)
 {
@@ -440,13 +561,18 @@ json_t *engine_stats(struct ctld *d)
 
 	if (!e->have_report)
 		return NULL;
-	return json_pack("{so sI so so so}", "counters", e->counters ?
-			 json_incref(e->counters) : json_object(),
+	return json_pack("{so sI so sI so so so sb so so}", "counters",
+			 e->counters ? json_incref(e->counters) : json_object(),
 			 "workers", e->workers,
 			 "report_age", report_age(e),
+			 "report_mono_ms", (json_int_t)e->report_ms,
 			 "flows", flows_total(e),
 			 "per_worker", e->per_worker ?
-			 json_incref(e->per_worker) : json_array());
+			 json_incref(e->per_worker) : json_array(),
+			 "lease_usage", lease_usage(e),
+			 "lease_usage_partial", e->lf_partial,
+			 "top_clients", top_clients(e),
+			 "netlink", netlink_json(e));
 }
 
 json_t *engine_status(struct ctld *d)

@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 		rc = core_open(&d, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "database: %s", strerror(-rc));
+	if (!rc)
+		rc = metrics_open(&d, err, sizeof(err));
 	if (rc) {
 		ctld_log(CTLD_ERR, "%s", err);
 		server_close(&d);
@@ -142,6 +144,7 @@ int main(int argc, char **argv)
 	ctld_notify_stopping();
 	if (rc)
 		ctld_log(CTLD_ERR, "event loop: %s", strerror(-rc));
+	metrics_close(&d);
 	server_close(&d);
 	store_close(d.store);
 	json_decref(d.eng.counters);

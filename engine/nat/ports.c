@@ -273,6 +273,7 @@ int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
 	};
 	int64_t ret = -SH_DROP_NO_LEASE;
 	uint32_t paired = 0, flows;
+	uint32_t full = 0; /* id of the first lease found full */
 	int m = -1;
 
 	/* A full table may hold expired flows the paced sweep has not reached:
@@ -302,6 +303,12 @@ int64_t nat_flow_create(struct nat_worker *w, const struct nat_lease_set *ls,
 		ret = pick_in_lease(w, l, in, &f);
 		if (ret != -SH_DROP_PORTS_EXHAUSTED)
 			return ret;
+		if (!full)
+			full = l->id;
 	}
+	/* Every lease searched was full: the refusal counts against the
+	 * first, the client's most specific. */
+	if (full)
+		w->lease_exhausted[full]++;
 	return ret;
 }

@@ -77,6 +77,14 @@
 	_(RX_OUTSIDE, "rx_outside", "packets received on the outside port")    \
 	_(TX_INSIDE, "tx_inside", "packets sent on the inside port")           \
 	_(TX_OUTSIDE, "tx_outside", "packets sent on the outside port")        \
+	_(RX_INSIDE_BYTES, "rx_inside_bytes",                                  \
+	  "bytes of the frames received on the inside port")                   \
+	_(RX_OUTSIDE_BYTES, "rx_outside_bytes",                                \
+	  "bytes of the frames received on the outside port")                  \
+	_(TX_INSIDE_BYTES, "tx_inside_bytes",                                  \
+	  "bytes of the frames sent on the inside port")                       \
+	_(TX_OUTSIDE_BYTES, "tx_outside_bytes",                                \
+	  "bytes of the frames sent on the outside port")                      \
 	_(RX_CSUM_PARTIAL, "rx_csum_partial",                                  \
 	  "TCP/UDP packets the NIC marked checksum-partial, finished here")    \
 	_(IN2OUT, "in2out", "packets translated inside to outside")            \

@@ -71,11 +71,26 @@
  *                 (asked of the engine; error "no_engine" without one)
  *   stats         {}  -> {"counters": {name: N, ...}, "workers": N,
  *                         "report_age": seconds,
+ *                         "report_mono_ms": N,
  *                         "flows": N|null,
- *                         "per_worker": [WORKER, ...]} (the engine's last report)
- *                         flows: the sum of per_worker's flows, null when
- *                         per_worker is empty; per_worker: the valid entries
- *                         of the last report's per_worker, [] when it had none
+ *                         "per_worker": [WORKER, ...],
+ *                         "lease_usage": [USAGE, ...],
+ *                         "lease_usage_partial": bool,
+ *                         "top_clients": [CLIENT, ...],
+ *                         "netlink": {"overruns": N, "resyncs": N}|null}
+ *                         (the engine's last report)
+ *                         report_mono_ms: when the daemon received it, in
+ *                         CLOCK_MONOTONIC milliseconds (rates: counter
+ *                         deltas over the deltas of this); flows: the sum
+ *                         of per_worker's flows, null when per_worker is
+ *                         empty; per_worker: the valid entries of the last
+ *                         report's per_worker, [] when it had none;
+ *                         lease_usage: the leases the report listed, by
+ *                         id (a lease of the engine's set not listed has
+ *                         no flows and no ports unless lease_usage_partial);
+ *                         top_clients: the report's clients, as sent;
+ *                         netlink: the last report's netlink counters
+ *                         (null before a report carried them)
  *   reload        {}  -> {"reloaded": true, "generation": G, "path": file,
  *                         "engine": "reloaded"|"not_connected"}
  *                 re-read the configuration file: first the subscribed
@@ -108,12 +123,28 @@
  *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
  *            "outside": "ip:port", "remote": "ip:port", "lease": N,
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
+ *   USAGE  = {"id": N, "flows": N, "tcp_ports": N, "udp_ports": N,
+ *             "exhausted": N}
+ *            exhausted: new flows refused ports_exhausted (since the
+ *            engine started) whose client's first, most specific lease
+ *            searched was this one and full;
+ *            ports held by the lease's bindings per protocol (exclusive
+ *            leases, nat.h; live or in their hold-down): a lease is full
+ *            for a protocol when they reach its range's size. 0 for
+ *            shared-port leases (address-and-port-dependent mapping and
+ *            filtering), whose ports are shared across destinations;
+ *            ICMP echo ids are not counted.
+ *   CLIENT = {"client": ip, "flows": N, "outside": ip}
+ *            a client address, its live flows, the slice address they use
  *   WORKER = {"worker": 0..SHOAL_MAX_WORKERS-1, "lcore": 0..2^31-1,
- *             "flows": 0..2^32-1, "counters": {name: N, ...}}
+ *             "flows": 0..2^32-1, "counters": {name: N, ...},
+ *             "partial": bool}
  *            one worker's share: its flows and its non-zero counters, by
  *            the same names as the summed "counters" (the engine leaves
  *            out the last ones, drops first in, when 64 workers' sets
- *            would not fit one SHOAL_MSG_MAX line; the sums are complete)
+ *            would not fit one SHOAL_MSG_MAX line, and then says
+ *            "partial": true; the sums are complete). From the engine,
+ *            partial is present only when true.
  *
  * The engine's side of the same socket:
  *
@@ -131,17 +162,30 @@
  *   engine.report (notification from the engine, about once a second)
  *                 {"generation": G applied, "workers": N,
  *                  "counters": {name: N, ...}        (summed over workers),
- *                  "leases": [{"id": N, "flows": N}, ...]
- *                                                    (the leases with flows;
- *                                                    one of the applied
- *                                                    generation that is not
- *                                                    listed has 0),
+ *                  "leases": [{"id": N, "flows": N,
+ *                              "tcp_ports": N, "udp_ports": N,
+ *                              "exhausted": N}, ...]
+ *                                                    (the leases with flows,
+ *                                                    ports or refusals, USAGE
+ *                                                    below, the ports and
+ *                                                    exhausted keys absent
+ *                                                    when 0; one of the
+ *                                                    applied generation that
+ *                                                    is not listed has 0),
+ *                  "clients": [CLIENT, ...]          (the at most
+ *                                                    SHOAL_TOP_CLIENTS
+ *                                                    clients with the most
+ *                                                    flows, most first),
  *                  "leases_partial": true            (only when the engine
  *                                                    left out leases with
  *                                                    flows to fit the line:
  *                                                    the unlisted ones'
  *                                                    flows are unknown),
  *                  "per_worker": [WORKER, ...]       (optional),
+ *                  "netlink": {"overruns": N,        (the kernel mirror's
+ *                              "resyncs": N}         event socket: lost
+ *                                                    events, full re-dumps;
+ *                                                    0 without a mirror),
  *                  "refused_generation": G,          (only while the last
  *                  "refused_reason": str             set received could not
  *                                                    be applied: the engine
@@ -220,6 +264,7 @@
  * holder of escaped characters is 126, every number at its widest), so
  * a full reply stays under SHOAL_MSG_MAX (ctl/ctld/json.c checks it). */
 #define SHOAL_HISTORY_MAX 100
+#define SHOAL_TOP_CLIENTS 10      /* a report's busiest clients (stats top_clients) */
 
 /* JSON-RPC 2.0 error codes */
 #define SHOAL_ERR_PARSE -32700

@@ -548,6 +548,15 @@ def check_counters(got, expected, exact_zero=True, handoff=False):
             bad.append(f"handoff_tx: got {tx}, expected packets handed between workers")
         expected["handoff_tx"] = expected["handoff_rx"] = tx
     expected.setdefault("handoff_full", 0)
+    # Byte counters follow their packet counters: unless named, each is 0
+    # exactly when its packets are, and at least one byte per frame.
+    for side in ("rx_inside", "rx_outside", "tx_inside", "tx_outside"):
+        name, pkts = side + "_bytes", got.get(side, 0)
+        if name in expected or name not in got:
+            continue
+        if (got[name] == 0) != (pkts == 0) or got[name] < pkts:
+            bad.append(f"{name}: got {got[name]} for {pkts} packets")
+        expected[name] = got[name]
     for name, want in sorted(expected.items()):
         if name not in got:
             bad.append(f"{name}: missing (expected {want})")

@@ -388,7 +388,8 @@ static void test_full_config_sets_every_value(void **state)
 		"database = /srv/leases.db\n"
 		"group = nat-admins\n"
 		"readers = nat-viewers\n"
-		"engine_user = shoal-engine\n");
+		"engine_user = shoal-engine\n"
+		"metrics = 127.0.0.1:9469\n");
 
 	assert_string_equal(cfg.path, path);
 	assert_string_equal(cfg.eal,
@@ -474,6 +475,8 @@ static void test_full_config_sets_every_value(void **state)
 	assert_string_equal(cfg.ctl_group, "nat-admins");
 	assert_string_equal(cfg.ctl_readers, "nat-viewers");
 	assert_string_equal(cfg.ctl_engine_user, "shoal-engine");
+	assert_int_equal(cfg.ctl_metrics_ip, IP(127, 0, 0, 1));
+	assert_int_equal(cfg.ctl_metrics_port, 9469);
 }
 
 static void check_defaults(void)
@@ -505,6 +508,7 @@ static void check_defaults(void)
 	assert_string_equal(cfg.ctl_group, "shoal");
 	assert_string_equal(cfg.ctl_readers, "");
 	assert_string_equal(cfg.ctl_engine_user, "root");
+	assert_int_equal(cfg.ctl_metrics_port, 0); /* metrics off */
 }
 
 static void test_defaults_are_the_documented_values(void **state)

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "nat/flow_list.h"
 #include "nat/nat.h"
 #include "pkt_build.h"
 
@@ -176,6 +177,9 @@ static void test_ports_one_destination_exhausts_lease(void **state)
 	assert_int_equal(ok, 16);
 	assert_int_equal(exhausted, 24);
 	assert_int_equal(nat_flow_count(w), 16);
+	/* the lease's own count of refusals (lease "a" is static id 1) */
+	assert_int_equal(nat_lease_exhausted(w, 1), 24);
+	assert_int_equal(nat_lease_exhausted(w, 2), 0);
 }
 
 /* The same 40 flows to 40 destinations all translate: a port is reused
