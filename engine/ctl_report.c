@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <shoal/proto.h>
@@ -16,13 +17,17 @@
  * could outgrow it and say "truncated". */
 #define FLOWS_BUDGET (SHOAL_MSG_MAX - 4096)
 /* What a report's lease list may take of its line: only leases with
- * flows are listed (SHOAL_MAX_LEASES entries of up to 42 bytes would not
- * fit), at least 390 of them; more are left out and the report says
- * "leases_partial". */
+ * flows or ports are listed (SHOAL_MAX_LEASES entries of up to 84 bytes
+ * would not fit), at least 195 of them; more are left out and the report
+ * says "leases_partial". */
 #define REPORT_LEASES_BYTES 16384
+/* The busiest clients: SHOAL_TOP_CLIENTS entries of at most
+ * {"client":"255.255.255.255","flows":4294967295,"outside":"255.255.255.255"}, */
+#define REPORT_CLIENTS_BYTES (SHOAL_TOP_CLIENTS * 80)
 /* What per_worker may take: the rest of the line holds the summed
- * counters (~2 KiB), the envelope and the lease list. */
-#define REPORT_WORKERS_BYTES (SHOAL_MSG_MAX - 8192 - REPORT_LEASES_BYTES)
+ * counters (~2 KiB), the envelope, the lease list and the clients. */
+#define REPORT_WORKERS_BYTES \
+	(SHOAL_MSG_MAX - 8192 - REPORT_LEASES_BYTES - REPORT_CLIENTS_BYTES)
 
 static uint64_t lease_flows(const struct sh_worker *workers, unsigned n,
 			    uint32_t id)
@@ -77,14 +82,98 @@ static json_t *worker_counters_json(const struct sh_worker *wk, unsigned n)
 	return counters;
 }
 
-/* Bytes of {"id":@id,"flows":@flows}, with its comma. */
-static size_t lease_entry_bytes(uint32_t id, uint64_t flows)
+/* What the workers hold of one lease. */
+struct lease_use {
+	uint64_t flows, tcp_ports, udp_ports;
+};
+
+static struct lease_use lease_use(const struct sh_worker *workers, unsigned n,
+				  uint32_t id)
 {
-	char buf[48];
+	struct lease_use u = { .flows = lease_flows(workers, n, id) };
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		u.tcp_ports += nat_lease_ports(workers[i].nat, id, IPPROTO_TCP);
+		u.udp_ports += nat_lease_ports(workers[i].nat, id, IPPROTO_UDP);
+	}
+	return u;
+}
+
+/* Bytes of lease entry @id (lease_json), with its comma. */
+static size_t lease_entry_bytes(uint32_t id, const struct lease_use *u)
+{
+	char buf[96];
 
 	return (size_t)snprintf(buf, sizeof(buf),
-				"{\"id\":%u,\"flows\":%" PRIu64 "},", id,
-				flows);
+				"{\"id\":%u,\"flows\":%" PRIu64
+				",\"tcp_ports\":%" PRIu64
+				",\"udp_ports\":%" PRIu64 "},", id, u->flows,
+				u->tcp_ports, u->udp_ports);
+}
+
+/* {"id", "flows"} and the ports keys that are not zero (proto.h). */
+static json_t *lease_json(uint32_t id, const struct lease_use *u)
+{
+	json_t *l = json_pack("{s:I, s:I}", "id", (json_int_t)id, "flows",
+			      (json_int_t)u->flows);
+
+	if (l && u->tcp_ports)
+		json_object_set_new(l, "tcp_ports",
+				    json_integer((json_int_t)u->tcp_ports));
+	if (l && u->udp_ports)
+		json_object_set_new(l, "udp_ports",
+				    json_integer((json_int_t)u->udp_ports));
+	return l;
+}
+
+static int client_cmp(const void *a, const void *b)
+{
+	const struct nat_client_use *x = a, *y = b;
+
+	return x->flows > y->flows ? -1 : x->flows < y->flows;
+}
+
+/*
+ * The SHOAL_TOP_CLIENTS clients with the most flows over all workers.
+ * A client's flows spread over workers (RSS), so: 1. each worker's own
+ * busiest SHOAL_TOP_CLIENTS are the candidates; 2. each candidate's
+ * flows are summed over every worker; 3. the best candidates are kept.
+ * A client missing from every worker's own list is left out even if its
+ * sum would rank, which needs a spread far from what RSS gives.
+ */
+static json_t *clients_json(const struct sh_worker *workers, unsigned n)
+{
+	struct nat_client_use cand[SHOAL_MAX_WORKERS * SHOAL_TOP_CLIENTS];
+	struct nat_client_use top[SHOAL_TOP_CLIENTS];
+	unsigned nc = 0, i, j, k, got;
+	json_t *arr = json_array();
+	char a[INET_ADDRSTRLEN], o[INET_ADDRSTRLEN];
+
+	for (i = 0; i < n && i < SHOAL_MAX_WORKERS; i++) {
+		got = nat_client_top(workers[i].nat, top, SHOAL_TOP_CLIENTS);
+		for (j = 0; j < got; j++) {
+			for (k = 0; k < nc && cand[k].ip != top[j].ip; k++)
+				;
+			if (k == nc)
+				cand[nc++] = top[j];
+		}
+	}
+	for (k = 0; k < nc && n > 1; k++)
+		for (cand[k].flows = 0, i = 0; i < n; i++)
+			cand[k].flows += nat_client_flows_read(workers[i].nat,
+							       cand[k].ip);
+	qsort(cand, nc, sizeof(cand[0]), client_cmp);
+	for (k = 0; k < nc && k < SHOAL_TOP_CLIENTS; k++) {
+		if (!cand[k].flows)
+			break;
+		inet_ntop(AF_INET, &cand[k].ip, a, sizeof(a));
+		inet_ntop(AF_INET, &cand[k].out_ip, o, sizeof(o));
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:s}",
+			"client", a, "flows", (json_int_t)cand[k].flows,
+			"outside", o));
+	}
+	return arr;
 }
 
 json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
@@ -96,31 +185,31 @@ json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
 	size_t used = 0;
 	unsigned i;
 
-	/* Leases without flows are left out: the daemon reads a complete
-	 * list's absentees as 0 (proto.h engine.report). */
+	/* Leases without flows or ports are left out: the daemon reads a
+	 * complete list's absentees as 0 (proto.h engine.report). */
 	for (i = 0; i < ls->n_leases && !partial; i++) {
-		uint64_t f = lease_flows(workers, n, ls->leases[i].id);
+		struct lease_use u = lease_use(workers, n, ls->leases[i].id);
 
-		if (!f)
+		if (!u.flows && !u.tcp_ports && !u.udp_ports)
 			continue;
-		used += lease_entry_bytes(ls->leases[i].id, f);
+		used += lease_entry_bytes(ls->leases[i].id, &u);
 		if (used > REPORT_LEASES_BYTES) {
 			partial = true;
 			break;
 		}
-		json_array_append_new(leases, json_pack("{s:I, s:I}", "id",
-			(json_int_t)ls->leases[i].id, "flows", (json_int_t)f));
+		json_array_append_new(leases, lease_json(ls->leases[i].id, &u));
 	}
 	for (i = 0; i < n; i++)
 		json_array_append_new(per_worker, json_pack("{s:i, s:i, s:I, s:o}",
 			"worker", (int)i, "lcore", (int)workers[i].lcore,
 			"flows", (json_int_t)nat_flow_count(workers[i].nat),
 			"counters", worker_counters_json(&workers[i], n)));
-	msg = json_pack("{s:s, s:s, s:{s:I, s:i, s:o, s:o, s:o}}", "jsonrpc",
-			"2.0", "method", "engine.report", "params",
+	msg = json_pack("{s:s, s:s, s:{s:I, s:i, s:o, s:o, s:o, s:o}}",
+			"jsonrpc", "2.0", "method", "engine.report", "params",
 			"generation", (json_int_t)st->generation,
 			"workers", (int)n, "counters", counters_json(workers, n),
-			"leases", leases, "per_worker", per_worker);
+			"leases", leases, "per_worker", per_worker,
+			"clients", clients_json(workers, n));
 	if (msg && partial)
 		json_object_set_new(json_object_get(msg, "params"),
 				    "leases_partial", json_true());

@@ -19,8 +19,9 @@
 #include "worker.h"
 
 /* engine.report: every counter summed over @workers[0..@n), the live
- * flows of each lease of the set @st holds that has any (within a byte
- * budget, else "leases_partial"), the generation it applied,
+ * flows and the ports held of each lease of the set @st holds that has
+ * any (within a byte budget, else "leases_partial"), the busiest
+ * SHOAL_TOP_CLIENTS clients ("clients"), the generation it applied,
  * the set it could not apply if the last one failed ("refused_generation",
  * "refused_reason"), and per worker its lcore, flows and non-zero counters
  * ("per_worker"), the whole within SHOAL_MSG_MAX. */

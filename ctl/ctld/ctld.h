@@ -80,6 +80,7 @@ struct conn;
 struct engine_lease_flows {
 	uint32_t id;
 	int64_t flows;
+	int64_t tcp_ports, udp_ports; /* proto.h USAGE */
 };
 
 struct relay {
@@ -108,6 +109,11 @@ struct engine_state {
 	struct engine_lease_flows lf[SHOAL_MAX_LEASES]; /* sorted by id */
 	unsigned n_lf;
 	bool lf_partial; /* the report left out leases with flows */
+	struct engine_client {
+		char client[16], outside[16]; /* dotted quads, as sent */
+		int64_t flows;
+	} top[SHOAL_TOP_CLIENTS]; /* proto.h CLIENT: the last report's */
+	unsigned n_top;
 	struct relay relays[CTLD_RELAYS_MAX];
 	uint64_t next_eid;
 	bool push_pending; /* a leases.update waits for the engine to read */

@@ -9,7 +9,8 @@
  *     one update of the latest set);
  *   - engine.report: remembered as "the last report" (stats, status,
  *     LEASE.flows, and lease_tick's "0 flows" test), each key checked on
- *     its own; per_worker entries one by one (proto.h WORKER);
+ *     its own; per_worker and clients entries one by one (proto.h WORKER,
+ *     CLIENT);
  *   - flows from a CLI: forwarded as engine.flows with our own id; the
  *     answer is relayed back under the CLI's id; no answer within
  *     CTLD_RELAY_TIMEOUT_MS, or the engine gone, -> "no_engine".
@@ -144,6 +145,47 @@ static void refused_set(struct engine_state *e, json_t *params)
 		       json_string_length(r) + 1);
 }
 
+/* A string member of at most @max bytes without NUL into @out. */
+static bool str_in(json_t *v, size_t max, char *out)
+{
+	if (!json_is_string(v) || json_string_length(v) > max ||
+	    memchr(json_string_value(v), '\0', json_string_length(v)))
+		return false;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return true;
+}
+
+/* Every report replaces the busiest clients (absent: none): entries that
+ * are not a proto.h CLIENT are skipped, at most SHOAL_TOP_CLIENTS kept. */
+static void top_set(struct engine_state *e, json_t *v)
+{
+	struct engine_client *t;
+	json_t *c;
+	size_t i;
+
+	e->n_top = 0;
+	json_array_foreach(v, i, c) {
+		if (e->n_top == SHOAL_TOP_CLIENTS)
+			break;
+		t = &e->top[e->n_top];
+		if (str_in(json_object_get(c, "client"), 15, t->client) &&
+		    str_in(json_object_get(c, "outside"), 15, t->outside) &&
+		    int_in(json_object_get(c, "flows"), 0, UINT32_MAX)) {
+			t->flows = json_integer_value(json_object_get(c,
+								      "flows"));
+			e->n_top++;
+		}
+	}
+}
+
+/* A lease entry's optional ports count: absent is 0. */
+static int64_t ports_of(json_t *l, const char *key)
+{
+	json_t *v = json_object_get(l, key);
+
+	return int_in(v, 0, UINT16_MAX + 1) ? json_integer_value(v) : 0;
+}
+
 static int lf_cmp(const void *a, const void *b)
 {
 	const struct engine_lease_flows *x = a, *y = b;
@@ -173,6 +215,7 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 		e->counters = v;
 	}
 	per_worker_set(e, json_object_get(params, "per_worker"));
+	top_set(e, json_object_get(params, "clients"));
 	refused_set(e, params);
 	v = json_object_get(params, "leases");
 	if (!json_is_array(v))
@@ -190,7 +233,9 @@ void engine_report(struct ctld *d, struct conn *c, json_t *params)
 		if (int_in(id, 1, UINT16_MAX) && int_in(flows, 0, INT64_MAX))
 			e->lf[e->n_lf++] = (struct engine_lease_flows){
 				(uint32_t)json_integer_value(id),
-				json_integer_value(flows) };
+				json_integer_value(flows),
+				ports_of(l, "tcp_ports"),
+				ports_of(l, "udp_ports") };
 	}
 	qsort(e->lf, e->n_lf, sizeof(e->lf[0]), lf_cmp);
 }
@@ -380,6 +425,34 @@ static json_t *flows_total(const struct engine_state *e)
 	return json_integer(sum);
 }
 
+/* The last report's lease list as proto.h USAGE objects, by id. */
+static json_t *lease_usage(const struct engine_state *e)
+{
+	json_t *arr = json_array();
+	unsigned i;
+
+	for (i = 0; arr && i < e->n_lf; i++)
+		json_array_append_new(arr, json_pack("{sI sI sI sI}",
+			"id", (json_int_t)e->lf[i].id,
+			"flows", (json_int_t)e->lf[i].flows,
+			"tcp_ports", (json_int_t)e->lf[i].tcp_ports,
+			"udp_ports", (json_int_t)e->lf[i].udp_ports));
+	return arr;
+}
+
+static json_t *top_clients(const struct engine_state *e)
+{
+	json_t *arr = json_array();
+	unsigned i;
+
+	for (i = 0; arr && i < e->n_top; i++)
+		json_array_append_new(arr, json_pack("{ss sI ss}",
+			"client", e->top[i].client,
+			"flows", (json_int_t)e->top[i].flows,
+			"outside", e->top[i].outside));
+	return arr;
+}
+
 /* The last report, or NULL if there never was one. */
 json_t *engine_stats(struct ctld *d)
 {
@@ -387,13 +460,17 @@ json_t *engine_stats(struct ctld *d)
 
 	if (!e->have_report)
 		return NULL;
-	return json_pack("{so sI so so so}", "counters", e->counters ?
-			 json_incref(e->counters) : json_object(),
+	return json_pack("{so sI so sI so so so sb so}", "counters",
+			 e->counters ? json_incref(e->counters) : json_object(),
 			 "workers", e->workers,
 			 "report_age", report_age(e),
+			 "report_mono_ms", (json_int_t)e->report_ms,
 			 "flows", flows_total(e),
 			 "per_worker", e->per_worker ?
-			 json_incref(e->per_worker) : json_array());
+			 json_incref(e->per_worker) : json_array(),
+			 "lease_usage", lease_usage(e),
+			 "lease_usage_partial", e->lf_partial,
+			 "top_clients", top_clients(e));
 }
 
 json_t *engine_status(struct ctld *d)

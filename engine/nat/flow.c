@@ -202,6 +202,8 @@ int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 	t->out_slots[so].idx = idx + 1;
 	if (pseudo) {
 		w->n_pseudo++;
+		if (f->flags & NAT_FLOW_BIND)
+			w->lease_ports[nat_lease_ports_slot(f)]++;
 	} else {
 		w->lease_flows[f->lease]++;
 		w->cnt[SH_CNT_FLOW_CREATED]++;
@@ -284,6 +286,8 @@ void nat_flow_del(struct nat_worker *w, uint32_t idx)
 	t->free_stack[t->n_free++] = idx;
 	if (old.flags & NAT_FLOW_PSEUDO) {
 		w->n_pseudo--;
+		if (old.flags & NAT_FLOW_BIND)
+			w->lease_ports[nat_lease_ports_slot(&old)]--;
 		return;
 	}
 	{

@@ -39,4 +39,31 @@ bool nat_flow_walk(const struct nat_worker *w, nat_flow_visit_fn *visit,
 /* Live flows of @w created under lease @id (0..UINT16_MAX). Any thread. */
 uint32_t nat_lease_flows(const struct nat_worker *w, uint32_t id);
 
+/* Outside ports of lease @id (0..UINT16_MAX) that @w's bindings hold for
+ * @proto (NAT_PROTO_TCP or NAT_PROTO_UDP), live or in their hold-down:
+ * what an exclusive lease has left is its range less these. Any thread. */
+uint32_t nat_lease_ports(const struct nat_worker *w, uint32_t id,
+			 uint8_t proto);
+
+/* One client as a reader sees it. */
+struct nat_client_use {
+	uint32_t ip;     /* network order */
+	uint32_t flows;  /* live flows on the worker read */
+	uint32_t out_ip; /* the slice address they use, network order */
+};
+
+/*
+ * The at most @n clients of @w with the most flows, most first, into
+ * @out; returns how many. Reads each client slot once (2 * max_flows
+ * rounded up to a power of two, 16 bytes each) and keeps the best @n by
+ * insertion, so @n should be small (a report's SHOAL_TOP_CLIENTS). Any
+ * thread.
+ */
+unsigned nat_client_top(const struct nat_worker *w,
+			struct nat_client_use *out, unsigned n);
+
+/* Live flows of @client (network order) on @w; 0 when it has none. Any
+ * thread (nat_client_flows() is the owner's). */
+uint32_t nat_client_flows_read(const struct nat_worker *w, uint32_t client);
+
 #endif /* SHOAL_NAT_FLOW_LIST_H */

@@ -30,6 +30,14 @@ static inline uint64_t nat_mix(uint64_t a, uint64_t b, uint64_t seed)
 	return h;
 }
 
+/* Index into nat_worker.lease_ports of binding @b's lease and protocol
+ * (a binding's proto carries NAT_PROTO_PSEUDO). */
+static inline uint32_t nat_lease_ports_slot(const struct nat_flow *b)
+{
+	return (uint32_t)b->lease * 2 +
+	       ((b->proto & ~NAT_PROTO_PSEUDO) == NAT_PROTO_UDP);
+}
+
 static inline uint64_t nat_key_hash(const struct nat_key *k, uint64_t seed)
 {
 	uint64_t a = (uint64_t)k->local_ip << 32 | k->remote_ip;

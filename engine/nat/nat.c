@@ -21,6 +21,7 @@ void nat_worker_destroy(struct nat_worker *w)
 	w->free(t->out_slots, w->mem_ctx);
 	w->free(t->clients, w->mem_ctx);
 	w->free(w->lease_flows, w->mem_ctx);
+	w->free(w->lease_ports, w->mem_ctx);
 	w->free(w, w->mem_ctx);
 }
 
@@ -62,8 +63,10 @@ struct nat_worker *nat_worker_create(const struct nat_params *p)
 	t->in_slots = p->zalloc((size_t)slots * sizeof(struct nat_slot), p->mem_ctx);
 	t->out_slots = p->zalloc((size_t)slots * sizeof(struct nat_slot), p->mem_ctx);
 	w->lease_flows = p->zalloc((UINT16_MAX + 1) * sizeof(uint32_t), p->mem_ctx);
+	w->lease_ports = p->zalloc(2 * (UINT16_MAX + 1) * sizeof(uint32_t),
+				   p->mem_ctx);
 	if (!t->flows || !t->free_stack || !t->in_slots || !t->out_slots ||
-	    !w->lease_flows)
+	    !w->lease_flows || !w->lease_ports)
 		goto nomem;
 	t->clients = p->zalloc((size_t)slots * sizeof(*t->clients), p->mem_ctx);
 	if (!t->clients)

@@ -306,6 +306,11 @@ struct nat_worker {
 	/* Live flows per lease id (ids fit 16 bits, see proto.h); read by
 	 * the main lcore for usage reports. */
 	uint32_t *lease_flows;
+	/* Outside ports taken per lease id and protocol: the bindings of
+	 * exclusive leases (live or in their hold-down), one per port, at
+	 * [id * 2 + (proto == UDP)]. Written with the bindings (slow path),
+	 * read by the main lcore for usage reports (nat_lease_ports). */
+	uint32_t *lease_ports;
 	void (*free)(void *p, void *ctx);
 	void *mem_ctx;
 	struct nat_frag_table frag; /* fragments, see frag.h */

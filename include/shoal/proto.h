@@ -57,11 +57,23 @@
  *                 (asked of the engine; error "no_engine" without one)
  *   stats         {}  -> {"counters": {name: N, ...}, "workers": N,
  *                         "report_age": seconds,
+ *                         "report_mono_ms": N,
  *                         "flows": N|null,
- *                         "per_worker": [WORKER, ...]} (the engine's last report)
- *                         flows: the sum of per_worker's flows, null when
- *                         per_worker is empty; per_worker: the valid entries
- *                         of the last report's per_worker, [] when it had none
+ *                         "per_worker": [WORKER, ...],
+ *                         "lease_usage": [USAGE, ...],
+ *                         "lease_usage_partial": bool,
+ *                         "top_clients": [CLIENT, ...]}
+ *                         (the engine's last report)
+ *                         report_mono_ms: when the daemon received it, in
+ *                         CLOCK_MONOTONIC milliseconds (rates: counter
+ *                         deltas over the deltas of this); flows: the sum
+ *                         of per_worker's flows, null when per_worker is
+ *                         empty; per_worker: the valid entries of the last
+ *                         report's per_worker, [] when it had none;
+ *                         lease_usage: the leases the report listed, by
+ *                         id (a lease of the engine's set not listed has
+ *                         no flows and no ports unless lease_usage_partial);
+ *                         top_clients: the report's clients, as sent
  *
  *   Lease ids: static leases 1..n in configuration order; dynamic leases
  *   the lowest free id >= 1000 and > n (ids fit 16 bits: the engine's
@@ -78,6 +90,15 @@
  *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
  *            "outside": "ip:port", "remote": "ip:port", "lease": N,
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
+ *   USAGE  = {"id": N, "flows": N, "tcp_ports": N, "udp_ports": N}
+ *            ports held by the lease's bindings per protocol (exclusive
+ *            leases, nat.h; live or in their hold-down): a lease is full
+ *            for a protocol when they reach its range's size. 0 for
+ *            shared-port leases (address-and-port-dependent mapping and
+ *            filtering), whose ports are shared across destinations;
+ *            ICMP echo ids are not counted.
+ *   CLIENT = {"client": ip, "flows": N, "outside": ip}
+ *            a client address, its live flows, the slice address they use
  *   WORKER = {"worker": 0..SHOAL_MAX_WORKERS-1, "lcore": 0..2^31-1,
  *             "flows": 0..2^32-1, "counters": {name: N, ...}}
  *            one worker's share: its flows and its non-zero counters, by
@@ -101,11 +122,18 @@
  *   engine.report (notification from the engine, about once a second)
  *                 {"generation": G applied, "workers": N,
  *                  "counters": {name: N, ...}        (summed over workers),
- *                  "leases": [{"id": N, "flows": N}, ...]
- *                                                    (the leases with flows;
- *                                                    one of the applied
- *                                                    generation that is not
- *                                                    listed has 0),
+ *                  "leases": [{"id": N, "flows": N,
+ *                              "tcp_ports": N, "udp_ports": N}, ...]
+ *                                                    (the leases with flows
+ *                                                    or ports, USAGE below,
+ *                                                    the ports keys absent
+ *                                                    when 0; one of the
+ *                                                    applied generation that
+ *                                                    is not listed has 0),
+ *                  "clients": [CLIENT, ...]          (the at most
+ *                                                    SHOAL_TOP_CLIENTS
+ *                                                    clients with the most
+ *                                                    flows, most first),
  *                  "leases_partial": true            (only when the engine
  *                                                    left out leases with
  *                                                    flows to fit the line:
@@ -171,6 +199,7 @@
 #define SHOAL_HOLDER_MAX 63       /* bytes of a holder name */
 #define SHOAL_REASON_MAX 63       /* bytes of an engine.report refused_reason */
 #define SHOAL_MAX_WORKERS 64      /* [engine] workers, and a report's per_worker */
+#define SHOAL_TOP_CLIENTS 10      /* a report's busiest clients (stats top_clients) */
 
 /* JSON-RPC 2.0 error codes */
 #define SHOAL_ERR_PARSE -32700

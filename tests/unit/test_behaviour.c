@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "nat/flow_list.h"
 #include "nat/flow_lookup.h"
 #include "pkt_build.h"
 
@@ -581,6 +582,59 @@ static void test_pseudo_entries_not_counted_and_freed(void **state)
 	assert_int_equal(w->n_pseudo, 0);
 }
 
+/* The usage report's ports: one per binding (an endpoint-independent
+ * mapping's port serves every destination), per protocol, held through
+ * the hold-down and given back when it ends. */
+static void test_lease_ports_count_bindings_through_hold_down(void **state)
+{
+	struct nat_worker *w = start(1);
+
+	(void)state;
+	for (uint16_t c = 0; c < 10; c++)
+		for (uint32_t d = 0; d < 3; d++)
+			out_port(w, CLIENT(2), (uint16_t)(4000 + c),
+				 PB_REMOTE + d, 53);
+	assert_int_equal(send_out(w, pb_tcp(CLIENT(3), 5000, PB_REMOTE, 80,
+					    PB_SYN), NULL, NULL), SH_OK);
+	assert_int_equal(nat_lease_ports(w, 1, NAT_PROTO_UDP), 10);
+	assert_int_equal(nat_lease_ports(w, 1, NAT_PROTO_TCP), 1);
+	assert_int_equal(nat_lease_ports(w, 2, NAT_PROTO_UDP), 0);
+	w->now += cfg.nat.udp_timeout * 1000;
+	nat_expire(w, 1024);
+	assert_int_equal(nat_flow_count(w), 0);
+	assert_int_equal(nat_lease_ports(w, 1, NAT_PROTO_UDP), 10);
+	assert_int_equal(nat_lease_ports(w, 1, NAT_PROTO_TCP), 1);
+	w->now += cfg.nat.port_hold_down * 1000;
+	nat_expire(w, 1024);
+	assert_int_equal(nat_lease_ports(w, 1, NAT_PROTO_UDP), 0);
+	assert_int_equal(nat_lease_ports(w, 1, NAT_PROTO_TCP), 0);
+}
+
+/* The busiest clients: most flows first, at most the number asked, and
+ * another thread's per-client count agrees with the owner's. */
+static void test_client_top_orders_by_flows(void **state)
+{
+	static const uint16_t flows[] = { 5, 2, 7, 1 };
+	struct nat_client_use top[3];
+	struct nat_worker *w = start(1);
+
+	(void)state;
+	for (unsigned c = 0; c < 4; c++)
+		for (uint16_t f = 0; f < flows[c]; f++)
+			out_port(w, CLIENT(2 + c), (uint16_t)(4000 + f),
+				 PB_REMOTE, 53);
+	assert_int_equal(nat_client_top(w, top, 3), 3);
+	assert_int_equal(top[0].ip, htonl(CLIENT(4)));
+	assert_int_equal(top[0].flows, 7);
+	assert_int_equal(top[0].out_ip, htonl(PB_SLICE));
+	assert_int_equal(top[1].ip, htonl(CLIENT(2)));
+	assert_int_equal(top[2].ip, htonl(CLIENT(3)));
+	assert_int_equal(top[2].flows, 2);
+	assert_int_equal(nat_client_top(w, top, 0), 0);
+	assert_int_equal(nat_client_flows_read(w, htonl(CLIENT(5))), 1);
+	assert_int_equal(nat_client_flows_read(w, htonl(CLIENT(9))), 0);
+}
+
 /* ---- reproducers of what tests/fuzz found ------------------------------- */
 
 /* An outside packet the filter admits but whose TTL runs out is dropped
@@ -735,6 +789,8 @@ int main(void)
 		T(test_rfc6888_req8_hold_down_zero_frees_at_once),
 		T(test_exclusive_mapping_owned_by_port),
 		T(test_pseudo_entries_not_counted_and_freed),
+		T(test_lease_ports_count_bindings_through_hold_down),
+		T(test_client_top_orders_by_flows),
 		T(test_fuzz_inbound_ttl_expired_opens_no_flow),
 		T(test_fuzz_zero_source_not_admitted),
 		T(test_fuzz_port_probe_keeps_live_binding),
