@@ -11,6 +11,8 @@
 #      packet; the engine resubscribes
 #   05 restarting the engine brings its dynamic leases back from the daemon
 #   06 flows and per-lease usage reach the CLI
+#   07 shoalctl top on a pseudo-terminal shows non-zero rates, the lease
+#      bar filling up and the busiest client while iperf3 runs
 #
 # Prints one line per check and "N passed, N failed, N skipped"; 77 when
 # not root. Removes every namespace, process and file it creates.
@@ -189,6 +191,35 @@ if [ "${nf:-0}" -ge 1 ] && [ "${lf:-0}" != null ] && [ "${lf:-0}" -ge 1 ]; then
 	ok "06 flows listed ($nf for 10.0.0.5) and lease usage reported ($lf flows)"
 else
 	ko 06 "flows=$nf lease flows=$lf"
+fi
+
+# 07: ten UDP streams from 10.0.0.3 take ten of its lease's 20 ports
+# (endpoint-independent mapping: a binding per client port).
+id7=$(jq_ctl .lease.id lease add --holder top7 --clients 10.0.0.3/32 --ports 11600-11619)
+ip netns exec "$NS_C" iperf3 -c "$TOPO_SERVER" -B 10.0.0.3 -u -P 10 -b 1M -l 500 -t 6 \
+	--connect-timeout 3000 >"$TMP/iperf7" 2>&1 &
+IPERF=$!
+sleep 1.5
+/usr/bin/python3 tests/lib/pty_run.py --cols 120 --rows 40 --timeout 15 -- \
+	"$CTL" -s "$SOCK" top -n 3 >"$TMP/top7.json"
+wait $IPERF
+# The last frame, escapes removed.
+frame=$(jq -r .output "$TMP/top7.json" | awk 'BEGIN { RS = "\033\\[H" } { f = $0 } END { print f }' |
+	sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g')
+rx=$(echo "$frame" | awk '$1 == "all" { print $2 }')
+bar=$(echo "$frame" | grep -E "^$id7 +top7 " | grep -oE '\[#+\.*\] +[0-9]+%')
+pct=${bar##* } pct=${pct%\%}
+client=$(echo "$frame" | grep -cE '^10\.0\.0\.3 +[0-9]+ +198\.51\.100\.10')
+if [ "$(jq -r '.rc == 0 and .restored' "$TMP/top7.json")" != true ]; then
+	ko 07 "top did not exit 0 with the terminal restored: $(head -c 600 "$TMP/top7.json")"
+elif [ -z "$rx" ] || [ "$rx" = 0 ] || [ "$rx" = - ]; then
+	ko 07 "no inside rate in the frame: $frame"
+elif [ -z "$bar" ] || [ "$pct" -lt 40 ]; then
+	ko 07 "lease $id7 has no bar about half full: $frame"
+elif [ "$client" != 1 ]; then
+	ko 07 "10.0.0.3 is not among the busiest clients: $frame"
+else
+	ok "07 top on a pty under iperf3: inside $rx pkt/s, lease $id7 $bar, 10.0.0.3 busiest"
 fi
 
 if [ "$failed" -ne 0 ]; then
