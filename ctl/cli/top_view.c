@@ -17,7 +17,7 @@
 
 #define LINE_MAX 512
 #define DROPS_SHOWN 8
-#define BAR_MIN 10
+#define BAR_MIN 8
 #define BAR_MAX 50
 
 struct lines {
@@ -129,40 +129,45 @@ static void drops_section(struct lines *l, json_t *frame)
 	}
 }
 
-/* "[#####.....]  42%" in @width columns of bar, or why there is none. */
+/* " 42% [#####.....]" with @width columns of bar (none below BAR_MIN),
+ * or why there is no fill. */
 static void fmt_fill(char *buf, size_t len, json_t *row, unsigned width)
 {
 	json_t *fill = json_object_get(row, "fill");
 	unsigned full, i;
+	size_t n;
 	double f;
 
 	if (!json_is_number(fill)) {
 		snprintf(buf, len, "%s",
 			 json_is_null(json_object_get(row, "flows")) ?
-			 "(usage not reported)" :
-			 "(shared ports: no fill)");
+			 "(usage not reported)" : "(shared ports)");
 		return;
 	}
 	f = json_number_value(fill);
 	if (f > 1)
 		f = 1;
-	if (width + 10 > len)
-		width = (unsigned)len - 10;
+	n = (size_t)snprintf(buf, len, "%3.0f%%", f * 100);
+	if (width < BAR_MIN || n + width + 4 > len)
+		return;
 	full = (unsigned)(f * width + 0.5);
-	buf[0] = '[';
+	buf[n++] = ' ';
+	buf[n++] = '[';
 	for (i = 0; i < width; i++)
-		buf[1 + i] = i < full ? '#' : '.';
-	snprintf(buf + 1 + width, len - 1 - width, "] %3.0f%%", f * 100);
+		buf[n++] = i < full ? '#' : '.';
+	buf[n++] = ']';
+	buf[n] = '\0';
 }
 
 static void leases_section(struct lines *l, json_t *frame, unsigned rows,
 			   unsigned width)
 {
 	json_t *arr = json_object_get(frame, "leases"), *e;
-	/* the columns before the bar, and "[", "] 100%" */
-	unsigned fixed = 6 + 15 + 28 + 9 + 7 + 7 + 1 + 8;
-	unsigned bar = width > fixed + BAR_MIN ? width - fixed : BAR_MIN;
+	/* the columns before FILL, and "100% [" "]" */
+	unsigned fixed = 6 + 11 + 26 + 8 + 6 + 6 + 1 + 7;
+	unsigned bar = width > fixed ? width - fixed : 0;
 	char where[48], fl[24], tcp[16], udp[16], fill[BAR_MAX + 16];
+	const char *state;
 	size_t i;
 
 	if (bar > BAR_MAX)
@@ -171,7 +176,7 @@ static void leases_section(struct lines *l, json_t *frame, unsigned rows,
 		add(l, "no nat leases");
 		return;
 	}
-	add(l, "%-5s %-14s %-27s %8s %6s %6s  %s", "LEASE", "HOLDER",
+	add(l, "%-5s %-10s %-25s %7s %5s %5s  %s", "LEASE", "HOLDER",
 	    "ADDRESS:PORTS", "FLOWS", "TCP", "UDP", "FILL");
 	json_array_foreach(arr, i, e) {
 		if (i + 1 == rows && json_array_size(arr) > rows) {
@@ -184,15 +189,15 @@ static void leases_section(struct lines *l, json_t *frame, unsigned rows,
 			 json_integer_value(json_object_get(e, "lo")),
 			 json_integer_value(json_object_get(e, "hi")));
 		fmt_fill(fill, sizeof(fill), e, bar);
-		add(l, "%-5" JSON_INTEGER_FORMAT " %-14.14s %-27s %8s %6s %6s  "
+		state = json_string_value(json_object_get(e, "state"));
+		add(l, "%-5" JSON_INTEGER_FORMAT " %-10.10s %-25s %7s %5s %5s  "
 		    "%s%s", json_integer_value(json_object_get(e, "id")),
 		    json_string_value(json_object_get(e, "holder")), where,
 		    fmt_int(fl, sizeof(fl), json_object_get(e, "flows")),
 		    fmt_int(tcp, sizeof(tcp), json_object_get(e, "tcp_ports")),
 		    fmt_int(udp, sizeof(udp), json_object_get(e, "udp_ports")),
-		    fill, strcmp(json_string_value(json_object_get(e, "state")) ?
-				 json_string_value(json_object_get(e, "state")) :
-				 "", "draining") == 0 ? " draining" : "");
+		    fill, state && strcmp(state, "draining") == 0 ?
+		    " draining" : "");
 	}
 }
 

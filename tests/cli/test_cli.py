@@ -916,7 +916,7 @@ def test_top_text_when_not_a_terminal(env):
               f"rates table:\n{out.stdout}")
         lease = next(l for l in out.stdout.splitlines()
                      if l.startswith("1 "))
-        check(re.search(r"\[#+\.+\]\s+25%", lease)
+        check(re.search(r"25% \[#+\.+\]", lease)
               and len(max(out.stdout.splitlines(), key=len)) <= 100,
               f"lease bar within COLUMNS:\n{out.stdout}")
         check("no_lease" in out.stdout and "10.0.0.5" in out.stdout,
@@ -937,7 +937,7 @@ def test_top_on_a_terminal(env):
         check("\x1b[?1049h" in out and out.rstrip().endswith("\x1b[?1049l"),
               f"alternate screen entered and left: {out!r}")
         frame = out.split("\x1b[H")[-1]
-        check(re.search(r"\[#+\.+\]\s+25%", frame)
+        check(re.search(r"25% \[#+\.+\]", frame)
               and re.search(r"^all\s+\d", frame, re.M),
               f"last frame has rates and the bar: {frame!r}")
         lines = frame.split("\n")

@@ -207,8 +207,8 @@ wait $IPERF
 frame=$(jq -r .output "$TMP/top7.json" | awk 'BEGIN { RS = "\033\\[H" } { f = $0 } END { print f }' |
 	sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g')
 rx=$(echo "$frame" | awk '$1 == "all" { print $2 }')
-bar=$(echo "$frame" | grep -E "^$id7 +top7 " | grep -oE '\[#+\.*\] +[0-9]+%')
-pct=${bar##* } pct=${pct%\%}
+bar=$(echo "$frame" | grep -E "^$id7 +top7 " | grep -oE '[0-9]+% \[#+\.*\]')
+pct=${bar%%%*}
 client=$(echo "$frame" | grep -cE '^10\.0\.0\.3 +[0-9]+ +198\.51\.100\.10')
 if [ "$(jq -r '.rc == 0 and .restored' "$TMP/top7.json")" != true ]; then
 	ko 07 "top did not exit 0 with the terminal restored: $(head -c 600 "$TMP/top7.json")"
