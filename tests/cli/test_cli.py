@@ -940,7 +940,7 @@ def test_top_on_a_terminal(env):
         check(re.search(r"25% \[#+\.+\]", frame)
               and re.search(r"^all\s+\d", frame, re.M),
               f"last frame has rates and the bar: {frame!r}")
-        lines = frame.split("\n")
+        lines = frame.split("\r\n")
         check(len(lines) <= 30 and all(len(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]",
                                                   "", l)) <= 100
                                        for l in lines),
