@@ -22,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 
 def load(path):
@@ -69,6 +70,8 @@ def main():
     ax.axvline(1, color="black", linewidth=0.8)
     if values and max(values) / min(values) > 20:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks([c + height * (len(runs) - 1) / 2
                    for c in range(len(cases))])
     ax.set_yticklabels(cases, fontsize=8)
