@@ -31,20 +31,24 @@
 #                      10-route table in the same run.
 #
 # Usage: scripts/bench.sh [--quick] [--huge] [--runs R] [--window SECONDS]
-#                         [--flows N[,N...]] [--cases C[,C...]]
+#                         [--flows N[,N...]] [--cases C[,C...]] [--json FILE]
 # Cases: established (with memory), new, icount, workers, kernel, routes;
-# default all.
+# default all. --json FILE also writes the table's rows to FILE as JSON
+# (what the run was on, then one {"case", "engine", "baseline", "ratio"}
+# per row, numbers or null where the table shows "-"), once every case
+# has run; scripts/plot-bench.py draws one or more such files.
 set -euo pipefail
+CALLER=$PWD
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-USAGE="usage: $0 [--quick] [--huge] [--runs R] [--window S] [--flows N[,N...]] [--cases C[,C...]]"
+USAGE="usage: $0 [--quick] [--huge] [--runs R] [--window S] [--flows N[,N...]] [--cases C[,C...]] [--json FILE]"
 RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000 NEW_FLOWS=1000000
 FULL_PORTS=4096 ICOUNT_FLOWS=1000,65536 ICOUNT_SECONDS=4
 WORKER_FLOWS=1000
 CASES=established,new,icount,workers,kernel,routes
 ROUTE_COUNTS=10,10000,1048576
-KERNEL_FLOWS=65536 HUGE=0
+KERNEL_FLOWS=65536 HUGE=0 JSON=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick)
@@ -55,6 +59,9 @@ while [ $# -gt 0 ]; do
 	--flows) FLOWS=$2; shift ;;
 	--huge) HUGE=1 ;;
 	--cases) CASES=$2; shift ;;
+	--json) [ $# -ge 2 ] || { echo "$USAGE" >&2; exit 2; }
+		case $2 in /*) JSON=$2 ;; *) JSON=$CALLER/$2 ;; esac
+		shift ;;
 	*) echo "$USAGE" >&2; exit 2 ;;
 	esac
 	shift
@@ -149,7 +156,13 @@ baseline() {
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # div A B DIGITS: A / B rounded, "-" when B is 0 or missing.
 div() { $PY -c "import sys; a, b = sys.argv[1:3]; print(f'{float(a) / float(b):.${3}f}' if b and float(b) else '-')" "$1" "$2"; }
-row() { printf '%-34s %14s %14s %7s\n' "$1" "$2" "$3" "$(div "$2" "$3" 2)"; }
+# row CASE ENGINE BASELINE: a table line, and a line of $TMP/rows for --json.
+row() {
+	local ratio
+	ratio=$(div "$2" "$3" 2)
+	printf '%-34s %14s %14s %7s\n' "$1" "$2" "$3" "$ratio"
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$ratio" >>"$TMP/rows"
+}
 
 # eal_for N [LCORES]: EAL arguments for N flows on LCORES (default
 # "-l 0-1": the main lcore on CPU 0, one worker lcore on CPU 1). The
@@ -204,8 +217,11 @@ max_flows = $(pow2 "$3")
 CONF
 }
 
-echo "shoal bench: $(uname -r), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "DPDK $(pkg-config --modversion libdpdk), runs=$RUNS window=${WINDOW}s warmup=${WARMUP}s, median reported, $([ "$HUGE" = 1 ] && echo hugepages || echo '4 KiB pages (--no-huge)')"
+HOST="$(uname -r), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+SETUP="DPDK $(pkg-config --modversion libdpdk), runs=$RUNS window=${WINDOW}s warmup=${WARMUP}s, median reported, $([ "$HUGE" = 1 ] && echo hugepages || echo '4 KiB pages (--no-huge)')"
+echo "shoal bench: $HOST"
+echo "$SETUP"
+: >"$TMP/rows"
 printf '%-34s %14s %14s %7s\n' case engine baseline ratio
 
 # has CASE: CASE was asked for.
@@ -457,4 +473,33 @@ fi
 if [ "$largest" -gt 0 ]; then
 	row "memory, $largest flows (B/flow)" "$mem" 128
 	echo "(memory: the baseline column is the target; ratio <= 1 meets it)"
+fi
+
+# --json: the rows above, and what they were measured on.
+if [ -n "$JSON" ]; then
+	$PY - "$TMP/rows" "$JSON" "$HOST" "$SETUP" "$CASES" \
+		"$(git describe --always --dirty 2>/dev/null || echo unknown)" <<'PYEOF'
+import datetime, json, sys
+rows_path, out, host, setup, cases, commit = sys.argv[1:7]
+
+def num(v):
+    try:
+        return float(v) if "." in v else int(v)
+    except ValueError:
+        return None
+
+rows = []
+for line in open(rows_path):
+    case, engine, baseline, ratio = line.rstrip("\n").split("\t")
+    rows.append({"case": case, "engine": num(engine),
+                 "baseline": num(baseline), "ratio": num(ratio)})
+doc = {"date": datetime.datetime.now(datetime.timezone.utc)
+       .strftime("%Y-%m-%dT%H:%M:%SZ"),
+       "commit": commit, "host": host, "setup": setup,
+       "cases": cases.split(","), "rows": rows}
+with open(out, "w") as f:
+    json.dump(doc, f, indent=1)
+    f.write("\n")
+PYEOF
+	echo "(rows written to $JSON)"
 fi

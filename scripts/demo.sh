@@ -14,7 +14,8 @@
 # Client flows leave as 198.51.100.10 with ports of the nat lease
 # 10000-10999. Clients: curl (HTTP), dig (DNS, dnsmasq), ping, traceroute
 # (hop 1 is the engine), ping with DF past the 1280-byte link (the PMTU
-# error reaches the client), iperf3. Then: what the servers saw; the
+# error reaches the client), iperf3 (while shoalctl top shows the rates
+# and the lease filling). Then: what the servers saw; the
 # control plane (shoal-ctld, which the engine subscribes to) grants a new
 # lease with shoalctl and the next flow uses it at once; the engine's
 # counters. Everything is removed on exit, even on error.
@@ -111,8 +112,13 @@ C ping -n -M "do" -s 1400 -c 2 -i 0.3 -W 1 "$TOPO_SERVER" 2>&1 | grep -iE 'mtu|t
 C ip route get "$TOPO_SERVER" | grep -o 'mtu [0-9]*' | sed 's/^/   the client learned path /' ||
 	echo "   the client learned no path MTU"
 
-step "iperf3 TCP, 3 s, from 10.0.0.3"
-C iperf3 -c "$TOPO_SERVER" -B 10.0.0.3 -t 3 --connect-timeout 3000 | grep -E 'sender|receiver' | indent || true
+step "iperf3 TCP, 3 s, from 10.0.0.3, watched by shoalctl top (two refreshes)"
+C iperf3 -c "$TOPO_SERVER" -B 10.0.0.3 -t 3 --connect-timeout 3000 >"$TMP/iperf3.out" 2>&1 &
+IPERF=$!
+sleep 0.5
+CTL top -n 2 | indent
+wait $IPERF || true
+grep -E 'sender|receiver' "$TMP/iperf3.out" | indent || true
 
 step "what the servers saw (source address:port)"
 sed -nE 's/^(tcp|udp)  ([0-9.:]+) .*/   http    \2/p' "$TMP/srv/http.log"

@@ -30,8 +30,8 @@ PKGS=(
 	# turnutils_natdiscovery (tests/integration/17_stun_behaviour.sh)
 	coturn
 	# the benchmark: its baseline (dpdk-testpmd, in dpdk-dev) and
-	# instruction counts
-	dpdk dpdk-dev valgrind
+	# instruction counts; its plot (scripts/plot-bench.py)
+	dpdk dpdk-dev valgrind python3-matplotlib
 )
 
 missing=()

@@ -58,5 +58,6 @@ bool words_prefix(const struct cmd *cmd, char **w, int n);
 /* The local commands (struct cmd.local). */
 int local_help(struct call *c);
 int local_completion(struct call *c);
+int local_top(struct call *c); /* top.c */
 
 #endif /* SHOALCTL_CMD_H */

@@ -523,6 +523,13 @@ static void show_stats(struct printer *p, json_t *result,
 	static const struct pfield per_worker = {
 		.key = "per_worker", .title = "per worker", .type = PF_STR,
 	};
+	static const struct pfield json_only[] = {
+		{ .key = "report_mono_ms", .type = PF_UINT },
+		{ .key = "lease_usage", .type = PF_STR },
+		{ .key = "lease_usage_partial", .type = PF_BOOL },
+		{ .key = "top_clients", .type = PF_STR },
+		{ .key = "netlink", .type = PF_STR },
+	};
 	bool all = opt_val(c, "--all") != NULL;
 
 	print_member(p, result, &workers);
@@ -530,10 +537,14 @@ static void show_stats(struct printer *p, json_t *result,
 	print_member(p, result, &age);
 	print_note(p, "%s", "");
 	print_counters(p, result, "counters", counter_rank, all);
-	/* JSON: the daemon's array as it is; text: tables made from it. */
-	if (print_is_json(p))
+	/* JSON: the daemon's members as they are (top shows the ones
+	 * that need two reports); text: tables made from per_worker. */
+	if (print_is_json(p)) {
 		print_member(p, result, &per_worker);
-	else if (json_array_size(json_object_get(result, "per_worker")))
+		for (size_t i = 0; i < sizeof(json_only) / sizeof(json_only[0]);
+		     i++)
+			print_member(p, result, &json_only[i]);
+	} else if (json_array_size(json_object_get(result, "per_worker")))
 		show_workers(p, result, all);
 }
 
@@ -573,6 +584,11 @@ static const struct opt history_opts[] = {
 	{ 0 },
 };
 static const struct opt stats_opts[] = { { "--all", "-v", NULL, NULL }, { 0 } };
+static const struct opt top_opts[] = {
+	{ "--interval", "-i", "SECONDS", NULL },
+	{ "--count", "-n", "N", NULL },
+	{ 0 },
+};
 
 const struct cmd cmds[] = {
 	{ .words = "status", .args = "",
@@ -627,6 +643,15 @@ const struct cmd cmds[] = {
 		     "per worker; --all includes zeros and every counter per "
 		     "worker.",
 	  .opts = stats_opts, .method = "stats", .show = show_stats },
+	{ .words = "top", .args = "[-i | --interval SECONDS] [-n | --count N]",
+	  .summary = "Live view, refreshed every SECONDS (default 1): "
+		     "packets per second per worker and side, drops by "
+		     "reason, flows and ports per nat lease with a bar of "
+		     "its fill, the busiest clients; q or Ctrl-C quits, -n "
+		     "stops after N refreshes. With -j one JSON object per "
+		     "refresh; not on a terminal, plain text (one refresh "
+		     "unless -n).",
+	  .opts = top_opts, .local = local_top },
 	{ .words = "reload", .args = "",
 	  .summary = "Re-read the configuration file in shoal-ctld and the "
 		     "engine: slices, static leases, timeouts, limits, punt "

@@ -2,7 +2,8 @@
 /*
  * shoalctl internals: the command table (commands.c, its types in cmd.h;
  * help and completion from it in help.c), the RPC client (rpc.c), the
- * print layer (print.c) and the local value checks (args.c).
+ * print layer (print.c), the local value checks (args.c) and the live
+ * view, top (top.c, top_frame.c, top_view.c; top.h).
  *
  * Everything here returns 0 or -errno and prints nothing, except the
  * print layer (whose job is printing) and the boundary helpers in main.c

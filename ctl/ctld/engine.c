@@ -188,7 +188,7 @@ static int64_t ports_of(json_t *l, const char *key)
 {
 	json_t *v = json_object_get(l, key);
 
-	return int_in(v, 0, UINT16_MAX + 1) ? json_integer_value(v) : 0;
+	return int_in(v, 0, UINT32_MAX) ? json_integer_value(v) : 0;
 }
 
 /* A non-negative integer member of @o, 0 when absent or not one. */

@@ -28,13 +28,15 @@ import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "lib"))
+import pty_run  # noqa: E402
 SKIP = 77
 CTL = Path(os.environ.get("SHOALCTL", REPO / "build/ctl/cli/shoalctl"))
 CTLD = Path(os.environ.get("SHOALCTLD", REPO / "build/ctl/ctld/shoal-ctld"))
 
 COMMANDS = ["status", "slice list", "lease add", "lease list", "lease show",
             "lease renew", "lease release", "lease history", "flows", "stats",
-            "reload", "help"]
+            "top", "reload", "help"]
 LEASE_COLUMNS = ("ID HOLDER KIND STATE IP PORTS CLIENTS EXPIRES FLOWS MAP "
                  "FILTER").split()
 
@@ -261,7 +263,9 @@ def test_completion_comes_from_the_table(env):
         return r.stdout.split()
 
     check(complete() == ["-s", "-j", "status", "slice", "lease", "flows",
-                         "stats", "reload", "help"], f"top level: {complete()}")
+                         "stats", "top", "reload", "help"], f"top level: {complete()}")
+    got = complete("top")
+    check(got == ["--interval", "-i", "--count", "-n"], f"top: {got}")
     check(complete("-s", "x", "lease") == ["add", "list", "show", "renew",
                                            "release", "history"],
           f"lease: {complete('-s', 'x', 'lease')}")
@@ -343,6 +347,14 @@ def test_usage_errors_exit_2(env):
         ["flows", "--client", "10.0.0"],
         ["flows", "--lease", "x"],
         ["stats", "--verbose"],
+        ["top", "-i", "0"],
+        ["top", "--interval", "3601"],
+        ["top", "--interval", "1.5"],
+        ["top", "-n", "0"],
+        ["top", "--count", "x"],
+        ["top", "--count"],
+        ["top", "extra"],
+        ["top", "-n", "1", "-n", "2"],
         ["-x", "status"],
         ["-s"],
         ["lease", "list", "-j"],          # global options go first
@@ -373,6 +385,19 @@ def test_unreachable_daemon_exits_1(env):
 
 
 # ---- cases against the daemon ---------------------------------------------
+
+def test_top_unreachable_daemon_exits_1(env):
+    res = env.ctl("-s", env.dir / "none.sock", "top", "-n", "1", sock=False)
+    check(res.returncode == 1 and res.stdout == ""
+          and res.stderr.startswith("shoalctl: top: cannot reach"),
+          "top without a daemon: exit 1, reason on stderr", res)
+    res = env.ctl("-j", "-s", env.dir / "none.sock", "top", sock=False)
+    lines = res.stdout.splitlines()
+    check(res.returncode == 1 and len(lines) == 1, "-j top: one line", res)
+    doc = json.loads(lines[0])
+    check(doc["error"]["data"] == "connect" and isinstance(doc["time"], int),
+          f"-j top error frame: {doc}")
+
 
 def test_status_text_and_json(env):
     doc = env.js("status")
@@ -787,7 +812,13 @@ def test_stats_per_worker_text_and_json(env):
         doc = env.js("stats")
         check(doc == {"counters": summed, "workers": 2, "flows": 2000,
                       "per_worker": per,
-                      "report_age": doc["report_age"]}, f"-j stats: {doc}")
+                      "report_age": doc["report_age"],
+                      "report_mono_ms": doc["report_mono_ms"],
+                      "lease_usage": [{"id": 1, "flows": 2, "tcp_ports": 0,
+                                       "udp_ports": 0, "exhausted": 0}],
+                      "lease_usage_partial": False,
+                      "top_clients": [], "netlink": None},
+              f"-j stats: {doc}")
         check(env.js("stats", "--all") == doc, "-j stats --all is the same")
 
         out = env.ok("stats").stdout
@@ -829,6 +860,181 @@ def test_stats_per_worker_text_and_json(env):
         eng.close()
 
 
+class BusyEngine(FakeEngine):
+    """A FakeEngine whose two workers count STEP more packets each report
+    (every 0.3 s: 1000 per second per counter), with lease 1 holding
+    ports and one busy client."""
+
+    STEP = 300
+    USAGE = [{"id": 1, "flows": 2, "tcp_ports": 100, "udp_ports": 250}]
+    CLIENTS = [{"client": "10.0.0.5", "flows": 2,
+                "outside": "198.51.100.10"}]
+
+    def __init__(self, path):
+        self.per = [{"worker": i, "lcore": 1 + i, "flows": 1,
+                     "counters": {"rx_inside": 0, "tx_outside": 0,
+                                  "no_lease": 0}} for i in range(2)]
+        super().__init__(path, counters={}, per_worker=self.per,
+                         extra={"leases": self.USAGE,
+                                "clients": self.CLIENTS})
+
+    def report(self):
+        summed = {}
+        for w in self.per:
+            for k in w["counters"]:
+                w["counters"][k] += self.STEP
+                summed[k] = summed.get(k, 0) + w["counters"][k]
+        self.counters = summed
+        super().report()
+
+
+def near(value, want, within=0.25):
+    return isinstance(value, (int, float)) and \
+        abs(value - want) <= want * within
+
+
+FRAME_KEYS = {"time", "interval", "report_age", "workers", "flows", "total",
+              "per_worker", "drops", "leases", "clients"}
+
+
+def busy_daemon(env):
+    eng = BusyEngine(env.sock)
+    deadline = time.monotonic() + 5
+    while env.js("stats").get("top_clients") != BusyEngine.CLIENTS:
+        check(time.monotonic() < deadline, "the busy engine never reported")
+        time.sleep(0.1)
+    return eng
+
+
+def test_stats_serves_lease_usage_and_top_clients(env):
+    eng = busy_daemon(env)
+    try:
+        doc = env.js("stats")
+        check([dict(u, exhausted=0) for u in BusyEngine.USAGE] ==
+              doc["lease_usage"]
+              and doc["lease_usage_partial"] is False
+              and doc["top_clients"] == BusyEngine.CLIENTS
+              and isinstance(doc["report_mono_ms"], int), f"stats: {doc}")
+    finally:
+        eng.close()
+
+
+def test_top_json_one_frame_per_refresh(env):
+    shared = env.js("lease", "add", "--holder", "shared", "--clients",
+                    "10.9.0.0/24", "--size", "10", "--mapping",
+                    "address-and-port-dependent", "--filtering",
+                    "address-and-port-dependent")["lease"]["id"]
+    eng = busy_daemon(env)
+    try:
+        t0 = time.monotonic()
+        res = env.ok("-j", "top", "-n", "2")
+        took = time.monotonic() - t0
+        frames = [json.loads(l) for l in res.stdout.splitlines()]
+        check(len(frames) == 2 and 1.8 <= took < 4,
+              f"-n 2: two frames a second apart ({took:.1f} s)", res)
+        for f in frames:
+            check(set(f) == FRAME_KEYS, f"frame keys: {sorted(f)}")
+            # 300 per 0.3 s on each of two workers
+            t = f["total"]
+            check(near(t["rx_inside"], 2000) and near(t["tx_outside"], 2000)
+                  and near(t["drops"], 2000) and t["rx_outside"] == 0
+                  and 0.5 < f["interval"] < 1.5, f"total rates: {f}")
+            check([w["worker"] for w in f["per_worker"]] == [0, 1]
+                  and all(near(w["rx_inside"], 1000)
+                          and w["lcore"] == 1 + w["worker"]
+                          and w["flows"] == 1 for w in f["per_worker"]),
+                  f"per worker: {f['per_worker']}")
+            check(len(f["drops"]) == 1
+                  and f["drops"][0]["reason"] == "no_lease"
+                  and near(f["drops"][0]["rate"], 2000)
+                  and f["drops"][0]["total"] > 0, f"drops: {f['drops']}")
+            leases = {l["id"]: l for l in f["leases"]}
+            check(set(leases) == {1, shared}, f"nat leases only: {leases}")
+            check(leases[1]["fill"] == 0.25 and leases[1]["size"] == 1000
+                  and leases[1]["tcp_ports"] == 100
+                  and leases[1]["udp_ports"] == 250
+                  and leases[1]["flows"] == 2
+                  and f["leases"][0]["id"] == 1, f"lease 1: {leases}")
+            check(leases[shared]["fill"] is None
+                  and leases[shared]["flows"] == 0,
+                  f"a shared-port lease has no fill: {leases}")
+            check(f["clients"] == BusyEngine.CLIENTS, f"clients: {f}")
+        check(frames[1]["drops"][0]["total"] >
+              frames[0]["drops"][0]["total"], "totals move")
+    finally:
+        eng.close()
+        env.ok("lease", "release", shared)
+
+
+def test_top_text_when_not_a_terminal(env):
+    eng = busy_daemon(env)
+    try:
+        out = env.ctl("top", env={"COLUMNS": "100"})
+        check(out.returncode == 0 and "\x1b" not in out.stdout
+              and out.stdout.count("shoalctl top") == 1,
+              "not a terminal, no -n: one plain frame", out)
+        rows = text_table(out.stdout)
+        i = rows.index(["PACKETS/S", "RX IN", "RX OUT", "TX IN", "TX OUT",
+                        "DROPS", "FLOWS"])
+        check(rows[i + 1][0] == "all" and rows[i + 1][1] != "-"
+              and [r[0] for r in rows[i + 2:i + 4]] == ["W0 lcore 1",
+                                                       "W1 lcore 2"],
+              f"rates table:\n{out.stdout}")
+        lease = next(l for l in out.stdout.splitlines()
+                     if l.startswith("1 "))
+        check(re.search(r"25% \[#+\.+\]", lease)
+              and len(max(out.stdout.splitlines(), key=len)) <= 100,
+              f"lease bar within COLUMNS:\n{out.stdout}")
+        check("no_lease" in out.stdout and "10.0.0.5" in out.stdout,
+              f"drops and clients:\n{out.stdout}")
+        out = env.ok("top", "-n", "2")
+        check(out.stdout.count("shoalctl top") == 2, "-n 2: two frames", out)
+    finally:
+        eng.close()
+
+
+def test_top_on_a_terminal(env):
+    eng = busy_daemon(env)
+    try:
+        argv = [str(CTL), "-s", str(env.sock), "top", "-n", "2"]
+        r = pty_run.run(argv, cols=100, rows=30)
+        out = r["output"]
+        check(r["rc"] == 0 and r["restored"], f"top -n 2 on a pty: {r}")
+        check("\x1b[?1049h" in out and out.rstrip().endswith("\x1b[?1049l"),
+              f"alternate screen entered and left: {out!r}")
+        frame = out.split("\x1b[H")[-1]
+        check(re.search(r"25% \[#+\.+\]", frame)
+              and re.search(r"^all\s+\d", frame, re.M),
+              f"last frame has rates and the bar: {frame!r}")
+        lines = frame.split("\r\n")
+        check(len(lines) <= 30 and all(len(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]",
+                                                  "", l)) <= 100
+                                       for l in lines),
+              f"frame within 100x30: {frame!r}")
+        # q quits at once, Ctrl-C (SIGINT) too; the terminal is restored.
+        t0 = time.monotonic()
+        r = pty_run.run(argv[:-2], key=(1.5, "q"))
+        check(r["rc"] == 0 and r["restored"]
+              and time.monotonic() - t0 < 4, f"q: {r}")
+        r = pty_run.run(argv[:-2], sigint=1.5)
+        check(r["rc"] == 0 and r["restored"], f"SIGINT: {r}")
+        # a tiny window: the leases give way, nothing wraps
+        r = pty_run.run(argv, cols=40, rows=12)
+        frame = r["output"].split("\x1b[H")[-1]
+        check(r["rc"] == 0 and len(frame.split("\n")) <= 12,
+              f"40x12: {frame!r}")
+    finally:
+        eng.close()
+
+
+def test_top_without_engine_report_says_so(env):
+    res = env.ok("-j", "top", "-n", "1")
+    doc = json.loads(res.stdout)
+    check(doc["error"]["data"] == "no_engine", f"no report yet: {doc}")
+    res = env.ok("top", "-n", "1")
+    check("no figures: no_engine" in res.stdout, "text says why", res)
+
+
 def test_status_shows_a_refused_lease_set(env):
     eng = FakeEngine(env.sock, extra={"refused_generation": 7,
                                       "refused_reason": "too_many_selectors"})
@@ -848,7 +1054,8 @@ def test_status_shows_a_refused_lease_set(env):
 CASES_OFFLINE = [test_help_lists_every_command,
                  test_completion_comes_from_the_table,
                  test_usage_errors_exit_2,
-                 test_unreachable_daemon_exits_1]
+                 test_unreachable_daemon_exits_1,
+                 test_top_unreachable_daemon_exits_1]
 CASES_DAEMON = [test_status_text_and_json,
                 test_slice_list_text_and_json,
                 test_lease_list_shows_static_leases,
@@ -860,9 +1067,14 @@ CASES_DAEMON = [test_status_text_and_json,
                 test_refusals_exit_1_with_reason,
                 test_lease_history_text_and_json,
                 test_flows_and_stats_without_engine,
+                test_top_without_engine_report_says_so,
                 test_flows_and_stats_with_engine,
                 test_stats_per_worker_text_and_json,
-                test_status_shows_a_refused_lease_set]
+                test_status_shows_a_refused_lease_set,
+                test_stats_serves_lease_usage_and_top_clients,
+                test_top_json_one_frame_per_refresh,
+                test_top_text_when_not_a_terminal,
+                test_top_on_a_terminal]
 
 
 def summary(p, f, s):

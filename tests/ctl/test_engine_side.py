@@ -251,6 +251,61 @@ def test_malformed_per_worker_entries_skipped_alone():
     cli.close()
 
 
+def test_lease_usage_and_top_clients_kept_for_stats():
+    eng, r = subscribe()
+    cli = E.client()
+    g = r["generation"]
+    c = {"client": "10.0.0.5", "flows": 7, "outside": "198.51.100.10"}
+    bad = [
+        "10.0.0.6",                                     # not an object
+        dict(c, client=6),                              # not a string
+        dict(c, client="10.0.0.6" * 3),                 # over 15 bytes
+        dict(c, outside=None),
+        dict(c, flows=-1),
+        dict(c, flows=2 ** 32),
+        {"client": "10.0.0.7", "flows": 1},             # no outside
+    ]
+    extra = dict(c, client="10.0.0.8", spare=True)      # unknown key dropped
+    report(eng, g, [(1, 3), (2, 4), (3, 1)], counters={"rx": 11},
+           clients=[c] + bad + [extra])
+    st = stats_after(cli, {"rx": 11})
+    assert [u["tcp_ports"] + u["udp_ports"] for u in st["lease_usage"]] \
+        == [0, 0, 0], st
+    eng.send({"jsonrpc": "2.0", "method": "engine.report", "params": {
+        "generation": g, "workers": 2, "counters": {"rx": 11},
+        "clients": [c] + bad + [extra],
+        "leases": [{"id": 1, "flows": 3, "tcp_ports": 2, "udp_ports": 5},
+                   {"id": 2, "flows": 4},               # no ports: 0
+                   {"id": 3, "flows": 1, "udp_ports": "x"}]}})
+    time.sleep(0.2)
+    st = stats_after(cli, {"rx": 11})
+    assert st["lease_usage"] == [
+        {"id": 1, "flows": 3, "tcp_ports": 2, "udp_ports": 5,
+         "exhausted": 0},
+        {"id": 2, "flows": 4, "tcp_ports": 0, "udp_ports": 0,
+         "exhausted": 0},
+        {"id": 3, "flows": 1, "tcp_ports": 0, "udp_ports": 0,
+         "exhausted": 0}], st
+    assert st["lease_usage_partial"] is False, st
+    assert st["top_clients"] == [c, dict(c, client="10.0.0.8")], st
+    assert isinstance(st["report_mono_ms"], int), st
+    # too many: the first SHOAL_TOP_CLIENTS (10) kept; each report
+    # replaces them, and one without clients leaves none
+    many = [dict(c, client="10.0.1.%d" % i) for i in range(12)]
+    report(eng, g, [], counters={"rx": 12}, clients=many,
+           leases_partial=True)
+    st = stats_after(cli, {"rx": 12})
+    assert st["top_clients"] == many[:10], st
+    assert st["lease_usage"] == [] and st["lease_usage_partial"], st
+    t0 = st["report_mono_ms"]
+    time.sleep(0.05)
+    report(eng, g, [], counters={"rx": 13})
+    st = stats_after(cli, {"rx": 13})
+    assert st["top_clients"] == [] and st["report_mono_ms"] > t0, st
+    eng.close()
+    cli.close()
+
+
 def engine_after(cli, pred):
     """status.engine once the daemon has read a report it satisfies."""
     end = time.time() + 3
@@ -359,6 +414,7 @@ def main():
                        test_report_lists_only_leases_with_flows,
                        test_report_per_worker_returned_by_stats,
                        test_malformed_per_worker_entries_skipped_alone,
+                       test_lease_usage_and_top_clients_kept_for_stats,
                        test_refused_lease_set_shown_in_status,
                        test_flows_relayed_to_engine_and_back,
                        test_second_subscriber_replaces_first,

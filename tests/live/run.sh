@@ -15,6 +15,8 @@
 #      a new timeout are taken, a broken file and a file the engine cannot
 #      take without a restart are refused with FILE:LINE and change
 #      nothing, SIGHUP reloads the engine; the stream never stalls
+#   08 shoalctl top on a pseudo-terminal shows non-zero rates, the lease
+#      bar filling up and the busiest client while iperf3 runs
 #
 # Prints one line per check and "N passed, N failed, N skipped"; 77 when
 # not root. Removes every namespace, process and file it creates.
@@ -258,6 +260,35 @@ else
 	ok "07 reload under iperf3 TCP: new static lease used (port $port), broken file refused at line $bad_line, mtu change refused by the engine, SIGHUP reloaded the engine, $((bytes / 1000000)) MB with no empty 0.5 s interval"
 fi
 cp "$TMP/shoal.conf.orig" "$conf"
+ctl reload >/dev/null || ko 07 "reloading the original file failed"
+# 08: ten UDP streams from 10.0.0.3 take ten of its lease's 20 ports
+# (endpoint-independent mapping: a binding per client port).
+id7=$(jq_ctl .lease.id lease add --holder top7 --clients 10.0.0.3/32 --ports 11600-11619)
+ip netns exec "$NS_C" iperf3 -c "$TOPO_SERVER" -B 10.0.0.3 -u -P 10 -b 1M -l 500 -t 6 \
+	--connect-timeout 3000 >"$TMP/iperf7" 2>&1 &
+IPERF=$!
+sleep 1.5
+/usr/bin/python3 tests/lib/pty_run.py --cols 120 --rows 40 --timeout 15 -- \
+	"$CTL" -s "$SOCK" top -n 3 >"$TMP/top7.json"
+wait $IPERF
+# The last frame, escapes removed.
+frame=$(jq -r .output "$TMP/top7.json" | awk 'BEGIN { RS = "\033\\[H" } { f = $0 } END { print f }' |
+	sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g')
+rx=$(echo "$frame" | awk '$1 == "all" { print $2 }')
+bar=$(echo "$frame" | grep -E "^$id7 +top7 " | grep -oE '[0-9]+% \[#+\.*\]')
+pct=${bar%%%*}
+client=$(echo "$frame" | grep -cE '^10\.0\.0\.3 +[0-9]+ +198\.51\.100\.10')
+if [ "$(jq -r '.rc == 0 and .restored' "$TMP/top7.json")" != true ]; then
+	ko 08 "top did not exit 0 with the terminal restored: $(head -c 600 "$TMP/top7.json")"
+elif [ -z "$rx" ] || [ "$rx" = 0 ] || [ "$rx" = - ]; then
+	ko 08 "no inside rate in the frame: $frame"
+elif [ -z "$bar" ] || [ "$pct" -lt 40 ]; then
+	ko 08 "lease $id7 has no bar about half full: $frame"
+elif [ "$client" != 1 ]; then
+	ko 08 "10.0.0.3 is not among the busiest clients: $frame"
+else
+	ok "08 top on a pty under iperf3: inside $rx pkt/s, lease $id7 $bar, 10.0.0.3 busiest"
+fi
 
 if [ "$failed" -ne 0 ]; then
 	echo "---- shoal-ctld log ----"; tail -20 "$TMP/ctld.log"
