@@ -21,8 +21,12 @@ PKGS=(
 	# turnutils_natdiscovery (tests/integration/17_stun_behaviour.sh)
 	coturn
 	# the benchmark: its baseline (dpdk-testpmd, in dpdk-dev) and
-	# instruction counts
+	# instruction counts; dpdk-dev also has dpdk-dumpcap and
+	# dpdk-proc-info (docs/CAPTURE.md, tests/integration/20_capture.sh)
 	dpdk dpdk-dev valgrind
+	# hugepages for the demo and the integration tests
+	# (scripts/lib/hugepages.sh: flock, mount)
+	util-linux mount
 )
 
 missing=()
