@@ -112,7 +112,7 @@ if [ -n "${SHOAL_HUGE_DIR:-}" ]; then
 	# Bounded: 12 packets (give or take the last burst) or 15 s. It says
 	# "Capturing on" once attached, a moment before the engine copies
 	# packets to it: the clients fetch until it has them (at most 10 times).
-	timeout 15 stdbuf -oL dpdk-dumpcap --file-prefix="$PREFIX" -i "$OUT_PORT" \
+	timeout 15 ip netns exec "$NS_E" stdbuf -oL dpdk-dumpcap --file-prefix="$PREFIX" -i "$OUT_PORT" \
 		-f 'tcp port 8080' -c 12 -w "$TMP/outside.pcapng" >"$TMP/dumpcap.log" 2>&1 &
 	DUMPCAP_PID=$!
 	for i in $(seq 1 100); do
@@ -120,7 +120,7 @@ if [ -n "${SHOAL_HUGE_DIR:-}" ]; then
 		kill -0 $DUMPCAP_PID 2>/dev/null || break
 		sleep 0.1
 	done
-	echo "   dpdk-dumpcap --file-prefix=$PREFIX -i $OUT_PORT -f 'tcp port 8080' -c 12 -w outside.pcapng"
+	echo "   in $NS_E: dpdk-dumpcap --file-prefix=$PREFIX -i $OUT_PORT -f 'tcp port 8080' -c 12 -w outside.pcapng"
 	for i in $(seq 1 10); do
 		kill -0 $DUMPCAP_PID 2>/dev/null || break
 		C curl -sS --max-time 5 --interface "10.0.0.$((2 + i % 2))" -o /dev/null \
@@ -131,8 +131,8 @@ if [ -n "${SHOAL_HUGE_DIR:-}" ]; then
 	echo "   tcpdump -nn -r outside.pcapng (the clients' flows leave as $TOPO_SLICE_IP):"
 	tcpdump -nn -r "$TMP/outside.pcapng" 2>/dev/null | cut -c 17- |
 		sed -E 's/, options \[[^]]*\]//' | indent
-	echo "   dpdk-proc-info --file-prefix=$PREFIX -- --stats (the engine's ports):"
-	timeout 15 dpdk-proc-info --file-prefix="$PREFIX" --no-pci -- --stats 2>/dev/null |
+	echo "   in $NS_E: dpdk-proc-info --file-prefix=$PREFIX -- --stats (the engine's ports):"
+	timeout 15 ip netns exec "$NS_E" dpdk-proc-info --file-prefix="$PREFIX" --no-pci -- --stats 2>/dev/null |
 		sed -nE 's/.*NIC statistics for (port [0-9]+).*/\1/p; s/^ +(RX|TX)-packets: +([0-9]+) .*/\1 \2/p' |
 		paste -d ' ' - - - | awk '{ printf "   %s %s: rx %s, tx %s packets\n", $1, $2, $4, $6 }' ||
 		echo "   dpdk-proc-info failed"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Capture and inspection with DPDK's own tools, attached to the running
-# engine as secondary processes (docs/CAPTURE.md): dpdk-dumpcap lists the
+# engine as secondary processes in its network namespace (net_pcap opens
+# the interfaces again there; docs/CAPTURE.md): dpdk-dumpcap lists the
 # engine's ports and captures DNS on the outside port while clients query,
 # and the capture holds the translated packets (the slice address and a
 # port of the nat lease, both ways; no client address); dpdk-proc-info
@@ -22,7 +23,7 @@ port=$(sed -nE 's/^shoal-engine: outside port ([0-9]+) .*/\1/p' "$SHOAL_WORK/eng
 [ -n "$port" ] || fail "the engine log names no outside port"
 
 # 1. The engine's ports, as a secondary process sees them.
-list=$(timeout 20 dpdk-dumpcap --file-prefix="$SHOAL_PREFIX" -D 2>"$T/list.err") ||
+list=$(timeout 20 ip netns exec "$NS_E" dpdk-dumpcap --file-prefix="$SHOAL_PREFIX" -D 2>"$T/list.err") ||
 	fail "dpdk-dumpcap -D: $(cat "$T/list.err")"
 say "dpdk-dumpcap -D:"
 echo "$list" | sed 's/^/  /'
@@ -32,7 +33,7 @@ echo "$list" | grep -qE "^$port\. " || fail "dpdk-dumpcap does not list the outs
 # a few more) or 30 s. dumpcap says "Capturing on" (on stdout:
 # line-buffered here) once attached, a moment before the engine copies
 # packets to it, so the client queries until dumpcap has them all.
-timeout 30 stdbuf -oL dpdk-dumpcap --file-prefix="$SHOAL_PREFIX" -i "$port" -f 'udp port 53' \
+timeout 30 ip netns exec "$NS_E" stdbuf -oL dpdk-dumpcap --file-prefix="$SHOAL_PREFIX" -i "$port" -f 'udp port 53' \
 	-c $CAPTURE_N -w "$T/out.pcapng" >"$T/dumpcap.log" 2>&1 &
 dumpcap=$!
 until_ok 15 grep -q "^Capturing on" "$T/dumpcap.log" >/dev/null || {
@@ -40,7 +41,7 @@ until_ok 15 grep -q "^Capturing on" "$T/dumpcap.log" >/dev/null || {
 	wait "$dumpcap"
 	fail "dpdk-dumpcap did not start capturing: $(cat "$T/dumpcap.log")"
 }
-tx0=$(timeout 20 dpdk-proc-info --file-prefix="$SHOAL_PREFIX" --no-pci -- --stats 2>/dev/null |
+tx0=$(timeout 20 ip netns exec "$NS_E" dpdk-proc-info --file-prefix="$SHOAL_PREFIX" --no-pci -- --stats 2>/dev/null |
 	awk -v p="$port" '/NIC statistics for port/ { on = ($(NF-1) == p) }
 		on && /TX-packets:/ { print $2; exit }')
 queries=0
@@ -72,9 +73,17 @@ done
 ! grep -q ' 10\.0\.0\.' "$T/out.txt" || fail "a client address appears on the outside port"
 
 # 3. dpdk-proc-info: the outside port's counters, read from the engine.
-timeout 20 dpdk-proc-info --file-prefix="$SHOAL_PREFIX" --no-pci -- --stats \
-	>"$T/proc-info.txt" 2>"$T/proc-info.err" ||
-	fail "dpdk-proc-info --stats: $(cat "$T/proc-info.err")"
+timeout 20 ip netns exec "$NS_E" dpdk-proc-info --file-prefix="$SHOAL_PREFIX" --no-pci -- --stats \
+	>"$T/proc-info.txt" 2>"$T/proc-info.err"
+rc=$?
+# With SHOAL_IO=pcap, DPDK 22.11's net_pcap crashes (SIGSEGV) removing its
+# ports in the secondary's rte_eal_cleanup, after the stats are printed;
+# the engine is not affected. The output is checked all the same.
+if [ "${SHOAL_IO:-}" = pcap ] && [ $rc = 139 ]; then
+	say "dpdk-proc-info crashed at exit (net_pcap in DPDK 22.11)"
+elif [ $rc != 0 ]; then
+	fail "dpdk-proc-info --stats (status $rc): $(cat "$T/proc-info.err")"
+fi
 tx1=$(awk -v p="$port" '/NIC statistics for port/ { on = ($(NF-1) == p) }
 	on && /TX-packets:/ { print $2; exit }' "$T/proc-info.txt")
 say "dpdk-proc-info: outside port $port TX-packets ${tx0:-?} before the queries, ${tx1:-?} after"
