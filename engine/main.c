@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,10 +30,12 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_pdump.h>
 
 #include "config.h"
 #include "ctl_client.h"
 #include "handoff.h"
+#include "hugepages.h"
 #include "linux.h"
 #include "log.h"
 #include "notify.h"
@@ -41,7 +44,12 @@
 #include "stats.h"
 #include "worker.h"
 
-#define SH_DEFAULT_EAL "-l 0-1 --no-huge -m 1024 --no-pci --file-prefix shoal"
+/* Without EAL args: hugepages when the system has as much free as the
+ * 4 KiB-page fallback takes (default_eal()). */
+#define SH_NOHUGE_MB 1024
+#define SH_DEFAULT_EAL "-l 0-1 --no-pci --file-prefix shoal"
+#define SH_DEFAULT_EAL_NOHUGE \
+	"-l 0-1 --no-huge -m " RTE_STR(SH_NOHUGE_MB) " --no-pci --file-prefix shoal"
 #define SH_MAX_EAL_ARGS 64
 
 volatile bool force_quit;
@@ -80,6 +88,29 @@ static void usage(FILE *f)
 		   "       shoal-engine -c FILE   (EAL args from [engine] eal)\n"
 		   "       shoal-engine --check -c FILE   (validate the file, exit)\n"
 		   "       shoal-engine --version\n");
+}
+
+/*
+ * The EAL arguments when neither the command line nor [engine] eal gives
+ * any. Hugepages, if a mounted hugetlbfs has at least SH_NOHUGE_MB free:
+ * EAL then takes pages as it needs them, and dpdk-dumpcap and
+ * dpdk-proc-info can attach (a process on 4 KiB pages has no memory they
+ * can map). Else 4 KiB pages, saying why.
+ */
+static const char *default_eal(void)
+{
+	uint64_t bytes;
+	int ret = sh_hugepages_free("", &bytes);
+
+	if (ret == 0 && bytes >= (uint64_t)SH_NOHUGE_MB << 20)
+		return SH_DEFAULT_EAL;
+	printf("shoal-engine: %" PRIu64 " MiB of hugepages free (%s), fewer than "
+	       "%u: running on 4 KiB pages, --no-huge -m %u\n",
+	       ret == 0 ? bytes >> 20 : 0,
+	       ret == 0 ? "in mounted hugetlbfs" : strerror(-ret), SH_NOHUGE_MB,
+	       SH_NOHUGE_MB);
+	fflush(stdout); /* before EAL's lines */
+	return SH_DEFAULT_EAL_NOHUGE;
 }
 
 /* Application options after "--" (or all of argv without it). */
@@ -355,7 +386,7 @@ int main(int argc, char **argv)
 
 	if (sep < 0) {
 		snprintf(eal_buf, sizeof(eal_buf), "%s",
-			 cfg.eal[0] ? cfg.eal : SH_DEFAULT_EAL);
+			 cfg.eal[0] ? cfg.eal : default_eal());
 		eal_argv[0] = argv[0];
 		eal_argc = split_eal(eal_buf, eal_argv, SH_MAX_EAL_ARGS);
 		if (eal_argc < 0)
@@ -371,6 +402,14 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n",
 			 rte_strerror(rte_errno));
+	/* dpdk-dumpcap asks this process to copy a port's packets; until one
+	 * does, the ports have no callbacks and the workers pay nothing. */
+	if (rte_pdump_init() < 0)
+		fprintf(stderr, "shoal-engine: packet capture unavailable: %s\n",
+			rte_strerror(rte_errno));
+	if (!rte_eal_has_hugepages())
+		printf("shoal-engine: no hugepages: dpdk-dumpcap and "
+		       "dpdk-proc-info cannot attach (docs/CAPTURE.md)\n");
 
 	signal(SIGINT, signal_handler);
 	signal(SIGTERM, signal_handler);
@@ -453,6 +492,7 @@ int main(int argc, char **argv)
 	}
 	sh_reload_fini(&reload);
 	rte_free(qsbr);
+	rte_pdump_uninit();
 	rte_eal_cleanup();
 	return 0;
 }

@@ -15,7 +15,10 @@
 # 10000-10999. Clients: curl (HTTP), dig (DNS, dnsmasq), ping, traceroute
 # (hop 1 is the engine), ping with DF past the 1280-byte link (the PMTU
 # error reaches the client), iperf3 (while shoalctl top shows the rates
-# and the lease filling). Then: what the servers saw; the
+# and the lease filling). dpdk-dumpcap captures the translated
+# traffic from the running engine and dpdk-proc-info reads its ports (the
+# engine runs on hugepages the demo reserves and gives back, so DPDK's
+# secondary processes can attach). Then: what the servers saw; the
 # control plane (shoal-ctld, which the engine subscribes to) grants a new
 # lease with shoalctl and the next flow uses it at once; the engine's
 # counters. Everything is removed on exit, even on error.
@@ -33,10 +36,11 @@ ninja -C "$BUILD" >/dev/null
 
 . scripts/topo.sh
 . scripts/lib/servers.sh
+. scripts/lib/hugepages.sh
 TAG=sd$$ PREFIX=shoal-demo-$$
 topo_names $TAG
 TMP=$(mktemp -d /tmp/shoal-demo.XXXXXX)
-ENGINE_PID= CTLD_PID=
+ENGINE_PID= CTLD_PID= DUMPCAP_PID=
 cleanup() {
 	set +e
 	if [ -n "$ENGINE_PID" ]; then
@@ -44,8 +48,10 @@ cleanup() {
 		wait "$ENGINE_PID" 2>/dev/null
 	fi
 	[ -n "$CTLD_PID" ] && kill "$CTLD_PID" 2>/dev/null && wait "$CTLD_PID" 2>/dev/null
+	[ -n "$DUMPCAP_PID" ] && kill "$DUMPCAP_PID" 2>/dev/null && wait "$DUMPCAP_PID" 2>/dev/null
 	servers_stop
 	topo_down $TAG
+	huge_down
 	rm -rf "$TMP" "/var/run/dpdk/$PREFIX"
 }
 trap cleanup EXIT
@@ -60,6 +66,12 @@ step "topology: namespaces $NS_C, $NS_E, $NS_R, $NS_S"
 topo_up $TAG
 
 step "starting shoal-ctld (the lease daemon) and shoal-engine in $NS_E"
+if huge_up "$TMP/huge" "$(topo_huge_pages)" 2>"$TMP/huge.err"; then
+	export SHOAL_HUGE_DIR=$TMP/huge
+	echo "   on $(topo_huge_pages) reserved 2 MiB hugepages (hugetlbfs at $SHOAL_HUGE_DIR)"
+else
+	echo "   on 4 KiB pages, so no capture below: $(cat "$TMP/huge.err")"
+fi
 topo_engine_conf "$TMP/shoal.conf" "$PREFIX"
 sed -i "/^eal = /a ctl_socket = $TMP/run/ctl.sock" "$TMP/shoal.conf"
 printf '[ctl]\nsocket = %s\ndatabase = %s\ngroup = root\n' \
@@ -69,8 +81,10 @@ CTLD_PID=$!
 for i in $(seq 1 50); do CTL status >/dev/null 2>&1 && break; sleep 0.1; done
 ip netns exec "$NS_E" "$BUILD/engine/shoal-engine" -c "$TMP/shoal.conf" >"$TMP/engine.log" 2>&1 &
 ENGINE_PID=$!
+# Ready: the mirrors are up and the workers run (their line is the last
+# the engine prints at start).
 for i in $(seq 1 100); do
-	topo_engine_ready $TAG && break
+	topo_engine_ready $TAG && grep -q '^shoal-engine: .* worker(s)' "$TMP/engine.log" && break
 	kill -0 $ENGINE_PID 2>/dev/null || break
 	sleep 0.1
 done
@@ -92,6 +106,40 @@ for src in "${TOPO_CLIENTS[@]}"; do
 	printf '   from %-9s -> %s\n' "$src" \
 		"$(C curl -sS --max-time 5 --interface "$src" "http://$TOPO_SERVER:8080/demo")"
 done
+
+step "dpdk-dumpcap: HTTP on the outside port, captured from the running engine"
+OUT_PORT=$(sed -nE 's/^shoal-engine: outside port ([0-9]+) .*/\1/p' "$TMP/engine.log")
+if [ -n "${SHOAL_HUGE_DIR:-}" ]; then
+	# Bounded: 12 packets (give or take the last burst) or 15 s. It says
+	# "Capturing on" once attached, a moment before the engine copies
+	# packets to it: the clients fetch until it has them (at most 10 times).
+	timeout 15 ip netns exec "$NS_E" stdbuf -oL dpdk-dumpcap --file-prefix="$PREFIX" -i "$OUT_PORT" \
+		-f 'tcp port 8080' -c 12 -w "$TMP/outside.pcapng" >"$TMP/dumpcap.log" 2>&1 &
+	DUMPCAP_PID=$!
+	for i in $(seq 1 100); do
+		grep -qs '^Capturing on' "$TMP/dumpcap.log" && break
+		kill -0 $DUMPCAP_PID 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "   in $NS_E: dpdk-dumpcap --file-prefix=$PREFIX -i $OUT_PORT -f 'tcp port 8080' -c 12 -w outside.pcapng"
+	for i in $(seq 1 10); do
+		kill -0 $DUMPCAP_PID 2>/dev/null || break
+		C curl -sS --max-time 5 --interface "10.0.0.$((2 + i % 2))" -o /dev/null \
+			"http://$TOPO_SERVER:8080/captured" || true
+	done
+	wait $DUMPCAP_PID || sed 's/\r/\n/g' "$TMP/dumpcap.log" | indent
+	DUMPCAP_PID=
+	echo "   tcpdump -nn -r outside.pcapng (the clients' flows leave as $TOPO_SLICE_IP):"
+	tcpdump -nn -r "$TMP/outside.pcapng" 2>/dev/null | cut -c 17- |
+		sed -E 's/, options \[[^]]*\]//' | indent
+	echo "   in $NS_E: dpdk-proc-info --file-prefix=$PREFIX -- --stats (the engine's ports):"
+	timeout 15 ip netns exec "$NS_E" dpdk-proc-info --file-prefix="$PREFIX" --no-pci -- --stats 2>/dev/null |
+		sed -nE 's/.*NIC statistics for (port [0-9]+).*/\1/p; s/^ +(RX|TX)-packets: +([0-9]+) .*/\1 \2/p' |
+		paste -d ' ' - - - | awk '{ printf "   %s %s: rx %s, tx %s packets\n", $1, $2, $4, $6 }' ||
+		echo "   dpdk-proc-info failed"
+else
+	echo "   skipped: the engine runs on 4 KiB pages (see above)"
+fi
 
 step "dig @$TOPO_SERVER $SERVERS_DNS_NAME"
 for src in 10.0.0.2 10.0.0.3; do

@@ -30,8 +30,14 @@ PKGS=(
 	# turnutils_natdiscovery (tests/integration/17_stun_behaviour.sh)
 	coturn
 	# the benchmark: its baseline (dpdk-testpmd, in dpdk-dev) and
-	# instruction counts; its plot (scripts/plot-bench.py)
-	dpdk dpdk-dev valgrind python3-matplotlib
+	# instruction counts; dpdk-dev also has dpdk-dumpcap and
+	# dpdk-proc-info (docs/CAPTURE.md, tests/integration/20_capture.sh)
+	dpdk dpdk-dev valgrind
+	# the benchmark plot (scripts/plot-bench.py)
+	python3-matplotlib
+	# hugepages for the demo and the integration tests
+	# (scripts/lib/hugepages.sh: mount; flock is util-linux, above)
+	mount
 )
 
 missing=()

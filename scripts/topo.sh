@@ -178,7 +178,10 @@ topo_up() {
 }
 
 # topo_engine_conf FILE PREFIX : the shoal-engine configuration for this
-# topology (EAL --file-prefix PREFIX). SHOAL_IO=pcap uses net_pcap on the
+# topology (EAL --file-prefix PREFIX). SHOAL_HUGE_DIR=DIR runs the engine
+# on the hugepages of the hugetlbfs mounted at DIR (scripts/lib/hugepages.sh;
+# topo_huge_pages says how many it needs), which dpdk-dumpcap and
+# dpdk-proc-info need to attach; without it, on 4 KiB pages. SHOAL_IO=pcap uses net_pcap on the
 # veths instead of net_af_packet. SHOAL_WORKERS=N (default 1) runs N
 # workers: as many queue pairs on each af_packet port (the kernel's fanout
 # spreads packets over them by its own hash, so the engine hands what
@@ -187,7 +190,7 @@ topo_up() {
 # capturing one interface would each get a copy of every frame).
 topo_engine_conf() {
 	local file=$1 prefix=$2 workers=${SHOAL_WORKERS:-1} dev0 dev1
-	local qp='' lcores='-l 0-1' w=''
+	local qp='' lcores='-l 0-1' w='' mem='--no-huge -m 1024'
 	case $workers in
 	[1-9] | [1-5][0-9] | 6[0-4]) ;;
 	*)
@@ -199,6 +202,7 @@ topo_engine_conf() {
 		qp=",qpairs=$workers" lcores="--lcores (0-$workers)@(0,1)"
 		w="workers = $workers"$'\n'
 	fi
+	[ -n "${SHOAL_HUGE_DIR:-}" ] && mem="--huge-dir $SHOAL_HUGE_DIR"
 	if [ "${SHOAL_IO:-af_packet}" = pcap ]; then
 		if [ "$workers" != 1 ]; then
 			echo "topo.sh: SHOAL_IO=pcap runs one worker only, not $workers" >&2
@@ -216,7 +220,7 @@ topo_engine_conf() {
 	fi
 	cat >"$file" <<-CONF
 		[engine]
-		${w}eal = $lcores --no-huge -m 1024 --no-pci --file-prefix $prefix --log-level=*:error --log-level=shoal.*:info
+		${w}eal = $lcores $mem --no-pci --file-prefix $prefix --log-level=*:error --log-level=shoal.*:info
 		[inside]
 		device = $dev0
 		address = $TOPO_INSIDE_ADDR/24
@@ -254,6 +258,15 @@ topo_engine_conf() {
 		mapping = address-and-port-dependent
 		filtering = address-and-port-dependent
 	CONF
+}
+
+# topo_huge_pages : how many 2 MiB hugepages to reserve for the engine of
+# topo_engine_conf with SHOAL_WORKERS workers. EAL takes pages as it needs
+# them; over the integration suite it held 120 with one worker and 219
+# with two (each worker's flow table and queues), and dpdk-dumpcap's
+# buffers took 17 more; the rest is room for the FIB to grow.
+topo_huge_pages() {
+	echo $((64 + 112 * ${SHOAL_WORKERS:-1}))
 }
 
 # topo_engine_ready TAG : true once the engine's mirrors are up with their

@@ -9,7 +9,9 @@
 #   SHOAL_PREFIX       the engine's EAL --file-prefix (telemetry socket)
 #   SHOAL_ENGINE_PID   the engine's PID
 #   SHOAL_WORK         run directory: engine.log, srv/ (server logs),
-#                      s0.pcap (everything the server received)
+#                      s0.pcap (everything the server received),
+#                      huge.err (why the engine has no hugepages, if so)
+#   SHOAL_HUGE_DIR     the engine's hugetlbfs (unset: on 4 KiB pages)
 #
 # A test prints what it does, exits 0 (pass), 1 (fail) or 77 (skip).
 # Every wait is bounded; a test undoes what it changed (trap), even when

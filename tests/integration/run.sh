@@ -5,11 +5,13 @@
 #
 # One topology (scripts/topo.sh: client, engine, router and server
 # namespaces), one engine (AF_PACKET on the veths, TAP kernel mirrors,
-# routes and neighbours from the kernel) and one set of servers (HTTP,
-# dnsmasq, iperf3; scripts/lib/servers.sh) serve every test; the tests run
-# in file-name order (NN_name.sh), the ones that disturb routes and
-# neighbours last, each restoring what it changed. Then the engine is
-# stopped with SIGINT, which must end it cleanly ("engine_exit").
+# routes and neighbours from the kernel; on hugepages the run reserves and
+# gives back, scripts/lib/hugepages.sh, so that dpdk-dumpcap can attach)
+# and one set of servers (HTTP, dnsmasq, iperf3; scripts/lib/servers.sh)
+# serve every test; the tests run in file-name order (NN_name.sh), the
+# ones that disturb routes and neighbours last, each restoring what it
+# changed. Then the engine is stopped with SIGINT, which must end it
+# cleanly ("engine_exit").
 #
 # Output: one line per test (PASS / FAIL / SKIP, with the time taken), then
 # exactly "N passed, N failed, N skipped". A failing test's output, the
@@ -28,6 +30,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$here/../.." && pwd)
 . "$REPO/scripts/topo.sh"
 . "$REPO/scripts/lib/servers.sh"
+. "$REPO/scripts/lib/hugepages.sh"
 . "$here/../lib/runner.sh"
 per_test_timeout=${SHOAL_TEST_TIMEOUT:-90}
 
@@ -83,6 +86,7 @@ cleanup() {
 	stop_engine
 	# Quietly: nothing may follow the summary line.
 	{
+		huge_down
 		capture_stop
 		servers_stop
 		topo_down "$SHOAL_TAG"
@@ -111,6 +115,11 @@ setup_failed() {
 }
 
 topo_up "$SHOAL_TAG" 2>"$SHOAL_WORK/topo.err" || setup_failed "topology: $(cat "$SHOAL_WORK/topo.err")"
+# Without hugepages every test but 20_capture still runs; that one fails
+# and quotes huge.err.
+if huge_up "$SHOAL_WORK/huge" "$(topo_huge_pages)" 2>"$SHOAL_WORK/huge.err"; then
+	export SHOAL_HUGE_DIR=$SHOAL_WORK/huge
+fi
 topo_engine_conf "$SHOAL_WORK/shoal.conf" "$SHOAL_PREFIX" 2>"$SHOAL_WORK/conf.err" ||
 	setup_failed "engine configuration: $(cat "$SHOAL_WORK/conf.err")"
 # ip netns exec runs the engine in place: $! is the engine's PID.
