@@ -79,8 +79,9 @@ static inline bool bucket_take(struct sh_bucket *b, uint32_t now)
 }
 
 /* Send what @b holds, counting packets in @counter and, on a data port
- * (TX_INSIDE, TX_OUTSIDE), their bytes. The bytes are summed before the
- * burst: a PMD may free what it took at once. */
+ * (TX_INSIDE, TX_OUTSIDE), their bytes: summed as tx_data queues them,
+ * while each mbuf is at hand (a PMD may free what it took at once), less
+ * those the burst did not take. */
 static void flush(struct sh_worker *wk, struct sh_txbuf *b, uint16_t port_id,
 		  unsigned counter)
 {
@@ -88,13 +89,11 @@ static void flush(struct sh_worker *wk, struct sh_txbuf *b, uint16_t port_id,
 				 SH_CNT_TX_INSIDE_BYTES :
 				 counter == SH_CNT_TX_OUTSIDE ?
 				 SH_CNT_TX_OUTSIDE_BYTES : SH_OK;
-	uint64_t bytes = 0;
+	uint64_t bytes = b->bytes;
 	uint16_t sent, i;
 
 	if (b->n == 0)
 		return;
-	for (i = 0; bytes_counter != SH_OK && i < b->n; i++)
-		bytes += rte_pktmbuf_pkt_len(b->pkts[i]);
 	sent = rte_eth_tx_burst(port_id, wk->queue, b->pkts, b->n);
 	wk->cnt[counter] += sent;
 	if (unlikely(sent < b->n)) {
@@ -106,6 +105,7 @@ static void flush(struct sh_worker *wk, struct sh_txbuf *b, uint16_t port_id,
 	if (bytes_counter != SH_OK)
 		wk->cnt[bytes_counter] += bytes;
 	b->n = 0;
+	b->bytes = 0;
 }
 
 static inline void enqueue(struct sh_worker *wk, struct sh_txbuf *b,
@@ -120,6 +120,7 @@ static inline void enqueue(struct sh_worker *wk, struct sh_txbuf *b,
 static inline void tx_data(struct sh_worker *wk, enum sh_side side,
 			   struct rte_mbuf *m)
 {
+	wk->tx[side].bytes += rte_pktmbuf_pkt_len(m);
 	enqueue(wk, &wk->tx[side], wk->port[side].port_id,
 		side == SH_INSIDE ? SH_CNT_TX_INSIDE : SH_CNT_TX_OUTSIDE, m);
 }

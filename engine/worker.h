@@ -36,6 +36,7 @@ enum sh_side { SH_INSIDE = 0, SH_OUTSIDE = 1, SH_SIDES };
 
 struct sh_txbuf {
 	uint16_t n;
+	uint32_t bytes; /* data ports: the packets' bytes (tx_data) */
 	struct rte_mbuf *pkts[SH_BURST];
 };
 
