@@ -22,17 +22,7 @@
 # not root. Removes every namespace, process and file it creates.
 set -u
 cd "$(dirname "$0")/../.."
-REPO=$PWD
-[ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1 || { echo "0 passed, 0 failed, 1 skipped"; exit 77; }
-BUILD=${BUILD_DIR:-build}
-case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
-ENGINE=${SHOAL_ENGINE:-$BUILD/engine/shoal-engine}
-CTLD=${SHOALCTLD:-$BUILD/ctl/ctld/shoal-ctld}
-CTL=${SHOALCTL:-$BUILD/ctl/cli/shoalctl}
-for b in "$ENGINE" "$CTLD" "$CTL"; do
-	[ -x "$b" ] || { echo "missing $b"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
-done
-. scripts/topo.sh
+. tests/live/lib.sh
 . scripts/lib/servers.sh
 
 TAG=sl$$
