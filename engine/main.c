@@ -9,8 +9,8 @@
  * file stops start-up with file:line and no DPDK noise), EAL, lease set,
  * ports, kernel mirrors and netlink, workers, READY=1 to the service
  * manager; then the main lcore serves netlink, the daemon link and the
- * watchdog until SIGINT/SIGTERM; STOPPING=1, stop, print the final
- * counters, clean up.
+ * watchdog, reloading on SIGHUP (reload.h), until SIGINT/SIGTERM;
+ * STOPPING=1, stop, print the final counters, clean up.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -9,7 +9,8 @@
  * "file:line: reason". Values are validated here, once; the rest of the
  * program trusts the struct.
  *
- * Pure C, no DPDK: the unit tests and shoal-ctld link it as is.
+ * Pure C, no DPDK: the unit tests, shoal-ctld and shoalctl link it as is
+ * (lib/meson.build).
  *
  * Addresses are in host byte order; prefixes are (address, length) with
  * the host bits cleared.

@@ -51,6 +51,8 @@ struct cmd {
 /* The table, terminated by a row with NULL words. */
 extern const struct cmd cmds[];
 
+/* Value of the option spelled name in this call, or NULL if absent. */
+const char *opt_val(const struct call *c, const char *name);
 /* "usage: shoalctl [-s SOCKET] [-j] WORDS ARGS" on out, after lead. */
 void usage_line(FILE *out, const char *lead, const struct cmd *cmd);
 /* Does cmd's word list start with the n words w (exactly)? */

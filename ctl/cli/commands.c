@@ -31,8 +31,7 @@ static int usage_err(struct call *c, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Value of the option spelled name in this call, or NULL if absent. */
-static const char *opt_val(const struct call *c, const char *name)
+const char *opt_val(const struct call *c, const char *name)
 {
 	int i;
 

@@ -167,12 +167,8 @@ static int top_poll(const char *sock, json_t **stats, json_t **leases,
 static int opt_uint(struct call *c, const char *name, uint32_t min,
 		    uint32_t max, uint32_t *out)
 {
-	const char *s = NULL;
-	int i;
+	const char *s = opt_val(c, name);
 
-	for (i = 0; c->cmd->opts[i].name != NULL; i++)
-		if (strcmp(c->cmd->opts[i].name, name) == 0)
-			s = c->val[i];
 	if (s == NULL)
 		return 0;
 	if (sh_parse_u32(s, min, max, out) == 0)

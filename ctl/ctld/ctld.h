@@ -204,7 +204,8 @@ struct engine_state {
 	uint64_t next_eid;
 	uint64_t pushed_gen; /* generation of the set the engine was sent */
 	/* our engine.reload: its id while unanswered (0: none), the answer
-	 * (1: waiting, 0: reloaded, -errno) and the engine's message */
+	 * (1: waiting, 0: reloaded, -errno) and why (the engine's refusal
+	 * as "shoal-engine: ...") */
 	uint64_t reload_eid;
 	int64_t reload_deadline_ms;
 	int reload_rc;

@@ -14,7 +14,10 @@
  *     CLIENT);
  *   - flows from a CLI: forwarded as engine.flows with our own id; the
  *     answer is relayed back under the CLI's id; no answer within
- *     CTLD_RELAY_TIMEOUT_MS, or the engine gone, -> "no_engine".
+ *     CTLD_RELAY_TIMEOUT_MS, or the engine gone, -> "no_engine";
+ *   - reload (reload.c): one engine.reload at a time, its answer kept
+ *     for reload_settle(); no answer within CTLD_RELOAD_TIMEOUT_MS, or
+ *     the engine gone, is a refusal.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -390,12 +393,15 @@ int engine_flows(struct ctld *d, struct conn *c, json_t *id, json_t *params)
 	return 1;
 }
 
-/* Settle our engine.reload: @rc 0 or -errno, @why for an error. */
-static void reload_end(struct engine_state *e, int rc, const char *why)
+/* Settle our engine.reload: @rc 0 or -errno, @why for an error, said to
+ * be the engine's own words when @quoted. */
+static void reload_end(struct engine_state *e, int rc, const char *why,
+		       bool quoted)
 {
 	e->reload_eid = 0;
 	e->reload_rc = rc;
-	snprintf(e->reload_msg, sizeof(e->reload_msg), "%s", why);
+	snprintf(e->reload_msg, sizeof(e->reload_msg), "%s%s",
+		 quoted ? "shoal-engine: " : "", why);
 }
 
 /* -ENOTCONN without an engine, else 0: the answer comes through
@@ -440,10 +446,10 @@ void engine_response(struct ctld *d, struct conn *c, json_t *msg)
 								  "message"));
 
 		if (json_is_object(res))
-			reload_end(e, 0, "");
+			reload_end(e, 0, "", false);
 		else
 			reload_end(e, -ENOEXEC, m ? m : "refused, no reason "
-				   "given");
+				   "given", true);
 		return;
 	}
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
@@ -475,7 +481,7 @@ void engine_detach(struct ctld *d, uint64_t serial)
 	ctld_log(CTLD_INFO, "engine disconnected");
 	if (e->reload_eid)
 		reload_end(e, -ENOTCONN, "the engine went away before it "
-			   "answered the reload");
+			   "answered the reload", false);
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++)
 		if (e->relays[i].eid)
 			relay_fail(d, &e->relays[i], "the engine went away");
@@ -487,7 +493,7 @@ void engine_tick(struct ctld *d)
 
 	if (d->eng.reload_eid && now >= d->eng.reload_deadline_ms)
 		reload_end(&d->eng, -ENOTCONN, "the engine did not answer "
-			   "the reload in time");
+			   "the reload in time", false);
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
 		struct relay *r = &d->eng.relays[i];
 

@@ -98,6 +98,18 @@ static bool ranges_overlap(const struct ctl_lease *l, uint32_t ip,
 }
 
 /* The first lease (static, then stored) holding any of ip:lo-hi, or NULL. */
+/* Does @l lie inside one slice of @cfg? */
+static bool in_slices(const struct sh_config *cfg, const struct ctl_lease *l)
+{
+	for (unsigned i = 0; i < cfg->n_slices; i++) {
+		const struct sh_slice_cfg *s = &cfg->slices[i];
+
+		if (s->ip == l->ip && s->lo <= l->lo && l->hi <= s->hi)
+			return true;
+	}
+	return false;
+}
+
 static const struct ctl_lease *overlaps_any(const struct ctld *d,
 					    const struct ctl_lease *dyn,
 					    unsigned n, uint32_t ip,
@@ -641,17 +653,10 @@ int leases_check_config(struct ctld *d, const struct sh_config *next,
 		sel += next->leases[i].n_clients;
 	for (unsigned i = 0; i < n; i++) {
 		const struct ctl_lease *l = &scratch[i];
-		bool inside = false;
 		int line;
 
 		sel += l->n_clients;
-		for (unsigned j = 0; j < next->n_slices; j++) {
-			const struct sh_slice_cfg *s = &next->slices[j];
-
-			inside |= s->ip == l->ip && s->lo <= l->lo &&
-				  l->hi <= s->hi;
-		}
-		if (!inside) {
+		if (!in_slices(next, l)) {
 			line = sh_config_line(next, "slices", NULL);
 			snprintf(err, errlen, "%s:%d: lease %u (%s, %s %u-%u) "
 				 "would lie outside every slice; release it "
@@ -724,14 +729,8 @@ unsigned leases_audit(struct ctld *d)
 		return 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct ctl_lease *l = &scratch[i];
-		bool inside = false;
+		bool inside = in_slices(d->cfg, l);
 
-		for (unsigned j = 0; j < d->cfg->n_slices; j++) {
-			const struct sh_slice_cfg *s = &d->cfg->slices[j];
-
-			inside |= s->ip == l->ip && s->lo <= l->lo &&
-				  l->hi <= s->hi;
-		}
 		if (is_static_id(d, l->id)) {
 			bad++;
 			ctld_log(CTLD_WARN, "stored lease %u has the id of a "

@@ -102,6 +102,23 @@ static const unsigned own_metric[] = {
 	SH_CNT_HANDOFF_RX, SH_CNT_TO_KERNEL, SH_CNT_FROM_KERNEL,
 };
 
+/* The per-worker counters that are a metric of their own, unlabelled. */
+static const struct {
+	const char *name, *help;
+	unsigned counter;
+} single[] = {
+	{ "shoal_handoff_sent_packets_total",
+	  "Packets handed to the worker that owns them.", SH_CNT_HANDOFF_TX },
+	{ "shoal_handoff_received_packets_total",
+	  "Packets received from another worker, as their owner.",
+	  SH_CNT_HANDOFF_RX },
+	{ "shoal_punted_packets_total",
+	  "Packets handed to Linux through the kernel mirror.",
+	  SH_CNT_TO_KERNEL },
+	{ "shoal_kernel_sent_packets_total",
+	  "Packets from Linux sent on a data port.", SH_CNT_FROM_KERNEL },
+};
+
 static bool has_own_metric(unsigned c)
 {
 	for (size_t i = 0; i < sizeof(own_metric) / sizeof(own_metric[0]); i++)
@@ -142,22 +159,10 @@ static void workers_format(struct prom_buf *b, json_t *pw)
 			 sh_counter_name(c));
 		worker_samples(b, pw, "shoal_drops_total", labels, c);
 	}
-	family(b, "shoal_handoff_sent_packets_total", "counter",
-	       "Packets handed to the worker that owns them.");
-	worker_samples(b, pw, "shoal_handoff_sent_packets_total", "",
-		       SH_CNT_HANDOFF_TX);
-	family(b, "shoal_handoff_received_packets_total", "counter",
-	       "Packets received from another worker, as their owner.");
-	worker_samples(b, pw, "shoal_handoff_received_packets_total", "",
-		       SH_CNT_HANDOFF_RX);
-	family(b, "shoal_punted_packets_total", "counter",
-	       "Packets handed to Linux through the kernel mirror.");
-	worker_samples(b, pw, "shoal_punted_packets_total", "",
-		       SH_CNT_TO_KERNEL);
-	family(b, "shoal_kernel_sent_packets_total", "counter",
-	       "Packets from Linux sent on a data port.");
-	worker_samples(b, pw, "shoal_kernel_sent_packets_total", "",
-		       SH_CNT_FROM_KERNEL);
+	for (size_t k = 0; k < sizeof(single) / sizeof(single[0]); k++) {
+		family(b, single[k].name, "counter", single[k].help);
+		worker_samples(b, pw, single[k].name, "", single[k].counter);
+	}
 	family(b, "shoal_events_total", "counter",
 	       "Other work counted by the engine, by event "
 	       "(include/shoal/counters.h).");

@@ -103,7 +103,7 @@ void reload_settle(struct ctld *d)
 {
 	struct ctld_reload *r = &d->reload;
 	struct conn *c;
-	char msg[sizeof(d->eng.reload_msg) + 32];
+	char msg[sizeof(d->eng.reload_msg)];
 	json_t *reply;
 	int rc;
 
@@ -115,12 +115,6 @@ void reload_settle(struct ctld *d)
 	if (rc == 0) {
 		rc = apply(d, msg, sizeof(msg));
 	} else {
-		/* the engine's own words, said to be its */
-		size_t n = strnlen(msg, sizeof(msg) - 15);
-
-		memmove(msg + 14, msg, n);
-		memcpy(msg, "shoal-engine: ", 14);
-		msg[14 + n] = '\0';
 		ctld_log(CTLD_ERR, "reload refused, running configuration "
 			 "kept: %s", msg);
 	}

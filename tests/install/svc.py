@@ -134,6 +134,15 @@ def stop(proc, timeout=30):
     return proc.returncode
 
 
+def stop_expect_stopping(ns, proc, what):
+    """SIGTERM @proc: it must send STOPPING=1 on @ns and exit 0."""
+    t_term = time.monotonic()
+    rc = stop(proc)
+    ns.pump(0.2)
+    check(rc == 0, f"{what} exit status {rc}")
+    check(ns.lines("STOPPING=1", t_term), "no STOPPING=1 on SIGTERM")
+
+
 def thread_by_name(pid, name):
     """TID of the thread of @pid whose comm is @name, or None."""
     for task in Path(f"/proc/{pid}/task").iterdir():

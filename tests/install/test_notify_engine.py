@@ -119,11 +119,7 @@ def test():
             log(f"WATCHDOG=1 again {t_back - t_free:.2f} s after the detach")
 
             # 6. SIGTERM
-            t_term = time.monotonic()
-            rc = svc.stop(proc)
-            ns.pump(0.2)
-            check(rc == 0, f"engine exit status {rc}")
-            check(ns.lines("STOPPING=1", t_term), "no STOPPING=1 on SIGTERM")
+            svc.stop_expect_stopping(ns, proc, "engine")
             log("SIGTERM: STOPPING=1, exit 0")
         finally:
             if tracer:

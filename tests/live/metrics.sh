@@ -23,7 +23,7 @@ PREFIX=shoal-metrics-$$
 SOCK=$TMP/run/ctl.sock
 MPORT=9469
 URL=http://127.0.0.1:$MPORT
-ENGINE_PID= CTLD_PID= passed=0 failed=0
+ENGINE_PID= CTLD_PID=
 
 cleanup() {
 	set +e
@@ -35,9 +35,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-ko() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-ctl() { "$CTL" -s "$SOCK" "$@"; }
 in_e() { ip netns exec "$NS_E" "$@"; }
 http() { # METHOD PATH -> status code
 	local how=(-X "$1")

@@ -30,7 +30,7 @@ topo_names "$TAG"
 TMP=$(mktemp -d /tmp/shoal-live.XXXXXX)
 PREFIX=shoal-live-$$
 SOCK=$TMP/run/ctl.sock
-ENGINE_PID= CTLD_PID= passed=0 failed=0
+ENGINE_PID= CTLD_PID=
 
 cleanup() {
 	set +e
@@ -43,9 +43,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-ko() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-ctl() { "$CTL" -s "$SOCK" "$@"; }
 jq_ctl() { local f=$1; shift; ctl -j "$@" | jq -r "$f"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 curl_from() { # SRC PATH -> prints "hello ADDR:PORT", fails if no answer in 1 s
