@@ -166,6 +166,17 @@ static void client_remove(struct nat_worker *w, struct nat_client_slot *c)
 	t->clients[hole].flows = 0;
 }
 
+/* Write @f into free entry @e so that the entry is whole or free at every
+ * instant (nat.h "persist.c"): everything but proto, then proto. */
+static void publish(struct nat_flow *e, const struct nat_flow *f)
+{
+	struct nat_flow staged = *f;
+
+	staged.proto = 0;
+	*e = staged;
+	__atomic_store_n(&e->proto, f->proto, __ATOMIC_RELEASE);
+}
+
 int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 {
 	struct nat_table *t = &w->t;
@@ -195,7 +206,7 @@ int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 	}
 
 	idx = t->free_stack[--t->n_free];
-	t->flows[idx] = *f;
+	publish(&t->flows[idx], f);
 	t->in_slots[si].sig = (uint32_t)(hi >> 32);
 	t->in_slots[si].idx = idx + 1;
 	t->out_slots[so].sig = (uint32_t)(ho >> 32);
@@ -282,6 +293,8 @@ void nat_flow_del(struct nat_worker *w, uint32_t idx)
 		    slot_of(t->out_slots, t->mask,
 			    nat_key_hash(&k, w->secret[0]), idx),
 		    w, true);
+	/* Free before it is anything else (nat.h "persist.c"). */
+	__atomic_store_n(&f->proto, 0, __ATOMIC_RELEASE);
 	memset(f, 0, sizeof(*f));
 	t->free_stack[t->n_free++] = idx;
 	if (old.flags & NAT_FLOW_PSEUDO) {
@@ -324,6 +337,123 @@ void nat_flow_retire(struct nat_worker *w, uint32_t idx)
 	held.proto |= NAT_PROTO_PSEUDO;
 	held.pkts = 0;
 	(void)nat_flow_add(w, &held);
+}
+
+/* Index entry @idx, already in flows[], as nat_flow_add() would have:
+ * false (nothing changed) when either key is taken or has no slot. */
+static bool index_entry(struct nat_worker *w, uint32_t idx)
+{
+	struct nat_table *t = &w->t;
+	const struct nat_flow *f = &t->flows[idx];
+	bool pseudo = f->flags & NAT_FLOW_PSEUDO;
+	struct nat_client_slot *c = NULL;
+	struct nat_key ki, ko;
+	uint64_t hi, ho;
+	int64_t si, so;
+
+	nat_flow_in_key(f, &ki);
+	nat_flow_out_key(f, &ko);
+	if (nat_probe(w, &ki, false) >= 0 || nat_probe(w, &ko, true) >= 0)
+		return false;
+	hi = nat_key_hash(&ki, w->secret[0]);
+	ho = nat_key_hash(&ko, w->secret[0]);
+	si = free_slot(t->in_slots, t->mask, hi);
+	so = free_slot(t->out_slots, t->mask, ho);
+	if (si < 0 || so < 0)
+		return false;
+	if (!pseudo && !(c = client_slot(w, f->in_ip, true)))
+		return false;
+	t->in_slots[si] = (struct nat_slot){ (uint32_t)(hi >> 32), idx + 1 };
+	t->out_slots[so] = (struct nat_slot){ (uint32_t)(ho >> 32), idx + 1 };
+	if (pseudo) {
+		w->n_pseudo++;
+		if (f->flags & NAT_FLOW_BIND)
+			w->lease_ports[nat_lease_ports_slot(f)]++;
+	} else {
+		c->flows++;
+		c->out_ip = f->out_ip;
+		w->lease_flows[f->lease]++;
+	}
+	return true;
+}
+
+/* The pseudo-entry flow @f uses as binding (@permit false) or
+ * permission: its index or -1. */
+static int64_t user_of(const struct nat_worker *w, const struct nat_flow *f,
+		       bool permit)
+{
+	struct nat_key k;
+
+	nat_pseudo_key(&k, f->out_ip, f->out_port, permit ? f->rem_ip : 0,
+		       f->proto);
+	return nat_find(w, &k, true);
+}
+
+void nat_table_rebuild(struct nat_worker *w, struct nat_adopt_stats *st)
+{
+	struct nat_table *t = &w->t;
+	size_t slots = (size_t)t->mask + 1;
+	uint32_t i;
+
+	st->rebuilt = true;
+	memset(t->in_slots, 0, slots * sizeof(*t->in_slots));
+	memset(t->out_slots, 0, slots * sizeof(*t->out_slots));
+	memset(t->clients, 0, slots * sizeof(*t->clients));
+	memset(w->lease_flows, 0, (UINT16_MAX + 1) * sizeof(*w->lease_flows));
+	memset(w->lease_ports, 0, 2 * (UINT16_MAX + 1) * sizeof(*w->lease_ports));
+	t->n_free = 0;
+	t->sweep_pos = 0;
+	w->n_pseudo = 0;
+	/* Entries from the top down, so that the free stack hands out low
+	 * indices first, as a new table's does. Users are counted again
+	 * below. */
+	for (i = t->max_flows; i-- > 0;) {
+		struct nat_flow *f = &t->flows[i];
+
+		if (f->proto && !nat_flow_whole(f)) {
+			st->torn++;
+		} else if (f->proto) {
+			if (f->flags & (NAT_FLOW_BIND | NAT_FLOW_PERMIT))
+				f->pkts = 0;
+			if (index_entry(w, i))
+				continue;
+			st->duplicate++;
+		}
+		memset(f, 0, sizeof(*f));
+		t->free_stack[t->n_free++] = i;
+	}
+	/* A flow counts as a user of its binding and permission, or goes
+	 * if one of them is not there. */
+	for (i = 0; i < t->max_flows; i++) {
+		struct nat_flow *f = &t->flows[i];
+		int64_t b = -1, p = -1;
+
+		if (!f->proto || (f->flags & NAT_FLOW_PSEUDO))
+			continue;
+		if (f->flags & NAT_FLOW_BOUND)
+			b = user_of(w, f, false);
+		if (f->flags & NAT_FLOW_PERMITTED)
+			p = user_of(w, f, true);
+		if (((f->flags & NAT_FLOW_BOUND) && b < 0) ||
+		    ((f->flags & NAT_FLOW_PERMITTED) && p < 0)) {
+			/* Not counted as a user yet: nothing to release. */
+			f->flags &= (uint16_t)~(NAT_FLOW_BOUND | NAT_FLOW_PERMITTED);
+			nat_flow_del(w, i);
+			st->unbound++;
+			continue;
+		}
+		if (b >= 0)
+			t->flows[b].pkts++;
+		if (p >= 0)
+			t->flows[p].pkts++;
+	}
+	/* A permission lives only with its flows (a binding with none left
+	 * is in its hold-down, from its last_seen, as nat_flow_del left it). */
+	for (i = 0; i < t->max_flows; i++)
+		if ((t->flows[i].flags & NAT_FLOW_PERMIT) && !t->flows[i].pkts)
+			nat_flow_del(w, i);
+	st->flows = nat_flow_count(w);
+	st->pseudo = w->n_pseudo;
 }
 
 uint32_t nat_flow_count(const struct nat_worker *w)

@@ -277,6 +277,10 @@ struct nat_params {
 	void *(*zalloc)(size_t size, void *ctx);
 	void (*free)(void *p, void *ctx);
 	void *mem_ctx;
+	/* Where the tables live: NULL, memory from zalloc; else a segment
+	 * of nat_seg_bytes(max_flows) bytes, 64-byte aligned, that outlives
+	 * the process (the engine's state file; see "persist.c"). */
+	void *seg;
 };
 
 struct nat_table {
@@ -316,6 +320,7 @@ struct nat_worker {
 	uint64_t *lease_exhausted;
 	void (*free)(void *p, void *ctx);
 	void *mem_ctx;
+	struct nat_seg_hdr *seg; /* the tables' segment, NULL: zalloc'd */
 	struct nat_frag_table frag; /* fragments, see frag.h */
 	uint64_t cnt[SH_COUNTER_MAX] __attribute__((aligned(64)));
 };
@@ -361,6 +366,85 @@ unsigned nat_expire(struct nat_worker *w, unsigned budget);
 /* Number of live flows, pseudo-entries not included (owner lcore, or
  * approximate from others). */
 uint32_t nat_flow_count(const struct nat_worker *w);
+
+/* ---- persist.c: tables that outlive the process ----
+ *
+ * A worker's tables can live in a segment of a file (nat_params.seg)
+ * that a later process maps again: after a handover, where the old
+ * process synced them (nat_worker_sync) with its workers stopped at a
+ * burst boundary, they are adopted as they are; after a crash, where
+ * the owner died at any instruction, only the flow entries are trusted,
+ * one by one, and every index is rebuilt from them.
+ *
+ * An entry is whole or free, never in between, because the writer
+ * orders its stores: nat_flow_add() writes an entry with proto 0 and
+ * publishes it by storing proto last; nat_flow_del() clears proto first.
+ * A live entry is only ever changed one aligned field at a time
+ * (last_seen, pkts, tcp), and each such store is atomic with respect to
+ * the process dying. Adoption after a crash still checks each entry's
+ * structure (nat_flow_whole), refuses duplicate keys and recounts the
+ * users of bindings and permissions, so an entry that is not whole is
+ * discarded and counted, never translated with.
+ *
+ * Segment: struct nat_seg_hdr, then flows, free stack, both slot
+ * arrays, client slots, and the per-lease counters, each 64-byte
+ * aligned. NAT_LAYOUT names this layout and struct nat_flow's; any
+ * change to either must bump it, and a segment of another layout is
+ * refused, never read.
+ */
+#define NAT_LAYOUT 1
+#define NAT_SEG_MAGIC 0x31474553414f4853ull /* "SHOASEG1" */
+
+struct nat_seg_hdr {
+	uint64_t magic;
+	uint32_t layout;    /* NAT_LAYOUT */
+	uint32_t flow_size; /* sizeof(struct nat_flow) */
+	uint32_t worker_id, n_workers;
+	uint32_t max_flows;
+	uint32_t clean; /* 1: synced with the worker stopped, indices exact */
+	uint64_t secret[2];
+	/* Copied at nat_worker_sync(), trusted only when clean. */
+	uint32_t n_free, sweep_pos, n_pseudo, pad;
+	uint16_t port_offset[NAT_PORT_TABLE_SIZE];
+};
+
+/* What adoption found. */
+struct nat_adopt_stats {
+	bool rebuilt;       /* not clean: indices rebuilt from the entries */
+	uint32_t flows;     /* live flows adopted (pseudo-entries aside) */
+	uint32_t pseudo;    /* bindings, permissions, held tuples adopted */
+	uint32_t torn;      /* entries discarded as not whole */
+	uint32_t duplicate; /* entries discarded: a key already taken */
+	uint32_t unbound;   /* flows discarded: their binding or permission
+			     * was not there */
+};
+
+/* Bytes of a segment for @max_flows. */
+size_t nat_seg_bytes(uint32_t max_flows);
+
+/* Can @seg be adopted by a worker with @p (its worker_id, n_workers,
+ * max_flows)? 0; -ENOENT when it was never written (no magic);
+ * -EPROTO when it has another layout; -EINVAL when its shape differs.
+ * @why says which, in words. Reads the header only. */
+int nat_seg_check(const void *seg, const struct nat_params *p, char *why,
+		  size_t len);
+
+/* A worker on the tables in @p->seg (nat_seg_check() first): as they
+ * are when the segment is clean, else rebuilt from the entries. The
+ * secret is the segment's (@p->secret is ignored), so keys hash where
+ * they did. The segment is marked in use before this returns. NULL
+ * with errno on failure. */
+struct nat_worker *nat_worker_adopt(const struct nat_params *p,
+				    struct nat_adopt_stats *st);
+
+/* Record @w's table state in its segment and mark it clean: the owner
+ * has stopped for good (a handover or a clean exit). Owner, or any
+ * thread once the owner has stopped. No-op without a segment. */
+void nat_worker_sync(struct nat_worker *w);
+
+/* Does @f look like an entry some nat_flow_add() completed (protocol,
+ * flags and keys consistent)? Pure. */
+bool nat_flow_whole(const struct nat_flow *f);
 
 /* ---- lease.c: lease sets ---- */
 
@@ -612,6 +696,11 @@ unsigned nat_frag_xlate(struct nat_worker *w, const struct nat_lease_set *ls,
 			const struct nat_frag_res *r);
 
 /* ---- flow.c: the per-worker flow table ---- */
+
+/* Rebuild every index of @w (slots, free stack, clients, per-lease
+ * counts, users of bindings and permissions) from its flow entries,
+ * discarding what is not whole (persist.c, after a crash). */
+void nat_table_rebuild(struct nat_worker *w, struct nat_adopt_stats *st);
 
 /* Bytes the table costs for @max_flows (what nat_worker_create allocates). */
 size_t nat_table_bytes(uint32_t max_flows);
