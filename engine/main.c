@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -41,7 +42,9 @@
 #include "notify.h"
 #include "port.h"
 #include "reload.h"
+#include "state.h"
 #include "stats.h"
+#include "takeover.h"
 #include "worker.h"
 
 /* Without EAL args: hugepages when the system has as much free as the
@@ -52,7 +55,8 @@
 	"-l 0-1 --no-huge -m " RTE_STR(SH_NOHUGE_MB) " --no-pci --file-prefix shoal"
 #define SH_MAX_EAL_ARGS 64
 
-volatile bool force_quit;
+volatile bool force_quit;     /* the workers stop */
+static volatile bool main_quit; /* the main loop stops */
 
 static struct sh_config cfg;
 static struct nat_lease_set leases;
@@ -64,16 +68,46 @@ static struct sh_reload reload;
 static volatile bool reload_requested; /* SIGHUP */
 static struct sh_notify notify;
 
+/* Restart and handover (state.h, takeover.h). */
+static struct sh_state state = { .fd = -1 };
+static enum sh_state_found found;
+static bool takeover;                /* --takeover */
+static struct sh_takeover *tk;       /* ours, while taking over */
+static struct sh_handover *handover; /* the running engine's side */
+static struct sh_upgrade_result upgrade; /* this start's handover */
+static struct nat_adopt_stats adopted;   /* summed over the workers */
+static uint64_t prev_last_tx;  /* TSC of the previous process's last TX */
+static bool gap_pending;       /* report the gap at our first TX */
+static uint64_t launched_tsc;
+static struct sh_port ports[SH_SIDES];
+static struct sh_linux *lx;
+static struct sh_ctl *ctl;
+static int exit_code;
+static int saved_argc;
+static char **saved_argv;
+static char self_exe[PATH_MAX];
+
 /* Time exceeded replies per second, shared out between workers (Linux's
  * icmp_msgs_per_sec default). */
 #define SH_ICMP_RATE 1000
 
 static void signal_handler(int sig)
 {
-	if (sig == SIGHUP)
+	if (sig == SIGHUP) {
 		reload_requested = true;
-	else
+	} else {
 		force_quit = true;
+		main_quit = true;
+	}
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 /* shoal-ctld's engine.reload (ctl_client.h). */
@@ -87,6 +121,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: shoal-engine [EAL args] -- -c FILE\n"
 		   "       shoal-engine -c FILE   (EAL args from [engine] eal)\n"
 		   "       shoal-engine --check -c FILE   (validate the file, exit)\n"
+		   "       shoal-engine --takeover ...    (replace the running engine,\n"
+		   "                                       keeping its flows)\n"
 		   "       shoal-engine --version\n");
 }
 
@@ -119,6 +155,7 @@ static int parse_app_args(int argc, char **argv, const char **conf,
 {
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'k' },
+		{ "takeover", no_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -133,6 +170,9 @@ static int parse_app_args(int argc, char **argv, const char **conf,
 			break;
 		case 'k':
 			*check = true;
+			break;
+		case 'T':
+			takeover = true;
 			break;
 		case 'V':
 			printf("shoal-engine %s (control protocol %d, %s)\n",
@@ -198,13 +238,13 @@ static int setup_port(struct sh_port *p, const struct sh_port_cfg *pc,
 	return 0;
 }
 
-static int setup_workers(const struct sh_port ports[SH_SIDES],
-			 const struct sh_linux *lx)
+static int setup_workers(void)
 {
 	size_t qsz = rte_rcu_qsbr_get_memsize(cfg.workers);
 	struct sh_tunables tn;
 	struct nat_params np;
 	unsigned i = 0, lcore;
+	uint32_t clock_base = 0;
 
 	sh_tunables_from(&cfg, cfg.workers, &tn);
 	np = tn.nat;
@@ -220,6 +260,14 @@ static int setup_workers(const struct sh_port ports[SH_SIDES],
 	if (!qsbr || rte_rcu_qsbr_init(qsbr, cfg.workers) < 0)
 		return -ENOMEM;
 	np.steer = &steer[SH_OUTSIDE];
+	if (found == SH_STATE_ADOPTABLE) {
+		uint32_t expect, raw = (uint32_t)(rte_rdtsc() /
+						  (rte_get_tsc_hz() / 1000));
+
+		/* The flows' ages go on from the previous process's clock. */
+		if (sh_state_clock(&state, &expect))
+			clock_base = expect - raw;
+	}
 	if (cfg.workers > 1) {
 		handoff = sh_handoff_create(cfg.workers,
 					    sh_handoff_ring_size(cfg.workers),
@@ -236,9 +284,23 @@ static int setup_workers(const struct sh_port ports[SH_SIDES],
 			break;
 		np.worker_id = i;
 		np.mem_ctx = (void *)(intptr_t)rte_lcore_to_socket_id(lcore);
-		wk->nat = nat_worker_create(&np);
+		np.seg = state.hdr ? sh_state_seg(&state, i) : NULL;
+		if (found == SH_STATE_ADOPTABLE) {
+			struct nat_adopt_stats st;
+
+			wk->nat = nat_worker_adopt(&np, &st);
+			adopted.rebuilt |= st.rebuilt;
+			adopted.flows += st.flows;
+			adopted.pseudo += st.pseudo;
+			adopted.torn += st.torn;
+			adopted.duplicate += st.duplicate;
+			adopted.unbound += st.unbound;
+		} else {
+			wk->nat = nat_worker_create(&np);
+		}
 		if (!wk->nat)
 			return -errno;
+		wk->clock_base = clock_base;
 		wk->lcore = lcore;
 		wk->queue = (uint16_t)i;
 		wk->n_workers = (uint16_t)cfg.workers;
@@ -286,12 +348,15 @@ static void set_peer(struct sh_port *p, const struct sh_port_cfg *pc)
  * route change or a lease update reaches the workers, and how late a
  * quit is noticed.
  */
-static void main_loop_once(struct sh_linux *lx, struct sh_ctl *ctl)
+static void main_loop_once(void)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[5];
 	nfds_t n = 0;
-	int ret;
+	int ret, fds[3];
+	unsigned i, nh = handover ? sh_handover_fds(handover, fds) : 0;
 
+	for (i = 0; i < nh; i++)
+		pfd[n++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	if (lx)
 		pfd[n++] = (struct pollfd){ .fd = sh_linux_fd(lx), .events = POLLIN };
 	if (ctl && sh_ctl_fd(ctl) >= 0)
@@ -312,7 +377,7 @@ static void main_loop_once(struct sh_linux *lx, struct sh_ctl *ctl)
 	sh_notify_tick(&notify);
 }
 
-static void print_ports(const struct sh_port ports[SH_SIDES])
+static void print_ports(void)
 {
 	static const char *const names[SH_SIDES] = { "inside", "outside" };
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
@@ -345,18 +410,296 @@ static void print_ports(const struct sh_port ports[SH_SIDES])
 	}
 }
 
+/* The worker clock now (ms), as the workers compute it. */
+static uint32_t worker_clock(void)
+{
+	return (uint32_t)(rte_rdtsc() / (rte_get_tsc_hz() / 1000)) +
+	       workers[0].clock_base;
+}
+
+/* The latest TSC at which any worker sent, and the earliest first. */
+static uint64_t last_tx(void)
+{
+	uint64_t t = 0;
+
+	for (unsigned w = 0; w < cfg.workers; w++)
+		t = RTE_MAX(t, workers[w].last_tx_tsc);
+	return t;
+}
+
+static uint64_t first_tx(void)
+{
+	uint64_t t = UINT64_MAX;
+
+	for (unsigned w = 0; w < cfg.workers; w++)
+		if (workers[w].first_tx_tsc)
+			t = RTE_MIN(t, workers[w].first_tx_tsc);
+	return t == UINT64_MAX ? 0 : t;
+}
+
+/* The workers have stopped: leave the tables clean for the next process. */
+static void sync_tables(void)
+{
+	if (!state.hdr)
+		return;
+	for (unsigned w = 0; w < cfg.workers; w++)
+		nat_worker_sync(workers[w].nat);
+	sh_state_anchor(&state, worker_clock());
+	state.hdr->last_tx_tsc = last_tx();
+}
+
+static void close_ports(void)
+{
+	for (unsigned s = 0; s < SH_SIDES; s++) {
+		sh_port_stop(ports[s].port_id);
+		if (ports[s].mirror_id != SH_NO_MIRROR)
+			sh_port_stop(ports[s].mirror_id);
+	}
+	sh_linux_stop(lx);
+	lx = NULL;
+}
+
+/* sh_handover_ops.release: give everything to the new engine. */
+static int release(void *arg, double *stop_ms, double *release_ms,
+		   uint64_t *tx_tsc, char *why, size_t len)
+{
+	struct timespec t0;
+
+	(void)arg;
+	(void)why;
+	(void)len;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	force_quit = true;
+	rte_eal_mp_wait_lcore();
+	sync_tables();
+	*stop_ms = ms_since(&t0);
+	*tx_tsc = last_tx();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	close_ports();
+	sh_state_release(&state);
+	*release_ms = ms_since(&t0);
+	SH_LOG(NOTICE, ctl, "handover: workers stopped and tables synced in %.1f "
+	       "ms, ports released in %.1f ms\n", *stop_ms, *release_ms);
+	return 0;
+}
+
+/* sh_handover_ops.finished. */
+static void finished(void *arg, int rc, const char *why,
+		     const struct sh_upgrade_result *r)
+{
+	(void)arg;
+	if (ctl)
+		sh_ctl_upgrade_done(ctl, rc, why, r);
+	if (rc == 0) {
+		printf("shoal-engine: handed over to pid %d (%s): forwarding gap "
+		       "%.1f ms\n", r->new_pid, r->binary, r->gap_ms);
+		sh_notify_mainpid(r->new_pid);
+		main_quit = true;
+	} else if (sh_handover_released(handover)) {
+		/* Nothing to forward with: exit failed, so that the service
+		 * manager restarts the engine, which recovers the tables. */
+		fprintf(stderr, "shoal-engine: %s; no engine forwards now\n", why);
+		exit_code = 1;
+		main_quit = true;
+	}
+}
+
+/* shoal-ctld's engine.upgrade: run @binary (NULL: our own) --takeover
+ * with our arguments. */
+static int ctl_upgrade(void *arg, const char *binary, char *err, size_t len)
+{
+	char *argv[SH_MAX_EAL_ARGS + 2];
+	int i, n = 0;
+	bool put = false;
+
+	(void)arg;
+	if (!handover) {
+		snprintf(err, len, "no [engine] state: this engine cannot hand "
+			 "over its flows");
+		return -ENOTSUP;
+	}
+	if (saved_argc > SH_MAX_EAL_ARGS) {
+		snprintf(err, len, "too many arguments to pass on");
+		return -E2BIG;
+	}
+	argv[n++] = (char *)(binary ? binary : self_exe);
+	/* --takeover among the application's options: after "--" if there
+	 * is one, else first. */
+	for (i = 1; i < saved_argc; i++) {
+		if (!put && strcmp(saved_argv[i], "--") == 0) {
+			argv[n++] = saved_argv[i];
+			argv[n++] = (char *)"--takeover";
+			put = true;
+			continue;
+		}
+		argv[n++] = saved_argv[i];
+	}
+	if (!put) {
+		memmove(&argv[2], &argv[1], (size_t)(n - 1) * sizeof(argv[0]));
+		argv[1] = (char *)"--takeover";
+		n++;
+	}
+	argv[n] = NULL;
+	return sh_handover_spawn(handover, argv, err, len);
+}
+
+/* Before EAL: open the state file and, taking over, meet the running
+ * engine (which tells its EAL prefix). Exits on failure. */
+static void state_prepare(const char *conf, char *old_prefix, size_t len)
+{
+	char why[PATH_MAX + 256], sock[PATH_MAX];
+	int ret;
+
+	if (!cfg.state[0]) {
+		if (takeover) {
+			fprintf(stderr, "shoal-engine: %s: --takeover needs [engine] "
+				"state\n", conf);
+			exit(1);
+		}
+		return;
+	}
+	ret = sh_state_open(&state, cfg.state, cfg.workers, cfg.nat.max_flows,
+			    &found, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "shoal-engine: [engine] state: %s\n", why);
+		exit(1);
+	}
+	snprintf(sock, sizeof(sock), "%s%s", cfg.state, SH_CFG_STATE_SOCK_SUFFIX);
+	if (takeover) {
+		char cwhy[PATH_MAX + 256];
+
+		tk = sh_takeover_connect(sock, &upgrade.old_pid, old_prefix, len,
+					 cwhy, sizeof(cwhy));
+		if (!tk) {
+			fprintf(stderr, "shoal-engine: takeover: %s\n", cwhy);
+			exit(1);
+		}
+		if (found != SH_STATE_ADOPTABLE) {
+			if (found == SH_STATE_NONE)
+				snprintf(why, sizeof(why), "%s: no tables to take "
+					 "over", cfg.state);
+			fprintf(stderr, "shoal-engine: takeover refused: %s\n", why);
+			sh_takeover_fail(tk, why);
+			exit(1);
+		}
+		return;
+	}
+	ret = sh_state_lock(&state, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "shoal-engine: %s\n", why);
+		exit(1);
+	}
+	if (found == SH_STATE_INCOMPATIBLE) {
+		/* Nothing forwards now anyway: start empty rather than not at
+		 * all, keeping the old file for a look. */
+		char aside[PATH_MAX + 16];
+
+		snprintf(aside, sizeof(aside), "%s.discarded", cfg.state);
+		fprintf(stderr, "shoal-engine: cannot adopt the flows of %s; "
+			"starting with empty tables, old file kept as %s\n",
+			why, aside);
+		rename(cfg.state, aside);
+		sh_state_close(&state);
+		if (sh_state_open(&state, cfg.state, cfg.workers,
+				  cfg.nat.max_flows, &found, why, sizeof(why)) < 0 ||
+		    sh_state_lock(&state, why, sizeof(why)) < 0) {
+			fprintf(stderr, "shoal-engine: %s\n", why);
+			exit(1);
+		}
+	}
+}
+
+/* Taking over: use the other of the pair PREFIX / PREFIX-b to the running
+ * engine's, so that both EALs can live at once. */
+static int alternate_prefix(char **argv, int argc, const char *old,
+			    char *buf, size_t len)
+{
+	const char *mine = "rte"; /* EAL's default */
+	int i, at = -1;
+	size_t n;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--file-prefix") == 0 && i + 1 < argc) {
+			at = i + 1;
+			mine = argv[at];
+		} else if (strncmp(argv[i], "--file-prefix=", 14) == 0) {
+			at = i;
+			mine = argv[i] + 14;
+		}
+	}
+	n = strlen(mine);
+	if (n > 2 && strcmp(mine + n - 2, "-b") == 0)
+		n -= 2; /* the configured one is the base */
+	if (strncmp(old, mine, n) == 0 && old[n] == '\0')
+		snprintf(buf, len, "%.*s-b", (int)n, mine);
+	else
+		snprintf(buf, len, "%.*s", (int)n, mine);
+	if (at < 0) {
+		argv[argc++] = (char *)"--file-prefix";
+		argv[argc++] = buf;
+		argv[argc] = NULL;
+	} else if (strncmp(argv[at], "--file-prefix=", 14) == 0) {
+		static char opt[300];
+
+		snprintf(opt, sizeof(opt), "--file-prefix=%s", buf);
+		argv[at] = opt;
+	} else {
+		argv[at] = buf;
+	}
+	return argc;
+}
+
+/* Once our workers have sent something (or a second passed): report the
+ * gap since the previous process's last packet. */
+static void report_gap(void)
+{
+	uint64_t first = first_tx(), hz = rte_get_tsc_hz();
+
+	/* Taking over, the requester waits for the answer: a second at
+	 * most; after a crash, only the log does. */
+	if (!first && (!tk || rte_rdtsc() - launched_tsc < hz))
+		return;
+	gap_pending = false;
+	upgrade.gap_ms = first && prev_last_tx && first > prev_last_tx
+				 ? (double)(first - prev_last_tx) * 1e3 / (double)hz
+				 : -1;
+	if (tk) {
+		printf("shoal-engine: took over from pid %d: forwarding gap %.1f ms "
+		       "(stop %.1f, release %.1f, adopt %.1f, ports %.1f; EAL %.1f "
+		       "before the switch)\n", upgrade.old_pid, upgrade.gap_ms,
+		       upgrade.stop_ms, upgrade.release_ms, upgrade.adopt_ms,
+		       upgrade.ports_ms, upgrade.eal_ms);
+		sh_takeover_done(tk, &upgrade);
+		tk = NULL;
+	} else {
+		printf("shoal-engine: forwarding again %.1f ms after the last packet "
+		       "of the previous engine\n", upgrade.gap_ms);
+	}
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
-	char *eal_argv[SH_MAX_EAL_ARGS], eal_buf[SH_CFG_STR_LEN];
+	char *eal_argv[SH_MAX_EAL_ARGS + 3], eal_buf[SH_CFG_STR_LEN];
+	char old_prefix[256] = "", new_prefix[256];
 	const char *conf = NULL;
-	char err[1024];
-	struct sh_port ports[SH_SIDES] = { 0 };
-	struct sh_linux *lx = NULL;
-	struct sh_ctl *ctl = NULL;
+	char err[PATH_MAX + 1024];
+	struct timespec t0;
 	int i, sep = -1, eal_argc, ret;
 	bool check = false;
 	unsigned w;
+	ssize_t n;
 
+	saved_argc = argc;
+	saved_argv = argv;
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (n > 0) {
+		/* A binary replaced on disk (a package upgrade) reads
+		 * "PATH (deleted)": PATH is the new one to run. */
+		self_exe[n] = '\0';
+		if (n > 10 && strcmp(self_exe + n - 10, " (deleted)") == 0)
+			self_exe[n - 10] = '\0';
+	}
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
 			sep = i;
@@ -383,6 +726,7 @@ int main(int argc, char **argv)
 		printf("%s: ok\n", conf);
 		return 0;
 	}
+	state_prepare(conf, old_prefix, sizeof(old_prefix));
 
 	if (sep < 0) {
 		snprintf(eal_buf, sizeof(eal_buf), "%s",
@@ -398,10 +742,20 @@ int main(int argc, char **argv)
 		eal_argv[i] = NULL;
 		eal_argc = i;
 	}
+	if (tk)
+		eal_argc = alternate_prefix(eal_argv, eal_argc, old_prefix,
+					    new_prefix, sizeof(new_prefix));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = rte_eal_init(eal_argc, eal_argv);
-	if (ret < 0)
-		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n",
+	if (ret < 0) {
+		snprintf(err, sizeof(err), "EAL init failed: %s",
 			 rte_strerror(rte_errno));
+		sh_takeover_fail(tk, err);
+		rte_exit(EXIT_FAILURE, "%s\n", err);
+	}
+	upgrade.eal_ms = ms_since(&t0);
+	upgrade.new_pid = getpid();
+	snprintf(upgrade.binary, sizeof(upgrade.binary), "%s", self_exe);
 	/* dpdk-dumpcap asks this process to copy a port's packets; until one
 	 * does, the ports have no callbacks and the workers pay nothing. */
 	if (rte_pdump_init() < 0)
@@ -415,8 +769,37 @@ int main(int argc, char **argv)
 	signal(SIGTERM, signal_handler);
 	signal(SIGHUP, signal_handler);
 
-	if (nat_lease_set_from_config(&leases, &cfg) < 0)
+	if (nat_lease_set_from_config(&leases, &cfg) < 0) {
+		sh_takeover_fail(tk, "lease set too large");
 		rte_exit(EXIT_FAILURE, "%s: lease set too large\n", conf);
+	}
+	if (tk) {
+		/* The switch: from here the old engine forwards no more. */
+		ret = sh_takeover_handover(tk, &upgrade, &prev_last_tx, err,
+					   sizeof(err));
+		if (ret < 0)
+			rte_exit(EXIT_FAILURE, "takeover: %s\n", err);
+		ret = sh_state_lock(&state, err, sizeof(err));
+		if (ret < 0)
+			rte_exit(EXIT_FAILURE, "takeover: %s\n", err);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (state.fd >= 0) {
+		ret = sh_state_map(&state, cfg.workers, cfg.nat.max_flows,
+				   found != SH_STATE_ADOPTABLE, err, sizeof(err));
+		if (ret < 0)
+			rte_exit(EXIT_FAILURE, "[engine] state: %s\n", err);
+		if (found == SH_STATE_ADOPTABLE) {
+			uint8_t *klen, *key = sh_port_rss_key(&klen);
+
+			if (!tk)
+				prev_last_tx = state.hdr->last_tx_tsc;
+			memcpy(key, state.hdr->rss_key[SH_OUTSIDE], SH_RSS_KEY_MAX);
+			*klen = state.hdr->rss_key_len[SH_OUTSIDE];
+		}
+	}
+	upgrade.adopt_ms = ms_since(&t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = setup_port(&ports[SH_INSIDE], &cfg.inside, cfg.workers,
 			 SH_RSS_CLIENT, &steer[SH_INSIDE]);
 	if (ret < 0)
@@ -427,24 +810,45 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "%s: [outside] device %s: %s\n", conf,
 			 cfg.outside.device, strerror(-ret));
+	if (state.hdr) {
+		uint8_t *klen, *key = sh_port_rss_key(&klen);
+
+		memcpy(state.hdr->rss_key[SH_OUTSIDE], key, SH_RSS_KEY_MAX);
+		state.hdr->rss_key_len[SH_OUTSIDE] = *klen;
+	}
 	set_peer(&ports[SH_INSIDE], &cfg.inside);
 	set_peer(&ports[SH_OUTSIDE], &cfg.outside);
 	ret = sh_linux_start(&lx, &cfg, ports, cfg.workers, err, sizeof(err));
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "%s: %s\n", conf, err);
+	upgrade.ports_ms = ms_since(&t0);
 
-	ret = setup_workers(ports, lx);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = setup_workers();
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "workers: %s (need %u worker lcores)\n",
 			 strerror(-ret), cfg.workers);
+	upgrade.adopt_ms += ms_since(&t0);
+	upgrade.flows = adopted.flows;
+	upgrade.discarded = adopted.torn + adopted.duplicate + adopted.unbound;
 	sh_stats_init(workers, cfg.workers);
 	sh_notify_init(&notify, workers, cfg.workers);
 
-	print_ports(ports);
+	print_ports();
 	printf("shoal-engine: flow table %u flows per worker, %.1f MiB, %.0f bytes "
-	       "per flow\n", cfg.nat.max_flows,
+	       "per flow%s%s\n", cfg.nat.max_flows,
 	       (double)nat_table_bytes(cfg.nat.max_flows) / (1 << 20),
-	       (double)nat_table_bytes(cfg.nat.max_flows) / cfg.nat.max_flows);
+	       (double)nat_table_bytes(cfg.nat.max_flows) / cfg.nat.max_flows,
+	       state.hdr ? ", in " : "", state.hdr ? cfg.state : "");
+	if (found == SH_STATE_ADOPTABLE)
+		printf("shoal-engine: adopted %u flows (%u discarded: %u not whole, "
+		       "%u duplicate, %u unbound) and %u port holds from %s in "
+		       "%.1f ms%s\n", adopted.flows, (unsigned)upgrade.discarded,
+		       adopted.torn, adopted.duplicate, adopted.unbound,
+		       adopted.pseudo, cfg.state, upgrade.adopt_ms,
+		       adopted.rebuilt ? ", indices rebuilt (not synced: the "
+					 "previous engine did not stop cleanly)"
+				       : "");
 	printf("shoal-engine: %u worker(s), %u lease(s), %u slice(s)\n",
 	       cfg.workers, leases.n_leases, leases.n_slices);
 	fflush(stdout);
@@ -457,18 +861,45 @@ int main(int argc, char **argv)
 	};
 	if (sh_reload_init(&reload) < 0)
 		rte_exit(EXIT_FAILURE, "tunables: %s\n", strerror(ENOMEM));
+	launched_tsc = rte_rdtsc();
+	gap_pending = found == SH_STATE_ADOPTABLE;
 	for (w = 0; w < cfg.workers; w++)
 		rte_eal_remote_launch(sh_worker_main, &workers[w], workers[w].lcore);
 
+	if (state.hdr) {
+		static const struct sh_handover_ops ops = {
+			.release = release,
+			.finished = finished,
+		};
+		char sock[PATH_MAX];
+
+		snprintf(sock, sizeof(sock), "%s%s", cfg.state,
+			 SH_CFG_STATE_SOCK_SUFFIX);
+		handover = sh_handover_listen(sock, &ops, err, sizeof(err));
+		if (!handover)
+			fprintf(stderr, "shoal-engine: handover socket: %s; "
+				"--takeover cannot reach this engine\n", err);
+	}
 	if (cfg.ctl_socket[0]) {
 		ctl = sh_ctl_create(&cfg, workers, cfg.workers, qsbr, &leases,
 				    ctl_reload, &reload);
 		if (!ctl)
 			rte_exit(EXIT_FAILURE, "ctl client: %s\n", strerror(errno));
+		sh_ctl_set_upgrade(ctl, ctl_upgrade, NULL);
 	}
+	if (tk)
+		sh_notify_mainpid(getpid());
 	sh_notify_ready(&notify);
-	while (!force_quit) {
-		main_loop_once(lx, ctl);
+	while (!main_quit) {
+		main_loop_once();
+		if (handover)
+			sh_handover_service(handover);
+		if (gap_pending)
+			report_gap();
+		if (state.hdr && !force_quit) {
+			sh_state_anchor(&state, worker_clock());
+			state.hdr->last_tx_tsc = last_tx();
+		}
 		if (reload_requested) {
 			reload_requested = false;
 			sh_reload(&reload, err, sizeof(err));
@@ -478,21 +909,21 @@ int main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 
 	sh_stats_print(stdout, workers, cfg.workers);
-	for (w = 0; w < SH_SIDES; w++) {
-		sh_port_stop(ports[w].port_id);
-		if (ports[w].mirror_id != SH_NO_MIRROR)
-			sh_port_stop(ports[w].mirror_id);
+	if (!handover || !sh_handover_released(handover)) {
+		sync_tables();
+		close_ports();
 	}
-	sh_linux_stop(lx);
+	sh_handover_close(handover);
 	sh_ctl_destroy(ctl);
 	sh_handoff_destroy(handoff);
 	for (w = 0; w < cfg.workers; w++) {
 		nat_worker_destroy(workers[w].nat);
 		rte_free(workers[w].ho_out);
 	}
+	sh_state_close(&state);
 	sh_reload_fini(&reload);
 	rte_free(qsbr);
 	rte_pdump_uninit();
 	rte_eal_cleanup();
-	return 0;
+	return exit_code;
 }

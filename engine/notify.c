@@ -153,3 +153,8 @@ void sh_notify_stopping(struct sh_notify *nt)
 	if (nt->enabled)
 		sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 }
+
+void sh_notify_mainpid(int pid)
+{
+	sd_notifyf(0, "MAINPID=%d", pid);
+}

@@ -51,6 +51,10 @@ void sh_notify_ready(struct sh_notify *nt);
  * interval): feeds or withholds the watchdog, refreshes STATUS=. */
 void sh_notify_tick(struct sh_notify *nt);
 
+/* MAINPID=@pid: the service's main process is now @pid (a handover;
+ * the unit needs NotifyAccess=all for the new process to be heard). */
+void sh_notify_mainpid(int pid);
+
 /* STOPPING=1: shutdown has begun. */
 void sh_notify_stopping(struct sh_notify *nt);
 

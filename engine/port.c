@@ -110,6 +110,17 @@ static struct rte_mempool *pool_for(int socket, unsigned n_queues,
 				       room, socket);
 }
 
+/* The outside (SH_RSS_TUPLE) port's RSS key: kept across a restart
+ * (sh_port_rss_key), since flows belong to the worker the key sends
+ * their return packets to. */
+static uint8_t rss_key[SH_RSS_KEY_MAX], rss_key_len;
+
+uint8_t *sh_port_rss_key(uint8_t **len)
+{
+	*len = &rss_key_len;
+	return rss_key;
+}
+
 unsigned sh_port_max_queues(uint16_t port_id)
 {
 	struct rte_eth_dev_info info;
@@ -188,7 +199,7 @@ static int port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
 	struct rte_eth_dev_info info;
 	struct rte_mempool *mp;
 	uint16_t nrx = SH_RX_DESC, ntx = SH_TX_DESC, q;
-	uint8_t key[64];
+	uint8_t key[SH_RSS_KEY_MAX];
 	bool want_rss;
 	int socket, ret;
 
@@ -215,8 +226,16 @@ static int port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
 		 * traffic at one queue. */
 		uint8_t len = info.hash_key_size ? info.hash_key_size : 40;
 
-		if (len > sizeof(key) || getrandom(key, len, 0) != len)
+		if (len > sizeof(key))
 			want_rss = false;
+		else if (rss_key_len == len)
+			memcpy(key, rss_key, len); /* the previous process's */
+		else if (getrandom(key, len, 0) != len)
+			want_rss = false;
+		if (want_rss && rss == SH_RSS_TUPLE) {
+			memcpy(rss_key, key, len);
+			rss_key_len = len;
+		}
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf = (struct rte_eth_rss_conf){
 			.rss_key = want_rss ? key : NULL,

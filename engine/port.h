@@ -39,6 +39,13 @@ enum sh_rss {
 int sh_port_start(uint16_t port_id, unsigned n_queues, uint32_t mbufs,
 		  uint16_t mtu, enum sh_rss rss, struct nat_steer *steer);
 
+/* The RSS key of the outside port: sh_port_start() uses the one stored
+ * here when its length fits the device, else draws one and stores it.
+ * The engine keeps it in the state file across restarts. *@len points
+ * at the length (0: none). */
+#define SH_RSS_KEY_MAX 64
+uint8_t *sh_port_rss_key(uint8_t **len);
+
 /* RX/TX queue pairs @port_id can have (at least 1). */
 unsigned sh_port_max_queues(uint16_t port_id);
 

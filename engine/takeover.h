@@ -34,6 +34,8 @@
 #define SHOAL_TAKEOVER_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The whole handover, from the request to DONE, must fit in this. */
@@ -54,5 +56,67 @@ struct sh_upgrade_result {
 	uint64_t flows;     /* flows adopted */
 	uint64_t discarded; /* entries dropped as not whole */
 };
+
+/* ---- the running engine's side ---- */
+
+struct sh_handover;
+
+/* What the running engine does for a handover (engine/main.c). */
+struct sh_handover_ops {
+	/* Stop the workers at a burst boundary, flush, sync the tables,
+	 * close ports and mirrors, release the state file: 0, or -errno with
+	 * the reason (then nothing was released). Times and the TSC of the
+	 * last forwarded packet into the arguments. */
+	int (*release)(void *arg, double *stop_ms, double *release_ms,
+		       uint64_t *last_tx_tsc, char *why, size_t len);
+	/* The handover ended: @rc 0, the new engine forwards (exit now); or
+	 * -errno with @why: before release, we carry on; after it, we have
+	 * nothing left to forward with. */
+	void (*finished)(void *arg, int rc, const char *why,
+			 const struct sh_upgrade_result *r);
+	void *arg;
+};
+
+/* Listen on @sock for a new engine; NULL with @why on failure. */
+struct sh_handover *sh_handover_listen(const char *sock,
+				       const struct sh_handover_ops *ops,
+				       char *why, size_t len);
+
+/* Start @argv[0] (argv NULL-terminated) as the new engine, its stderr
+ * through us (its last line becomes the reason if it fails): 0, or
+ * -EBUSY (a handover is under way) / -errno with @why. */
+int sh_handover_spawn(struct sh_handover *h, char *const argv[], char *why,
+		      size_t len);
+
+/* The descriptors to poll for input (at most 3) into @fds. */
+unsigned sh_handover_fds(const struct sh_handover *h, int fds[3]);
+
+/* Do what is due; never blocks (but for the release itself). */
+void sh_handover_service(struct sh_handover *h);
+
+/* Has this engine given its ports away? */
+bool sh_handover_released(const struct sh_handover *h);
+
+void sh_handover_close(struct sh_handover *h);
+
+/* ---- the new engine's side ---- */
+
+struct sh_takeover;
+
+/* Connect to the running engine at @sock and introduce ourselves:
+ * *@old_pid and its EAL file prefix into @prefix. Blocks up to 5 s. */
+struct sh_takeover *sh_takeover_connect(const char *sock, int *old_pid,
+					char *prefix, size_t prefix_len,
+					char *why, size_t len);
+
+/* Ask it to hand over and wait until it has released everything (up to
+ * SH_TAKEOVER_TIMEOUT_MS): 0 with @r's old-side fields and
+ * *@last_tx_tsc filled, or -errno with @why (the old engine goes on). */
+int sh_takeover_handover(struct sh_takeover *t, struct sh_upgrade_result *r,
+			 uint64_t *last_tx_tsc, char *why, size_t len);
+
+/* Tell it we forward (@r complete) or why we cannot; then close. */
+void sh_takeover_done(struct sh_takeover *t, const struct sh_upgrade_result *r);
+void sh_takeover_fail(struct sh_takeover *t, const char *why);
 
 #endif /* SHOAL_TAKEOVER_H */

@@ -836,7 +836,7 @@ int sh_worker_main(void *arg)
 	uint64_t ms_cycles = rte_get_tsc_hz() / 1000;
 	/* Entries to sweep per elapsed millisecond: the table once a second. */
 	uint32_t per_ms = wk->nat->t.max_flows / 1000 + 1, debt = 0;
-	uint32_t last = (uint32_t)(rte_rdtsc() / ms_cycles);
+	uint32_t last = (uint32_t)(rte_rdtsc() / ms_cycles) + wk->clock_base;
 	unsigned s;
 
 	rte_rcu_qsbr_thread_register(wk->qsbr, wk->qsbr_id);
@@ -846,7 +846,8 @@ int sh_worker_main(void *arg)
 		const struct nat_lease_set *ls;
 		const struct sh_fib *fib;
 		const struct sh_tunables *tn;
-		uint32_t now = (uint32_t)(rte_rdtsc() / ms_cycles), n;
+		uint64_t tsc = rte_rdtsc();
+		uint32_t now = (uint32_t)(tsc / ms_cycles) + wk->clock_base, n;
 
 		wk->nat->now = now;
 		ls = __atomic_load_n(&wk->leases, __ATOMIC_ACQUIRE);
@@ -863,6 +864,11 @@ int sh_worker_main(void *arg)
 		pending_retry(wk, fib);
 		if (unlikely(wk->n_frag_held) && now != wk->frag_checked)
 			frag_retry(wk, ls, fib);
+		if (wk->tx[SH_INSIDE].n | wk->tx[SH_OUTSIDE].n) {
+			wk->last_tx_tsc = tsc;
+			if (unlikely(!wk->first_tx_tsc))
+				wk->first_tx_tsc = tsc;
+		}
 		for (s = 0; s < SH_SIDES; s++) {
 			flush(wk, &wk->tx[s], wk->port[s].port_id,
 			      s == SH_INSIDE ? SH_CNT_TX_INSIDE

@@ -135,6 +135,12 @@ struct sh_worker {
 	struct sh_bucket punt[SH_SIDES];
 	struct sh_bucket icmp; /* time exceeded, fragmentation needed */
 	uint64_t started_tsc, stopped_tsc;
+	/* TSC of the first and the latest turn that sent on a data port:
+	 * the forwarding gap of a handover or restart (takeover.h). */
+	uint64_t first_tx_tsc, last_tx_tsc;
+	/* Added to the TSC's milliseconds: the worker clock continues the
+	 * clock of the process whose flows it adopted (state.h). */
+	uint32_t clock_base;
 	/* Poll-loop iterations: the main lcore's proof of progress for the
 	 * service watchdog (notify.h). Plain stores by this worker only. */
 	uint64_t loops;

@@ -153,6 +153,17 @@ static int kw_path(struct parser *p, const struct keyword *kw, const char *v)
 	return kw_str(p, kw, v);
 }
 
+/* [engine] state: an absolute path whose handover socket (PATH.sock)
+ * still fits a socket address, or "none". */
+static int kw_state(struct parser *p, const struct keyword *kw, const char *v)
+{
+	if (strcmp(v, "none") == 0) {
+		((char *)field(p, kw))[0] = '\0';
+		return 0;
+	}
+	return kw_path(p, kw, v);
+}
+
 static int kw_name(struct parser *p, const struct keyword *kw, const char *v)
 {
 	if (!valid_name(v))
@@ -431,6 +442,8 @@ static const struct keyword engine_kws[] = {
 	{ "workers", kw_u32, CFG(workers), 1, SH_CFG_MAX_WORKERS, false },
 	{ "mbufs", kw_u32, CFG(mbufs), 1024, 1u << 26, false },
 	{ "ctl_socket", kw_path, CFG(ctl_socket), 0, SUN_PATH_LEN, false },
+	{ "state", kw_state, CFG(state), 0,
+	  SUN_PATH_LEN - sizeof(SH_CFG_STATE_SOCK_SUFFIX) + 1, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
@@ -749,6 +762,7 @@ static const struct {
 	RK("engine", "workers", workers, SH_PROG_ENGINE),
 	RK("engine", "mbufs", mbufs, SH_PROG_ENGINE),
 	RK("engine", "ctl_socket", ctl_socket, SH_PROG_ENGINE),
+	RK("engine", "state", state, SH_PROG_ENGINE),
 #define RK_PORT(sec, side)                                                  \
 	RK(sec, "device", side.device, SH_PROG_ENGINE),                     \
 	RK(sec, "address", side.address, SH_PROG_ENGINE),                   \
@@ -825,6 +839,7 @@ void sh_config_defaults(struct sh_config *cfg)
 		.port_hold_down = 120,
 		.tcp_mss_clamp = SH_MSS_CLAMP_AUTO,
 	};
+	snprintf(cfg->state, sizeof(cfg->state), "%s", SH_CFG_STATE_DEFAULT);
 	snprintf(cfg->ctl_sock_path, sizeof(cfg->ctl_sock_path), "%s",
 		 "/run/shoal/ctl.sock");
 	snprintf(cfg->ctl_database, sizeof(cfg->ctl_database), "%s",

@@ -123,6 +123,10 @@ struct sh_config {
 	unsigned workers;         /* 1 .. SH_CFG_MAX_WORKERS */
 	uint32_t mbufs;           /* per NUMA socket; 0 = sized from queues */
 	char ctl_socket[SH_CFG_STR_LEN];
+	/* The flow tables' file, which outlives the process (engine/state.h);
+	 * "" ("none" in the file): tables in the process's memory only. Its
+	 * handover socket is this path with SH_CFG_STATE_SOCK_SUFFIX. */
+	char state[SH_CFG_STR_LEN];
 
 	struct sh_port_cfg inside, outside;
 
@@ -201,5 +205,8 @@ int sh_config_reload_check(const struct sh_config *run,
 
 /* Fill @cfg with the documented defaults (what an empty file yields). */
 void sh_config_defaults(struct sh_config *cfg);
+
+#define SH_CFG_STATE_DEFAULT "/run/shoal/engine.state"
+#define SH_CFG_STATE_SOCK_SUFFIX ".sock"
 
 #endif /* SHOAL_CONFIG_H */
