@@ -10,7 +10,10 @@
  *   configuration), publish it to every worker (RCU: pointer stores,
  *   rte_rcu_qsbr_synchronize, free the old set) -> about once a second
  *   send engine.report (counters, flows per lease) -> answer engine.flows
- *   requests from the daemon.
+ *   requests from the daemon, and engine.reload and engine.upgrade through
+ *   the functions the engine registered. After an upgrade handed over,
+ *   the client goes quiet and does not reconnect: the new engine is the
+ *   daemon's engine now.
  * While the daemon is away the workers keep the last lease set they had
  * (at start: the static leases of the configuration), so forwarding never
  * depends on the daemon being up.
@@ -25,6 +28,7 @@
 #include "worker.h"
 
 struct sh_ctl;
+struct sh_upgrade_result; /* takeover.h */
 
 /* A reload asked for by the daemon (engine.reload): 0, or -errno with
  * "FILE:LINE: reason" in @err. */
@@ -45,6 +49,19 @@ int sh_ctl_fd(const struct sh_ctl *c);
  * (with the netlink counters @nl). Never blocks; returns 0 (errors are
  * handled by reconnecting). */
 int sh_ctl_service(struct sh_ctl *c, const struct sh_nl_stats *nl);
+
+/* engine.upgrade from the daemon: start handing over to @binary (NULL: the
+ * engine's own binary). 0: started, the answer comes from sh_ctl_upgrade_done();
+ * -errno with the reason in @err: answered at once as an error. */
+typedef int (*sh_ctl_upgrade_fn)(void *arg, const char *binary, char *err,
+				 size_t errlen);
+/* Register @fn (NULL: none; engine.upgrade is then answered "upgrade not
+ * supported"). Main lcore, like the rest. */
+void sh_ctl_set_upgrade(struct sh_ctl *c, sh_ctl_upgrade_fn fn, void *arg);
+/* The outcome of the upgrade started through sh_ctl_upgrade_fn: @rc 0 with
+ * @r, or -errno with @why. Sent at once (flushes), since the engine exits next. */
+void sh_ctl_upgrade_done(struct sh_ctl *c, int rc, const char *why,
+			 const struct sh_upgrade_result *r);
 
 /* Disconnect and free; the workers must have stopped. */
 void sh_ctl_destroy(struct sh_ctl *c);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -131,6 +132,26 @@ void ctl_link_flush(struct ctl_link *l)
  * socket read again, until it has nothing more (EAGAIN). The buffer stays
  * NUL-terminated, so a line ends at the first newline after in_off.
  */
+bool ctl_link_flush_wait(struct ctl_link *l, int timeout_ms)
+{
+	uint64_t end = ctl_now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = l->fd, .events = POLLOUT };
+		uint64_t now;
+
+		ctl_link_flush(l);
+		if (l->fd < 0 || !l->out_len)
+			break;
+		now = ctl_now_ms();
+		if (now >= end)
+			break;
+		/* EINTR or a timeout: the loop checks the clock again */
+		(void)poll(&pfd, 1, (int)(end - now));
+	}
+	return l->fd >= 0 && !l->out_len;
+}
+
 char *ctl_link_recv(struct ctl_link *l)
 {
 	while (l->fd >= 0) {

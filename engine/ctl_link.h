@@ -7,7 +7,8 @@
  * daemon. It knows no method: ctl_client.c decides what to send and what
  * a line means.
  *
- * Main lcore only; nothing here blocks. Errors on the socket close it and
+ * Main lcore only; nothing here blocks but ctl_link_flush_wait(), bounded,
+ * for an engine's last words before it exits. Errors on the socket close it and
  * schedule the next attempt; callers see them as ctl_link_up() == false.
  */
 #ifndef SHOAL_CTL_LINK_H
@@ -70,6 +71,12 @@ bool ctl_link_send(struct ctl_link *l, json_t *msg);
 
 /* Write what the socket takes now; the rest waits for the next call. */
 void ctl_link_flush(struct ctl_link *l);
+
+/* Write everything queued, waiting at most @timeout_ms for the socket to
+ * take it: for a message that must leave before the process does. True
+ * when nothing is left (false: the link is down, or the daemon did not
+ * read in time). */
+bool ctl_link_flush_wait(struct ctl_link *l, int timeout_ms);
 
 /*
  * The next complete line, without its newline, NUL-terminated, valid

@@ -39,6 +39,8 @@ struct cmd {
 	const struct opt *opts;
 	int min_pos, max_pos; /* positional arguments; max -1: any */
 	const char *method;   /* RPC method, or NULL for a local command */
+	int timeout_ms;       /* how long to wait for its reply; 0:
+				 SHOALCTL_TIMEOUT_MS */
 	/* Fill params from the call; -EINVAL with c->why for a usage error. */
 	int (*build)(struct call *c, json_t *params);
 	/* Print a successful result. */

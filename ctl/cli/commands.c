@@ -7,6 +7,7 @@
  * abbreviations, no option bundling, no --opt=value.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,19 @@ static int build_lease_history(struct call *c, json_t *params)
 	return 0;
 }
 
+static int build_engine_upgrade(struct call *c, json_t *params)
+{
+	const char *binary = opt_val(c, "--binary");
+
+	if (binary == NULL)
+		return 0;
+	if (binary[0] != '/' || strlen(binary) >= PATH_MAX)
+		return usage_err(c, "--binary: not an absolute path: '%s'",
+				 binary);
+	json_object_set_new(params, "binary", json_string(binary));
+	return 0;
+}
+
 /* ---- result printers ---------------------------------------------------- */
 
 static const struct pfield lease_fields[] = {
@@ -308,6 +322,7 @@ static void show_status(struct printer *p, json_t *result,
 		  .type = PF_UINT },
 		{ .key = "engine.connected", .title = "engine connected",
 		  .type = PF_BOOL },
+		{ .key = "engine.pid", .title = "engine pid", .type = PF_UINT },
 		{ .key = "engine.generation", .title = "engine generation",
 		  .type = PF_UINT },
 		{ .key = "engine.report_age", .title = "engine report age",
@@ -336,6 +351,58 @@ static void show_reload(struct printer *p, json_t *result,
 
 	(void)c;
 	print_record(p, result, NULL, f);
+}
+
+/* A number of milliseconds of the upgrade result. */
+static double ms_of(json_t *result, const char *key)
+{
+	return json_number_value(json_object_get(result, key));
+}
+
+static void show_upgrade(struct printer *p, json_t *result,
+			 const struct call *c)
+{
+	static const struct pfield f[] = {
+		{ .key = "old_pid", .title = "old pid", .type = PF_UINT },
+		{ .key = "new_pid", .title = "new pid", .type = PF_UINT },
+		{ .key = "binary", .title = "binary", .type = PF_STR },
+		{ .key = "eal_ms", .title = "eal ms", .type = PF_STR },
+		{ .key = "stop_ms", .title = "stop ms", .type = PF_STR },
+		{ .key = "release_ms", .title = "release ms", .type = PF_STR },
+		{ .key = "adopt_ms", .title = "adopt ms", .type = PF_STR },
+		{ .key = "ports_ms", .title = "ports ms", .type = PF_STR },
+		{ .key = "gap_ms", .title = "gap ms", .type = PF_STR },
+		{ .key = "flows", .title = "flows", .type = PF_UINT },
+		{ .key = "discarded", .title = "discarded", .type = PF_UINT },
+		{ 0 },
+	};
+	char gap[64];
+
+	(void)c;
+	if (print_is_json(p)) {
+		print_record(p, result, NULL, f);
+		return;
+	}
+	print_note(p, "upgraded: engine pid %" JSON_INTEGER_FORMAT " -> %"
+		   JSON_INTEGER_FORMAT " (%s)",
+		   json_integer_value(json_object_get(result, "old_pid")),
+		   json_integer_value(json_object_get(result, "new_pid")),
+		   json_string_value(json_object_get(result, "binary")) ?
+		   json_string_value(json_object_get(result, "binary")) : "?");
+	if (ms_of(result, "gap_ms") < 0)
+		snprintf(gap, sizeof(gap), "gap not measured yet (no packet "
+			 "forwarded)");
+	else
+		snprintf(gap, sizeof(gap), "forwarding gap %.1f ms",
+			 ms_of(result, "gap_ms"));
+	print_note(p, "%s (stop %.1f, release %.1f, adopt %.1f, ports %.1f; "
+		   "EAL %.1f before the switch); %" JSON_INTEGER_FORMAT
+		   " flows adopted, %" JSON_INTEGER_FORMAT " discarded", gap,
+		   ms_of(result, "stop_ms"), ms_of(result, "release_ms"),
+		   ms_of(result, "adopt_ms"), ms_of(result, "ports_ms"),
+		   ms_of(result, "eal_ms"),
+		   json_integer_value(json_object_get(result, "flows")),
+		   json_integer_value(json_object_get(result, "discarded")));
 }
 
 static void show_flows(struct printer *p, json_t *result,
@@ -582,6 +649,10 @@ static const struct opt history_opts[] = {
 	{ "--limit", NULL, "N", NULL },
 	{ 0 },
 };
+static const struct opt upgrade_opts[] = {
+	{ "--binary", NULL, "PATH", NULL },
+	{ 0 },
+};
 static const struct opt stats_opts[] = { { "--all", "-v", NULL, NULL }, { 0 } };
 static const struct opt top_opts[] = {
 	{ "--interval", "-i", "SECONDS", NULL },
@@ -657,6 +728,17 @@ const struct cmd cmds[] = {
 		     "rates. Flows keep running; a file that cannot be "
 		     "applied is refused with FILE:LINE and nothing changes.",
 	  .method = "reload", .show = show_reload },
+	{ .words = "engine upgrade", .args = "[--binary PATH]",
+	  .summary = "Hand the running engine over to a new engine process "
+		     "of PATH (absolute; default: the engine's own binary) "
+		     "without losing a flow, and show the forwarding gap and "
+		     "what it was made of. Root only. If the new process "
+		     "fails before the old one released its ports, the old "
+		     "one goes on forwarding and the reason is shown.",
+	  .opts = upgrade_opts, .method = "engine.upgrade",
+	  /* the engine's whole handover, the daemon's wait, and ours */
+	  .timeout_ms = SHOAL_UPGRADE_TIMEOUT_MS + 5000,
+	  .build = build_engine_upgrade, .show = show_upgrade },
 	{ .words = "help", .args = "[COMMAND...]",
 	  .summary = "Show usage of all commands or of COMMAND.",
 	  .max_pos = -1, .local = local_help },
@@ -771,8 +853,9 @@ static int call_daemon(struct call *c)
 		usage_line(stderr, "usage: ", c->cmd);
 		return EXIT_USAGE;
 	}
-	rc = rpc_call(c->cli->socket, c->cmd->method, params, &result, &error,
-		      &what);
+	rc = rpc_call(c->cli->socket, c->cmd->method, params,
+		      c->cmd->timeout_ms ? c->cmd->timeout_ms :
+		      SHOALCTL_TIMEOUT_MS, &result, &error, &what);
 	json_decref(params);
 	if (rc < 0)
 		return report_local(c, what, rc);

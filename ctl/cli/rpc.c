@@ -2,7 +2,8 @@
 /*
  * The RPC client: one connection, one request, one reply line
  * (include/shoal/proto.h). Reads are bounded by REPLY_MAX and the whole
- * exchange by SHOALCTL_TIMEOUT_MS, so a stuck or chatty daemon cannot
+ * exchange by the caller's timeout (the command's, SHOALCTL_TIMEOUT_MS
+ * unless its row says otherwise), so a stuck or chatty daemon cannot
  * hang or flood the CLI.
  */
 #include <errno.h>
@@ -182,9 +183,10 @@ static int take_reply(json_t *msg, json_int_t id, json_t **result,
 }
 
 int rpc_call(const char *path, const char *method, json_t *params,
-	     json_t **result, json_t **error, const char **what)
+	     int timeout_ms, json_t **result, json_t **error,
+	     const char **what)
 {
-	int64_t deadline = now_ms() + SHOALCTL_TIMEOUT_MS;
+	int64_t deadline = now_ms() + timeout_ms;
 	json_int_t id = (json_int_t)getpid();
 	char *req = NULL, *buf = NULL;
 	size_t used = 0, len;

@@ -20,6 +20,8 @@
 
 #define SHOALCTL_DEFAULT_SOCKET "/run/shoal/ctl.sock"
 #define SHOALCTL_SOCKET_ENV "SHOAL_CTL_SOCKET"
+/* How long a command waits for its reply, unless its row in the command
+ * table says otherwise (struct cmd.timeout_ms). */
 #define SHOALCTL_TIMEOUT_MS 5000
 
 /* Exit statuses (BRIEF §3). */
@@ -110,13 +112,15 @@ void print_note(struct printer *p, const char *fmt, ...)
 /*
  * Send one JSON-RPC request for method with params (a reference is
  * taken) over a new connection to the Unix socket path, and wait at most
- * SHOALCTL_TIMEOUT_MS for the reply line with the same id.
+ * timeout_ms (connect, send and reply together) for the reply line with
+ * the same id.
  * Returns 0 with *result set (caller decrefs), 1 with *error set to the
  * daemon's error object (caller decrefs), or -errno for a local failure
  * with *what naming the stage ("connect", "send", "receive", "reply").
  */
 int rpc_call(const char *path, const char *method, json_t *params,
-	     json_t **result, json_t **error, const char **what);
+	     int timeout_ms, json_t **result, json_t **error,
+	     const char **what);
 
 /* ---- local value checks (args.c) ------------------------------------- */
 

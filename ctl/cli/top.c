@@ -143,9 +143,11 @@ static int top_poll(const char *sock, json_t **stats, json_t **leases,
 	int rc;
 
 	*stats = *leases = *err = NULL;
-	rc = rpc_call(sock, "stats", params, stats, &e, what);
+	rc = rpc_call(sock, "stats", params, SHOALCTL_TIMEOUT_MS, stats, &e,
+		      what);
 	if (rc == 0)
-		rc = rpc_call(sock, "lease.list", params, leases, &e, what);
+		rc = rpc_call(sock, "lease.list", params, SHOALCTL_TIMEOUT_MS,
+			      leases, &e, what);
 	json_decref(params);
 	if (rc > 0) {
 		*err = top_error_frame(

@@ -20,12 +20,14 @@
 
 #define TICK_MS 250
 
-/* After every step: a reload the engine answered is finished, and the
- * engine gets the set of the latest committed generation if it has not
- * got it and can take it now (engine.c holds back while it reads). */
+/* After every step: a reload or an upgrade the engine answered is
+ * finished, and the engine gets the set of the latest committed
+ * generation if it has not got it and can take it now (engine.c holds
+ * back while it reads). */
 static void push(struct ctld *d)
 {
 	reload_settle(d);
+	upgrade_settle(d);
 	if (engine_wants_push(d))
 		engine_push(d, view_lease_set(d));
 }

@@ -41,6 +41,7 @@
 #ifndef SHOAL_CTLD_H
 #define SHOAL_CTLD_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -168,6 +169,7 @@ struct engine_lease_flows {
 
 struct relay {
 	uint64_t eid;        /* id of our engine.flows request, 0 = free slot */
+	uint64_t eng_serial; /* the engine session it was sent on */
 	uint64_t cli_serial; /* the asking connection */
 	json_t *cli_id;      /* its request id */
 	int64_t deadline_ms; /* monotonic */
@@ -177,6 +179,7 @@ struct relay {
 #define CTLD_RELAY_TIMEOUT_MS 2000
 #define CTLD_REPORT_FRESH_MS 3000
 #define CTLD_RELOAD_TIMEOUT_MS 3000 /* under shoalctl's 5 s */
+#define CTLD_UPGRADE_TIMEOUT_MS SHOAL_UPGRADE_TIMEOUT_MS
 
 struct engine_state {
 	uint64_t conn_serial; /* subscribed connection, 0 = none */
@@ -207,9 +210,19 @@ struct engine_state {
 	 * (1: waiting, 0: reloaded, -errno) and why (the engine's refusal
 	 * as "shoal-engine: ...") */
 	uint64_t reload_eid;
+	uint64_t reload_serial; /* the session it was sent on */
 	int64_t reload_deadline_ms;
 	int reload_rc;
 	char reload_msg[SH_CFG_STR_LEN + 256];
+	/* our engine.upgrade, the same way: its id while unanswered, the
+	 * session it went to, the answer (1: waiting, 0: done with
+	 * upgrade_res, -errno with upgrade_msg) */
+	uint64_t upgrade_eid;
+	uint64_t upgrade_serial;
+	int64_t upgrade_deadline_ms;
+	int upgrade_rc;
+	json_t *upgrade_res;
+	char upgrade_msg[512];
 };
 
 /* A reload in progress (reload.c): who asked, for the answer. */
@@ -218,6 +231,15 @@ struct ctld_reload {
 	bool active;         /* waiting for the engine */
 	uint64_t cli_serial; /* 0: SIGHUP */
 	json_t *cli_id;
+};
+
+/* An upgrade in progress (upgrade.c): who asked, for the answer. */
+struct ctld_upgrade {
+	struct actor who;    /* for the audit record */
+	bool active;         /* waiting for the engine */
+	uint64_t cli_serial;
+	json_t *cli_id;
+	char binary[PATH_MAX]; /* as asked; "" = the engine's own */
 };
 
 struct ctld {
@@ -232,6 +254,7 @@ struct ctld {
 	uint32_t drain_max;  /* seconds: max of the [nat] timeouts */
 	struct engine_state eng;
 	struct ctld_reload reload;
+	struct ctld_upgrade upgrade;
 	struct metrics *metrics; /* NULL: [ctl] metrics off */
 };
 
@@ -330,6 +353,13 @@ int reload_begin(struct ctld *d, struct conn *c, json_t *id, json_t **res,
 		 char *msg, size_t len);
 void reload_settle(struct ctld *d); /* after each request and tick */
 
+/* upgrade.c: engine.upgrade for @c / @id with @binary (NULL: the
+ * engine's own): 1 when the answer follows (upgrade_settle() sends it),
+ * -errno with @msg when refused at once (no engine, busy). */
+int upgrade_begin(struct ctld *d, struct conn *c, json_t *id,
+		  const char *binary, char *msg, size_t len);
+void upgrade_settle(struct ctld *d); /* after each request and tick */
+
 /* prom.c: the Prometheus text exposition of @v into @b (pure). */
 struct prom_lease {
 	const struct ctl_lease *l;
@@ -389,7 +419,8 @@ void server_reap(struct ctld *d);     /* free dead connections */
 void server_close(struct ctld *d);
 const struct ucred *conn_peer(const struct conn *c); /* at accept */
 /* What the peer may call (proto.h "Roles"), set at accept: CTLD_MAY_*. */
-enum { CTLD_MAY_READ = 1, CTLD_MAY_OPERATE = 2, CTLD_MAY_ENGINE = 4 };
+enum { CTLD_MAY_READ = 1, CTLD_MAY_OPERATE = 2, CTLD_MAY_ENGINE = 4,
+       CTLD_MAY_ADMIN = 8 };
 unsigned conn_role(const struct conn *c);
 int conn_send(struct conn *c, json_t *msg); /* takes a reference */
 void conn_close(struct conn *c);
@@ -397,6 +428,9 @@ uint64_t conn_serial(const struct conn *c);
 size_t conn_unsent(const struct conn *c); /* bytes queued, not yet sent */
 struct conn *conn_find(struct ctld *d, uint64_t serial);
 void conn_set_engine(struct conn *c);
+/* While the daemon owes @c an answer that takes long (an upgrade), the
+ * connection is not idle (SHOAL_IDLE_TIMEOUT_S). */
+void conn_set_waiting(struct conn *c, bool waiting);
 
 /* rpc.c: one complete line from @c (without its newline). */
 void rpc_handle_line(struct ctld *d, struct conn *c, const char *line,
@@ -418,10 +452,19 @@ void engine_response(struct ctld *d, struct conn *c, json_t *msg);
 void engine_detach(struct ctld *d, uint64_t serial);
 void engine_tick(struct ctld *d);
 bool engine_is(const struct ctld *d, const struct conn *c);
+/* Is @c the engine, or an earlier engine session that still owes an
+ * answer to a request sent to it? Its responses go to engine_response. */
+bool engine_owes(const struct ctld *d, const struct conn *c);
 /* engine.reload: ask (-ENOTCONN without an engine), then poll the
  * answer: 1 waiting, 0 reloaded, -errno with the reason in @msg. */
 int engine_reload_ask(struct ctld *d);
 int engine_reload_result(struct ctld *d, char *msg, size_t len);
+/* engine.upgrade with @params (borrowed): ask (-ENOTCONN without an
+ * engine), then poll: 1 waiting, 0 done with *@res (a new reference to
+ * the engine's result), -errno with the reason in @msg. */
+int engine_upgrade_ask(struct ctld *d, json_t *params);
+int engine_upgrade_result(struct ctld *d, json_t **res, char *msg,
+			  size_t len);
 /* Flows of lease @l in the last report: 0 when a complete report of a
  * generation that has @l leaves it out; -1 unknown. */
 int64_t engine_lease_flows(const struct ctld *d, const struct ctl_lease *l);

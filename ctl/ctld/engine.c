@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The engine's side of the socket. One engine at a time: the latest
- * engine.subscribe wins and an earlier subscriber is disconnected (it is
- * a stale engine process, or a restart racing its predecessor).
+ * engine.subscribe wins. An earlier subscriber (a stale engine process, a
+ * restart racing its predecessor, or the old engine of an upgrade, whose
+ * successor subscribes before it has answered engine.upgrade) is
+ * disconnected once it owes no answer: every request we send an engine
+ * remembers the session it went on, an earlier session's answers to them
+ * are still taken, and its reports are ignored.
  *   - subscribe: reply with the generation and the whole lease set, then
  *     leases.update after every committed change (core.c asks
  *     engine_wants_push() after each request and tick, and hands
@@ -17,7 +21,11 @@
  *     CTLD_RELAY_TIMEOUT_MS, or the engine gone, -> "no_engine";
  *   - reload (reload.c): one engine.reload at a time, its answer kept
  *     for reload_settle(); no answer within CTLD_RELOAD_TIMEOUT_MS, or
- *     the engine gone, is a refusal.
+ *     the engine gone, is a refusal;
+ *   - upgrade (upgrade.c): one engine.upgrade at a time, the same way,
+ *     within CTLD_UPGRADE_TIMEOUT_MS; its answer is read even when the
+ *     old engine closes its session right after it (server.c reads
+ *     what a closed peer left before dropping it).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +44,30 @@ static struct conn *engine_conn(struct ctld *d)
 	return conn_find(d, d->eng.conn_serial);
 }
 
+/* Does the engine session @serial owe an answer to a request of ours? */
+static bool pending_on(const struct engine_state *e, uint64_t serial)
+{
+	if (!serial)
+		return false;
+	if ((e->reload_eid && e->reload_serial == serial) ||
+	    (e->upgrade_eid && e->upgrade_serial == serial))
+		return true;
+	for (int i = 0; i < CTLD_RELAYS_MAX; i++)
+		if (e->relays[i].eid && e->relays[i].eng_serial == serial)
+			return true;
+	return false;
+}
+
+bool engine_owes(const struct ctld *d, const struct conn *c)
+{
+	return engine_is(d, c) || pending_on(&d->eng, conn_serial(c));
+}
+
+static int peer_pid(const struct conn *c)
+{
+	return c ? (int)conn_peer(c)->pid : 0;
+}
+
 int engine_subscribe(struct ctld *d, struct conn *c, json_t *set,
 		     json_t **result)
 {
@@ -44,19 +76,23 @@ int engine_subscribe(struct ctld *d, struct conn *c, json_t *set,
 
 	if (!set)
 		return -EIO;
-	if (old && old != c) {
-		ctld_log(CTLD_WARN, "a new engine subscribed; dropping the "
-			 "previous one");
+	if (old && old != c && pending_on(e, e->conn_serial)) {
+		ctld_log(CTLD_INFO, "a new engine (pid %d) subscribed; the "
+			 "previous one (pid %d) stays until it has answered "
+			 "what it was asked", peer_pid(c), peer_pid(old));
+	} else if (old && old != c) {
+		ctld_log(CTLD_WARN, "a new engine (pid %d) subscribed; "
+			 "dropping the previous one (pid %d)", peer_pid(c),
+			 peer_pid(old));
 		conn_close(old);
-		engine_detach(d, e->conn_serial);
 	}
 	e->conn_serial = conn_serial(c);
 	e->pushed_gen = d->generation;
 	conn_set_engine(c);
 	*result = json_pack("{sI so}", "generation", (json_int_t)d->generation,
 			    "leases", set);
-	ctld_log(CTLD_INFO, "engine subscribed at generation %llu",
-		 (unsigned long long)d->generation);
+	ctld_log(CTLD_INFO, "engine (pid %d) subscribed at generation %llu",
+		 peer_pid(c), (unsigned long long)d->generation);
 	return *result ? 0 : -ENOMEM;
 }
 
@@ -384,6 +420,7 @@ int engine_flows(struct ctld *d, struct conn *c, json_t *id, json_t *params)
 	if (!r)
 		return -EAGAIN;
 	r->eid = ++e->next_eid;
+	r->eng_serial = e->conn_serial;
 	r->cli_serial = conn_serial(c);
 	r->cli_id = json_incref(id);
 	r->deadline_ms = ctld_now_ms() + CTLD_RELAY_TIMEOUT_MS;
@@ -414,6 +451,7 @@ int engine_reload_ask(struct ctld *d)
 	if (!ec)
 		return -ENOTCONN;
 	e->reload_eid = ++e->next_eid;
+	e->reload_serial = e->conn_serial;
 	e->reload_rc = 1;
 	e->reload_deadline_ms = ctld_now_ms() + CTLD_RELOAD_TIMEOUT_MS;
 	conn_send(ec, json_pack("{ss sI ss s{}}", "jsonrpc", "2.0",
@@ -428,19 +466,75 @@ int engine_reload_result(struct ctld *d, char *msg, size_t len)
 	return d->eng.reload_rc;
 }
 
-/* The engine answered one of our engine.flows or engine.reload
- * requests. */
-void engine_response(struct ctld *d, struct conn *c, json_t *msg)
+/* Settle our engine.upgrade: @rc 0 with @res (consumed), or -errno with
+ * @why. */
+static void upgrade_end(struct engine_state *e, int rc, json_t *res,
+			const char *why)
+{
+	e->upgrade_eid = 0;
+	e->upgrade_rc = rc;
+	json_decref(e->upgrade_res);
+	e->upgrade_res = res;
+	snprintf(e->upgrade_msg, sizeof(e->upgrade_msg), "%s", why);
+}
+
+int engine_upgrade_ask(struct ctld *d, json_t *params)
+{
+	struct engine_state *e = &d->eng;
+	struct conn *ec = engine_conn(d);
+
+	if (!ec)
+		return -ENOTCONN;
+	upgrade_end(e, 1, NULL, "");
+	e->upgrade_eid = ++e->next_eid;
+	e->upgrade_serial = e->conn_serial;
+	e->upgrade_deadline_ms = ctld_now_ms() + CTLD_UPGRADE_TIMEOUT_MS;
+	conn_send(ec, json_pack("{ss sI ss sO}", "jsonrpc", "2.0",
+				"id", (json_int_t)e->upgrade_eid,
+				"method", "engine.upgrade", "params", params));
+	return 0;
+}
+
+int engine_upgrade_result(struct ctld *d, json_t **res, char *msg,
+			  size_t len)
+{
+	struct engine_state *e = &d->eng;
+
+	snprintf(msg, len, "%s", e->upgrade_msg);
+	*res = e->upgrade_rc == 0 ? e->upgrade_res : NULL;
+	if (e->upgrade_rc == 0)
+		e->upgrade_res = NULL;
+	return e->upgrade_rc;
+}
+
+/* The answer to our engine.upgrade: the engine's result object, or its
+ * error's message as the reason. */
+static void upgrade_answer(struct engine_state *e, json_t *res, json_t *err)
+{
+	const char *m = json_string_value(json_object_get(err, "message"));
+
+	if (json_is_object(res))
+		upgrade_end(e, 0, json_incref(res), "");
+	else
+		upgrade_end(e, -ENOEXEC, NULL, m && *m ? m :
+			    "the engine refused, no reason given");
+}
+
+static void engine_answer(struct ctld *d, uint64_t serial, json_t *msg)
 {
 	struct engine_state *e = &d->eng;
 	json_t *id = json_object_get(msg, "id");
 	json_t *res = json_object_get(msg, "result");
 	json_t *err = json_object_get(msg, "error");
 
-	(void)c;
 	if (!json_is_integer(id))
 		return;
-	if (e->reload_eid &&
+	if (e->upgrade_eid && e->upgrade_serial == serial &&
+	    e->upgrade_eid == (uint64_t)json_integer_value(id)) {
+		upgrade_answer(e, res, err);
+		return;
+	}
+	if (e->reload_eid && e->reload_serial == serial &&
 	    e->reload_eid == (uint64_t)json_integer_value(id)) {
 		const char *m = json_string_value(json_object_get(err,
 								  "message"));
@@ -455,7 +549,8 @@ void engine_response(struct ctld *d, struct conn *c, json_t *msg)
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
 		struct relay *r = &e->relays[i];
 
-		if (!r->eid || r->eid != (uint64_t)json_integer_value(id))
+		if (!r->eid || r->eng_serial != serial ||
+		    r->eid != (uint64_t)json_integer_value(id))
 			continue;
 		if (json_is_object(res))
 			relay_done(d, r, json_result(r->cli_id,
@@ -470,35 +565,81 @@ void engine_response(struct ctld *d, struct conn *c, json_t *msg)
 	}
 }
 
-/* Connection @serial is gone: if it was the engine, fail its relays. */
+/* Close session @serial if it is an earlier engine's that owes nothing
+ * more (answered, or given up on). */
+static void retire(struct ctld *d, uint64_t serial)
+{
+	struct conn *c = conn_find(d, serial);
+
+	if (!c || serial == d->eng.conn_serial || pending_on(&d->eng, serial))
+		return;
+	ctld_log(CTLD_INFO, "the previous engine (pid %d) owes no more "
+		 "answers; its session is closed", peer_pid(c));
+	conn_close(c);
+}
+
+/* The engine session @c answered one of our engine.flows,
+ * engine.reload or engine.upgrade requests: an answer counts only from
+ * the session the request went to. An earlier engine's session that owes
+ * nothing more is closed. */
+void engine_response(struct ctld *d, struct conn *c, json_t *msg)
+{
+	engine_answer(d, conn_serial(c), msg);
+	retire(d, conn_serial(c));
+}
+
+/* Connection @serial is gone: if it was the engine, there is none now;
+ * whatever was asked of it (the engine, or an earlier one still owing
+ * answers) fails. */
 void engine_detach(struct ctld *d, uint64_t serial)
 {
 	struct engine_state *e = &d->eng;
 
-	if (!serial || e->conn_serial != serial)
+	if (!serial)
 		return;
-	e->conn_serial = 0;
-	ctld_log(CTLD_INFO, "engine disconnected");
-	if (e->reload_eid)
+	if (e->conn_serial == serial) {
+		e->conn_serial = 0;
+		ctld_log(CTLD_INFO, "engine disconnected");
+	}
+	if (e->reload_eid && e->reload_serial == serial)
 		reload_end(e, -ENOTCONN, "the engine went away before it "
 			   "answered the reload", false);
+	if (e->upgrade_eid && e->upgrade_serial == serial)
+		upgrade_end(e, -ENOTCONN, NULL, "the engine went away before "
+			    "it answered the upgrade");
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++)
-		if (e->relays[i].eid)
+		if (e->relays[i].eid && e->relays[i].eng_serial == serial)
 			relay_fail(d, &e->relays[i], "the engine went away");
 }
 
+/* Requests unanswered past their deadline fail; an earlier engine's
+ * session that owed only those is closed. */
 void engine_tick(struct ctld *d)
 {
+	struct engine_state *e = &d->eng;
 	int64_t now = ctld_now_ms();
+	uint64_t serial;
 
-	if (d->eng.reload_eid && now >= d->eng.reload_deadline_ms)
-		reload_end(&d->eng, -ENOTCONN, "the engine did not answer "
+	if (e->reload_eid && now >= e->reload_deadline_ms) {
+		serial = e->reload_serial;
+		reload_end(e, -ENOTCONN, "the engine did not answer "
 			   "the reload in time", false);
+		retire(d, serial);
+	}
+	if (e->upgrade_eid && now >= e->upgrade_deadline_ms) {
+		serial = e->upgrade_serial;
+		upgrade_end(e, -ETIMEDOUT, NULL, "the engine did not answer "
+			    "the upgrade in time");
+		retire(d, serial);
+	}
 	for (int i = 0; i < CTLD_RELAYS_MAX; i++) {
-		struct relay *r = &d->eng.relays[i];
+		struct relay *r = &e->relays[i];
 
-		if (r->eid && now >= r->deadline_ms)
+		if (r->eid && now >= r->deadline_ms) {
+			serial = r->eng_serial;
 			relay_fail(d, r, "the engine did not answer in time");
+			retire(d, serial);
+		}
 	}
 }
 
@@ -584,10 +725,11 @@ json_t *engine_stats(struct ctld *d)
 json_t *engine_status(struct ctld *d)
 {
 	struct engine_state *e = &d->eng;
-
+	struct conn *ec = engine_conn(d);
 	bool refused = e->have_report && e->refused_gen >= 0;
 
-	return json_pack("{sb so so so so}", "connected", e->conn_serial != 0,
+	return json_pack("{sb so so so so so}", "connected", ec != NULL,
+			 "pid", ec ? json_integer(peer_pid(ec)) : json_null(),
 			 "generation", e->have_report ?
 			 json_integer((json_int_t)e->report_gen) : json_null(),
 			 "report_age", report_age(e),

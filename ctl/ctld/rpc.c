@@ -398,6 +398,18 @@ static int h_reload(struct call *x, json_t **res)
 	return reload_begin(x->d, x->c, x->id, res, x->msg, sizeof(x->msg));
 }
 
+static int h_engine_upgrade(struct call *x, json_t **res)
+{
+	const char *binary = json_string_value(json_object_get(x->params,
+							       "binary"));
+
+	(void)res;
+	if (binary && binary[0] != '/')
+		return fail(x, -EINVAL, "binary: an absolute path");
+	return upgrade_begin(x->d, x->c, x->id, binary, x->msg,
+			     sizeof(x->msg));
+}
+
 static int h_subscribe(struct call *x, json_t **res)
 {
 	if (json_integer_value(json_object_get(x->params, "version")) !=
@@ -453,6 +465,10 @@ static const struct param p_history[] = {
 	{ "limit", P_INT, false, 1, SHOAL_HISTORY_MAX },
 	{ NULL, P_STR, false, 0, 0 },
 };
+static const struct param p_upgrade[] = {
+	{ "binary", P_STR, false, 1, PATH_MAX - 1 },
+	{ NULL, P_STR, false, 0, 0 },
+};
 static const struct param p_subscribe[] = {
 	{ "version", P_INT, true, 0, 1 << 30 },
 	{ NULL, P_STR, false, 0, 0 },
@@ -463,6 +479,7 @@ static const struct param p_subscribe[] = {
 #define READ CTLD_MAY_READ
 #define OPERATE CTLD_MAY_OPERATE
 #define ENGINE CTLD_MAY_ENGINE
+#define ADMIN CTLD_MAY_ADMIN
 static const struct method methods[] = {
 	{ "status", h_status, p_none, false, READ },
 	{ "slice.list", h_slice_list, p_none, false, READ },
@@ -475,6 +492,8 @@ static const struct method methods[] = {
 	{ "flows", h_flows, p_flows, false, READ },
 	{ "stats", h_stats, p_none, false, READ },
 	{ "reload", h_reload, p_none, false, OPERATE },
+	/* makes the engine run a binary as root: root only */
+	{ "engine.upgrade", h_engine_upgrade, p_upgrade, false, ADMIN },
 	/* the engine's side: only who may be the engine subscribes, and
 	 * only the subscribed connection reports (engine_is) */
 	{ "engine.subscribe", h_subscribe, p_subscribe, false, ENGINE },
@@ -483,6 +502,7 @@ static const struct method methods[] = {
 #undef READ
 #undef OPERATE
 #undef ENGINE
+#undef ADMIN
 
 static bool type_ok(const struct param *p, json_t *v)
 {
@@ -552,7 +572,7 @@ static void dispatch(struct ctld *d, struct conn *c, json_t *req)
 	json_t *result = NULL;
 	int rc;
 
-	if (!method && engine_is(d, c) && id &&
+	if (!method && engine_owes(d, c) && id &&
 	    (json_object_get(req, "result") || json_object_get(req, "error"))) {
 		engine_response(d, c, req);
 		return;

@@ -43,6 +43,7 @@ struct conn {
 	struct ucred peer; /* SO_PEERCRED at accept */
 	unsigned role;     /* CTLD_MAY_*, from peer */
 	uint32_t events; /* registered with epoll */
+	bool waiting; /* owed a long answer: not idle (conn_set_waiting) */
 	bool closing; /* close once the output is flushed */
 	bool dead;    /* reaped at the end of the loop iteration */
 };
@@ -93,6 +94,11 @@ struct conn *conn_find(struct ctld *d, uint64_t serial)
 void conn_set_engine(struct conn *c)
 {
 	c->in_max = ENGINE_MSG_MAX;
+}
+
+void conn_set_waiting(struct conn *c, bool waiting)
+{
+	c->waiting = waiting;
 }
 
 void conn_close(struct conn *c)
@@ -227,7 +233,8 @@ static bool peer_in(gid_t group, const struct ucred *cr)
 	return false;
 }
 
-/* What the peer may call: root everything; [ctl] engine_user read and be
+/* What the peer may call: root everything (admin: only root); [ctl]
+ * engine_user read and be
  * the engine; the [ctl] group read and operate leases; the [ctl] readers
  * read. A peer in several gets the union; 0: none, refused. */
 static unsigned peer_role(const struct server *srv, const struct ucred *cr)
@@ -235,7 +242,8 @@ static unsigned peer_role(const struct server *srv, const struct ucred *cr)
 	unsigned role = 0;
 
 	if (cr->uid == 0)
-		return CTLD_MAY_READ | CTLD_MAY_OPERATE | CTLD_MAY_ENGINE;
+		return CTLD_MAY_READ | CTLD_MAY_OPERATE | CTLD_MAY_ENGINE |
+		       CTLD_MAY_ADMIN;
 	if (cr->uid == srv->engine_uid)
 		role |= CTLD_MAY_READ | CTLD_MAY_ENGINE;
 	if (peer_in(srv->gid, cr))
@@ -332,7 +340,8 @@ static void do_lines(struct conn *c)
 		too_large(c);
 }
 
-static void do_read(struct conn *c)
+/* One read; true when it took bytes (then there may be more). */
+static bool do_read(struct conn *c)
 {
 	ssize_t r;
 
@@ -345,7 +354,7 @@ static void do_read(struct conn *c)
 		p = realloc(c->in, cap);
 		if (!p) {
 			c->dead = true;
-			return;
+			return false;
 		}
 		c->in = p;
 		c->in_cap = cap;
@@ -354,7 +363,7 @@ static void do_read(struct conn *c)
 	if (r < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			c->dead = true;
-		return;
+		return false;
 	}
 	if (r == 0) {
 		/* EOF: answer what is complete, then go once flushed */
@@ -363,11 +372,22 @@ static void do_read(struct conn *c)
 		if (!c->out_len)
 			c->dead = true;
 		update_events(c);
-		return;
+		return false;
 	}
 	c->last_rx_ms = ctld_now_ms();
 	c->in_len += (size_t)r;
 	do_lines(c);
+	return true;
+}
+
+/* The peer closed: take the complete lines it left, then drop the
+ * connection. Bounded: the socket holds what the peer wrote before it
+ * closed, and do_read() stops at its end (EOF or the error). */
+static void drain(struct conn *c)
+{
+	while (!c->dead && !c->closing && do_read(c))
+		;
+	c->dead = true;
 }
 
 void server_reap(struct ctld *d)
@@ -392,7 +412,8 @@ void server_expire(struct ctld *d, int64_t now_ms)
 	for (int i = 0; i < SHOAL_CONN_MAX; i++) {
 		struct conn *c = d->srv->conns[i];
 
-		if (c && now_ms - c->last_rx_ms >= SHOAL_IDLE_TIMEOUT_S * 1000LL)
+		if (c && !c->waiting &&
+		    now_ms - c->last_rx_ms >= SHOAL_IDLE_TIMEOUT_S * 1000LL)
 			c->dead = true;
 	}
 }
@@ -420,9 +441,11 @@ int server_dispatch(struct ctld *d)
 		}
 		if (c->dead)
 			continue;
-		/* HUP: both directions gone, nobody reads replies */
+		/* HUP or ERR: the peer is gone, but what it sent before it
+		 * closed is still to be read (the old engine's answer to an
+		 * upgrade is its last line); nobody reads replies now */
 		if (evs[i].events & (EPOLLHUP | EPOLLERR))
-			c->dead = true;
+			drain(c);
 		else if (evs[i].events & EPOLLIN)
 			do_read(c);
 		if (!c->dead && (evs[i].events & EPOLLOUT))

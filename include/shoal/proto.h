@@ -9,10 +9,13 @@
  *
  *   status        {}  -> {"version", "software", "pid", "generation", "slices",
  *                         "leases": {"active", "draining"},
- *                         "engine": {"connected", "generation", "report_age",
- *                                    "refused_generation", "refused_reason"}}
+ *                         "engine": {"connected", "pid", "generation",
+ *                                    "report_age", "refused_generation",
+ *                                    "refused_reason"}}
  *                         version: SHOAL_PROTO_VERSION; software: the
  *                         daemon's release (meson.build, e.g. "0.1.0");
+ *                         engine.pid: the subscribed engine's process
+ *                         (SO_PEERCRED; null without one);
  *                         engine.generation: the lease generation the engine
  *                         last reported applied; report_age: seconds since its
  *                         last report (null if never); refused_*: the lease
@@ -100,6 +103,25 @@
  *                 prefixed "shoal-engine: "), "no_engine" (the engine did
  *                 not answer within 3 s or went away) or "busy" (another
  *                 reload is in progress). SIGHUP does the same, logged.
+ *   engine.upgrade {"binary": absolute path (optional; default: the
+ *                             engine's own binary)}
+ *                 -> {"old_pid", "new_pid", "binary", "eal_ms", "stop_ms",
+ *                     "release_ms", "adopt_ms", "ports_ms", "gap_ms",
+ *                     "flows", "discarded"}
+ *                 hand the running engine over to a new process of
+ *                 @binary without losing a flow (docs/RESTART.md): relayed
+ *                 to the subscribed engine as engine.upgrade with the same
+ *                 params, answered once the new engine forwards (within
+ *                 SHOAL_UPGRADE_TIMEOUT_MS). Times in ms (engine/takeover.h
+ *                 struct sh_upgrade_result): eal_ms before the switch;
+ *                 gap_ms from the old engine's last forwarded packet to
+ *                 the new one's first, negative while the new one has
+ *                 forwarded none; flows adopted, entries discarded as not
+ *                 whole. Refused as "upgrade_failed" (message: the
+ *                 engine's reason; the old engine goes on forwarding
+ *                 unless it said otherwise), "no_engine", "busy" (an
+ *                 upgrade is in flight) or "invalid_params" (a relative
+ *                 path). Root only (role admin).
  *
  *   Lease ids: static leases 1..n in configuration order; dynamic leases
  *   the lowest free id >= 1000 and > n (ids fit 16 bits: the engine's
@@ -210,6 +232,16 @@
  *   engine.reload (request from the daemon TO the engine, {}): the engine
  *                 re-reads its file (reload.h) and answers {"reloaded":
  *                 true}, or error "invalid_config" with "FILE:LINE: why"
+ *   engine.upgrade (request from the daemon TO the engine, the params
+ *                 of engine.upgrade above): the engine starts the handover
+ *                 and answers once it is over, with the result above or
+ *                 error "upgrade_failed" with its reason, then exits if it
+ *                 handed over. During the handover the new engine
+ *                 subscribes while the old one's session is still open:
+ *                 the newest subscriber is the engine (leases, reports,
+ *                 status), and an older session stays open only until it
+ *                 has answered the requests already sent to it; its
+ *                 reports are ignored.
  *
  * Roles: what a peer may call follows from its SO_PEERCRED at accept
  * (docs/CONTROL.md "Roles"):
@@ -220,6 +252,8 @@
  *            group
  *   engine   engine.subscribe (then engine.report, the answers to
  *            engine.flows): root and [ctl] engine_user only
+ *   admin    engine.upgrade (it makes the engine run a binary as
+ *            root): root only
  * A method above the peer's role is refused permission_denied; a peer
  * with no role is refused it at accept, then closed.
  *
@@ -265,6 +299,10 @@
  * a full reply stays under SHOAL_MSG_MAX (ctl/ctld/json.c checks it). */
 #define SHOAL_HISTORY_MAX 100
 #define SHOAL_TOP_CLIENTS 10      /* a report's busiest clients (stats top_clients) */
+/* How long the daemon waits for the engine's answer to engine.upgrade:
+ * the engine's whole handover (engine/takeover.h SH_TAKEOVER_TIMEOUT_MS,
+ * 30 s) and 5 s for it to say how it went. A client waits longer. */
+#define SHOAL_UPGRADE_TIMEOUT_MS 35000
 
 /* JSON-RPC 2.0 error codes */
 #define SHOAL_ERR_PARSE -32700
@@ -290,7 +328,9 @@
 #define SHOAL_R_STATIC "static_lease"             /* static leases are the config's */
 #define SHOAL_R_DRAINING "draining"               /* renew of a released lease */
 #define SHOAL_R_NO_ENGINE "no_engine"             /* needs a connected engine */
-#define SHOAL_R_BUSY "busy"                       /* connection limit reached */
+#define SHOAL_R_BUSY "busy"                       /* connection limit reached,
+							   or a reload or an
+							   upgrade in flight */
 #define SHOAL_R_PERMISSION "permission_denied"    /* peer has no role, or its
 							   role may not call
 							   the method */
@@ -300,6 +340,9 @@
 							   refused, message
 							   "FILE:LINE: why";
 							   nothing changed */
+#define SHOAL_R_UPGRADE_FAILED "upgrade_failed"   /* engine.upgrade: the
+							   engine's reason in
+							   message */
 #define SHOAL_R_INTERNAL "internal"               /* storage failure etc. */
 
 #endif /* SHOAL_PROTO_H */

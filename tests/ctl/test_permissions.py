@@ -123,6 +123,7 @@ def test_peers(env):
     assert env.stop() == 0
 
 
+UPGRADE = ["engine.upgrade", {"binary": "/usr/sbin/shoal-engine"}]
 READS = [["status", {}], ["slice.list", {}], ["lease.list", {}],
          ["lease.show", {"id": 1}], ["lease.history", {}], ["stats", {}]]
 
@@ -150,18 +151,20 @@ def test_roles(env):
     # a reader reads, and nothing else
     _, rep = calls_as(READER, env.sock, READS + [
         static_ok, ["lease.renew", {"id": 1}], ["lease.release", {"id": 1}],
-        ["engine.subscribe", {"version": 1}]])
+        ["engine.subscribe", {"version": 1}], UPGRADE])
     got = [reason(x) for x in rep]
-    assert got == ["ok"] * 5 + ["no_engine"] + ["permission_denied"] * 4, \
+    assert got == ["ok"] * 5 + ["no_engine"] + ["permission_denied"] * 5, \
         got
     # a group member operates leases and reads, but is not the engine:
-    # it cannot displace the subscribed one
+    # it cannot displace the subscribed one, nor upgrade it (root only:
+    # the engine would run the binary as root)
     pid, rep = calls_as(MEMBER, env.sock, READS + [
         static_ok, ["engine.subscribe", {"version": 1}],
-        ["lease.release", {"id": 1000}], ["lease.renew", {"id": 1000}]])
+        ["lease.release", {"id": 1000}], ["lease.renew", {"id": 1000}],
+        UPGRADE])
     got = [reason(x) for x in rep]
     assert got == ["ok"] * 5 + ["no_engine", "ok", "permission_denied",
-                                "ok", "draining"], got
+                                "ok", "draining", "permission_denied"], got
     lid = rep[6]["result"]["lease"]["id"]
     assert lid == 1000, rep[6]
     assert root.call("status")["engine"]["connected"] is True
@@ -169,9 +172,10 @@ def test_roles(env):
     # the engine user reads and subscribes (displacing root's engine:
     # the latest subscriber wins), but does not operate leases
     _, rep = calls_as(ENGINEU, env.sock, READS[:5] + [
-        static_ok, ["engine.subscribe", {"version": 1}]])
+        static_ok, ["engine.subscribe", {"version": 1}], UPGRADE])
     got = [reason(x) for x in rep]
-    assert got == ["ok"] * 5 + ["permission_denied", "ok"], got
+    assert got == ["ok"] * 5 + ["permission_denied", "ok",
+                                "permission_denied"], got
     assert eng.is_closed(), "root's engine kept after a new subscriber"
     # the member's changes are audited with its uid and pid
     uid = pwd.getpwnam(MEMBER).pw_uid

@@ -43,9 +43,11 @@
  *     holds a row of each generation 1..current, and no other;
  *   - every request line gets exactly one reply: none for a notification
  *     or the engine's answer to a relayed request, one otherwise, except
- *     "flows" relayed to the engine, whose one reply comes later (relayed
- *     answer, timeout or the engine's disconnection), and by the end of
- *     the input (engine gone, clock past the relay timeout) it has come.
+ *     "flows" and "engine.upgrade" relayed to the engine, whose one reply
+ *     comes later (relayed answer, timeout or the disconnection of the
+ *     engine session it went to), and by the end of the input (every
+ *     engine session gone, clock past the relay and upgrade timeouts) it
+ *     has come.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -130,6 +132,11 @@ const struct ucred *conn_peer(const struct conn *c)
 unsigned conn_role(const struct conn *c)
 {
 	return c->role;
+}
+
+void conn_set_waiting(struct conn *c, bool waiting)
+{
+	(void)c, (void)waiting;
 }
 
 void conn_close(struct conn *c)
@@ -306,8 +313,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* What a line must get now: 1 reply, 0 (a notification, the engine's
- * answer), or -1 (0 or 1: a flows request the engine may get). Mirrors
- * the JSON-RPC 2.0 rules, not rpc.c's code. */
+ * answer), or -1 (0 or 1: a flows or engine.upgrade request the engine
+ * may get). Mirrors the JSON-RPC 2.0 rules, not rpc.c's code. */
 static int expected_replies(const struct conn *c, const char *line,
 			    size_t len)
 {
@@ -334,7 +341,8 @@ static int expected_replies(const struct conn *c, const char *line,
 		 json_is_string(method) && (!params || json_is_object(params)))
 		want = 0; /* a notification */
 	else if (json_is_string(method) &&
-		 !strcmp(json_string_value(method), "flows"))
+		 (!strcmp(json_string_value(method), "flows") ||
+		  !strcmp(json_string_value(method), "engine.upgrade")))
 		want = -1;
 out:
 	json_decref(req);
@@ -484,13 +492,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
-	/* The end: the engine goes, every relayed request is answered. */
+	/* The end: every engine session goes (the engine's, and an
+	 * earlier one still owing answers), every relayed request is
+	 * answered. */
 	for (int i = 0; i < 2; i++) {
 		unsigned b0 = conns[0].replies, b1 = conns[1].replies;
 
-		if (i == 0)
+		if (i == 0) {
 			engine_detach(&d, d.eng.conn_serial);
-		now_ms += CTLD_RELAY_TIMEOUT_MS + 1;
+			for (int k = 0; k < 2; k++)
+				if (conns[k].engine)
+					engine_detach(&d, conns[k].serial);
+		}
+		now_ms += CTLD_UPGRADE_TIMEOUT_MS + 1;
 		core_tick(&d);
 		settle(&conns[0], b0, 0);
 		settle(&conns[1], b1, 0);

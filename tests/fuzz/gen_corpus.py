@@ -237,6 +237,16 @@ def proto_seeds():
         b'1{"jsonrpc":"2.0","id":1,"result":{"flows":[],"truncated":false}}\n' + \
         req("0", "flows", '{"client":"10.0.0.5"}', 8) + req("2", "stats", None, 9) + \
         req("0", "status", None, 10)
+    # an upgrade: connection 1 is the engine and is asked; connection 0
+    # subscribes as the new engine before 1 answers (1 stays until then)
+    s["engine_upgrade"] = req("1", "engine.subscribe", '{"version":1}') + \
+        req("0", "engine.upgrade", '{"binary":"/usr/sbin/shoal-engine"}', 7) + \
+        req("0", "engine.upgrade", None, 8) + \
+        req("0", "engine.subscribe", '{"version":1}', 9) + \
+        b'1{"jsonrpc":"2.0","method":"engine.report","params":{"generation":9,"workers":1}}\n' + \
+        b'1{"jsonrpc":"2.0","id":1,"result":{"old_pid":1,"new_pid":2,"binary":"/usr/sbin/shoal-engine","eal_ms":1.5,"stop_ms":0.5,"release_ms":1,"adopt_ms":2,"ports_ms":3,"gap_ms":-1,"flows":0,"discarded":0}}\n' + \
+        req("1", "engine.upgrade", '{"binary":"shoal-engine"}', 10) + \
+        req("0", "status", None, 11)
     # roles: a reader ('@'), a member ('9'), the engine user ('I'); 'D'
     # closes the reader so that '8' opens connection 0 as a member
     s["roles"] = req("@", "status") + \
