@@ -193,6 +193,7 @@ engine_conf() {
 	cat >"$TMP/engine.conf" <<CONF
 [engine]
 eal = $EAL --file-prefix $1
+state = $TMP/engine.state
 mbufs = $(($3 + 16384))
 workers = ${5:-1}
 [inside]

@@ -177,8 +177,10 @@ topo_up() {
 	_topo ip -n "$NS_S" route add default via $TOPO_ROUTER_OUT || return 1
 }
 
-# topo_engine_conf FILE PREFIX : the shoal-engine configuration for this
-# topology (EAL --file-prefix PREFIX). SHOAL_HUGE_DIR=DIR runs the engine
+# topo_engine_conf FILE PREFIX [STATE] : the shoal-engine configuration for
+# this topology (EAL --file-prefix PREFIX), keeping its flow tables in the
+# state file STATE (default: engine.state next to FILE, so that every run
+# has its own and none touches the default /run/shoal/engine.state). SHOAL_HUGE_DIR=DIR runs the engine
 # on the hugepages of the hugetlbfs mounted at DIR (scripts/lib/hugepages.sh;
 # topo_huge_pages says how many it needs), which dpdk-dumpcap and
 # dpdk-proc-info need to attach; without it, on 4 KiB pages. SHOAL_IO=pcap uses net_pcap on the
@@ -190,6 +192,7 @@ topo_up() {
 # capturing one interface would each get a copy of every frame).
 topo_engine_conf() {
 	local file=$1 prefix=$2 workers=${SHOAL_WORKERS:-1} dev0 dev1
+	local state=${3:-$(dirname "$file")/engine.state}
 	local qp='' lcores='-l 0-1' w='' mem='--no-huge -m 1024'
 	case $workers in
 	[1-9] | [1-5][0-9] | 6[0-4]) ;;
@@ -221,6 +224,7 @@ topo_engine_conf() {
 	cat >"$file" <<-CONF
 		[engine]
 		${w}eal = $lcores $mem --no-pci --file-prefix $prefix --log-level=*:error --log-level=shoal.*:info
+		state = $state
 		[inside]
 		device = $dev0
 		address = $TOPO_INSIDE_ADDR/24

@@ -284,6 +284,7 @@ engine_start() {
 	cat >"$TMP/engine.conf" <<-CONF
 		[engine]
 		eal = -l 0-1 --no-huge -m $((1024 + NPKTS * 4 / 1000)) --no-pci --file-prefix $ENG_PREFIX --log-level=*:error
+		state = $TMP/engine.state
 		[inside]
 		device = net_af_packet0,iface=d0,framecnt=$ENG_FRAMES
 		exception = none

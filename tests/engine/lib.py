@@ -196,7 +196,9 @@ def write_config(path, inside_device, outside_device, slices, leases,
     workers: [engine] workers and as many worker lcores (each data port
     then needs that many queues, see pcap_device()); None leaves both at
     the engine's default of one.
-    Each run gets its own EAL --file-prefix so runs never share DPDK state.
+    Each run gets its own EAL --file-prefix so runs never share DPDK state,
+    and its own state file (engine.state next to @path, in the run's
+    temporary directory) so none adopts another's flows.
     """
     prefix = file_prefix or f"shoaltest{os.getpid()}_{time.monotonic_ns() % 10**9}"
     lines = [
@@ -204,6 +206,7 @@ def write_config(path, inside_device, outside_device, slices, leases,
         *([f"workers = {workers}"] if workers is not None else []),
         f"eal = {eal_lcores(workers or 1)} --no-huge -m 512 --no-pci "
         f"--file-prefix {prefix} --log-level=*:notice",
+        f"state = {Path(path).parent / 'engine.state'}",
         "[inside]",
         f"device = {inside_device}",
         f"address = {inside_address}",

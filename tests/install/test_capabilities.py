@@ -81,6 +81,7 @@ VETH = ("ip link add v0 type veth peer name v1\n"
 ENGINE_CONFIG = """\
 [engine]
 eal = -l 0-1 --no-huge -m 512 --no-pci --file-prefix {prefix} --log-level=*:notice
+state = {state}
 {ports}[slices]
 198.51.100.10 = 10000-10999
 [lease.a]
@@ -99,7 +100,8 @@ def engine_run(tmp, caps, tag, ports=MIRRORS, setup=""):
     engine = svc.staged("sbindir", "shoal-engine")
     conf = tmp / f"engine-{tag}.conf"
     conf.write_text(ENGINE_CONFIG.format(
-        prefix=f"shoalinst{os.getpid()}{tag}", ports=ports))
+        prefix=f"shoalinst{os.getpid()}{tag}", ports=ports,
+        state=tmp / f"engine-{tag}.state"))
     out = tmp / f"engine-{tag}.out"
     ns = svc.NotifySocket(tmp / f"notify-{tag}.sock")
     proc = svc.start(confined(caps, [engine, "-c", conf], setup), ns, out)
