@@ -36,7 +36,7 @@ CTLD = Path(os.environ.get("SHOALCTLD", REPO / "build/ctl/ctld/shoal-ctld"))
 
 COMMANDS = ["status", "slice list", "lease add", "lease list", "lease show",
             "lease renew", "lease release", "lease history", "flows", "stats",
-            "top", "reload", "help"]
+            "top", "reload", "engine upgrade", "help"]
 LEASE_COLUMNS = ("ID HOLDER KIND STATE IP PORTS CLIENTS EXPIRES FLOWS MAP "
                  "FILTER").split()
 
@@ -248,7 +248,7 @@ def test_completion_comes_from_the_table(env):
     for opt in ["--holder", "--clients", "--socket", "--ip", "--ports",
                 "--size", "--ttl", "--lease", "--client", "--limit",
                 "--mapping", "--filtering", "--port", "--since",
-                "--before"]:
+                "--before", "--binary"]:
         check(opt in text, f"completion lacks {opt}")
 
     def complete(*words):
@@ -263,7 +263,11 @@ def test_completion_comes_from_the_table(env):
         return r.stdout.split()
 
     check(complete() == ["-s", "-j", "status", "slice", "lease", "flows",
-                         "stats", "top", "reload", "help"], f"top level: {complete()}")
+                         "stats", "top", "reload", "engine", "help"],
+          f"top level: {complete()}")
+    check(complete("engine") == ["upgrade"], f"engine: {complete('engine')}")
+    check(complete("engine", "upgrade") == ["--binary"],
+          f"engine upgrade: {complete('engine', 'upgrade')}")
     got = complete("top")
     check(got == ["--interval", "-i", "--count", "-n"], f"top: {got}")
     check(complete("-s", "x", "lease") == ["add", "list", "show", "renew",
@@ -284,6 +288,10 @@ def test_usage_errors_exit_2(env):
     cases = [
         ["nosuch"],
         [],
+        ["engine"],
+        ["engine", "upgrade", "extra"],
+        ["engine", "upgrade", "--binary"],
+        ["engine", "upgrade", "--binary", "shoal-engine"],
         ["lease"],
         ["lease", "frob"],
         ["status", "extra"],
@@ -674,8 +682,14 @@ class FakeEngine:
          "lease": 1, "idle": 75, "tcp": None},
     ]
 
-    def __init__(self, path, counters=None, per_worker=None, extra=None):
+    def __init__(self, path, counters=None, per_worker=None, extra=None,
+                 upgrade=None):
+        """upgrade: the answer to engine.upgrade, {"result": ...} or
+        {"error": ...}."""
         self.counters = self.COUNTERS if counters is None else counters
+        self.upgrade = upgrade
+        self.upgrade_delay = 0  # seconds before that answer
+        self.upgrade_params = []
         self.per_worker = per_worker
         self.extra = extra or {}
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -727,11 +741,69 @@ class FakeEngine:
                 self.send({"jsonrpc": "2.0", "id": msg["id"],
                            "result": {"flows": self.FLOWS,
                                       "truncated": True}})
+            elif msg.get("method") == "engine.upgrade":
+                self.upgrade_params.append(msg["params"])
+                threading.Timer(self.upgrade_delay, self.send, [dict(
+                    self.upgrade, jsonrpc="2.0", id=msg["id"])]).start()
 
     def close(self):
         self.stop.set()
         self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+
+
+UPGRADED = {"old_pid": 1234, "new_pid": 1301,
+            "binary": "/usr/sbin/shoal-engine", "eal_ms": 900.2,
+            "stop_ms": 1.2, "release_ms": 3.0, "adopt_ms": 5.5,
+            "ports_ms": 30.1, "gap_ms": 42.1, "flows": 12345,
+            "discarded": 0}
+
+
+def wait_engine(env):
+    deadline = time.monotonic() + 5
+    while env.js("status")["engine"]["connected"] is not True:
+        check(time.monotonic() < deadline, "engine never connected")
+        time.sleep(0.05)
+
+
+def test_engine_upgrade_text_and_json(env):
+    env.refused("no_engine", "engine", "upgrade")
+    usage_error(env, "engine", "upgrade", "--binary", "build/shoal-engine")
+    eng = FakeEngine(env.sock, upgrade={"result": UPGRADED})
+    try:
+        wait_engine(env)
+        rec = record(env.ok("status").stdout)
+        check(rec.get("engine pid") == str(os.getpid()),
+              f"status engine pid: {rec}")
+        out = env.ok("engine", "upgrade", "--binary",
+                     "/usr/sbin/shoal-engine").stdout
+        check(out == "upgraded: engine pid 1234 -> 1301 "
+              "(/usr/sbin/shoal-engine)\n"
+              "forwarding gap 42.1 ms (stop 1.2, release 3.0, adopt 5.5, "
+              "ports 30.1; EAL 900.2 before the switch); 12345 flows "
+              "adopted, 0 discarded\n", f"text: {out!r}")
+        check(eng.upgrade_params[-1] == {"binary": "/usr/sbin/shoal-engine"},
+              f"params reach the engine: {eng.upgrade_params}")
+        check(env.js("engine", "upgrade") == UPGRADED, "-j: the result")
+        check(eng.upgrade_params[-1] == {}, "no --binary: no binary")
+        eng.upgrade = {"result": dict(UPGRADED, gap_ms=-1)}
+        out = env.ok("engine", "upgrade").stdout
+        check("gap not measured yet (no packet forwarded) (stop 1.2"
+              in out, f"unmeasured gap: {out!r}")
+        eng.upgrade = {"error": {"code": -32000, "data": "upgrade_failed",
+                                 "message": "new engine: EAL init failed"}}
+        res = env.ctl("engine", "upgrade")
+        check(res.returncode == 1 and res.stderr ==
+              "shoalctl: engine upgrade: upgrade_failed: new engine: EAL "
+              "init failed\n" and res.stdout == "", "failure", res)
+        env.refused("upgrade_failed", "engine", "upgrade")
+        # an upgrade takes longer than the 5 s other commands wait
+        eng.upgrade, eng.upgrade_delay = {"result": UPGRADED}, 6
+        t0 = time.monotonic()
+        check(env.js("engine", "upgrade") == UPGRADED, "a 6 s upgrade")
+        check(time.monotonic() - t0 >= 6, "answered before the delay")
+    finally:
+        eng.close()
 
 
 def test_flows_and_stats_with_engine(env):
@@ -1069,6 +1141,7 @@ CASES_DAEMON = [test_status_text_and_json,
                 test_flows_and_stats_without_engine,
                 test_top_without_engine_report_says_so,
                 test_flows_and_stats_with_engine,
+                test_engine_upgrade_text_and_json,
                 test_stats_per_worker_text_and_json,
                 test_status_shows_a_refused_lease_set,
                 test_stats_serves_lease_usage_and_top_clients,
