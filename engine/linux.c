@@ -76,6 +76,7 @@ static int mirror_setup(struct sh_linux *lx, const struct sh_port_cfg *pc,
 
 int sh_linux_start(struct sh_linux **out, const struct sh_config *cfg,
 		   struct sh_port ports[SH_SIDES], unsigned n_workers,
+		   const struct sh_neigh_seed *seed, unsigned n_seed,
 		   char *err, size_t errlen)
 {
 	const struct sh_port_cfg *pcs[SH_SIDES] = { &cfg->inside, &cfg->outside };
@@ -134,8 +135,17 @@ int sh_linux_start(struct sh_linux **out, const struct sh_config *cfg,
 			goto fail;
 		}
 	}
+	for (s = 0; s < n_seed; s++) {
+		const struct sh_neigh_seed *ns = &seed[s];
+
+		/* A neighbour that no longer fits is only a lost hint. */
+		if (ns->side < SH_SIDES && ports[ns->side].mirror_ifindex)
+			(void)sh_nl_neigh_add(lx->nl,
+					      ports[ns->side].mirror_ifindex,
+					      ns->ip, ns->mac);
+	}
 	/* Pick up what the set-up itself changed (connected and default
-	 * routes) before the first snapshot. */
+	 * routes, seeded neighbours) before the first snapshot. */
 	ret = sh_nl_process(lx->nl);
 	if (ret >= 0)
 		lx->fib = sh_nl_fib_build(lx->nl);
@@ -170,6 +180,36 @@ void sh_linux_nl_stats(const struct sh_linux *lx, struct sh_nl_stats *st)
 int sh_linux_fd(const struct sh_linux *lx)
 {
 	return sh_nl_fd(lx->nl);
+}
+
+unsigned sh_linux_neigh_export(const struct sh_linux *lx,
+			       const struct sh_port ports[SH_SIDES],
+			       struct sh_neigh_seed *out, unsigned max)
+{
+	const struct sh_fib *fib = lx ? lx->fib : NULL;
+	unsigned n = 0, s;
+	uint32_t i;
+
+	for (i = 0; fib && i <= fib->neigh_mask && n < max; i++) {
+		const struct sh_neigh *ne = &fib->neigh[i];
+
+		if (!ne->ip)
+			continue;
+		for (s = 0; s < SH_SIDES; s++)
+			if (ports[s].mirror_ifindex == ne->ifindex)
+				break;
+		if (s == SH_SIDES)
+			continue;
+		out[n] = (struct sh_neigh_seed){ .ip = ne->ip, .side = (uint8_t)s };
+		memcpy(out[n].mac, ne->mac, 6);
+		n++;
+	}
+	return n;
+}
+
+uint64_t sh_linux_fib_gen(const struct sh_linux *lx)
+{
+	return lx && lx->fib ? lx->fib->generation : 0;
 }
 
 const struct sh_fib *sh_linux_fib(const struct sh_linux *lx)

@@ -21,15 +21,37 @@
 
 struct sh_linux;
 
+/* A neighbour a previous engine process had resolved on a side's
+ * mirror (state.h keeps them across a restart). */
+struct sh_neigh_seed {
+	uint32_t ip; /* network order */
+	uint8_t side; /* SH_INSIDE or SH_OUTSIDE */
+	uint8_t mac[6];
+	uint8_t pad;
+};
+
 /*
  * Create mirrors for the sides of @cfg that have an exception path and
  * record them in @ports (mirror_id, mirror_ifindex; SH_NO_MIRROR
- * otherwise). @ports[].mac must be set. On success *@out holds the state
- * (NULL when no side has a mirror: then there is no FIB either).
+ * otherwise), seeding their neighbour tables with @seed[0..@n_seed)
+ * (STALE: used at once, re-confirmed by the kernel) so that a restart
+ * forwards without waiting for ARP. @ports[].mac must be set. On success
+ * *@out holds the state (NULL when no side has a mirror: then there is
+ * no FIB either).
  */
 int sh_linux_start(struct sh_linux **out, const struct sh_config *cfg,
 		   struct sh_port ports[SH_SIDES], unsigned n_workers,
+		   const struct sh_neigh_seed *seed, unsigned n_seed,
 		   char *err, size_t errlen);
+
+/* The resolved neighbours of the current FIB, at most @max into @out;
+ * returns how many. Main lcore. */
+unsigned sh_linux_neigh_export(const struct sh_linux *lx,
+			       const struct sh_port ports[SH_SIDES],
+			       struct sh_neigh_seed *out, unsigned max);
+
+/* The current FIB's generation (0 without mirrors). */
+uint64_t sh_linux_fib_gen(const struct sh_linux *lx);
 
 /* Current FIB snapshot (NULL without mirrors), to seed the workers. */
 const struct sh_fib *sh_linux_fib(const struct sh_linux *lx);

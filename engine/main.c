@@ -79,6 +79,8 @@ static struct nat_adopt_stats adopted;   /* summed over the workers */
 static uint64_t prev_last_tx;  /* TSC of the previous process's last TX */
 static bool gap_pending;       /* report the gap at our first TX */
 static uint64_t launched_tsc;
+static double data_ports_ms; /* of upgrade.ports_ms: the rest is mirrors */
+static uint64_t neigh_saved_gen; /* FIB generation whose neighbours are saved */
 static struct sh_port ports[SH_SIDES];
 static struct sh_linux *lx;
 static struct sh_ctl *ctl;
@@ -437,11 +439,26 @@ static uint64_t first_tx(void)
 	return t == UINT64_MAX ? 0 : t;
 }
 
+/* Keep the mirrors' neighbours in the state file when the FIB changed. */
+static void save_neighbours(void)
+{
+	struct sh_neigh_seed seed[SH_STATE_NEIGH_MAX];
+	uint64_t gen = sh_linux_fib_gen(lx);
+
+	if (!state.hdr || !lx || gen == neigh_saved_gen)
+		return;
+	sh_state_neigh_save(&state, seed,
+			    sh_linux_neigh_export(lx, ports, seed,
+						  SH_STATE_NEIGH_MAX));
+	neigh_saved_gen = gen;
+}
+
 /* The workers have stopped: leave the tables clean for the next process. */
 static void sync_tables(void)
 {
 	if (!state.hdr)
 		return;
+	save_neighbours();
 	for (unsigned w = 0; w < cfg.workers; w++)
 		nat_worker_sync(workers[w].nat);
 	sh_state_anchor(&state, worker_clock());
@@ -476,6 +493,8 @@ static int release(void *arg, double *stop_ms, double *release_ms,
 	*tx_tsc = last_tx();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	close_ports();
+	SH_LOG(INFO, ctl, "handover: ports and mirrors closed in %.1f ms\n",
+	       ms_since(&t0));
 	sh_state_release(&state);
 	*release_ms = ms_since(&t0);
 	SH_LOG(NOTICE, ctl, "handover: workers stopped and tables synced in %.1f "
@@ -665,10 +684,12 @@ static void report_gap(void)
 				 : -1;
 	if (tk) {
 		printf("shoal-engine: took over from pid %d: forwarding gap %.1f ms "
-		       "(stop %.1f, release %.1f, adopt %.1f, ports %.1f; EAL %.1f "
-		       "before the switch)\n", upgrade.old_pid, upgrade.gap_ms,
+		       "(stop %.1f, release %.1f, adopt %.1f, ports %.1f of which "
+		       "data ports %.1f and kernel mirrors %.1f; EAL %.1f before "
+		       "the switch)\n", upgrade.old_pid, upgrade.gap_ms,
 		       upgrade.stop_ms, upgrade.release_ms, upgrade.adopt_ms,
-		       upgrade.ports_ms, upgrade.eal_ms);
+		       upgrade.ports_ms, data_ports_ms,
+		       upgrade.ports_ms - data_ports_ms, upgrade.eal_ms);
 		sh_takeover_done(tk, &upgrade);
 		tk = NULL;
 	} else {
@@ -818,7 +839,20 @@ int main(int argc, char **argv)
 	}
 	set_peer(&ports[SH_INSIDE], &cfg.inside);
 	set_peer(&ports[SH_OUTSIDE], &cfg.outside);
-	ret = sh_linux_start(&lx, &cfg, ports, cfg.workers, err, sizeof(err));
+	data_ports_ms = ms_since(&t0);
+	{
+		struct sh_neigh_seed seed[SH_STATE_NEIGH_MAX];
+		unsigned n_seed = 0;
+
+		if (found == SH_STATE_ADOPTABLE) {
+			n_seed = RTE_MIN(__atomic_load_n(&state.hdr->n_neigh,
+							 __ATOMIC_ACQUIRE),
+					 (uint32_t)SH_STATE_NEIGH_MAX);
+			memcpy(seed, state.hdr->neigh, n_seed * sizeof(seed[0]));
+		}
+		ret = sh_linux_start(&lx, &cfg, ports, cfg.workers, seed, n_seed,
+				     err, sizeof(err));
+	}
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "%s: %s\n", conf, err);
 	upgrade.ports_ms = ms_since(&t0);
@@ -899,6 +933,7 @@ int main(int argc, char **argv)
 		if (state.hdr && !force_quit) {
 			sh_state_anchor(&state, worker_clock());
 			state.hdr->last_tx_tsc = last_tx();
+			save_neighbours();
 		}
 		if (reload_requested) {
 			reload_requested = false;

@@ -903,6 +903,27 @@ int sh_nl_resolve(struct sh_nl *nl, int ifindex, uint32_t ip)
 	return nl_request(nl, nlh, NULL);
 }
 
+int sh_nl_neigh_add(struct sh_nl *nl, int ifindex, uint32_t ip,
+		    const uint8_t mac[6])
+{
+	union nl_req_buf b;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b.buf);
+	struct ndmsg *ndm;
+
+	if (ip == 0 || ifindex <= 0)
+		return -EINVAL;
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE |
+			   NLM_F_REPLACE;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = AF_INET;
+	ndm->ndm_ifindex = ifindex;
+	ndm->ndm_state = NUD_STALE;
+	mnl_attr_put_u32(nlh, NDA_DST, ip);
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	return nl_request(nl, nlh, NULL);
+}
+
 int sh_nl_link_up(struct sh_nl *nl, int ifindex)
 {
 	union nl_req_buf b;

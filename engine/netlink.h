@@ -84,6 +84,13 @@ struct sh_fib *sh_nl_fib_build(struct sh_nl *nl);
  */
 int sh_nl_resolve(struct sh_nl *nl, int ifindex, uint32_t ip);
 
+/* Seed @ifindex's neighbour table with @ip -> @mac as STALE: usable at
+ * once, re-confirmed by the kernel (a unicast probe) when next used.
+ * What a restarted engine learnt before its mirrors were recreated.
+ * Acknowledged before returning. */
+int sh_nl_neigh_add(struct sh_nl *nl, int ifindex, uint32_t ip,
+		    const uint8_t mac[6]);
+
 /* Mirror set-up, one request each, acknowledged before returning; the
  * kernel's error is returned. sh_nl_addr_add treats EEXIST as success;
  * sh_nl_route_add adds or replaces the main-table route with metric 0

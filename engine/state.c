@@ -178,6 +178,20 @@ bool sh_state_clock(const struct sh_state *st, uint32_t *now_ms)
 	return true;
 }
 
+void sh_state_neigh_save(struct sh_state *st, const struct sh_neigh_seed *seed,
+			 unsigned n)
+{
+	struct sh_state_hdr *h = st->hdr;
+
+	if (!h)
+		return;
+	if (n > SH_STATE_NEIGH_MAX)
+		n = SH_STATE_NEIGH_MAX;
+	__atomic_store_n(&h->n_neigh, 0, __ATOMIC_RELEASE);
+	memcpy(h->neigh, seed, n * sizeof(*seed));
+	__atomic_store_n(&h->n_neigh, n, __ATOMIC_RELEASE);
+}
+
 void sh_state_release(struct sh_state *st)
 {
 	/* Unlock explicitly: the mapping holds the open file too, so a

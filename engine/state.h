@@ -22,9 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "linux.h"
+
 #define SH_STATE_MAGIC 0x31545341534f4853ull /* "SHOSAST1" */
 #define SH_STATE_VERSION 1 /* of struct sh_state_hdr; the tables' is NAT_LAYOUT */
 #define SH_STATE_HDR 4096
+#define SH_STATE_NEIGH_MAX 200
 
 struct sh_state_hdr {
 	uint64_t magic;
@@ -45,7 +48,15 @@ struct sh_state_hdr {
 	uint8_t rss_key[2][64];
 	/* TSC of the last packet the previous process forwarded (sync). */
 	uint64_t last_tx_tsc;
+	/* The mirrors' resolved neighbours, seeded into the next process's
+	 * new mirrors so that it forwards without waiting for ARP. n_neigh
+	 * is zeroed before the entries change and set after: a reader after
+	 * a crash sees a whole list or none. */
+	uint32_t n_neigh;
+	struct sh_neigh_seed neigh[SH_STATE_NEIGH_MAX];
 };
+_Static_assert(sizeof(struct sh_state_hdr) <= SH_STATE_HDR,
+	       "struct sh_state_hdr must fit its page");
 
 struct sh_state {
 	char path[PATH_MAX];
@@ -91,6 +102,10 @@ void sh_state_anchor(struct sh_state *st, uint32_t now_ms);
 /* The worker clock's value now, continued from the anchor the previous
  * process left, into *@now_ms: false when it left none. */
 bool sh_state_clock(const struct sh_state *st, uint32_t *now_ms);
+
+/* Record the neighbours @seed[0..@n) (at most SH_STATE_NEIGH_MAX kept). */
+void sh_state_neigh_save(struct sh_state *st, const struct sh_neigh_seed *seed,
+			 unsigned n);
 
 /* Give the file up for the next process: unlock and close (the mapping
  * stays until exit; nothing may write to it any more). */
