@@ -64,7 +64,8 @@ static int tk_send(int fd, enum tk_type type, const struct sh_upgrade_result *r,
 	if (r)
 		m.r = *r;
 	if (text)
-		snprintf(m.text, sizeof(m.text), "%s", text);
+		snprintf(m.text, sizeof(m.text), "%.*s", (int)sizeof(m.text) - 1,
+			 text);
 	return send(fd, &m, sizeof(m), MSG_NOSIGNAL) == (ssize_t)sizeof(m)
 		       ? 0 : -errno;
 }
