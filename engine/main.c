@@ -870,10 +870,12 @@ int main(int argc, char **argv)
 
 	print_ports();
 	printf("shoal-engine: flow table %u flows per worker, %.1f MiB, %.0f bytes "
-	       "per flow%s%s\n", cfg.nat.max_flows,
+	       "per flow\n", cfg.nat.max_flows,
 	       (double)nat_table_bytes(cfg.nat.max_flows) / (1 << 20),
-	       (double)nat_table_bytes(cfg.nat.max_flows) / cfg.nat.max_flows,
-	       state.hdr ? ", in " : "", state.hdr ? cfg.state : "");
+	       (double)nat_table_bytes(cfg.nat.max_flows) / cfg.nat.max_flows);
+	if (state.hdr)
+		printf("shoal-engine: flow tables kept in %s (%.1f MiB)\n",
+		       cfg.state, (double)state.bytes / (1 << 20));
 	if (found == SH_STATE_ADOPTABLE)
 		printf("shoal-engine: adopted %u flows (%u discarded: %u not whole, "
 		       "%u duplicate, %u unbound) and %u port holds from %s in "

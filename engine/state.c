@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,6 +136,15 @@ int sh_state_map(struct sh_state *st, unsigned n_workers, uint32_t max_flows,
 		snprintf(why, len, "%s: map %zu bytes: %s", st->path, bytes,
 			 strerror(errno));
 		return -errno;
+	}
+	{
+		struct statfs fs;
+
+		if (fstatfs(st->fd, &fs) == 0 && fs.f_type != TMPFS_MAGIC &&
+		    fs.f_type != HUGETLBFS_MAGIC)
+			fprintf(stderr, "shoal-engine: %s is not on tmpfs or "
+				"hugetlbfs: the kernel will write the flow tables "
+				"back to disk\n", st->path);
 	}
 	st->base = base;
 	st->bytes = bytes;

@@ -74,10 +74,13 @@ ninja -C $BUILD >/dev/null
 ENGINE=$ROOT/$BUILD/engine/shoal-engine
 PY=/usr/bin/python3
 TMP=$(mktemp -d /tmp/shoal-bench.XXXXXX)
+# The engine's state file ([engine] state) on tmpfs, as /run/shoal is on
+# a host: on a disk file system its tables would be written back.
+SHM=$(mktemp -d /dev/shm/shoal-bench.XXXXXX 2>/dev/null) || SHM=$TMP
 PID=
 cleanup() {
 	[ -n "$PID" ] && kill -INT "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$TMP"
+	rm -rf "$TMP" "$SHM"
 }
 trap cleanup EXIT
 
@@ -193,7 +196,7 @@ engine_conf() {
 	cat >"$TMP/engine.conf" <<CONF
 [engine]
 eal = $EAL --file-prefix $1
-state = $TMP/engine.state
+state = $SHM/engine.state
 mbufs = $(($3 + 16384))
 workers = ${5:-1}
 [inside]
