@@ -942,7 +942,9 @@ int main(int argc, char **argv)
 			sh_reload(&reload, err, sizeof(err));
 		}
 	}
-	sh_notify_stopping(&notify);
+	/* After a handover the service is the new engine's: no STOPPING. */
+	if (!handover || !sh_handover_released(handover))
+		sh_notify_stopping(&notify);
 	rte_eal_mp_wait_lcore();
 
 	sh_stats_print(stdout, workers, cfg.workers);

@@ -287,6 +287,10 @@ int sh_handover_spawn(struct sh_handover *h, char *const argv[], char *why,
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(pfd[1], STDERR_FILENO);
+		/* Nothing of ours may live on in the new engine: an inherited
+		 * TAP or packet socket would keep our ports open after we
+		 * close them. DPDK opens many descriptors without CLOEXEC. */
+		close_range(STDERR_FILENO + 1, ~0u, 0);
 		execv(argv[0], argv);
 		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
