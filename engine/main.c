@@ -690,6 +690,9 @@ static void report_gap(void)
 		       upgrade.stop_ms, upgrade.release_ms, upgrade.adopt_ms,
 		       upgrade.ports_ms, data_ports_ms,
 		       upgrade.ports_ms - data_ports_ms, upgrade.eal_ms);
+		/* The old engine exits once it has DONE: our stderr must not
+		 * be its pipe any more. */
+		sh_takeover_own_stderr();
 		sh_takeover_done(tk, &upgrade);
 		tk = NULL;
 	} else {

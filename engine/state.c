@@ -93,20 +93,52 @@ int sh_state_open(struct sh_state *st, const char *path, unsigned n_workers,
 	return 0;
 }
 
+/* Is @pid gone or on its way out (a zombie whose threads still hold its
+ * memory, and with it the state file)? */
+static bool dying(pid_t pid)
+{
+	char path[64], buf[256], *paren;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 int sh_state_lock(struct sh_state *st, char *why, size_t len)
 {
 	struct sh_state_hdr h;
+	bool known;
+	int i;
 
-	if (flock(st->fd, LOCK_EX | LOCK_NB) == 0) {
-		st->locked = true;
-		return 0;
+	/* A killed engine holds the lock until its last thread is gone:
+	 * wait for that (a few seconds at most), not for a live one. */
+	for (i = 0;; i++) {
+		if (flock(st->fd, LOCK_EX | LOCK_NB) == 0) {
+			st->locked = true;
+			return 0;
+		}
+		if (errno != EWOULDBLOCK) {
+			snprintf(why, len, "%s: lock: %s", st->path,
+				 strerror(errno));
+			return -errno;
+		}
+		known = pread(st->fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+			h.magic == SH_STATE_MAGIC;
+		if (i == 50 || !known || !dying(h.owner_pid))
+			break;
+		usleep(100 * 1000);
 	}
-	if (errno != EWOULDBLOCK) {
-		snprintf(why, len, "%s: lock: %s", st->path, strerror(errno));
-		return -errno;
-	}
-	if (pread(st->fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-	    h.magic == SH_STATE_MAGIC)
+	if (known)
 		snprintf(why, len, "%s is in use by the running engine (pid %d): "
 			 "stop it first, or start with --takeover", st->path,
 			 h.owner_pid);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,10 +255,29 @@ static void child_gone_reason(struct sh_handover *h, const char *what,
 		 h->last_line[0] ? ": " : "", h->last_line);
 }
 
+/* @environ with SH_HANDOVER_STDERR_ENV=3 in front (an older value is
+ * shadowed: getenv() finds the first), NULL-terminated, into @out. */
+static char **spawn_env(char **out, size_t max)
+{
+	static char var[] = SH_HANDOVER_STDERR_ENV "=3";
+	extern char **environ;
+	size_t n = 0;
+
+	out[n++] = var;
+	for (char **e = environ; *e && n < max - 1; e++)
+		out[n++] = *e;
+	out[n] = NULL;
+	return out;
+}
+
 int sh_handover_spawn(struct sh_handover *h, char *const argv[], char *why,
 		      size_t len)
 {
-	int pfd[2];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char *envp[512];
+	sigset_t none, dfl;
+	int pfd[2], ret;
 	pid_t pid;
 
 	if (h->deadline || h->phase != HO_IDLE) {
@@ -272,30 +292,43 @@ int sh_handover_spawn(struct sh_handover *h, char *const argv[], char *why,
 		snprintf(why, len, "pipe: %s", strerror(errno));
 		return -errno;
 	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(why, len, "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		sigset_t none;
-
-		/* The engine's signal mask and handlers are not the new
-		 * program's business. */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(pfd[1], STDERR_FILENO);
-		/* Nothing of ours may live on in the new engine: an inherited
-		 * TAP or packet socket would keep our ports open after we
-		 * close them. DPDK opens many descriptors without CLOEXEC. */
-		close_range(STDERR_FILENO + 1, ~0u, 0);
-		execv(argv[0], argv);
-		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	/*
+	 * posix_spawn, not fork: glibc's shares our memory until the exec
+	 * (CLONE_VM | CLONE_VFORK), where a fork would copy the page tables
+	 * of a gigabyte of DPDK memory and make every page the workers write
+	 * copy-on-write until the child execs: a stall in forwarding.
+	 * The new engine's stderr is a pipe to us (its last words become the
+	 * reason if it fails); our own stderr goes with it as descriptor 3,
+	 * to take over once it forwards (SH_HANDOVER_STDERR_ENV), since the
+	 * pipe ends when we exit. Nothing else of ours may live on in it: an
+	 * inherited TAP or packet socket would keep our ports open after we
+	 * close them, and DPDK opens many descriptors without CLOEXEC.
+	 */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, 3);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+					POSIX_SPAWN_SETSIGDEF);
+	ret = posix_spawn(&pid, argv[0], &fa, &attr, argv,
+			  spawn_env(envp, sizeof(envp) / sizeof(envp[0])));
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	close(pfd[1]);
+	if (ret != 0) {
+		snprintf(why, len, "cannot run %.200s: %s", argv[0], strerror(ret));
+		close(pfd[0]);
+		return -ret;
+	}
 	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
 	h->child = pid;
 	h->err_fd = pfd[0];
@@ -305,6 +338,19 @@ int sh_handover_spawn(struct sh_handover *h, char *const argv[], char *why,
 	h->deadline = now_ms() + SH_TAKEOVER_TIMEOUT_MS;
 	SH_LOG(NOTICE, ctl, "handover: started %s as pid %d\n", argv[0], (int)pid);
 	return 0;
+}
+
+void sh_takeover_own_stderr(void)
+{
+	const char *v = getenv(SH_HANDOVER_STDERR_ENV);
+	int fd = v ? atoi(v) : -1;
+
+	if (fd <= STDERR_FILENO || fcntl(fd, F_GETFD) < 0)
+		return;
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	unsetenv(SH_HANDOVER_STDERR_ENV);
 }
 
 static void on_message(struct sh_handover *h, const struct tk_msg *m)

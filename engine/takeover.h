@@ -101,6 +101,15 @@ void sh_handover_close(struct sh_handover *h);
 
 /* ---- the new engine's side ---- */
 
+/* A new engine started by sh_handover_spawn() writes to stderr through
+ * the old engine, which goes away; the old one's own stderr is passed
+ * on as the descriptor this variable names. */
+#define SH_HANDOVER_STDERR_ENV "SHOAL_HANDOVER_STDERR"
+
+/* Put that descriptor in place of stderr (no-op without it): call once
+ * this process forwards, before the old one may exit. */
+void sh_takeover_own_stderr(void);
+
 struct sh_takeover;
 
 /* Connect to the running engine at @sock and introduce ourselves:
