@@ -364,14 +364,20 @@ fi
 client_ask check z 100 >/dev/null
 echo quit >&7
 exec 7>&-
-wait_gone "$CLIENT_PID" 50
+wait_gone "$CLIENT_PID" 50 || kill -KILL "$CLIENT_PID"
 wait "$CLIENT_PID"
 crc=$?
-CLIENT_PID=
-wait_gone "$IPERF_PID" $(((SECONDS_RUN + 20) * 10)) || kill -INT "$IPERF_PID"
+CLIENT_PID=""
+# iperf3 ends on its own SECONDS_RUN after it started; 15 s more, then it
+# is interrupted (it then still writes its JSON, with the error).
+left=$(((IPERF_T0 + SECONDS_RUN * 1000 + 15000 - $(now_ms)) / 100))
+if ! wait_gone "$IPERF_PID" $((left > 10 ? left : 10)); then
+	kill -INT "$IPERF_PID"
+	wait_gone "$IPERF_PID" 50 || kill -KILL "$IPERF_PID"
+fi
 wait "$IPERF_PID"
 irc=$?
-IPERF_PID=
+IPERF_PID=""
 zc=$(grep -m1 '^check z ' "$TMP/client.out")
 err=$(jq -r '.error // empty' "$TMP/iperf.json" 2>/dev/null)
 nint=$(jq '.intervals | length' "$TMP/iperf.json" 2>/dev/null)
