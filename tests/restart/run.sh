@@ -22,7 +22,9 @@
 # Environment: SHOAL_IO=pcap runs the engine on net_pcap over the veths
 # instead of net_af_packet (topo_engine_conf); SHOAL_WORKERS=N as in
 # scripts/topo.sh; SHOAL_RESTART_SECONDS (default 60) is how long the
-# clients run, which must cover every event (a check says when not).
+# clients run, which must cover every event (a check says when not);
+# SHOAL_RESTART_KEEP=1 keeps the run's directory (logs, the server's
+# udp.log, iperf3's JSON) when a check failed, and says where.
 #
 # Prints one line per check and "N passed, N failed, N skipped"; 77 when
 # not root. Removes every namespace, process and file it creates.
@@ -44,12 +46,18 @@ LEASE_LO=10000 LEASE_HI=10999 # [lease.clients] of topo_engine_conf
 ENGINE_PID="" CTLD_PID="" IPERF_PID="" PEERS_PID="" CLIENT_PID=""
 ENGINES=() # every engine pid this run has known, to stop them all
 
-# A pid that is gone or a zombie (an upgraded engine is the child of its
-# predecessor, so nothing here can reap it once that one exits).
+# A process with at least one thread that is not a zombie. The leader of
+# a killed engine turns zombie before its lcore threads have exited and
+# closed its files (the state file's lock among them), and an upgraded
+# engine is the child of its predecessor, so nothing here reaps it once
+# that one has exited.
 pid_alive() {
-	local st
-	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ]
+	local t st
+	for t in /proc/"$1"/task/*/stat; do
+		st=$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1)
+		[ -n "$st" ] && [ "$st" != Z ] && return 0
+	done
+	return 1
 }
 # wait_gone PID TENTHS: true once PID is gone, within TENTHS * 0.1 s.
 wait_gone() {
@@ -76,7 +84,13 @@ cleanup() {
 	for p in "${ENGINES[@]}"; do stop_pid "$p"; done
 	[ -n "$CTLD_PID" ] && kill "$CTLD_PID" 2>/dev/null && wait "$CTLD_PID"
 	bash scripts/topo.sh down "$TAG" >/dev/null 2>&1
-	rm -rf "$TMP" "/var/run/dpdk/$PREFIX" "/var/run/dpdk/$PREFIX-b"
+	if [ "${SHOAL_RESTART_KEEP:-0}" = 1 ] && [ "$failed" -ne 0 ]; then
+		rm -f "$TMP/shoal-engine-copy" "$TMP/engine.state"
+		echo "kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+	rm -rf "/var/run/dpdk/$PREFIX" "/var/run/dpdk/$PREFIX-b"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -293,7 +307,7 @@ start_engine "$TMP/engine-b.log"
 ENGINE_PID=$STARTED
 adopted=
 if engine_up 150; then
-	adopted=$(grep -m1 -oE 'shoal-engine: adopted [0-9]+ flows \([0-9]+ discarded\)' "$TMP/engine-b.log")
+	adopted=$(grep -m1 -oE 'shoal-engine: adopted [0-9]+ flows \([0-9]+ discarded[^)]*\)' "$TMP/engine-b.log")
 	n=$(echo "$adopted" | awk '{ print $3 }')
 	if [ -z "$adopted" ]; then
 		ko b-restart "no 'adopted N flows' line in the new engine's log"
@@ -349,9 +363,8 @@ else
 	ok "d-takeover engine $old -> $new"
 fi
 reap "$old"
-# Whichever of the two logs the engines report the handover in.
-gap=$(cat "$TMP/engine-b.log" "$TMP/engine-d.log" 2>/dev/null |
-	grep -oE 'gap[_ a-z]*[ =:]+-?[0-9.]+' | tail -1 | grep -oE -- '-?[0-9.]+$')
+gap=$(grep -m1 -oE 'took over from pid [0-9]+: forwarding gap -?[0-9.]+' "$TMP/engine-d.log" |
+	grep -oE -- '-?[0-9.]+$')
 check_flows d "$from"
 WINDOWS+=("d:$t0:$(now_ms)") GAPS+=("d:${gap:--}")
 
