@@ -6,14 +6,15 @@ across engine restarts and upgrades.
   peers.py server ADDR TCP_PORT UDP_PORT DIR
       TCP: echoes every line back; logs "tcp ADDR PORT" per accepted
       connection to DIR/tcp.log. UDP: echoes every datagram back; logs
-      "SEQ ADDR PORT T_MS" per datagram to DIR/udp.log (T_MS: arrival,
-      monotonic ms), so the test sees the outside port and every loss.
+      "SEQ ADDR PORT T_MS SENT_MS" per datagram to DIR/udp.log (T_MS:
+      arrival, SENT_MS: when the client sent it, both CLOCK_MONOTONIC
+      ms), so the test sees the outside port, every loss and when.
 
   peers.py client --tcp-bind A --udp-bind B --server S --tcp-port P
                   --udp-port U --conns N --interval SEC --duration SEC
       Opens N TCP connections from A and leaves them idle; sends one
       datagram "SEQ" every SEC from B (fixed local port) for at most
-      --duration seconds. Prints "ready N" once all N are open (or
+      --duration seconds (payload "SEQ SENT_MS"). Prints "ready N" once all N are open (or
       "failed REASON" and exits 1). Then reads commands on stdin, one a
       line, and answers each on stdout with the same ID:
         mark ID    -> "mark ID SEQ": the next sequence number to be sent
@@ -46,8 +47,9 @@ class UdpEcho(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data, addr):
-        seq = data.split(b"\n", 1)[0].decode("ascii", "replace")
-        self.log.write(f"{seq} {addr[0]} {addr[1]} {now_ms():.3f}\n")
+        w = data.split(b"\n", 1)[0].decode("ascii", "replace").split()
+        if len(w) == 2:
+            self.log.write(f"{w[0]} {addr[0]} {addr[1]} {now_ms():.3f} {w[1]}\n")
         self.transport.sendto(data, addr)
 
 
@@ -90,7 +92,7 @@ async def send_stream(transport, state, interval, deadline):
     wake-up sends at once rather than drifting), until @deadline."""
     t0 = time.monotonic()
     while time.monotonic() < deadline and not state["quit"]:
-        transport.sendto(b"%d\n" % state["seq"])
+        transport.sendto(b"%d %.3f\n" % (state["seq"], now_ms()))
         state["seq"] += 1
         delay = t0 + state["seq"] * interval - time.monotonic()
         if delay > 0:

@@ -3,13 +3,16 @@
 """What the flows of tests/restart/run.sh saw across one event.
 
   report.py udp LOG FROM TO
-      LOG is the server's udp.log ("SEQ ADDR PORT T_MS" per datagram).
-      Prints a JSON object about sequence numbers FROM..TO-1: sent,
-      received, lost, runs (the lost numbers as [first, last] runs),
-      sources (distinct "ADDR:PORT" they came from, in order of first
-      arrival) and gap_ms (the longest time between the arrivals of two
-      consecutive received numbers: across a lost run it is the outage,
-      with none lost it is the worst jitter).
+      LOG is the server's udp.log ("SEQ ADDR PORT T_MS SENT_MS" per
+      datagram). Prints a JSON object about sequence numbers FROM..TO-1:
+      sent, received, lost, runs (the lost numbers as [first, last]
+      runs), sources (distinct "ADDR:PORT" they came from, in order of
+      first arrival), gap_ms (the longest time, by the sender's clock,
+      between sending two consecutive received numbers: across a lost run
+      it is the outage; a sender that was itself held up and then caught
+      up in a burst does not hide it) and arrival_gap_ms (the same by the
+      receiver's clock); open is true when the last run reaches TO-1 (the
+      stream had not come back when the window closed).
 
   report.py iperf JSON START_MS NAME:FROM_MS:TO_MS...
       JSON is iperf3 -J output, START_MS the wall clock (ms) when it was
@@ -22,17 +25,18 @@ import sys
 
 
 def udp(log, lo, hi):
-    arrival = {}
+    arrival, sent = {}, {}
     sources = []
     with open(log) as f:
         for line in f:
             w = line.split()
-            if len(w) != 4 or not w[0].isdigit():
+            if len(w) != 5 or not w[0].isdigit():
                 continue
             seq = int(w[0])
             if not lo <= seq < hi or seq in arrival:
                 continue
             arrival[seq] = float(w[3])
+            sent[seq] = float(w[4])
             src = f"{w[1]}:{w[2]}"
             if src not in sources:
                 sources.append(src)
@@ -45,11 +49,14 @@ def udp(log, lo, hi):
         else:
             runs.append([seq, seq])
     got = sorted(arrival)
-    gap = max((arrival[b] - arrival[a] for a, b in zip(got, got[1:])),
-              default=0.0)
+    def longest(t):
+        return round(max((t[b] - t[a] for a, b in zip(got, got[1:])),
+                         default=0.0), 1)
+
     return {"sent": hi - lo, "received": len(arrival),
             "lost": hi - lo - len(arrival), "runs": runs, "sources": sources,
-            "gap_ms": round(gap, 1)}
+            "gap_ms": longest(sent), "arrival_gap_ms": longest(arrival),
+            "open": bool(runs) and runs[-1][1] == hi - 1}
 
 
 def longest_stall(intervals, lo_s=None, hi_s=None):

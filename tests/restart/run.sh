@@ -168,7 +168,7 @@ iperf_moving() {
 }
 
 # check_flows CASE FROM_SEQ [lossless]: the checks after an event, one
-# PASS/FAIL line; prints the UDP gap into $TMP/udpgap.CASE.
+# PASS/FAIL line; keeps the UDP report in $TMP/udp.CASE.json.
 check_flows() {
 	local c=$1 from=$2 mode=${3:-} to ans udp src runs lost why=
 	ans=$(client_ask check "$c" 100) || ans="no answer in 10 s"
@@ -179,7 +179,7 @@ check_flows() {
 	src=$(echo "$udp" | jq -r '.sources | join(",")')
 	runs=$(echo "$udp" | jq -r '.runs | length')
 	lost=$(echo "$udp" | jq -r .lost)
-	echo "$udp" | jq -r .gap_ms >"$TMP/udpgap.$c"
+	echo "$udp" >"$TMP/udp.$c.json"
 	# Every reason that applies, so one run tells the whole story.
 	[[ $ans == "check $c ok 100/100 "* ]] || why+="; keep-alive connections: $ans"
 	if ! pid_alive "$IPERF_PID"; then
@@ -191,6 +191,8 @@ check_flows() {
 		why+="; the UDP stream is not sending (seq $from -> $to)"
 	else
 		[ "$src" = "$UDP_OUTSIDE" ] || why+="; UDP came from $src, not $UDP_OUTSIDE"
+		[ "$(echo "$udp" | jq -r .open)" = false ] ||
+			why+="; the UDP stream had not come back at the end of the checks ($(echo "$udp" | jq -c .runs[-1]) lost)"
 		if [ "$mode" = lossless ] && [ "$lost" != 0 ]; then
 			why+="; $lost datagrams lost: $(echo "$udp" | jq -c .runs)"
 		elif [ "$runs" -gt 1 ]; then
@@ -200,7 +202,7 @@ check_flows() {
 	if [ -n "$why" ]; then
 		ko "$c-flows" "${why#; }"
 	else
-		ok "$c-flows 100/100 connections echo (max ${ans##* } ms), iperf3 moving, UDP from $src lost $lost of $(echo "$udp" | jq -r .sent) (gap $(cat "$TMP/udpgap.$c") ms)"
+		ok "$c-flows 100/100 connections echo (max ${ans##* } ms), iperf3 moving, UDP from $src lost $lost of $(echo "$udp" | jq -r .sent) (gap $(echo "$udp" | jq -r .gap_ms) ms, $(echo "$udp" | jq -r .arrival_gap_ms) ms at the receiver)"
 	fi
 }
 
@@ -406,10 +408,11 @@ else
 fi
 
 stalls=$(/usr/bin/python3 tests/restart/report.py iperf "$TMP/iperf.json" "$IPERF_T0" "${WINDOWS[@]}" 2>/dev/null)
-echo "gaps (${SHOAL_IO:-af_packet}, ${SHOAL_WORKERS:-1} worker(s)): case, UDP gap ms, engine gap_ms, longest iperf3 stall s"
+echo "gaps (${SHOAL_IO:-af_packet}, ${SHOAL_WORKERS:-1} worker(s)), ms unless said:"
+echo "  case  UDP gap (sender clock / receiver clock, datagrams lost)  engine gap_ms  longest iperf3 stall s"
 for g in "${GAPS[@]}"; do
 	c=${g%%:*}
-	echo "  $c  $(cat "$TMP/udpgap.$c" 2>/dev/null || echo -)  ${g#*:}  $(echo "$stalls" | jq -r ".$c // \"-\"" 2>/dev/null)"
+	echo "  $c  $(jq -r '"\(.gap_ms) / \(.arrival_gap_ms), \(.lost) lost"' "$TMP/udp.$c.json" 2>/dev/null || echo -)  ${g#*:}  $(echo "$stalls" | jq -r ".$c // \"-\"" 2>/dev/null)"
 done
 
 if [ "$failed" -ne 0 ]; then
