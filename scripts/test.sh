@@ -13,9 +13,14 @@
 #   7. CLI round trips against the daemon           tests/cli
 #   8. live lease updates with real traffic         tests/live
 #      and the /metrics endpoint across traffic      tests/live/metrics.sh
-#   9. the TRex profiles load (syntax, call shape)  scripts/trex/check.py
-#  10. fuzz harnesses, 30 s each (clang, libFuzzer) tests/fuzz
-#  11. meson install: files, man pages, units       tests/install
+#   9. engine restarts and upgrades (upgrade,       tests/restart
+#      kill -9 + restart, a failed upgrade,
+#      --takeover) under iperf3, 100 idle TCP
+#      connections and a UDP stream; on
+#      net_af_packet, then again on net_pcap
+#  10. the TRex profiles load (syntax, call shape)  scripts/trex/check.py
+#  11. fuzz harnesses, 30 s each (clang, libFuzzer) tests/fuzz
+#  12. meson install: files, man pages, units       tests/install
 #      (systemd-analyze verify), sd_notify and the
 #      watchdog, the units' capability sets
 # and print one summary line: "total: N passed, N failed, N skipped".
@@ -90,6 +95,8 @@ suite ctl tests/ctl/run.sh
 suite cli tests/cli/run.sh
 suite live tests/live/run.sh
 suite metrics tests/live/metrics.sh
+suite restart tests/restart/run.sh
+SHOAL_IO=pcap suite restart-pcap tests/restart/run.sh
 echo "== trex profile check"
 out=$(/usr/bin/python3 scripts/trex/check.py 2>&1)
 rc=$?
