@@ -53,9 +53,16 @@ def udp(log, lo, hi):
         return round(max((t[b] - t[a] for a, b in zip(got, got[1:])),
                          default=0.0), 1)
 
+    # From the last datagram in before the first loss to the first in
+    # after the last loss, by the sender's clock: what an outage of the
+    # engine, however many runs it made, took from the stream.
+    span = 0.0
+    if runs and runs[0][0] - 1 in sent and runs[-1][1] + 1 in sent:
+        span = round(sent[runs[-1][1] + 1] - sent[runs[0][0] - 1], 1)
     return {"sent": hi - lo, "received": len(arrival),
             "lost": hi - lo - len(arrival), "runs": runs, "sources": sources,
             "gap_ms": longest(sent), "arrival_gap_ms": longest(arrival),
+            "loss_span_ms": span,
             "open": bool(runs) and runs[-1][1] == hi - 1}
 
 

@@ -167,10 +167,13 @@ iperf_moving() {
 	return 1
 }
 
-# check_flows CASE FROM_SEQ [lossless]: the checks after an event, one
-# PASS/FAIL line; keeps the UDP report in $TMP/udp.CASE.json.
+# check_flows CASE FROM_SEQ [lossless|-] [GAP_MS]: the checks after an
+# event, one PASS/FAIL line; keeps the UDP report in $TMP/udp.CASE.json.
+# With the engine's measured gap GAP_MS, every lost datagram must fall in
+# a window no longer than it (one sender interval of slack each side);
+# without one, the losses must be one run.
 check_flows() {
-	local c=$1 from=$2 mode=${3:-} to ans udp src runs lost why=
+	local c=$1 from=$2 mode=${3:-} gap=${4:-} to ans udp src runs lost span why=
 	ans=$(client_ask check "$c" 100) || ans="no answer in 10 s"
 	# Datagrams in flight when the window closes get 0.3 s to arrive.
 	to=$(mark "$c-end")
@@ -193,8 +196,12 @@ check_flows() {
 		[ "$src" = "$UDP_OUTSIDE" ] || why+="; UDP came from $src, not $UDP_OUTSIDE"
 		[ "$(echo "$udp" | jq -r .open)" = false ] ||
 			why+="; the UDP stream had not come back at the end of the checks ($(echo "$udp" | jq -c .runs[-1]) lost)"
+		span=$(echo "$udp" | jq -r .loss_span_ms)
 		if [ "$mode" = lossless ] && [ "$lost" != 0 ]; then
 			why+="; $lost datagrams lost: $(echo "$udp" | jq -c .runs)"
+		elif [ -n "$gap" ] && [ "${gap#-}" = "$gap" ]; then
+			awk -v s="$span" -v g="$gap" 'BEGIN { exit !(s <= g + 2 * 5 + 5) }' ||
+				why+="; losses over ${span} ms of the stream, longer than the engine's gap of $gap ms: $(echo "$udp" | jq -c .runs)"
 		elif [ "$runs" -gt 1 ]; then
 			why+="; lost datagrams in $runs runs, not one: $(echo "$udp" | jq -c .runs)"
 		fi
@@ -296,7 +303,7 @@ else
 	ok "a-upgrade pid $old -> $new, gap_ms $gap ($(jq -c 'del(.binary, .old_pid, .new_pid)' "$TMP/a.json"))"
 fi
 reap "$old"
-check_flows a "$from"
+check_flows a "$from" - "$gap"
 WINDOWS+=("a:$t0:$(now_ms)") GAPS+=("a:${gap:--}")
 
 # ---- b: kill -9, then a plain start adopts the flows ----
@@ -321,8 +328,10 @@ if engine_up 150; then
 else
 	ko b-restart "the restarted engine did not come up and subscribe: $(tail -5 "$TMP/engine-b.log")"
 fi
-check_flows b "$from"
-WINDOWS+=("b:$t0:$(now_ms)") GAPS+=("b:-")
+# The restarted engine logs its gap at its first packet out.
+gap=$(grep -m1 -oE 'forwarding again -?[0-9.]+ ms' "$TMP/engine-b.log" | grep -oE -- '-?[0-9.]+')
+check_flows b "$from" - "$gap"
+WINDOWS+=("b:$t0:$(now_ms)") GAPS+=("b:${gap:--}")
 
 # ---- c: upgrade to a binary that fails: refused, no loss ----
 t0=$(now_ms) from=$(mark c) old=$ENGINE_PID
@@ -367,7 +376,7 @@ fi
 reap "$old"
 gap=$(grep -m1 -oE 'took over from pid [0-9]+: forwarding gap -?[0-9.]+' "$TMP/engine-d.log" |
 	grep -oE -- '-?[0-9.]+$')
-check_flows d "$from"
+check_flows d "$from" - "$gap"
 WINDOWS+=("d:$t0:$(now_ms)") GAPS+=("d:${gap:--}")
 
 # ---- the end: the clients finish by themselves, bounded ----
