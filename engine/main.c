@@ -297,6 +297,7 @@ static int setup_workers(void)
 			adopted.torn += st.torn;
 			adopted.duplicate += st.duplicate;
 			adopted.unbound += st.unbound;
+			adopted.no_slot += st.no_slot;
 		} else {
 			wk->nat = nat_worker_create(&np);
 		}
@@ -867,7 +868,8 @@ int main(int argc, char **argv)
 			 strerror(-ret), cfg.workers);
 	upgrade.adopt_ms += ms_since(&t0);
 	upgrade.flows = adopted.flows;
-	upgrade.discarded = adopted.torn + adopted.duplicate + adopted.unbound;
+	upgrade.discarded = adopted.torn + adopted.duplicate + adopted.unbound +
+			    adopted.no_slot;
 	sh_stats_init(workers, cfg.workers);
 	sh_notify_init(&notify, workers, cfg.workers);
 
@@ -881,9 +883,10 @@ int main(int argc, char **argv)
 		       cfg.state, (double)state.bytes / (1 << 20));
 	if (found == SH_STATE_ADOPTABLE)
 		printf("shoal-engine: adopted %u flows (%u discarded: %u not whole, "
-		       "%u duplicate, %u unbound) and %u port holds from %s in "
-		       "%.1f ms%s\n", adopted.flows, (unsigned)upgrade.discarded,
-		       adopted.torn, adopted.duplicate, adopted.unbound,
+		       "%u duplicate, %u unbound, %u without a slot) and %u port "
+		       "holds from %s in %.1f ms%s\n", adopted.flows,
+		       (unsigned)upgrade.discarded, adopted.torn,
+		       adopted.duplicate, adopted.unbound, adopted.no_slot,
 		       adopted.pseudo, cfg.state, upgrade.adopt_ms,
 		       adopted.rebuilt ? ", indices rebuilt (not synced: the "
 					 "previous engine did not stop cleanly)"

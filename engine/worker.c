@@ -102,8 +102,15 @@ static void flush(struct sh_worker *wk, struct sh_txbuf *b, uint16_t port_id,
 			bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
 		rte_pktmbuf_free_bulk(&b->pkts[sent], b->n - sent);
 	}
-	if (bytes_counter != SH_OK)
+	if (bytes_counter != SH_OK) {
 		wk->cnt[bytes_counter] += bytes;
+		/* Sent on a data port: the forwarding gap's ends (takeover.h).
+		 * Here, not at the end of a turn: a full burst is flushed as
+		 * soon as it fills. */
+		wk->last_tx_tsc = wk->loop_tsc;
+		if (unlikely(!wk->first_tx_tsc))
+			wk->first_tx_tsc = wk->loop_tsc;
+	}
 	b->n = 0;
 	b->bytes = 0;
 }
@@ -849,6 +856,8 @@ int sh_worker_main(void *arg)
 		uint64_t tsc = rte_rdtsc();
 		uint32_t now = (uint32_t)(tsc / ms_cycles) + wk->clock_base, n;
 
+		wk->loop_tsc = tsc;
+
 		wk->nat->now = now;
 		ls = __atomic_load_n(&wk->leases, __ATOMIC_ACQUIRE);
 		fib = __atomic_load_n(&wk->fib, __ATOMIC_ACQUIRE);
@@ -864,11 +873,6 @@ int sh_worker_main(void *arg)
 		pending_retry(wk, fib);
 		if (unlikely(wk->n_frag_held) && now != wk->frag_checked)
 			frag_retry(wk, ls, fib);
-		if (wk->tx[SH_INSIDE].n | wk->tx[SH_OUTSIDE].n) {
-			wk->last_tx_tsc = tsc;
-			if (unlikely(!wk->first_tx_tsc))
-				wk->first_tx_tsc = tsc;
-		}
 		for (s = 0; s < SH_SIDES; s++) {
 			flush(wk, &wk->tx[s], wk->port[s].port_id,
 			      s == SH_INSIDE ? SH_CNT_TX_INSIDE

@@ -137,6 +137,7 @@ struct sh_worker {
 	uint64_t started_tsc, stopped_tsc;
 	/* TSC of the first and the latest turn that sent on a data port:
 	 * the forwarding gap of a handover or restart (takeover.h). */
+	uint64_t loop_tsc; /* this turn's */
 	uint64_t first_tx_tsc, last_tx_tsc;
 	/* Added to the TSC's milliseconds: the worker clock continues the
 	 * clock of the process whose flows it adopted (state.h). */

@@ -32,7 +32,8 @@
 #
 # Usage: scripts/bench.sh [--quick] [--huge] [--runs R] [--window SECONDS]
 #                         [--flows N[,N...]] [--cases C[,C...]] [--json FILE]
-# Cases: established (with memory), new, icount, workers, kernel, routes;
+# Cases: established (with memory), new, icount, workers, kernel, routes,
+# handover;
 # default all. --json FILE also writes the table's rows to FILE as JSON
 # (what the run was on, then one {"case", "engine", "baseline", "ratio"}
 # per row, numbers or null where the table shows "-"), once every case
@@ -46,7 +47,8 @@ USAGE="usage: $0 [--quick] [--huge] [--runs R] [--window S] [--flows N[,N...]] [
 RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000 NEW_FLOWS=1000000
 FULL_PORTS=4096 ICOUNT_FLOWS=1000,65536 ICOUNT_SECONDS=4
 WORKER_FLOWS=1000
-CASES=established,new,icount,workers,kernel,routes
+CASES=established,new,icount,workers,kernel,routes,handover
+HANDOVER_FLOWS=65536
 ROUTE_COUNTS=10,10000,1048576
 KERNEL_FLOWS=65536 HUGE=0 JSON=
 while [ $# -gt 0 ]; do
@@ -471,6 +473,59 @@ if has routes; then
 			"$(fib_field "$n" eal_mib) MiB of EAL memory)"
 	done
 	echo "  (baseline: the $b-route table; flat means every ratio near 1)"
+fi
+
+# Handover and restart (docs/RESTART.md) on the replay of HANDOVER_FLOWS
+# established flows at full speed: the forwarding gap the engine itself
+# measures, from the old process's last packet out to the new one's
+# first, for shoal-engine --takeover and for kill -9 followed by a plain
+# start. Milliseconds, lower is better; no baseline (testpmd keeps no
+# state to hand over). The parts of the takeover's gap are shown below.
+# wait_line FILE REGEX SECONDS: the first match of REGEX in FILE, bounded.
+wait_line() {
+	local i m
+	for i in $(seq $(($3 * 10))); do
+		m=$(grep -m1 -oE "$2" "$1" 2>/dev/null) && { echo "$m"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+if has handover; then
+	n=$HANDOVER_FLOWS pcap=$TMP/flows-$HANDOVER_FLOWS.pcap
+	[ -f "$pcap" ] || $PY scripts/lib/genpcap.py "$pcap" "$n"
+	EAL=$(eal_for "$n")
+	engine_conf sh-bench-ho "$pcap" "$n" 1024-65535
+	tk=() rs=()
+	for _ in $(seq "$RUNS"); do
+		rm -f "$SHM/engine.state"
+		"$ENGINE" -c "$TMP/engine.conf" >"$TMP/ho-old.log" 2>&1 </dev/null &
+		PID=$!
+		for _ in $(seq 300); do
+			[ "$(sample sh-bench-ho 2>/dev/null || echo 0)" -gt 0 ] && break
+			sleep 0.1
+		done
+		sleep "$WARMUP"
+		"$ENGINE" --takeover -c "$TMP/engine.conf" >"$TMP/ho-new.log" 2>&1 </dev/null &
+		new=$!
+		line=$(wait_line "$TMP/ho-new.log" 'took over from pid [0-9]+: forwarding gap [-0-9.]+ ms.*' 40) ||
+			{ cat "$TMP/ho-new.log" >&2; exit 1; }
+		wait "$PID" || true
+		PID=$new
+		tk+=("$(echo "$line" | sed -nE 's/.*forwarding gap ([-0-9.]+) ms.*/\1/p')")
+		parts=${line#*ms (}
+		sleep "$WARMUP"
+		kill -9 "$PID"; wait "$PID" 2>/dev/null || true
+		"$ENGINE" -c "$TMP/engine.conf" >"$TMP/ho-rs.log" 2>&1 </dev/null &
+		PID=$!
+		line=$(wait_line "$TMP/ho-rs.log" 'forwarding again [-0-9.]+ ms' 60) ||
+			{ cat "$TMP/ho-rs.log" >&2; exit 1; }
+		rs+=("$(echo "$line" | grep -oE -- '[-0-9.]+')")
+		kill -INT "$PID"; wait "$PID" || true; PID=
+		rm -rf /var/run/dpdk/sh-bench-ho /var/run/dpdk/sh-bench-ho-b
+	done
+	row "handover gap, $n flows (ms)" "$(median "${tk[@]}")" ""
+	row "kill -9 + restart gap, $n flows (ms)" "$(median "${rs[@]}")" ""
+	echo "  (last takeover: ${parts%)})"
 fi
 
 # The engine states its table's cost at start-up (nat_table_bytes()).

@@ -340,8 +340,9 @@ void nat_flow_retire(struct nat_worker *w, uint32_t idx)
 }
 
 /* Index entry @idx, already in flows[], as nat_flow_add() would have:
- * false (nothing changed) when either key is taken or has no slot. */
-static bool index_entry(struct nat_worker *w, uint32_t idx)
+ * 0, or (nothing changed) -EEXIST when either key is taken, -ENOSPC when
+ * it has no slot within the probe bound. */
+static int index_entry(struct nat_worker *w, uint32_t idx)
 {
 	struct nat_table *t = &w->t;
 	const struct nat_flow *f = &t->flows[idx];
@@ -354,15 +355,15 @@ static bool index_entry(struct nat_worker *w, uint32_t idx)
 	nat_flow_in_key(f, &ki);
 	nat_flow_out_key(f, &ko);
 	if (nat_probe(w, &ki, false) >= 0 || nat_probe(w, &ko, true) >= 0)
-		return false;
+		return -EEXIST;
 	hi = nat_key_hash(&ki, w->secret[0]);
 	ho = nat_key_hash(&ko, w->secret[0]);
 	si = free_slot(t->in_slots, t->mask, hi);
 	so = free_slot(t->out_slots, t->mask, ho);
 	if (si < 0 || so < 0)
-		return false;
+		return -ENOSPC;
 	if (!pseudo && !(c = client_slot(w, f->in_ip, true)))
-		return false;
+		return -ENOSPC;
 	t->in_slots[si] = (struct nat_slot){ (uint32_t)(hi >> 32), idx + 1 };
 	t->out_slots[so] = (struct nat_slot){ (uint32_t)(ho >> 32), idx + 1 };
 	if (pseudo) {
@@ -374,7 +375,7 @@ static bool index_entry(struct nat_worker *w, uint32_t idx)
 		c->out_ip = f->out_ip;
 		w->lease_flows[f->lease]++;
 	}
-	return true;
+	return 0;
 }
 
 /* The pseudo-entry flow @f uses as binding (@permit false) or
@@ -413,11 +414,17 @@ void nat_table_rebuild(struct nat_worker *w, struct nat_adopt_stats *st)
 		if (f->proto && !nat_flow_whole(f)) {
 			st->torn++;
 		} else if (f->proto) {
+			int ret;
+
 			if (f->flags & (NAT_FLOW_BIND | NAT_FLOW_PERMIT))
 				f->pkts = 0;
-			if (index_entry(w, i))
+			ret = index_entry(w, i);
+			if (ret == 0)
 				continue;
-			st->duplicate++;
+			if (ret == -EEXIST)
+				st->duplicate++;
+			else
+				st->no_slot++;
 		}
 		memset(f, 0, sizeof(*f));
 		t->free_stack[t->n_free++] = i;

@@ -415,6 +415,9 @@ struct nat_adopt_stats {
 	uint32_t pseudo;    /* bindings, permissions, held tuples adopted */
 	uint32_t torn;      /* entries discarded as not whole */
 	uint32_t duplicate; /* entries discarded: a key already taken */
+	uint32_t no_slot;   /* entries discarded: no slot within
+			     * NAT_MAX_PROBE of their key's home (a table
+			     * near full, indexed in another order) */
 	uint32_t unbound;   /* flows discarded: their binding or permission
 			     * was not there */
 };

@@ -189,7 +189,7 @@ static void adopt_clean(void **state)
 	assert_int_equal(st.flows, N_SHARED + N_EXCL);
 	/* x: a binding per endpoint and a permission per remote. */
 	assert_int_equal(st.pseudo, N_EXCL / 2 + N_EXCL);
-	assert_int_equal(st.torn + st.duplicate + st.unbound, 0);
+	assert_int_equal(st.torn + st.duplicate + st.unbound + st.no_slot, 0);
 	all_live(live);
 	check_flows(w, live);
 	nat_worker_destroy(w);
@@ -207,7 +207,7 @@ static void adopt_after_crash(void **state)
 	assert_true(st.rebuilt);
 	assert_int_equal(st.flows, N_SHARED + N_EXCL);
 	assert_int_equal(st.pseudo, N_EXCL / 2 + N_EXCL);
-	assert_int_equal(st.torn + st.duplicate + st.unbound, 0);
+	assert_int_equal(st.torn + st.duplicate + st.unbound + st.no_slot, 0);
 	all_live(live);
 	check_flows(w, live);
 	nat_worker_destroy(w);
