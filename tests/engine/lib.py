@@ -189,7 +189,8 @@ def write_config(path, inside_device, outside_device, slices, leases,
                  nat=None, file_prefix=None,
                  inside_address="10.0.0.1/24", outside_address="192.0.2.1/24",
                  inside_next_hop="02:00:00:00:00:02",
-                 outside_next_hop="02:00:00:00:00:fe", workers=None):
+                 outside_next_hop="02:00:00:00:00:fe", workers=None,
+                 state=None):
     """Write an engine config: static leases, no exception path.
 
     slices: {ip: "lo-hi"}; leases: {name: {key: value}}; nat: {key: value}.
@@ -197,8 +198,9 @@ def write_config(path, inside_device, outside_device, slices, leases,
     then needs that many queues, see pcap_device()); None leaves both at
     the engine's default of one.
     Each run gets its own EAL --file-prefix so runs never share DPDK state,
-    and its own state file (engine.state next to @path, in the run's
-    temporary directory) so none adopts another's flows.
+    and its own state file so none adopts another's flows: @state, or by
+    default engine.state next to @path, in the run's temporary directory
+    ("none" turns the state file off).
     """
     prefix = file_prefix or f"shoaltest{os.getpid()}_{time.monotonic_ns() % 10**9}"
     lines = [
@@ -206,7 +208,7 @@ def write_config(path, inside_device, outside_device, slices, leases,
         *([f"workers = {workers}"] if workers is not None else []),
         f"eal = {eal_lcores(workers or 1)} --no-huge -m 512 --no-pci "
         f"--file-prefix {prefix} --log-level=*:notice",
-        f"state = {Path(path).parent / 'engine.state'}",
+        f"state = {state or Path(path).parent / 'engine.state'}",
         "[inside]",
         f"device = {inside_device}",
         f"address = {inside_address}",
@@ -378,21 +380,27 @@ class Engine:
     """One shoal-engine process; use as a context manager.
 
     stdout/stderr go to files in @workdir (never a pipe, which could fill
-    and block the engine). Exiting the context kills the process by PID if
-    it is still running."""
+    and block the engine), NAME.stdout and NAME.stderr. Exiting the context
+    kills the process by PID if it is still running.
 
-    def __init__(self, config, workdir, netns=None):
+    @args go before -c, e.g. ["--takeover"]. A takeover runs its EAL with
+    the other of the pair PREFIX / PREFIX-b to the running engine's
+    (docs/RESTART.md): the harness takes PREFIX-b, as when the engine it
+    replaces was started with the config's own prefix."""
+
+    def __init__(self, config, workdir, netns=None, args=(), name="engine"):
         self.config = Path(config)
         self.workdir = Path(workdir)
         self.netns = netns
+        self.args = list(args)
         self.proc = None
         self.counters = None
         self.workers = None  # parse_workers() of the final output
-        self.out_path = self.workdir / "engine.stdout"
-        self.err_path = self.workdir / "engine.stderr"
+        self.out_path = self.workdir / f"{name}.stdout"
+        self.err_path = self.workdir / f"{name}.stderr"
 
     def __enter__(self):
-        argv = [str(engine_path()), "-c", str(self.config)]
+        argv = [str(engine_path()), *self.args, "-c", str(self.config)]
         if self.netns:
             # ip netns exec execs the command in place: the PID we hold is
             # the engine's own.
@@ -405,9 +413,9 @@ class Engine:
     def __exit__(self, *exc):
         self.kill()
         # DPDK leaves its runtime directory behind; it is ours to remove.
-        m = re.search(r"--file-prefix\s+(\S+)", self.config.read_text())
-        if m:
-            shutil.rmtree(f"/var/run/dpdk/{m.group(1)}", ignore_errors=True)
+        if re.search(r"--file-prefix\s+(\S+)", self.config.read_text()):
+            shutil.rmtree(f"/var/run/dpdk/{self.file_prefix()}",
+                          ignore_errors=True)
         return False
 
     def alive(self):
@@ -480,9 +488,10 @@ class Engine:
                     pass
 
     def file_prefix(self):
+        """This process's EAL --file-prefix: the config's, -b taking over."""
         m = re.search(r"--file-prefix\s+(\S+)", self.config.read_text())
         check(m, f"{self.config}: no --file-prefix")
-        return m.group(1)
+        return m.group(1) + ("-b" if "--takeover" in self.args else "")
 
     def stats(self):
         """The running engine's summed counters (telemetry /shoal/stats)."""
