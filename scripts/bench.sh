@@ -524,7 +524,7 @@ if has handover; then
 		rm -rf /var/run/dpdk/sh-bench-ho /var/run/dpdk/sh-bench-ho-b
 	done
 	row "handover gap, $n flows (ms)" "$(median "${tk[@]}")" ""
-	row "kill -9 + restart gap, $n flows (ms)" "$(median "${rs[@]}")" ""
+	row "kill -9 restart gap (ms)" "$(median "${rs[@]}")" ""
 	echo "  (last takeover: ${parts%)})"
 fi
 
