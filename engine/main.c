@@ -578,22 +578,25 @@ static void state_prepare(const char *conf, char *old_prefix, size_t len)
 		}
 		return;
 	}
+	snprintf(sock, sizeof(sock), "%s%s", cfg.state, SH_CFG_STATE_SOCK_SUFFIX);
+	/* Taking over, meet the running engine first: without one there is
+	 * nothing to open (and no file to leave behind). */
+	if (takeover) {
+		tk = sh_takeover_connect(sock, &upgrade.old_pid, old_prefix, len,
+					 why, sizeof(why));
+		if (!tk) {
+			fprintf(stderr, "shoal-engine: takeover: %s\n", why);
+			exit(1);
+		}
+	}
 	ret = sh_state_open(&state, cfg.state, cfg.workers, cfg.nat.max_flows,
 			    &found, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "shoal-engine: [engine] state: %s\n", why);
+		sh_takeover_fail(tk, why);
 		exit(1);
 	}
-	snprintf(sock, sizeof(sock), "%s%s", cfg.state, SH_CFG_STATE_SOCK_SUFFIX);
 	if (takeover) {
-		char cwhy[PATH_MAX + 256];
-
-		tk = sh_takeover_connect(sock, &upgrade.old_pid, old_prefix, len,
-					 cwhy, sizeof(cwhy));
-		if (!tk) {
-			fprintf(stderr, "shoal-engine: takeover: %s\n", cwhy);
-			exit(1);
-		}
 		if (found != SH_STATE_ADOPTABLE) {
 			if (found == SH_STATE_NONE)
 				snprintf(why, sizeof(why), "%s: no tables to take "
