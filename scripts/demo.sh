@@ -20,8 +20,11 @@
 # engine runs on hugepages the demo reserves and gives back, so DPDK's
 # secondary processes can attach). Then: what the servers saw; the
 # control plane (shoal-ctld, which the engine subscribes to) grants a new
-# lease with shoalctl and the next flow uses it at once; the engine's
-# counters. Everything is removed on exit, even on error.
+# lease with shoalctl and the next flow uses it at once; shoalctl engine
+# upgrade replaces the running engine by a new process while an iperf3
+# TCP connection runs through it, and the connection carries on (its flow
+# table is handed over: docs/RESTART.md); the engine's counters.
+# Everything is removed on exit, even on error.
 #
 # Usage: scripts/demo.sh        (as root; BUILD_DIR=DIR builds there, default build/;
 #                                SHOAL_WORKERS=N runs the engine with N workers)
@@ -40,19 +43,25 @@ ninja -C "$BUILD" >/dev/null
 TAG=sd$$ PREFIX=shoal-demo-$$
 topo_names $TAG
 TMP=$(mktemp -d /tmp/shoal-demo.XXXXXX)
+# The engine's state file on tmpfs, as /run/shoal is on a host.
+SHM=$(mktemp -d /dev/shm/shoal-demo.XXXXXX 2>/dev/null) || SHM=$TMP
 ENGINE_PID= CTLD_PID= DUMPCAP_PID=
+# After an upgrade the engine is no child of ours: stop it by PID and
+# poll until it is gone (bounded), then reap it if it is ours.
+stop_engine() {
+	kill -INT "$1" 2>/dev/null || return 0
+	for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	wait "$1" 2>/dev/null || true
+}
 cleanup() {
 	set +e
-	if [ -n "$ENGINE_PID" ]; then
-		kill -INT "$ENGINE_PID" 2>/dev/null
-		wait "$ENGINE_PID" 2>/dev/null
-	fi
+	[ -n "$ENGINE_PID" ] && stop_engine "$ENGINE_PID"
 	[ -n "$CTLD_PID" ] && kill "$CTLD_PID" 2>/dev/null && wait "$CTLD_PID" 2>/dev/null
 	[ -n "$DUMPCAP_PID" ] && kill "$DUMPCAP_PID" 2>/dev/null && wait "$DUMPCAP_PID" 2>/dev/null
 	servers_stop
 	topo_down $TAG
 	huge_down
-	rm -rf "$TMP" "/var/run/dpdk/$PREFIX"
+	rm -rf "$TMP" "$SHM" "/var/run/dpdk/$PREFIX" "/var/run/dpdk/$PREFIX-b"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -72,7 +81,7 @@ if huge_up "$TMP/huge" "$(topo_huge_pages)" 2>"$TMP/huge.err"; then
 else
 	echo "   on 4 KiB pages, so no capture below: $(cat "$TMP/huge.err")"
 fi
-topo_engine_conf "$TMP/shoal.conf" "$PREFIX"
+topo_engine_conf "$TMP/shoal.conf" "$PREFIX" "$SHM/engine.state"
 sed -i "/^eal = /a ctl_socket = $TMP/run/ctl.sock" "$TMP/shoal.conf"
 printf '[ctl]\nsocket = %s\ndatabase = %s\ngroup = root\n' \
 	"$TMP/run/ctl.sock" "$TMP/leases.db" >>"$TMP/shoal.conf"
@@ -183,8 +192,26 @@ printf '   curl from 10.0.0.5 -> %s\n' \
 sleep 1.1 # one engine report, for the FLOWS column
 CTL lease list | indent
 
+step "shoalctl engine upgrade while iperf3 TCP runs from 10.0.0.3: the connection carries on"
+C iperf3 -c "$TOPO_SERVER" -B 10.0.0.3 -t 4 -i 1 --connect-timeout 3000 >"$TMP/iperf3-up.out" 2>&1 &
+IPERF=$!
+sleep 1.5
+CTL engine upgrade | tee "$TMP/upgrade.out" | indent
+NEW=$(sed -nE 's/^upgraded: engine pid [0-9]+ -> ([0-9]+).*/\1/p' "$TMP/upgrade.out")
+if [ -n "$NEW" ]; then
+	# The old engine exits; the new one is its child, not ours.
+	for _ in $(seq 100); do kill -0 "$ENGINE_PID" 2>/dev/null || break; sleep 0.1; done
+	wait "$ENGINE_PID" 2>/dev/null || true
+	ENGINE_PID=$NEW
+fi
+wait $IPERF || true
+grep -E 'sec .*(bits/sec|sender|receiver)' "$TMP/iperf3-up.out" | indent || true
+grep -q 'iperf3: error' "$TMP/iperf3-up.out" && echo "   the connection broke" ||
+	echo "   one TCP connection, every second moving data, across the upgrade"
+
 step "engine counters (non-zero; live: shoalctl stats)"
-kill -INT "$ENGINE_PID"
-wait "$ENGINE_PID" || true
+stop_engine "$ENGINE_PID"
 ENGINE_PID=
-sed -n '/final counters/,$p' "$TMP/engine.log" | grep -vE '^\s+(drop|event)\s+\S+\s+0$' | tail -n +2
+# The last engine's (the one before the upgrade printed its own).
+tac "$TMP/engine.log" | sed '/final counters/q' | tac |
+	grep -vE '^\s+(drop|event)\s+\S+\s+0$' | tail -n +2
