@@ -268,6 +268,26 @@ def owner_port(port, workers):
 
 # ---- pcap files ----
 
+
+def veth_names(side, n):
+    """The veth pairs (engine end, peer end) of @side ("i"/"o") for
+    @n workers: one per queue, since net_pcap captures one interface per
+    queue."""
+    if n == 1:
+        return [(f"veth-{side}a", f"veth-{side}b")]
+    return [(f"veth-{side}a{q}", f"veth-{side}b{q}") for q in range(n)]
+
+
+def clients_per_worker(workers):
+    """One client address (10.0.1.x) owned by each worker."""
+    got = {}
+    for i in range(1, 255):
+        ip = f"10.0.1.{i}"
+        got.setdefault(owner_client(ip, workers), ip)
+        if len(got) == workers:
+            return [got[w] for w in range(workers)]
+    raise TestFailure("no client address for every worker")
+
 def write_pcap(path, frames):
     """Classic microsecond pcap, Ethernet link type, from raw frames."""
     with open(path, "wb") as f:

@@ -51,13 +51,6 @@ TIMEOUT = 3
 LATE = TIMEOUT + 2.5
 
 
-def veth_names(side, workers):
-    """(engine end, test end) of each queue's veth pair on @side ("i"/"o")."""
-    if workers == 1:
-        return [(f"veth-{side}a", f"veth-{side}b")]
-    return [(f"veth-{side}a{q}", f"veth-{side}b{q}") for q in range(workers)]
-
-
 def by_id(queues):
     """(TX queue, packet) of every record in @queues, by IP id (each packet
     the test sends carries its own)."""
@@ -74,7 +67,7 @@ def test(workers):
     if not lib.netns_available():
         lib.skip("needs root and `ip netns`")
     lib.engine_path()
-    in_pairs, out_pairs = veth_names("i", workers), veth_names("o", workers)
+    in_pairs, out_pairs = lib.veth_names("i", workers), lib.veth_names("o", workers)
     with lib.TempDir() as d, lib.Netns(tuple(in_pairs + out_pairs)) as ns:
         out_tx = lib.queue_files(d, "outside_tx", workers)
         in_tx = lib.queue_files(d, "inside_tx", workers)

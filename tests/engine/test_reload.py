@@ -34,28 +34,11 @@ INSIDE_PEER, OUTSIDE_PEER = "02:00:00:00:00:02", "02:00:00:00:00:fe"
 NEW_TIMEOUT = 2
 
 
-def veth_names(side, workers):
-    if workers == 1:
-        return [(f"veth-{side}a", f"veth-{side}b")]
-    return [(f"veth-{side}a{q}", f"veth-{side}b{q}") for q in range(workers)]
-
-
-def clients_per_worker(workers):
-    """One client address owned by each worker."""
-    got = {}
-    for i in range(1, 255):
-        ip = f"10.0.1.{i}"
-        got.setdefault(lib.owner_client(ip, workers), ip)
-        if len(got) == workers:
-            return [got[w] for w in range(workers)]
-    raise lib.TestFailure("no client address for every worker")
-
-
 def test(workers):
     if not lib.netns_available():
         lib.skip("needs root and `ip netns`")
     lib.engine_path()
-    in_pairs, out_pairs = veth_names("i", workers), veth_names("o", workers)
+    in_pairs, out_pairs = lib.veth_names("i", workers), lib.veth_names("o", workers)
     prefix = f"shoaltest{lib.os.getpid()}_reload{workers}"
     with lib.TempDir() as d, lib.Netns(tuple(in_pairs + out_pairs)) as ns:
         out_tx = lib.queue_files(d, "outside_tx", workers)
@@ -78,7 +61,7 @@ def test(workers):
                 nat=nat, file_prefix=prefix, workers=workers)
 
         path = conf("10000-10999", {"max_flows": 1024, "udp_timeout": 3600})
-        clients = clients_per_worker(workers)
+        clients = lib.clients_per_worker(workers)
         with lib.Engine(path, d, netns=ns.name) as eng:
             eng.wait_started()
             inside = [ns.packet_socket(b) for _, b in in_pairs]

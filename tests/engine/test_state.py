@@ -55,23 +55,6 @@ HDR = struct.Struct("=QIIII")
 VERSION_OFFSET = 8
 
 
-def veth_names(side, n):
-    if n == 1:
-        return [(f"veth-{side}a", f"veth-{side}b")]
-    return [(f"veth-{side}a{q}", f"veth-{side}b{q}") for q in range(n)]
-
-
-def clients_per_worker(workers):
-    """One client address owned by each worker."""
-    got = {}
-    for i in range(1, 255):
-        ip = f"10.0.1.{i}"
-        got.setdefault(lib.owner_client(ip, workers), ip)
-        if len(got) == workers:
-            return [got[w] for w in range(workers)]
-    raise lib.TestFailure("no client address for every worker")
-
-
 def read_header(path):
     magic, version, layout, n_workers, max_flows = \
         HDR.unpack_from(path.read_bytes())
@@ -88,10 +71,10 @@ class Rig:
         self.ns, self.root = ns, root
         self.workers, self.changed = workers, changed
         n = max(workers, changed)
-        self.in_pairs, self.out_pairs = veth_names("i", n), veth_names("o", n)
+        self.in_pairs, self.out_pairs = lib.veth_names("i", n), lib.veth_names("o", n)
         self.inside = [ns.packet_socket(b) for _, b in self.in_pairs]
         self.outside = [ns.packet_socket(b) for _, b in self.out_pairs]
-        self.clients = clients_per_worker(workers)
+        self.clients = lib.clients_per_worker(workers)
 
     def close(self):
         for s in self.inside + self.outside:
@@ -477,7 +460,7 @@ def test(workers):
     lib.engine_path()
     changed = workers + 1 if workers == 1 else workers - 1
     n = max(workers, changed)
-    pairs = tuple(veth_names("i", n) + veth_names("o", n))
+    pairs = tuple(lib.veth_names("i", n) + lib.veth_names("o", n))
     with lib.TempDir() as d, lib.Netns(pairs) as ns:
         rig = Rig(ns, d, workers, changed)
         try:
