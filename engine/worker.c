@@ -102,15 +102,8 @@ static void flush(struct sh_worker *wk, struct sh_txbuf *b, uint16_t port_id,
 			bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
 		rte_pktmbuf_free_bulk(&b->pkts[sent], b->n - sent);
 	}
-	if (bytes_counter != SH_OK) {
+	if (bytes_counter != SH_OK)
 		wk->cnt[bytes_counter] += bytes;
-		/* Sent on a data port: the forwarding gap's ends (takeover.h).
-		 * Here, not at the end of a turn: a full burst is flushed as
-		 * soon as it fills. */
-		wk->last_tx_tsc = wk->loop_tsc;
-		if (unlikely(!wk->first_tx_tsc))
-			wk->first_tx_tsc = wk->loop_tsc;
-	}
 	b->n = 0;
 	b->bytes = 0;
 }
@@ -855,8 +848,8 @@ int sh_worker_main(void *arg)
 		const struct sh_tunables *tn;
 		uint64_t tsc = rte_rdtsc();
 		uint32_t now = (uint32_t)(tsc / ms_cycles) + wk->clock_base, n;
+		uint64_t xlated;
 
-		wk->loop_tsc = tsc;
 
 		wk->nat->now = now;
 		ls = __atomic_load_n(&wk->leases, __ATOMIC_ACQUIRE);
@@ -884,6 +877,15 @@ int sh_worker_main(void *arg)
 			sh_handoff_flush(&wk->ho_out[s], wk->cnt);
 		rte_rcu_qsbr_quiescent(wk->qsbr, wk->qsbr_id);
 		wk->loops++;
+		/* The forwarding gap's ends (takeover.h): turns that translated
+		 * (Linux's own packets out do not count). */
+		xlated = wk->nat->cnt[SH_CNT_IN2OUT] + wk->nat->cnt[SH_CNT_OUT2IN];
+		if (xlated != wk->xlated) {
+			wk->xlated = xlated;
+			wk->last_tx_tsc = tsc;
+			if (unlikely(!wk->first_tx_tsc))
+				wk->first_tx_tsc = tsc;
+		}
 
 		if (now != last) {
 			debt += (now - last) * per_ms;

@@ -135,10 +135,11 @@ struct sh_worker {
 	struct sh_bucket punt[SH_SIDES];
 	struct sh_bucket icmp; /* time exceeded, fragmentation needed */
 	uint64_t started_tsc, stopped_tsc;
-	/* TSC of the first and the latest turn that sent on a data port:
-	 * the forwarding gap of a handover or restart (takeover.h). */
-	uint64_t loop_tsc; /* this turn's */
+	/* TSC of the first and the latest turn that translated a packet:
+	 * the forwarding gap of a handover or restart (takeover.h), and the
+	 * translations counted when last looked. */
 	uint64_t first_tx_tsc, last_tx_tsc;
+	uint64_t xlated;
 	/* Added to the TSC's milliseconds: the worker clock continues the
 	 * clock of the process whose flows it adopted (state.h). */
 	uint32_t clock_base;
