@@ -49,6 +49,8 @@ struct sh_ctl {
 	void *upgrade_arg;
 	json_t *upgrade_id; /* the daemon's engine.upgrade in progress, on
 			       this connection; NULL: none */
+	bool upgrade_asked; /* an engine.upgrade was taken on, answered or
+			     * not: its outcome is owed to the daemon */
 	bool handed_over;   /* an upgrade succeeded: the new engine talks to
 			       the daemon now; this one stays quiet */
 };
@@ -179,6 +181,7 @@ static void upgrade_start(struct sh_ctl *c, json_t *id, json_t *params)
 	} else {
 		/* set first: the function may settle it before it returns */
 		c->upgrade_id = json_incref(id);
+		c->upgrade_asked = true;
 		SH_LOG(INFO, ctl, "shoal-ctld asks for an upgrade to %s\n",
 		       b ? json_string_value(b) : "our own binary");
 		rc = c->upgrade(c->upgrade_arg, b ? json_string_value(b) :
@@ -187,6 +190,7 @@ static void upgrade_start(struct sh_ctl *c, json_t *id, json_t *params)
 			return;
 		json_decref(c->upgrade_id);
 		c->upgrade_id = NULL;
+		c->upgrade_asked = false;
 		if (!err[0])
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
 	}
@@ -202,11 +206,15 @@ void sh_ctl_upgrade_done(struct sh_ctl *c, int rc, const char *why,
 	if (rc == 0)
 		c->handed_over = true;
 	if (!id) {
-		SH_LOG(WARNING, ctl, "upgrade %s, but the daemon's session "
-		       "that asked is gone: not told\n",
-		       rc == 0 ? "done" : "failed");
+		/* A takeover started by hand was asked by nobody here. */
+		if (c->upgrade_asked)
+			SH_LOG(WARNING, ctl, "upgrade %s, but the daemon's "
+			       "session that asked is gone: not told\n",
+			       rc == 0 ? "done" : "failed");
+		c->upgrade_asked = false;
 		return;
 	}
+	c->upgrade_asked = false;
 	c->upgrade_id = NULL;
 	msg = rc == 0 ? upgrade_result(id, r) :
 	      upgrade_error(id, why && *why ? why : strerror(-rc));

@@ -420,7 +420,8 @@ static uint32_t worker_clock(void)
 	       workers[0].clock_base;
 }
 
-/* The latest TSC at which any worker sent, and the earliest first. */
+/* The latest TSC of a turn in which any worker translated a packet, and
+ * the earliest first (worker.h first_tx_tsc). */
 static uint64_t last_tx(void)
 {
 	uint64_t t = 0;
