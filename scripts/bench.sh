@@ -118,11 +118,17 @@ where() {
 sample() { $PY scripts/lib/telemetry.py "$1" /ethdev/stats,1 |
 	$PY -c 'import json,sys; print(json.load(sys.stdin)["/ethdev/stats"]["opackets"])'; }
 
+# Every engine run starts from empty tables: the state file keeps them
+# across processes (docs/RESTART.md), and one case must not adopt the
+# flows another created.
+fresh_state() { rm -f "$SHM"/engine.state "$SHM"/engine.state.discarded; }
+
 # measure PREFIX CMD... : start CMD, warm up, count a window, stop; prints
 # pps. Where its lcores ran: $TMP/PREFIX.where and .share (see where()).
 measure() {
 	local prefix=$1 t0 t1 p0 p1 s0 s1
 	shift
+	fresh_state
 	"$@" >"$TMP/$prefix.log" 2>&1 </dev/null &
 	PID=$!
 	# Start-up (memory set-up, pcap load) takes seconds and varies with
@@ -266,6 +272,7 @@ new_flows() {
 	engine_conf sh-bench-new "$pcap" "$nf" "$ports"
 	for _ in $(seq "$RUNS"); do
 		base+=("$(baseline "$pcap" "$nf")")
+		fresh_state
 		"$ENGINE" -c "$TMP/engine.conf" >"$TMP/sh-bench-new.log" 2>&1 </dev/null &
 		PID=$!
 		eng+=("$($PY scripts/lib/newflows.py sh-bench-new "$first" $((nf - first)) 120 || echo 0)")
@@ -298,6 +305,7 @@ for n in ${ICOUNT_FLOWS//,/ }; do
 	[ -f "$pcap" ] || $PY scripts/lib/genpcap.py "$pcap" "$n"
 	EAL=$(eal_for "$n")
 	engine_conf sh-bench-ic "$pcap" "$n" 1024-65535
+	fresh_state
 	e=$($PY scripts/lib/icount.py sh-bench-ic "$ICOUNT_SECONDS" -- \
 		"$ENGINE" -c "$TMP/engine.conf")
 	rm -rf /var/run/dpdk/sh-bench-ic
@@ -338,6 +346,7 @@ tpmd_queues() {
 # slower, and the time-paced sweep's share per packet with it).
 icount_engine() {
 	local ret=0
+	fresh_state
 	$PY scripts/lib/icount.py --stats --exclude nat_expire "$1" "$ICOUNT_SECONDS" -- \
 		"$ENGINE" -c "$2" || ret=$?
 	rm -rf "/var/run/dpdk/$1"
@@ -497,7 +506,7 @@ if has handover; then
 	engine_conf sh-bench-ho "$pcap" "$n" 1024-65535
 	tk=() rs=()
 	for _ in $(seq "$RUNS"); do
-		rm -f "$SHM/engine.state"
+		fresh_state
 		"$ENGINE" -c "$TMP/engine.conf" >"$TMP/ho-old.log" 2>&1 </dev/null &
 		PID=$!
 		for _ in $(seq 300); do

@@ -303,6 +303,8 @@ engine_start() {
 		[nat]
 		max_flows = $(pow2 "$NPKTS")
 	CONF
+	# Every run from empty tables: a run must not adopt the last one's.
+	rm -f "$TMP/engine.state"
 	# Not through a function: $! must be the engine itself.
 	ip netns exec $NS_D "$ENGINE" -c "$TMP/engine.conf" >"$TMP/engine.log" 2>&1 </dev/null &
 	PIDS+=($!)
