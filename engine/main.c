@@ -467,15 +467,31 @@ static void sync_tables(void)
 	state.hdr->last_tx_tsc = last_tx();
 }
 
-static void close_ports(void)
+static void close_data_ports(void)
 {
-	for (unsigned s = 0; s < SH_SIDES; s++) {
+	for (unsigned s = 0; s < SH_SIDES; s++)
 		sh_port_stop(ports[s].port_id);
+}
+
+static void close_mirrors(void)
+{
+	for (unsigned s = 0; s < SH_SIDES; s++)
 		if (ports[s].mirror_id != SH_NO_MIRROR)
 			sh_port_stop(ports[s].mirror_id);
-	}
 	sh_linux_stop(lx);
 	lx = NULL;
+}
+
+/* sh_handover_ops.release_mirrors. */
+static void release_mirrors(void *arg)
+{
+	struct timespec t0;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	close_mirrors();
+	SH_LOG(INFO, ctl, "handover: kernel mirrors closed in %.1f ms\n",
+	       ms_since(&t0));
 }
 
 /* sh_handover_ops.release: give everything to the new engine. */
@@ -494,13 +510,11 @@ static int release(void *arg, double *stop_ms, double *release_ms,
 	*stop_ms = ms_since(&t0);
 	*tx_tsc = last_tx();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	close_ports();
-	SH_LOG(INFO, ctl, "handover: ports and mirrors closed in %.1f ms\n",
-	       ms_since(&t0));
+	close_data_ports();
 	sh_state_release(&state);
 	*release_ms = ms_since(&t0);
 	SH_LOG(NOTICE, ctl, "handover: workers stopped and tables synced in %.1f "
-	       "ms, ports released in %.1f ms\n", *stop_ms, *release_ms);
+	       "ms, data ports released in %.1f ms\n", *stop_ms, *release_ms);
 	return 0;
 }
 
@@ -848,6 +862,11 @@ int main(int argc, char **argv)
 	set_peer(&ports[SH_INSIDE], &cfg.inside);
 	set_peer(&ports[SH_OUTSIDE], &cfg.outside);
 	data_ports_ms = ms_since(&t0);
+	if (tk) {
+		ret = sh_takeover_wait_mirrors(tk, err, sizeof(err));
+		if (ret < 0)
+			rte_exit(EXIT_FAILURE, "takeover: %s\n", err);
+	}
 	{
 		struct sh_neigh_seed seed[SH_STATE_NEIGH_MAX];
 		unsigned n_seed = 0;
@@ -915,6 +934,7 @@ int main(int argc, char **argv)
 	if (state.hdr) {
 		static const struct sh_handover_ops ops = {
 			.release = release,
+			.release_mirrors = release_mirrors,
 			.finished = finished,
 		};
 		char sock[PATH_MAX];
@@ -960,7 +980,8 @@ int main(int argc, char **argv)
 	sh_stats_print(stdout, workers, cfg.workers);
 	if (!handover || !sh_handover_released(handover)) {
 		sync_tables();
-		close_ports();
+		close_data_ports();
+		close_mirrors();
 	}
 	sh_handover_close(handover);
 	sh_ctl_destroy(ctl);

@@ -34,6 +34,7 @@ enum tk_type {
 	TK_RELEASED,  /* old -> new: stop/release times, tsc */
 	TK_DONE,      /* new -> old: forwarding, the result */
 	TK_FAIL,      /* either way: text says why */
+	TK_MIRRORS,   /* old -> new: the kernel mirrors are gone */
 };
 
 struct tk_msg {
@@ -82,7 +83,7 @@ static int tk_recv(int fd, struct tk_msg *m)
 	if (n == 0)
 		return -EPIPE;
 	if (n != (ssize_t)sizeof(*m) || m->magic != TK_MAGIC ||
-	    m->type < TK_HELLO || m->type > TK_FAIL)
+	    m->type < TK_HELLO || m->type > TK_MIRRORS)
 		return -EPROTO;
 	m->text[sizeof(m->text) - 1] = '\0';
 	m->r.binary[sizeof(m->r.binary) - 1] = '\0';
@@ -378,6 +379,8 @@ static void on_message(struct sh_handover *h, const struct tk_msg *m)
 		}
 		h->phase = HO_RELEASED;
 		tk_send(h->peer_fd, TK_RELEASED, &h->mine, tsc, NULL);
+		h->ops.release_mirrors(h->ops.arg);
+		tk_send(h->peer_fd, TK_MIRRORS, NULL, 0, NULL);
 		return;
 	case TK_DONE:
 		r = m->r;
@@ -558,6 +561,13 @@ int sh_takeover_handover(struct sh_takeover *t, struct sh_upgrade_result *r,
 	r->release_ms = m.r.release_ms;
 	*last_tx_tsc = m.tsc;
 	return 0;
+}
+
+int sh_takeover_wait_mirrors(struct sh_takeover *t, char *why, size_t len)
+{
+	struct tk_msg m;
+
+	return wait_msg(t->fd, TK_MIRRORS, &m, TK_CONNECT_MS, why, len);
 }
 
 void sh_takeover_done(struct sh_takeover *t, const struct sh_upgrade_result *r)

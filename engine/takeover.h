@@ -15,10 +15,12 @@
  *          of the pair PREFIX / PREFIX-b)
  *     new: EAL init without the data ports -> HANDOVER
  *     old: stop the workers at a burst boundary, flush TX, sync the tables
- *          (state_sync), close the ports and mirrors, unlock the state file
- *          -> RELEASED with the time of its last forwarded packet
- *     new: lock and adopt the tables, probe and start the ports, create
- *          the mirrors, launch the workers -> DONE with the timings
+ *          (state_sync), close the data ports, unlock the state file
+ *          -> RELEASED with the time of its last forwarded packet; then
+ *          close the kernel mirrors -> MIRRORS
+ *     new: lock and adopt the tables, probe and start the data ports
+ *          (while the old mirrors go), wait for MIRRORS, create ours,
+ *          launch the workers -> DONE with the timings
  *     old: answers whoever asked (shoalctl through shoal-ctld), exits.
  *   Any failure of the new process before RELEASED (it exits, says FAIL,
  *   or is silent for SH_TAKEOVER_TIMEOUT_MS) leaves the old engine
@@ -49,7 +51,8 @@ struct sh_upgrade_result {
 	char binary[PATH_MAX];
 	double eal_ms;     /* new: EAL initialisation, before the switch */
 	double stop_ms;    /* old: workers stopped, TX flushed, tables synced */
-	double release_ms; /* old: ports and mirrors closed */
+	double release_ms; /* old: data ports closed (its mirrors close
+			    * while the new one starts its data ports) */
 	double adopt_ms;   /* new: state file locked, tables mapped, checked */
 	double ports_ms;   /* new: ports probed and started, mirrors made */
 	double gap_ms;     /* old's last forwarded packet to new's first */
@@ -64,11 +67,14 @@ struct sh_handover;
 /* What the running engine does for a handover (engine/main.c). */
 struct sh_handover_ops {
 	/* Stop the workers at a burst boundary, flush, sync the tables,
-	 * close ports and mirrors, release the state file: 0, or -errno with
+	 * close the data ports, release the state file: 0, or -errno with
 	 * the reason (then nothing was released). Times and the TSC of the
 	 * last forwarded packet into the arguments. */
 	int (*release)(void *arg, double *stop_ms, double *release_ms,
 		       uint64_t *last_tx_tsc, char *why, size_t len);
+	/* Then close the kernel mirrors, whose names the new engine needs
+	 * only once its data ports are up: the two overlap. */
+	void (*release_mirrors)(void *arg);
 	/* The handover ended: @rc 0, the new engine forwards (exit now); or
 	 * -errno with @why: before release, we carry on; after it, we have
 	 * nothing left to forward with. */
@@ -123,6 +129,11 @@ struct sh_takeover *sh_takeover_connect(const char *sock, int *old_pid,
  * *@last_tx_tsc filled, or -errno with @why (the old engine goes on). */
 int sh_takeover_handover(struct sh_takeover *t, struct sh_upgrade_result *r,
 			 uint64_t *last_tx_tsc, char *why, size_t len);
+
+/* After sh_takeover_handover(): wait until the running engine has
+ * closed its kernel mirrors, so that ours can take their names (up to
+ * 5 s). 0 or -errno with @why. */
+int sh_takeover_wait_mirrors(struct sh_takeover *t, char *why, size_t len);
 
 /* Tell it we forward (@r complete) or why we cannot; then close. */
 void sh_takeover_done(struct sh_takeover *t, const struct sh_upgrade_result *r);
