@@ -177,7 +177,12 @@ static void publish(struct nat_flow *e, const struct nat_flow *f)
 	__atomic_store_n(&e->proto, f->proto, __ATOMIC_RELEASE);
 }
 
-int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
+/* Index flow @f as entry @idx in both slot arrays, the client counts and
+ * the per-lease counts: 0, or -ENOSPC (nothing changed) when a key has
+ * no slot within the probe bound or the client table is full. The entry
+ * itself is the caller's to write. */
+static int index_entry(struct nat_worker *w, const struct nat_flow *f,
+		       uint32_t idx)
 {
 	struct nat_table *t = &w->t;
 	bool pseudo = f->flags & NAT_FLOW_PSEUDO;
@@ -185,10 +190,7 @@ int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 	struct nat_key ki, ko;
 	uint64_t hi, ho;
 	int64_t si, so;
-	uint32_t idx;
 
-	if (t->n_free == 0)
-		return -SH_DROP_TABLE_FULL;
 	nat_flow_in_key(f, &ki);
 	nat_flow_out_key(f, &ko);
 	hi = nat_key_hash(&ki, w->secret[0]);
@@ -196,29 +198,37 @@ int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
 	si = free_slot(t->in_slots, t->mask, hi);
 	so = free_slot(t->out_slots, t->mask, ho);
 	if (si < 0 || so < 0)
-		return -SH_DROP_TABLE_FULL;
-	if (!pseudo) {
-		c = client_slot(w, f->in_ip, true);
-		if (!c)
-			return -SH_DROP_TABLE_FULL;
-		c->flows++;
-		c->out_ip = f->out_ip;
-	}
-
-	idx = t->free_stack[--t->n_free];
-	publish(&t->flows[idx], f);
-	t->in_slots[si].sig = (uint32_t)(hi >> 32);
-	t->in_slots[si].idx = idx + 1;
-	t->out_slots[so].sig = (uint32_t)(ho >> 32);
-	t->out_slots[so].idx = idx + 1;
+		return -ENOSPC;
+	if (!pseudo && !(c = client_slot(w, f->in_ip, true)))
+		return -ENOSPC;
+	t->in_slots[si] = (struct nat_slot){ (uint32_t)(hi >> 32), idx + 1 };
+	t->out_slots[so] = (struct nat_slot){ (uint32_t)(ho >> 32), idx + 1 };
 	if (pseudo) {
 		w->n_pseudo++;
 		if (f->flags & NAT_FLOW_BIND)
 			w->lease_ports[nat_lease_ports_slot(f)]++;
 	} else {
+		c->flows++;
+		c->out_ip = f->out_ip;
 		w->lease_flows[f->lease]++;
-		w->cnt[SH_CNT_FLOW_CREATED]++;
 	}
+	return 0;
+}
+
+int64_t nat_flow_add(struct nat_worker *w, const struct nat_flow *f)
+{
+	struct nat_table *t = &w->t;
+	uint32_t idx;
+
+	if (t->n_free == 0)
+		return -SH_DROP_TABLE_FULL;
+	idx = t->free_stack[t->n_free - 1];
+	if (index_entry(w, f, idx) < 0)
+		return -SH_DROP_TABLE_FULL;
+	t->n_free--;
+	publish(&t->flows[idx], f);
+	if (!(f->flags & NAT_FLOW_PSEUDO))
+		w->cnt[SH_CNT_FLOW_CREATED]++;
 	return idx;
 }
 
@@ -339,45 +349,6 @@ void nat_flow_retire(struct nat_worker *w, uint32_t idx)
 	(void)nat_flow_add(w, &held);
 }
 
-/* Index entry @idx, already in flows[], as nat_flow_add() would have:
- * 0, or (nothing changed) -EEXIST when either key is taken, -ENOSPC when
- * it has no slot within the probe bound. */
-static int index_entry(struct nat_worker *w, uint32_t idx)
-{
-	struct nat_table *t = &w->t;
-	const struct nat_flow *f = &t->flows[idx];
-	bool pseudo = f->flags & NAT_FLOW_PSEUDO;
-	struct nat_client_slot *c = NULL;
-	struct nat_key ki, ko;
-	uint64_t hi, ho;
-	int64_t si, so;
-
-	nat_flow_in_key(f, &ki);
-	nat_flow_out_key(f, &ko);
-	if (nat_probe(w, &ki, false) >= 0 || nat_probe(w, &ko, true) >= 0)
-		return -EEXIST;
-	hi = nat_key_hash(&ki, w->secret[0]);
-	ho = nat_key_hash(&ko, w->secret[0]);
-	si = free_slot(t->in_slots, t->mask, hi);
-	so = free_slot(t->out_slots, t->mask, ho);
-	if (si < 0 || so < 0)
-		return -ENOSPC;
-	if (!pseudo && !(c = client_slot(w, f->in_ip, true)))
-		return -ENOSPC;
-	t->in_slots[si] = (struct nat_slot){ (uint32_t)(hi >> 32), idx + 1 };
-	t->out_slots[so] = (struct nat_slot){ (uint32_t)(ho >> 32), idx + 1 };
-	if (pseudo) {
-		w->n_pseudo++;
-		if (f->flags & NAT_FLOW_BIND)
-			w->lease_ports[nat_lease_ports_slot(f)]++;
-	} else {
-		c->flows++;
-		c->out_ip = f->out_ip;
-		w->lease_flows[f->lease]++;
-	}
-	return 0;
-}
-
 /* The pseudo-entry flow @f uses as binding (@permit false) or
  * permission: its index or -1. */
 static int64_t user_of(const struct nat_worker *w, const struct nat_flow *f,
@@ -414,15 +385,17 @@ void nat_table_rebuild(struct nat_worker *w, struct nat_adopt_stats *st)
 		if (f->proto && !nat_flow_whole(f)) {
 			st->torn++;
 		} else if (f->proto) {
-			int ret;
+			struct nat_key ki, ko;
 
 			if (f->flags & (NAT_FLOW_BIND | NAT_FLOW_PERMIT))
 				f->pkts = 0;
-			ret = index_entry(w, i);
-			if (ret == 0)
-				continue;
-			if (ret == -EEXIST)
+			nat_flow_in_key(f, &ki);
+			nat_flow_out_key(f, &ko);
+			if (nat_probe(w, &ki, false) >= 0 ||
+			    nat_probe(w, &ko, true) >= 0)
 				st->duplicate++;
+			else if (index_entry(w, f, i) == 0)
+				continue;
 			else
 				st->no_slot++;
 		}
