@@ -877,11 +877,29 @@ struct sh_fib *sh_nl_fib_build(struct sh_nl *nl)
 
 /* ---- changes the engine makes ---- */
 
+/* An RTM_NEWNEIGH request for @ip on @ifindex in @b (@flags besides
+ * REQUEST | ACK | CREATE); the caller adds what else it says. */
+static struct nlmsghdr *neigh_req(union nl_req_buf *b, uint16_t flags,
+				  int ifindex, uint16_t state, uint8_t ntf,
+				  uint32_t ip)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b->buf);
+	struct ndmsg *ndm;
+
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | flags;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = AF_INET;
+	ndm->ndm_ifindex = ifindex;
+	ndm->ndm_state = state;
+	ndm->ndm_flags = ntf;
+	mnl_attr_put_u32(nlh, NDA_DST, ip);
+	return nlh;
+}
+
 int sh_nl_resolve(struct sh_nl *nl, int ifindex, uint32_t ip)
 {
 	union nl_req_buf b;
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b.buf);
-	struct ndmsg *ndm;
 
 	if (ip == 0 || ifindex <= 0)
 		return -EINVAL;
@@ -892,34 +910,19 @@ int sh_nl_resolve(struct sh_nl *nl, int ifindex, uint32_t ip)
 	 * yet (else ENOENT); ndm_state is not used with NTF_USE. Without
 	 * NTF_USE, creating an entry in INCOMPLETE sends nothing and it
 	 * stays INCOMPLETE. Checked on 6.x by tests/netlink. */
-	nlh->nlmsg_type = RTM_NEWNEIGH;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
-	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-	ndm->ndm_family = AF_INET;
-	ndm->ndm_ifindex = ifindex;
-	ndm->ndm_state = NUD_NONE;
-	ndm->ndm_flags = NTF_USE;
-	mnl_attr_put_u32(nlh, NDA_DST, ip);
-	return nl_request(nl, nlh, NULL);
+	return nl_request(nl, neigh_req(&b, 0, ifindex, NUD_NONE, NTF_USE, ip),
+			  NULL);
 }
 
 int sh_nl_neigh_add(struct sh_nl *nl, int ifindex, uint32_t ip,
 		    const uint8_t mac[6])
 {
 	union nl_req_buf b;
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b.buf);
-	struct ndmsg *ndm;
+	struct nlmsghdr *nlh;
 
 	if (ip == 0 || ifindex <= 0)
 		return -EINVAL;
-	nlh->nlmsg_type = RTM_NEWNEIGH;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE |
-			   NLM_F_REPLACE;
-	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-	ndm->ndm_family = AF_INET;
-	ndm->ndm_ifindex = ifindex;
-	ndm->ndm_state = NUD_STALE;
-	mnl_attr_put_u32(nlh, NDA_DST, ip);
+	nlh = neigh_req(&b, NLM_F_REPLACE, ifindex, NUD_STALE, 0, ip);
 	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
 	return nl_request(nl, nlh, NULL);
 }
