@@ -5,12 +5,16 @@
  *   shoal-engine [EAL args] -- -c FILE
  *   shoal-engine -c FILE            (EAL args from [engine] eal)
  *
+ *   shoal-engine --takeover ...    (replace the running engine, takeover.h)
+ *
  * main() is the script: options and configuration (before EAL, so a bad
- * file stops start-up with file:line and no DPDK noise), EAL, lease set,
- * ports, kernel mirrors and netlink, workers, READY=1 to the service
- * manager; then the main lcore serves netlink, the daemon link and the
- * watchdog, reloading on SIGHUP (reload.h), until SIGINT/SIGTERM;
- * STOPPING=1, stop, print the final counters, clean up.
+ * file stops start-up with file:line and no DPDK noise), the state file
+ * (state.h; taking over, meet the running engine), EAL, lease set, (taking
+ * over: the switch), the tables adopted or made, ports, kernel mirrors and
+ * netlink, workers, READY=1 to the service manager; then the main lcore
+ * serves netlink, the daemon link, the handover socket and the watchdog,
+ * reloading on SIGHUP (reload.h), until SIGINT/SIGTERM or a handover;
+ * STOPPING=1, stop, sync the tables, print the final counters, clean up.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -353,7 +357,7 @@ static void set_peer(struct sh_port *p, const struct sh_port_cfg *pc)
  */
 static void main_loop_once(void)
 {
-	struct pollfd pfd[5];
+	struct pollfd pfd[4];
 	nfds_t n = 0;
 	int ret, fds[3];
 	unsigned i, nh = handover ? sh_handover_fds(handover, fds) : 0;

@@ -35,7 +35,7 @@ static size_t file_bytes(int fd, unsigned n, uint32_t max_flows)
 	return (b + blk - 1) / blk * blk;
 }
 
-/* mkdir -p of @path's directory (one or two levels: /run/shoal). */
+/* mkdir -p of @path's directory (as many levels as are missing). */
 static void make_dir(const char *path)
 {
 	char dir[PATH_MAX], *slash;
@@ -123,10 +123,8 @@ int sh_state_lock(struct sh_state *st, char *why, size_t len)
 	/* A killed engine holds the lock until its last thread is gone:
 	 * wait for that (a few seconds at most), not for a live one. */
 	for (i = 0;; i++) {
-		if (flock(st->fd, LOCK_EX | LOCK_NB) == 0) {
-			st->locked = true;
+		if (flock(st->fd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
-		}
 		if (errno != EWOULDBLOCK) {
 			snprintf(why, len, "%s: lock: %s", st->path,
 				 strerror(errno));
@@ -243,7 +241,6 @@ void sh_state_release(struct sh_state *st)
 		close(st->fd);
 	}
 	st->fd = -1;
-	st->locked = false;
 }
 
 void sh_state_close(struct sh_state *st)

@@ -61,7 +61,6 @@ _Static_assert(sizeof(struct sh_state_hdr) <= SH_STATE_HDR,
 struct sh_state {
 	char path[PATH_MAX];
 	int fd;      /* -1: closed */
-	bool locked; /* we hold the flock */
 	void *base;  /* the mapping, NULL before sh_state_map */
 	size_t bytes;
 	struct sh_state_hdr *hdr;

@@ -149,7 +149,7 @@ struct sh_handover *sh_handover_listen(const char *sock,
 	return h;
 }
 
-unsigned sh_handover_fds(const struct sh_handover *h, int fds[3])
+unsigned sh_handover_fds(const struct sh_handover *h, int fds[2])
 {
 	unsigned n = 0;
 

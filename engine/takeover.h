@@ -94,8 +94,8 @@ struct sh_handover *sh_handover_listen(const char *sock,
 int sh_handover_spawn(struct sh_handover *h, char *const argv[], char *why,
 		      size_t len);
 
-/* The descriptors to poll for input (at most 3) into @fds. */
-unsigned sh_handover_fds(const struct sh_handover *h, int fds[3]);
+/* The descriptors to poll for input (at most 2) into @fds. */
+unsigned sh_handover_fds(const struct sh_handover *h, int fds[2]);
 
 /* Do what is due; never blocks (but for the release itself). */
 void sh_handover_service(struct sh_handover *h);
@@ -124,8 +124,8 @@ struct sh_takeover *sh_takeover_connect(const char *sock, int *old_pid,
 					char *prefix, size_t prefix_len,
 					char *why, size_t len);
 
-/* Ask it to hand over and wait until it has released everything (up to
- * SH_TAKEOVER_TIMEOUT_MS): 0 with @r's old-side fields and
+/* Ask it to hand over and wait until it has released the state file and
+ * its data ports (up to SH_TAKEOVER_TIMEOUT_MS): 0 with @r's old-side fields and
  * *@last_tx_tsc filled, or -errno with @why (the old engine goes on). */
 int sh_takeover_handover(struct sh_takeover *t, struct sh_upgrade_result *r,
 			 uint64_t *last_tx_tsc, char *why, size_t len);
