@@ -43,12 +43,6 @@ http() { # METHOD PATH -> status code
 }
 scrape() { in_e curl -sf --max-time 2 "$URL/metrics" >"$1"; }
 
-start_ctld() { # CONF (not through in_e: $! must be the daemon's PID)
-	ip netns exec "$NS_E" "$CTLD" -c "$1" >>"$TMP/ctld.log" 2>&1 &
-	CTLD_PID=$!
-	for _ in $(seq 50); do [ -S "$SOCK" ] && ctl status >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
 stop_ctld() { kill "$CTLD_PID"; wait "$CTLD_PID"; CTLD_PID=; }
 
 bash scripts/topo.sh up "$TAG" >/dev/null || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
@@ -64,7 +58,7 @@ cp "$TMP/shoal.conf" "$TMP/off.conf"
 echo "metrics = 127.0.0.1:$MPORT" >>"$TMP/shoal.conf"
 
 # 01
-start_ctld "$TMP/off.conf" || { cat "$TMP/ctld.log"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+start_ctld "$TMP/off.conf" "$NS_E" || { cat "$TMP/ctld.log"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 listening=$(in_e ss -Hltn | wc -l)
 if [ "$listening" -ne 0 ]; then ko 01 "$listening TCP sockets listen without [ctl] metrics"
 elif grep -q "metrics on" "$TMP/ctld.log"; then ko 01 "the log says metrics are on"
@@ -72,7 +66,7 @@ else ok "01 no [ctl] metrics: no TCP listener"; fi
 stop_ctld
 
 # 02
-start_ctld "$TMP/shoal.conf" || { cat "$TMP/ctld.log"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+start_ctld "$TMP/shoal.conf" "$NS_E" || { cat "$TMP/ctld.log"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 sed -e "s|^socket = .*|socket = $TMP/run2/ctl.sock|" \
     -e "s|^database = .*|database = $TMP/db2/leases.db|" "$TMP/shoal.conf" >"$TMP/taken.conf"
 msg=$(timeout 5 ip netns exec "$NS_E" "$CTLD" -c "$TMP/taken.conf" 2>&1); rc=$?

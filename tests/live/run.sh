@@ -50,12 +50,6 @@ curl_from() { # SRC PATH -> prints "hello ADDR:PORT", fails if no answer in 1 s
 }
 port_of() { sed -nE 's/.*:([0-9]+)$/\1/p'; }
 
-start_ctld() {
-	"$CTLD" -c "$TMP/shoal.conf" >>"$TMP/ctld.log" 2>&1 &
-	CTLD_PID=$!
-	for _ in $(seq 50); do [ -S "$SOCK" ] && ctl status >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
 start_engine() {
 	ip netns exec "$NS_E" "$ENGINE" -c "$TMP/shoal.conf" >>"$TMP/engine.log" 2>&1 &
 	ENGINE_PID=$!
@@ -84,7 +78,7 @@ database = $TMP/leases.db
 group = root
 CONF
 servers_start "$NS_S" "$TOPO_SERVER" "$TMP/srv" || { echo "servers failed"; exit 1; }
-start_ctld || { cat "$TMP/ctld.log"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+start_ctld "$TMP/shoal.conf" || { cat "$TMP/ctld.log"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 start_engine || { cat "$TMP/engine.log"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 # 01
@@ -147,7 +141,7 @@ IPERF=$!
 sleep 1
 kill -9 "$CTLD_PID"; wait "$CTLD_PID" 2>/dev/null; CTLD_PID=
 sleep 0.5
-start_ctld || ko 04 "shoal-ctld did not restart"
+start_ctld "$TMP/shoal.conf" || ko 04 "shoal-ctld did not restart"
 wait $IPERF
 lost=$(jq -r '.end.sum.lost_packets // "none"' "$TMP/iperf.json" 2>/dev/null)
 total=$(jq -r '.end.sum.packets // 0' "$TMP/iperf.json" 2>/dev/null)

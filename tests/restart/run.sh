@@ -105,12 +105,6 @@ die() { # setup failed: say why, show the logs, count one failure
 	exit 1
 }
 
-start_ctld() {
-	"$CTLD" -c "$CONF" >>"$TMP/ctld.log" 2>&1 &
-	CTLD_PID=$!
-	for _ in $(seq 50); do [ -S "$SOCK" ] && ctl status >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
 # engine_connected TENTHS [true|false]: the daemon says the engine is (or
 # is not) subscribed, within TENTHS * 0.1 s.
 engine_connected() {
@@ -238,7 +232,7 @@ ip netns exec "$NS_S" /usr/bin/python3 tests/restart/peers.py server \
 	"$TOPO_SERVER" $PEER_TCP $PEER_UDP "$TMP/peers" >"$TMP/peers.log" 2>&1 &
 PEERS_PID=$!
 _servers_until 10 _servers_listening "$NS_S" t $PEER_TCP || die "the echo server does not listen"
-start_ctld || die "shoal-ctld did not start"
+start_ctld "$CONF" || die "shoal-ctld did not start"
 start_engine "$TMP/engine.log"
 ENGINE_PID=$STARTED
 engine_up 150 || die "the engine did not come up and subscribe"
