@@ -24,7 +24,7 @@
 #define SUN_PATH_LEN sizeof(((struct sockaddr_un *)0)->sun_path)
 
 enum { SEC_ENGINE, SEC_INSIDE, SEC_OUTSIDE, SEC_SLICES, SEC_NAT, SEC_CTL,
-       SEC_LEASE, SEC_COUNT };
+       SEC_FLEET, SEC_LEASE, SEC_COUNT };
 _Static_assert(SEC_LEASE == SH_CFG_FIXED_SECTIONS, "fixed sections");
 
 /* kw_u32 stores through a uint32_t pointer into the unsigned workers. */
@@ -358,12 +358,10 @@ static int kw_lease_filtering(struct parser *p, const struct keyword *kw,
 	return 0;
 }
 
-/* "pfx, pfx, ...": 1..SH_CFG_MAX_CLIENT_PFX network prefixes, and at most
- * SHOAL_MAX_SELECTORS over all leases. */
-static int kw_lease_clients(struct parser *p, const struct keyword *kw,
-			    const char *v)
+/* "pfx, pfx, ...": 1..SH_CFG_MAX_CLIENT_PFX network prefixes into @out. */
+static int prefix_list(struct parser *p, const struct keyword *kw,
+		       const char *v, struct sh_prefix *out, unsigned *n_out)
 {
-	struct sh_lease_cfg *l = p->base;
 	char buf[LINE_MAX_CHARS + 1], *item, *save = NULL;
 	char a[16];
 	unsigned n = 0;
@@ -391,16 +389,165 @@ static int kw_lease_clients(struct parser *p, const struct keyword *kw,
 			return fail(p, p->line, "%s: %s has host bits set "
 				    "(did you mean %s/%u?)", kw->name, item,
 				    sh_fmt_ipv4(pfx.addr, a), pfx.len);
-		l->clients[n++] = pfx;
+		out[n++] = pfx;
 	}
-	l->n_clients = n;
+	*n_out = n;
+	return 0;
+}
+
+/* A lease's clients: a prefix list, and at most SHOAL_MAX_SELECTORS
+ * over all leases. */
+static int kw_lease_clients(struct parser *p, const struct keyword *kw,
+			    const char *v)
+{
+	struct sh_lease_cfg *l = p->base;
+	unsigned n;
+	int rc = prefix_list(p, kw, v, l->clients, &l->n_clients);
+
+	if (rc)
+		return rc;
 	/* This lease is the last one: the sum is every lease's so far. */
+	n = l->n_clients;
 	for (unsigned i = 0; i + 1 < p->cfg->n_leases; i++)
 		n += p->cfg->leases[i].n_clients;
 	if (n > SHOAL_MAX_SELECTORS)
 		return fail(p, p->line, "%s: %u client prefixes in all leases "
 			    "(max %d)", kw->name, n, SHOAL_MAX_SELECTORS);
 	return 0;
+}
+
+/* ---- [fleet] ----------------------------------------------------------- */
+
+/* etcd: "http://HOST:PORT[,http://...]": the v3 JSON gateway's URLs. */
+static int kw_fleet_etcd(struct parser *p, const struct keyword *kw,
+			 const char *v)
+{
+	char buf[LINE_MAX_CHARS + 1], *item, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (item = buf; item; item = save) {
+		save = strchr(item, ',');
+		if (save)
+			*save++ = '\0';
+		item = trim(item);
+		if (strncmp(item, "http://", 7) || strlen(item) < 8 ||
+		    strpbrk(item, " \t\"'\\"))
+			return fail(p, p->line, "%s: expected http://HOST:PORT"
+				    "[,http://HOST:PORT...], got '%s'",
+				    kw->name, item);
+	}
+	return kw_str(p, kw, v);
+}
+
+static int kw_fleet_address(struct parser *p, const struct keyword *kw,
+			    const char *v)
+{
+	if (sh_parse_ipv4(v, &p->cfg->fleet.address) || !p->cfg->fleet.address)
+		return fail(p, p->line, "%s: expected an IPv4 address a.b.c.d, "
+			    "got '%s'", kw->name, v);
+	return 0;
+}
+
+/* pool: "A.B.C.D[, A.B.C.D...]", distinct, at most SH_CFG_MAX_POOL. */
+static int kw_fleet_pool(struct parser *p, const struct keyword *kw,
+			 const char *v)
+{
+	struct sh_fleet_cfg *f = &p->cfg->fleet;
+	char buf[LINE_MAX_CHARS + 1], *item, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (item = buf; item; item = save) {
+		uint32_t ip;
+
+		save = strchr(item, ',');
+		if (save)
+			*save++ = '\0';
+		item = trim(item);
+		if (sh_parse_ipv4(item, &ip) || !ip)
+			return fail(p, p->line, "%s: expected IPv4 addresses "
+				    "a.b.c.d[, a.b.c.d...], got '%s'",
+				    kw->name, item);
+		for (unsigned i = 0; i < f->n_pool; i++)
+			if (f->pool[i] == ip)
+				return fail(p, p->line, "%s: %s is listed "
+					    "twice", kw->name, item);
+		if (f->n_pool == SH_CFG_MAX_POOL)
+			return fail(p, p->line, "%s: too many addresses (max "
+				    "%d)", kw->name, SH_CFG_MAX_POOL);
+		f->pool[f->n_pool++] = ip;
+	}
+	return 0;
+}
+
+static int kw_fleet_ports(struct parser *p, const struct keyword *kw,
+			  const char *v)
+{
+	if (sh_parse_port_range(v, &p->cfg->fleet.lo, &p->cfg->fleet.hi))
+		return fail(p, p->line, "%s: expected LO-HI with 1 <= LO <= HI "
+			    "<= 65535, got '%s'", kw->name, v);
+	return 0;
+}
+
+/* slices: a count, or "A.B.C.D:LO-HI[, ...]" (checked against the pool
+ * in fleet_close, once every key is known). */
+static int kw_fleet_slices(struct parser *p, const struct keyword *kw,
+			   const char *v)
+{
+	struct sh_fleet_cfg *f = &p->cfg->fleet;
+	char buf[LINE_MAX_CHARS + 1], *item, *save = NULL;
+
+	if (strspn(v, "0123456789") == strlen(v)) {
+		if (sh_parse_u32(v, 1, SHOAL_MAX_POOL_SLICES, &f->slices))
+			return fail(p, p->line, "%s: expected a count in 1..%d "
+				    "or A.B.C.D:LO-HI[, ...], got '%s'",
+				    kw->name, SHOAL_MAX_POOL_SLICES, v);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (item = buf; item; item = save) {
+		struct sh_slice_cfg s = { .line = p->line };
+		char *colon;
+
+		save = strchr(item, ',');
+		if (save)
+			*save++ = '\0';
+		item = trim(item);
+		colon = strchr(item, ':');
+		if (colon)
+			*colon = '\0';
+		if (!colon || sh_parse_ipv4(item, &s.ip) ||
+		    sh_parse_port_range(colon + 1, &s.lo, &s.hi))
+			return fail(p, p->line, "%s: expected a count or "
+				    "A.B.C.D:LO-HI[, ...], got '%s%s%s'",
+				    kw->name, item, colon ? ":" : "",
+				    colon ? colon + 1 : "");
+		if (f->n_want == SH_CFG_MAX_SLICES)
+			return fail(p, p->line, "%s: too many slices (max %d)",
+				    kw->name, SH_CFG_MAX_SLICES);
+		f->want[f->n_want++] = s;
+	}
+	return 0;
+}
+
+static int kw_fleet_clients(struct parser *p, const struct keyword *kw,
+			    const char *v)
+{
+	return prefix_list(p, kw, v, p->cfg->fleet.clients,
+			   &p->cfg->fleet.n_clients);
+}
+
+/* prefix: an absolute etcd key prefix without a trailing '/'. */
+static int kw_fleet_prefix(struct parser *p, const struct keyword *kw,
+			   const char *v)
+{
+	size_t n = strlen(v);
+
+	if (v[0] != '/' || (n > 1 && v[n - 1] == '/') ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789_.-/") != n)
+		return fail(p, p->line, "%s: expected /NAME[/NAME...] of "
+			    "[A-Za-z0-9_.-], got '%s'", kw->name, v);
+	return kw_str(p, kw, v);
 }
 
 /* [slices]: "A.B.C.D = LO-HI"; an address may repeat with disjoint ranges. */
@@ -442,6 +589,7 @@ static const struct keyword engine_kws[] = {
 	{ "workers", kw_u32, CFG(workers), 1, SH_CFG_MAX_WORKERS, false },
 	{ "mbufs", kw_u32, CFG(mbufs), 1024, 1u << 26, false },
 	{ "ctl_socket", kw_path, CFG(ctl_socket), 0, SUN_PATH_LEN, false },
+	{ "idle_sleep_us", kw_u32, CFG(idle_sleep_us), 0, 100000, false },
 	{ "state", kw_state, CFG(state), 0,
 	  SUN_PATH_LEN - sizeof(SH_CFG_STATE_SOCK_SUFFIX) + 1, false },
 	{ NULL, NULL, 0, 0, 0, false },
@@ -498,6 +646,24 @@ static const struct keyword ctl_kws[] = {
 	{ NULL, NULL, 0, 0, 0, false },
 };
 
+#define FLEET(f) CFG(fleet.f)
+static const struct keyword fleet_kws[] = {
+	{ "etcd", kw_fleet_etcd, FLEET(etcd), 0, SH_CFG_STR_LEN, true },
+	{ "host", kw_name, FLEET(host), 0, SH_CFG_NAME_LEN, true },
+	{ "address", kw_fleet_address, 0, 0, 0, true },
+	{ "pool", kw_fleet_pool, 0, 0, 0, true },
+	{ "ports", kw_fleet_ports, 0, 0, 0, false },
+	{ "slice_size", kw_u32, FLEET(slice_size), 1, 65535, true },
+	{ "slices", kw_fleet_slices, 0, 0, 0, true },
+	{ "clients", kw_fleet_clients, 0, 0, 0, false },
+	{ "ttl", kw_u32, FLEET(ttl), 2, 3600, false },
+	{ "hold_down", kw_u32, FLEET(hold_down), 3, 86400, false },
+	{ "port", kw_u32, FLEET(port), 1, 65535, false },
+	{ "prefix", kw_fleet_prefix, FLEET(prefix), 0, SH_CFG_STR_LEN, false },
+	{ NULL, NULL, 0, 0, 0, false },
+};
+enum { FLEET_HOLD_DOWN = 9 };
+
 /* key_line[] has one slot per key of the current section. */
 #define KW_FITS(t) _Static_assert(sizeof(t) / sizeof(t[0]) <= MAX_KEYWORDS + 1, #t)
 KW_FITS(engine_kws);
@@ -505,6 +671,59 @@ KW_FITS(port_kws);
 KW_FITS(nat_kws);
 KW_FITS(lease_kws);
 KW_FITS(ctl_kws);
+KW_FITS(fleet_kws);
+
+/* [fleet] as a whole: the port range cut into whole slices, the explicit
+ * slices among them, a hold-down longer than the TTL. */
+static int fleet_close(struct parser *p)
+{
+	struct sh_fleet_cfg *f = &p->cfg->fleet;
+	uint32_t span = (uint32_t)f->hi - f->lo + 1;
+	char a[16];
+
+	f->enabled = true;
+	f->line = p->sec_line;
+	if (span % f->slice_size)
+		return fail(p, p->sec_line, "[fleet] slice_size %u does not "
+			    "divide the %u ports of %u-%u", f->slice_size, span,
+			    f->lo, f->hi);
+	f->n_slices_total = f->n_pool * (span / f->slice_size);
+	if (f->n_slices_total > SHOAL_MAX_POOL_SLICES)
+		return fail(p, p->sec_line, "[fleet] %u addresses x %u slices "
+			    "is %u slices (max %d)", f->n_pool,
+			    span / f->slice_size, f->n_slices_total,
+			    SHOAL_MAX_POOL_SLICES);
+	if (f->slices > f->n_slices_total)
+		return fail(p, p->sec_line, "[fleet] slices = %u: the pool has "
+			    "%u", f->slices, f->n_slices_total);
+	for (unsigned i = 0; i < f->n_want; i++) {
+		const struct sh_slice_cfg *w = &f->want[i];
+		bool in_pool = false;
+
+		for (unsigned j = 0; j < f->n_pool; j++)
+			in_pool |= f->pool[j] == w->ip;
+		if (!in_pool || w->lo < f->lo || w->hi > f->hi ||
+		    (w->lo - f->lo) % f->slice_size ||
+		    (uint32_t)w->hi - w->lo + 1 != f->slice_size)
+			return fail(p, w->line, "slices: %s:%u-%u is not a slice "
+				    "of the pool (%u-port slices from %u)",
+				    sh_fmt_ipv4(w->ip, a), w->lo, w->hi,
+				    f->slice_size, f->lo);
+		for (unsigned j = 0; j < i; j++)
+			if (f->want[j].ip == w->ip && f->want[j].lo == w->lo)
+				return fail(p, w->line, "slices: %s:%u-%u is "
+					    "listed twice", sh_fmt_ipv4(w->ip, a),
+					    w->lo, w->hi);
+	}
+	if (!p->key_line[FLEET_HOLD_DOWN])
+		f->hold_down = 2 * f->ttl;
+	else if (f->hold_down <= f->ttl)
+		return fail(p, p->key_line[FLEET_HOLD_DOWN], "hold_down: %u s "
+			    "must exceed ttl (%u s): an engine may translate "
+			    "into a slice for up to ttl after its last "
+			    "renewal", f->hold_down, f->ttl);
+	return 0;
+}
 
 /* clients, mapping and filtering say what a nat lease translates and
  * how: meaningless for a socket lease. */
@@ -533,6 +752,7 @@ static const struct section sections[SEC_COUNT] = {
 	[SEC_SLICES] = { "slices", NULL, slice_line, NULL },
 	[SEC_NAT] = { "nat", nat_kws, NULL, NULL },
 	[SEC_CTL] = { "ctl", ctl_kws, NULL, NULL },
+	[SEC_FLEET] = { "fleet", fleet_kws, NULL, fleet_close },
 	[SEC_LEASE] = { "lease.", lease_kws, NULL, lease_close },
 };
 
@@ -677,6 +897,40 @@ static int parse_line(struct parser *p, char *s)
 }
 
 /*
+ * With [fleet]: the slices are etcd's, so neither [slices] nor static
+ * leases; the engine learns its slices from shoal-ctld; peers reach it
+ * at its outside address. The pool addresses become cfg->slices.
+ */
+static int check_fleet(struct parser *p)
+{
+	struct sh_config *cfg = p->cfg;
+	const struct sh_fleet_cfg *f = &cfg->fleet;
+
+	if (p->first_line[SEC_SLICES])
+		return fail(p, p->first_line[SEC_SLICES], "[slices] with [fleet] "
+			    "(line %d): a fleet host's slices come from etcd",
+			    f->line);
+	if (cfg->n_leases)
+		return fail(p, cfg->leases[0].line, "[lease.%s] with [fleet] "
+			    "(line %d): a fleet host's slices change at run "
+			    "time; use [fleet] clients or shoalctl lease add",
+			    cfg->leases[0].name, f->line);
+	if (!cfg->ctl_socket[0])
+		return fail(p, f->line, "[fleet] needs [engine] ctl_socket: the "
+			    "engine learns its slices from shoal-ctld");
+	if (!cfg->outside.has_address || cfg->outside.address_host != f->address)
+		return fail(p, sh_config_line(cfg, "fleet", "address"),
+			    "address: must be the [outside] address, where "
+			    "peers reach this engine");
+	for (unsigned i = 0; i < f->n_pool; i++)
+		cfg->slices[cfg->n_slices++] = (struct sh_slice_cfg){
+			.ip = f->pool[i], .lo = f->lo, .hi = f->hi,
+			.line = sh_config_line(cfg, "fleet", "pool"),
+		};
+	return 0;
+}
+
+/*
  * Whole-file checks, after the last section closed:
  *   1. the three required sections exist;
  *   2. each lease's ip is a slice's address and its ports lie inside one
@@ -693,6 +947,8 @@ static int check_file(struct parser *p)
 		return fail(p, 1, "missing [inside] section");
 	if (!cfg->outside.present)
 		return fail(p, 1, "missing [outside] section");
+	if (cfg->fleet.enabled)
+		return check_fleet(p);
 	if (!p->first_line[SEC_SLICES])
 		return fail(p, 1, "missing [slices] section");
 	if (cfg->n_slices == 0)
@@ -778,6 +1034,27 @@ static const struct {
 	RK_PORT("inside", inside),
 	RK_PORT("outside", outside),
 	RK("nat", "max_flows", nat.max_flows, SH_PROG_ENGINE),
+#define RK_FLEET(key, field) \
+	RK("fleet", key, fleet.field, SH_PROG_ENGINE | SH_PROG_CTLD)
+	RK_FLEET("etcd", etcd),
+	RK_FLEET("host", host),
+	RK_FLEET("address", address),
+	RK_FLEET("pool", pool),
+	RK_FLEET("pool", n_pool),
+	RK_FLEET("ports", lo),
+	RK_FLEET("ports", hi),
+	RK_FLEET("slice_size", slice_size),
+	RK_FLEET("slices", slices),
+	RK_FLEET("slices", want),
+	RK_FLEET("slices", n_want),
+	RK_FLEET("clients", clients),
+	RK_FLEET("clients", n_clients),
+	RK_FLEET("ttl", ttl),
+	RK_FLEET("hold_down", hold_down),
+	RK_FLEET("port", port),
+	RK_FLEET("prefix", prefix),
+	RK("fleet", "etcd", fleet.enabled, SH_PROG_ENGINE | SH_PROG_CTLD),
+#undef RK_FLEET
 	RK("ctl", "socket", ctl_sock_path, SH_PROG_CTLD),
 	RK("ctl", "database", ctl_database, SH_PROG_CTLD),
 	RK("ctl", "group", ctl_group, SH_PROG_CTLD),
@@ -840,6 +1117,12 @@ void sh_config_defaults(struct sh_config *cfg)
 		.tcp_mss_clamp = SH_MSS_CLAMP_AUTO,
 	};
 	snprintf(cfg->state, sizeof(cfg->state), "%s", SH_CFG_STATE_DEFAULT);
+	cfg->fleet.lo = 1024;
+	cfg->fleet.hi = 65535;
+	cfg->fleet.ttl = SH_CFG_FLEET_TTL_DEFAULT;
+	cfg->fleet.port = SH_CFG_FLEET_PORT_DEFAULT;
+	snprintf(cfg->fleet.prefix, sizeof(cfg->fleet.prefix), "%s",
+		 SH_CFG_FLEET_PREFIX_DEFAULT);
 	snprintf(cfg->ctl_sock_path, sizeof(cfg->ctl_sock_path), "%s",
 		 "/run/shoal/ctl.sock");
 	snprintf(cfg->ctl_database, sizeof(cfg->ctl_database), "%s",

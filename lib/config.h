@@ -35,7 +35,7 @@
 #define SH_CFG_MAX_WORKERS SHOAL_MAX_WORKERS
 #define SH_CFG_NAME_LEN 64
 #define SH_CFG_STR_LEN 512
-#define SH_CFG_FIXED_SECTIONS 6 /* every section but [lease.NAME] */
+#define SH_CFG_FIXED_SECTIONS 7 /* every section but [lease.NAME] */
 #define SH_CFG_SECTION_KEYS 12  /* keys a section may define */
 
 enum sh_exception_mode {
@@ -100,6 +100,49 @@ struct sh_lease_cfg {
 	int line;           /* line of the [lease.NAME] header */
 };
 
+/*
+ * [fleet]: this host is one of many sharing the pool's addresses
+ * (docs/FLEET.md). The pool's port range on every pool address is cut
+ * into slices of slice_size ports; shoal-ctld claims slices in etcd and
+ * pushes the fleet's map to the engine. With [fleet], [slices] and
+ * static [lease.NAME] sections are refused (a host's slices change at
+ * run time), and the loader fills cfg->slices with one entry per pool
+ * address covering the pool's port range: the addresses the engine
+ * treats as slice addresses. Addresses in host order.
+ */
+#define SH_CFG_MAX_POOL 64   /* [fleet] pool addresses */
+#define SH_CFG_FLEET_TTL_DEFAULT 10
+#define SH_CFG_FLEET_PORT_DEFAULT 6080
+#define SH_CFG_FLEET_PREFIX_DEFAULT "/shoal"
+struct sh_fleet_cfg {
+	bool enabled;                 /* the file has [fleet] */
+	char etcd[SH_CFG_STR_LEN];    /* "URL[,URL...]", each http:// */
+	char host[SH_CFG_NAME_LEN];   /* this host's name in the fleet */
+	uint32_t address;             /* where peers send returns for our
+				       * slices: the [outside] address */
+	uint32_t pool[SH_CFG_MAX_POOL]; /* the shared addresses */
+	unsigned n_pool;
+	uint16_t lo, hi;              /* ports cut into slices, on every
+				       * pool address; default 1024-65535 */
+	uint32_t slice_size;          /* ports per slice; divides hi-lo+1 */
+	uint32_t n_slices_total;      /* n_pool * (hi - lo + 1) / slice_size,
+				       * at most SHOAL_MAX_POOL_SLICES */
+	uint32_t slices;              /* slices to hold; 0: the explicit list */
+	struct sh_slice_cfg want[SH_CFG_MAX_SLICES]; /* explicit slices, each
+						      * a whole slice */
+	unsigned n_want;
+	struct sh_prefix clients[SH_CFG_MAX_CLIENT_PFX]; /* one nat lease per
+							  * owned slice for
+							  * these; 0: none */
+	unsigned n_clients;
+	uint32_t ttl;                 /* s, the etcd lease's TTL */
+	uint32_t hold_down;           /* s a lost slice stays unclaimed;
+				       * > ttl, default 2 * ttl */
+	uint16_t port;                /* UDP port of the peers' GUE */
+	char prefix[SH_CFG_STR_LEN];  /* etcd key prefix */
+	int line;                     /* [fleet] header */
+};
+
 struct sh_nat_cfg {
 	uint32_t udp_timeout;             /* seconds, >= 1 */
 	uint32_t tcp_established_timeout; /* seconds, >= 1 */
@@ -127,6 +170,9 @@ struct sh_config {
 	 * "" ("none" in the file): tables in the process's memory only. Its
 	 * handover socket is this path with SH_CFG_STATE_SOCK_SUFFIX. */
 	char state[SH_CFG_STR_LEN];
+	/* Workers sleep this long (us) after a turn that found nothing to
+	 * do, to share cores (tests, simulations); 0: they poll. */
+	uint32_t idle_sleep_us;
 
 	struct sh_port_cfg inside, outside;
 
@@ -138,6 +184,7 @@ struct sh_config {
 	struct sh_lease_cfg leases[SH_CFG_MAX_LEASES];
 	unsigned n_leases;
 
+	struct sh_fleet_cfg fleet;
 	/* [ctl] (read by shoal-ctld; validated here for everyone) */
 	char ctl_sock_path[SH_CFG_STR_LEN];
 	char ctl_database[SH_CFG_STR_LEN];
@@ -148,7 +195,7 @@ struct sh_config {
 	uint16_t ctl_metrics_port; /* 0: no metrics endpoint (the default) */
 
 	/* Where the file set each key of the fixed sections ([engine],
-	 * [inside], [outside], [slices], [nat], [ctl]): read with
+	 * [inside], [outside], [slices], [nat], [ctl], [fleet]): read with
 	 * sh_config_line(), for messages about a loaded file. */
 	int section_line[SH_CFG_FIXED_SECTIONS];
 	int key_line[SH_CFG_FIXED_SECTIONS][SH_CFG_SECTION_KEYS];

@@ -285,6 +285,10 @@
 #define SHOAL_MAX_LEASES 4096     /* static + dynamic */
 #define SHOAL_MAX_SLICES 1024     /* [slices] entries; slice.list's length */
 #define SHOAL_MAX_CLIENTS 16      /* prefixes per nat lease */
+/* [fleet]: slices over all pool addresses, and hosts in one fleet map
+ * (docs/FLEET.md): what the engine's fleet table holds. */
+#define SHOAL_MAX_POOL_SLICES 4096
+#define SHOAL_MAX_FLEET_HOSTS 1024
 /* Client prefixes (selectors) over all leases, static + dynamic: what the
  * engine's lease set holds. The configuration and lease.add stay within
  * it, so a set the daemon acknowledged is one the engine can apply. One
