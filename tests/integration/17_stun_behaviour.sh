@@ -52,10 +52,13 @@ check() {
 	# starts at its own RFC 6056 offset, so the two destinations'
 	# mappings are distinct but, once in a few dozen engine runs, land on
 	# the same port number, which a STUN client cannot tell from
-	# endpoint-independent. Then three datagrams to the first destination
-	# (each a new flow) move only its offset, by at least 3, past the
-	# parity pair both draws fell in, and the next try (from a new client
-	# port) draws again. An endpoint-independent NAT fails all three tries.
+	# endpoint-independent. Any two of the three destinations the client
+	# asks may collide, so new flows move their offsets by different
+	# amounts (three datagrams to the first, six to the second, none to
+	# the third): every pair's offsets then move apart by at least 3, past
+	# the parity pair both draws fell in, and the next try (from a new
+	# client port) draws again. An endpoint-independent NAT fails all
+	# three tries.
 	for try in 1 2 3; do
 		out=$(discover "$c" "$lp" -m)
 		echo "$out" >"$T/m-$c.txt"
@@ -66,11 +69,12 @@ check() {
 		}
 		say "$c: try $try drew one port for both destinations; again"
 		in_c "$PY" -c 'import socket, sys
-for _ in range(3):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((sys.argv[1], 0))
-    s.sendto(b"shift", (sys.argv[2], 3478))
-    s.close()' "$c" "$TOPO_SERVER"
+for dst, n in ((sys.argv[2], 3), (sys.argv[3], 6)):
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((sys.argv[1], 0))
+        s.sendto(b"shift", (dst, 3478))
+        s.close()' "$c" "$TOPO_SERVER" "$ALT"
 		lp=$((lp + 10))
 	done
 	# Every mapped address is the slice address, port in the lease.
