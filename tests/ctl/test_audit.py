@@ -226,7 +226,7 @@ def test_version_2_database_gets_a_history():
         v = db.execute("SELECT value FROM meta WHERE key = "
                        "'schema_version'").fetchone()[0]
         db.close()
-        assert v == 3, v
+        assert v == 4, v
         c.close()
 
 
