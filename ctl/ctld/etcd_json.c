@@ -247,7 +247,9 @@ int etcd_parse_range(json_t *r, void (*fn)(const struct etcd_kv *kv,
 		if (!b64_member(o, "key", kv.key, sizeof(kv.key)) ||
 		    !kv.key[0] ||
 		    !b64_member(o, "value", kv.value, sizeof(kv.value)) ||
-		    etcd_int64(json_object_get(o, "lease"), &kv.lease)) {
+		    etcd_int64(json_object_get(o, "lease"), &kv.lease) ||
+		    etcd_int64(json_object_get(o, "create_revision"),
+			       &kv.create_rev)) {
 			(*skipped)++;
 			continue;
 		}

@@ -62,6 +62,7 @@ struct fleet {
 	char host_key[SH_CFG_STR_LEN + 16 + SH_CFG_NAME_LEN];
 	/* a read's result, before it replaces w's map */
 	int16_t owner[SHOAL_MAX_POOL_SLICES];
+	int64_t created[SHOAL_MAX_POOL_SLICES];
 	struct fleet_host hosts[SHOAL_MAX_FLEET_HOSTS + 1];
 	unsigned n_hosts;
 	bool host_seen, host_ours;
@@ -279,6 +280,8 @@ static void on_slice(struct fleet *f, const struct etcd_kv *kv,
 	json_t *v;
 	const char *host;
 
+	if (s >= 0)
+		f->created[s] = kv->create_rev;
 	if (s >= 0 && f->w.lease && kv->lease == f->w.lease) {
 		f->owner[s] = 0;
 		return;
@@ -379,6 +382,7 @@ static int read_map(struct fleet *f)
 		if (f->owner[s] != 0)
 			f->w.releasing[s] = false; /* lost meanwhile */
 		f->w.owner[s] = f->owner[s];
+		f->w.created[s] = f->created[s];
 	}
 	memcpy(f->w.hosts + 1, f->hosts + 1,
 	       (f->n_hosts - 1) * sizeof(f->hosts[0]));
@@ -446,6 +450,7 @@ static void claim(struct fleet *f, uint32_t s)
 	free(val);
 	if (rc == 1) {
 		f->w.owner[s] = 0;
+		f->w.created[s] = INT64_MAX; /* the newest, until read */
 		f->w.seq++;
 		ctld_log(CTLD_INFO, "fleet: claimed %s %u-%u (slice %u)",
 			 sh_fmt_ipv4(ip, a), lo, hi, s);
@@ -518,7 +523,8 @@ static void act(struct fleet *f, int64_t now)
 	struct fleet_view v = {
 		.n_slices = f->w.n_slices, .owner = f->w.owner,
 		.hosts = f->w.hosts, .n_hosts = f->w.n_hosts,
-		.free_since = f->w.free_since, .now_ms = now,
+		.free_since = f->w.free_since, .created = f->w.created,
+		.now_ms = now,
 		.hold_ms = (int64_t)f->cfg.hold_down * 1000,
 		.want = f->cfg.slices,
 		.listed = f->cfg.slices ? NULL : f->listed,

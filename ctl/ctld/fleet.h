@@ -65,6 +65,7 @@ struct etcd_kv {
 	char key[SH_CFG_STR_LEN + 64];
 	char value[1024];
 	int64_t lease;
+	int64_t create_rev; /* etcd's revision that created the key */
 };
 /* Call @fn for each kv of range reply @r; a kv that does not decode (or
  * does not fit) is counted in *@skipped and left out. */
@@ -119,6 +120,7 @@ struct fleet_view {
 	const struct fleet_host *hosts;
 	unsigned n_hosts;
 	const int64_t *free_since; /* ms, for free slices */
+	const int64_t *created;    /* etcd create_revision of owned slices */
 	int64_t now_ms, hold_ms;
 	/* this host's target: want slices, or the slices with listed[s] */
 	uint32_t want;
@@ -153,6 +155,7 @@ struct fleet_snap {
 	int16_t owner[SHOAL_MAX_POOL_SLICES];      /* host index, FLEET_FREE */
 	bool releasing[SHOAL_MAX_POOL_SLICES];     /* voluntary release asked */
 	int64_t free_since[SHOAL_MAX_POOL_SLICES]; /* ms, free slices */
+	int64_t created[SHOAL_MAX_POOL_SLICES];    /* create_revision */
 	unsigned n_hosts;    /* hosts[0] is this host */
 	struct fleet_host hosts[SHOAL_MAX_FLEET_HOSTS + 1];
 };

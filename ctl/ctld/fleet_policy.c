@@ -195,12 +195,18 @@ int fleet_decide(const struct fleet_view *v, uint32_t *claim, unsigned max,
 	if (have[0] <= mine_want || !short_host || n_free ||
 	    !is_giver(v, have, mine_want))
 		goto out;
-	for (uint32_t s = 0; s < v->n_slices; s++) {
-		uint64_t w = weight_of(hh[0], s);
+	/* the first mine_want slices it took (by etcd's create revision)
+	 * stay; of the others, the lowest ranked goes */
+	k = 0;
+	for (uint32_t s = 0; s < v->n_slices; s++)
+		if (v->owner[s] == 0)
+			r[k++] = (struct ranked){ (uint64_t)v->created[s], s };
+	qsort(r, k, sizeof(*r), ranked_cmp); /* newest first */
+	for (unsigned i = 0; i + mine_want < k; i++) {
+		uint64_t w = weight_of(hh[0], r[i].s);
 
-		if (v->owner[s] == 0 && (*give < 0 ||
-		    w < weight_of(hh[0], (uint32_t)*give)))
-			*give = (int32_t)s;
+		if (*give < 0 || w < weight_of(hh[0], (uint32_t)*give))
+			*give = (int32_t)r[i].s;
 	}
 out:
 	free(have);

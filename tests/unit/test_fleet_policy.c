@@ -20,7 +20,7 @@
 #define HOLD 20000
 
 static int16_t owner[N];
-static int64_t free_since[N];
+static int64_t free_since[N], created[N];
 static bool listed[N], busy[N];
 static struct fleet_host hosts[4];
 static struct fleet_view v;
@@ -44,11 +44,12 @@ static int setup(void **state)
 	for (int s = 0; s < N; s++) {
 		owner[s] = FLEET_FREE;
 		free_since[s] = 0;
+		created[s] = 100 + s;
 		listed[s] = busy[s] = false;
 	}
 	v = (struct fleet_view){ .n_slices = N, .owner = owner,
 				 .hosts = hosts, .n_hosts = 3,
-				 .free_since = free_since,
+				 .free_since = free_since, .created = created,
 				 .now_ms = 100000, .hold_ms = HOLD, .want = 2,
 				 .busy = busy };
 	return 0;
@@ -170,6 +171,8 @@ static void test_give_back_the_lowest_ranked_extra(void **state)
 	/* a holds 10, b 2, c none: c is short and nothing is free */
 	for (int i = 0; i < 10; i++)
 		owner[oa[i]] = 0;
+	created[oa[0]] = 1;
+	created[oa[1]] = 2;
 	owner[oa[10]] = owner[oa[11]] = 1;
 	decide();
 	assert_int_equal(n_claim, 0);
@@ -184,6 +187,27 @@ static void test_give_back_the_lowest_ranked_extra(void **state)
 	free_since[oa[9]] = v.now_ms;
 	decide();
 	assert_int_equal(give, -1);
+}
+
+static void test_first_slices_taken_never_go_back(void **state)
+{
+	uint32_t oa[N];
+
+	(void)state;
+	order_of("a", oa);
+	/* a took its 4th-ranked slice first and its 1st second: those two
+	 * stay; of the others, the 3rd-ranked (lowest) goes */
+	for (int i = 0; i < 4; i++)
+		owner[oa[i]] = 0;
+	for (int i = 4; i < N; i++)
+		owner[oa[i]] = 1;
+	hosts[1].want = N - 4;
+	created[oa[3]] = 1;
+	created[oa[0]] = 2;
+	created[oa[1]] = 50;
+	created[oa[2]] = 60;
+	decide();
+	assert_int_equal(give, oa[2]);
 }
 
 static void test_only_the_largest_surplus_gives_back(void **state)
@@ -279,6 +303,7 @@ int main(void)
 		cmocka_unit_test_setup(test_no_orphans_while_a_live_host_is_short, setup),
 		cmocka_unit_test_setup(test_orphans_go_to_their_top_live_host_only, setup),
 		cmocka_unit_test_setup(test_give_back_the_lowest_ranked_extra, setup),
+		cmocka_unit_test_setup(test_first_slices_taken_never_go_back, setup),
 		cmocka_unit_test_setup(test_only_the_largest_surplus_gives_back, setup),
 		cmocka_unit_test_setup(test_no_give_back_at_or_below_target, setup),
 		cmocka_unit_test_setup(test_explicit_list_claims_only_its_slices, setup),
