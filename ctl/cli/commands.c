@@ -329,8 +329,10 @@ static void show_slices(struct printer *p, json_t *result,
 
 	(void)c;
 	print_table(p, result, "slices", f);
-	if (print_is_json(p))
+	if (print_is_json(p)) {
+		show_fleet_map(p, result);
 		return;
+	}
 	/* Text: one line per hold under the table. */
 	json_array_foreach(json_object_get(result, "slices"), i, s)
 		json_array_foreach(json_object_get(s, "holds"), j, h) {

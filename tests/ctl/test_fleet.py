@@ -492,6 +492,54 @@ def test_leases_only_inside_owned_slices():
     b.error("lease.show", {"id": free_id}, "not_found")
 
 
+def test_shoalctl_prints_the_fleet_map():
+    cli = os.environ.get("SHOALCTL", os.path.join(lib.ROOT, "build", "ctl",
+                                                  "cli", "shoalctl"))
+    if not os.access(cli, os.X_OK):
+        note("shoalctl not built: its output not checked")
+        return
+    a = HOSTS["a"]
+    text = subprocess.run([cli, "-s", a.sock, "slice", "list"], check=True,
+                          capture_output=True, text=True).stdout
+    lines = text.splitlines()
+    assert any(l.startswith("fleet: host a, etcd connected") for l in lines)
+    rows = [l.split() for l in lines if l.startswith(POOL + " ") and
+            len(l.split()) >= 5]
+    mine = [(r[0], int(r[1].split("-")[0])) for r in rows if r[2] == "mine"]
+    assert sorted(mine) == a.mine(), (mine, text)
+    assert len([r for r in rows if r[2] in ("mine", "owned")]) == \
+        n_slices(), text
+    js = json.loads(subprocess.run([cli, "-s", a.sock, "-j", "slice",
+                                    "list"], check=True, capture_output=True,
+                                   text=True).stdout)
+    assert len(js["fleet"]["map"]) == n_slices() and \
+        js["fleet"]["host"] == "a", js
+
+
+def test_a_second_process_as_the_same_host_claims_nothing():
+    a = HOSTS["a"]
+    twin = Host("a-twin", "192.0.2.1", 2)
+    # the same host name as a, its own database (so its own etcd lease)
+    with open(twin.conf) as f:
+        conf = f.read().replace("host = a-twin", "host = a")
+    with open(twin.conf, "w") as f:
+        f.write(conf)
+    before = slices_of("a")
+    twin.start()
+    try:
+        st = wait_for(lambda: (lambda s: s if s["conflict"] else None)(
+            twin.call("status")["fleet"]), 5, what="the twin's conflict")
+        time.sleep(HOLD + 1)
+        st = twin.call("status")["fleet"]
+        assert st["conflict"] and st["owned"] == 0, st
+        assert slices_of("a") == before
+        assert "bound to another etcd lease" in twin.logtext()
+        assert a.call("status")["fleet"]["owned"] == 2
+    finally:
+        twin.kill(signal.SIGTERM)
+        twin.relay.close()
+
+
 def test_restart_within_ttl_resumes_the_same_slices():
     a = HOSTS["a"]
     before = {k: v for k, v in ETCD.prefix(PREFIX + "/slices/").items()
@@ -611,6 +659,8 @@ def main():
         lib.run_tests([test_hosts_claim_their_slices_and_share_one_map,
                        test_engine_gets_the_fleet_object_and_fleet_valid,
                        test_leases_only_inside_owned_slices,
+                       test_shoalctl_prints_the_fleet_map,
+                       test_a_second_process_as_the_same_host_claims_nothing,
                        test_restart_within_ttl_resumes_the_same_slices,
                        test_dead_host_slices_move_after_ttl_and_hold_down,
                        test_partitioned_host_fences_before_others_claim])
