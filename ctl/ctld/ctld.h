@@ -424,6 +424,10 @@ struct prom_view {
 	const struct prom_lease *leases;
 	unsigned n_leases;
 	unsigned n_active, n_draining, n_held;
+	bool fleet;            /* [fleet]: the three below are shown */
+	unsigned fleet_owned;  /* slices owned and proven */
+	int64_t fleet_valid_ms; /* proof left */
+	bool fleet_etcd_up;
 };
 struct prom_buf {
 	char *p;
