@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <jemalloc/jemalloc.h>
 
 #include "ctld.h"
@@ -26,11 +27,14 @@ void ctld_log(int level, const char *fmt, ...)
 						     "audit" };
 	va_list ap;
 
+	/* one line at a time: the [fleet] worker thread logs too */
+	flockfile(stderr);
 	fprintf(stderr, "shoal-ctld: %s: ", names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 int64_t ctld_now_ms(void)
@@ -119,17 +123,27 @@ int main(int argc, char **argv)
 		ctld_log(CTLD_ERR, "[ctl] database %s", err);
 		return 1;
 	}
+	/* before any thread: curl_global_init is not thread-safe */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		ctld_log(CTLD_ERR, "libcurl could not start");
+		store_close(d.store);
+		return 1;
+	}
 	rc = leases_init(&d);
+	if (rc)
+		snprintf(err, sizeof(err), "database: %s", strerror(-rc));
+	if (!rc)
+		rc = fleet_loop_open(&d, err, sizeof(err));
 	if (!rc)
 		rc = core_open(&d, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "database: %s", strerror(-rc));
 	if (!rc)
 		rc = metrics_open(&d, err, sizeof(err));
 	if (rc) {
 		ctld_log(CTLD_ERR, "%s", err);
 		server_close(&d);
+		fleet_loop_close(&d);
 		store_close(d.store);
+		curl_global_cleanup();
 		return 1;
 	}
 	leases_audit(&d);
@@ -146,7 +160,9 @@ int main(int argc, char **argv)
 		ctld_log(CTLD_ERR, "event loop: %s", strerror(-rc));
 	metrics_close(&d);
 	server_close(&d);
+	fleet_loop_close(&d);
 	store_close(d.store);
+	curl_global_cleanup();
 	json_decref(d.eng.counters);
 	json_decref(d.eng.per_worker);
 	ctld_log(CTLD_INFO, "stopped");
