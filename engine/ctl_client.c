@@ -248,6 +248,9 @@ static void handle_line(struct sh_ctl *c, const char *line)
 				       json_object_get(msg, "error"), "data")));
 	} else if (method && strcmp(method, "leases.update") == 0 && params) {
 		apply_leases(c, params);
+	} else if (method && strcmp(method, "fleet.valid") == 0 && params &&
+		   c->cfg->fleet.enabled) {
+		ctl_leases_valid(&c->leases, params, ctl_now_ms());
 	} else if (method && strcmp(method, "engine.reload") == 0 && id) {
 		ctl_link_send(&c->link, reload_reply(c, id));
 	} else if (method && strcmp(method, "engine.upgrade") == 0 && id) {
@@ -267,6 +270,9 @@ int sh_ctl_service(struct sh_ctl *c, const struct sh_nl_stats *nl)
 
 	if (c->handed_over)
 		return 0;
+	/* Before the link: a daemon that is gone proves nothing, so the
+	 * fence must not wait for it. */
+	ctl_leases_tick(&c->leases, now);
 	if (!ctl_link_up(&c->link)) {
 		c->subscribed = false;
 		/* an upgrade's id means nothing on the next connection */

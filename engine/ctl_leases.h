@@ -33,18 +33,52 @@ struct ctl_leases {
 	 * refused_reason NULL when the last set was published */
 	uint64_t refused_gen;
 	const char *refused_reason;
+	/*
+	 * Fleet mode (cfg->fleet.enabled; docs/FLEET.md "Proof of ownership
+	 * and fencing"): the last set applied, as received (NULL: none),
+	 * and the monotonic ms until which its own slices are proven. The
+	 * workers run @received itself, or a fenced copy of it (@fenced)
+	 * once that time has passed; @fences counts the fences.
+	 */
+	struct nat_lease_set *received;
+	uint64_t valid_until;
+	bool fenced;
+	uint64_t fences;
 };
 
 /*
- * Publish the lease set in @params ({"generation": N, "leases": [...]})
- * unless it is generation @st->generation again and @fresh is false (a
- * repeat on a subscription that already has it). Returns 1 when
+ * Publish the lease set in @params ({"generation": N, "leases": [...]},
+ * and in fleet mode "fleet": {"host", "valid_ms", "slices"}, FLEET.md
+ * "Daemon and engine") unless it is generation @st->generation again
+ * and @fresh is false (a repeat on a subscription that already has it).
+ * A fleet set is published fenced (ctl_leases_tick()) when its
+ * valid_ms is 0; otherwise its proof runs from now. Returns 1 when
  * published, 0 when skipped as a repeat, -EINVAL for a malformed set
  * (logged, nothing published), -ENOMEM; on failure @st->refused_gen and
  * @st->refused_reason say which set and why, until one is published.
  * Waits for the workers' grace period before freeing the set it replaces.
  */
 int ctl_leases_apply(struct ctl_leases *st, json_t *params, bool fresh);
+
+/*
+ * fleet.valid ({"generation": G, "valid_ms": N}) at monotonic ms @now:
+ * when G is the generation applied, its slices are proven until @now +
+ * N, and a fenced engine publishes the received set again (N > 0).
+ * Returns 1 when it un-fenced, 0 when it only moved the deadline or
+ * ignored the notice (another generation), -EINVAL when malformed.
+ */
+int ctl_leases_valid(struct ctl_leases *st, json_t *params, uint64_t now);
+
+/*
+ * Fence when the proof ran out (@now, monotonic ms, past valid_until):
+ * publish the received set without leases and without slices of its own
+ * (nat_fleet_fence()), log it once, count it. Every turn of the main
+ * lcore. Returns 1 when it fenced now, else 0.
+ */
+int ctl_leases_tick(struct ctl_leases *st, uint64_t now);
+
+/* Milliseconds of proof left at @now: 0 when fenced or not fleet. */
+uint64_t ctl_leases_valid_ms(const struct ctl_leases *st, uint64_t now);
 
 /* The set the workers hold now: the last published, else @st->initial. */
 const struct nat_lease_set *ctl_leases_current(const struct ctl_leases *st);

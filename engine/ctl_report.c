@@ -9,6 +9,7 @@
 
 #include <shoal/proto.h>
 
+#include "ctl_link.h"
 #include "ctl_report.h"
 #include "stats.h"
 #include "nat/flow_list.h"
@@ -232,6 +233,12 @@ json_t *ctl_report_msg(const struct sh_worker *workers, unsigned n,
 	if (msg && partial)
 		json_object_set_new(json_object_get(msg, "params"),
 				    "leases_partial", json_true());
+	if (msg && st->cfg->fleet.enabled)
+		json_object_set_new(json_object_get(msg, "params"), "fleet",
+			json_pack("{s:b, s:I}", "fenced",
+				  st->fenced || !st->received,
+				  "valid_ms", (json_int_t)ctl_leases_valid_ms(
+					  st, ctl_now_ms())));
 	if (msg && st->refused_reason) {
 		json_t *params = json_object_get(msg, "params");
 

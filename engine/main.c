@@ -251,6 +251,7 @@ static int setup_workers(void)
 	struct nat_params np;
 	unsigned i = 0, lcore;
 	uint32_t clock_base = 0;
+	int peer_bit = -1;
 
 	sh_tunables_from(&cfg, cfg.workers, &tn);
 	np = tn.nat;
@@ -273,6 +274,16 @@ static int setup_workers(void)
 		/* The flows' ages go on from the previous process's clock. */
 		if (sh_state_clock(&state, &expect))
 			clock_base = expect - raw;
+	}
+	if (cfg.fleet.enabled) {
+		/* Marks what a fleet peer carried here (worker.h peer_flag). */
+		static const struct rte_mbuf_dynflag from_peer = {
+			.name = "shoal_fleet_from_peer",
+		};
+
+		peer_bit = rte_mbuf_dynflag_register(&from_peer);
+		if (peer_bit < 0)
+			return -rte_errno;
 	}
 	if (cfg.workers > 1) {
 		handoff = sh_handoff_create(cfg.workers,
@@ -308,6 +319,7 @@ static int setup_workers(void)
 		if (!wk->nat)
 			return -errno;
 		wk->clock_base = clock_base;
+		wk->peer_flag = peer_bit < 0 ? 0 : 1ull << peer_bit;
 		wk->lcore = lcore;
 		wk->queue = (uint16_t)i;
 		wk->n_workers = (uint16_t)cfg.workers;

@@ -30,6 +30,7 @@ void sh_tunables_from(const struct sh_config *cfg, unsigned n_workers,
 	for (unsigned s = 0; s < SH_SIDES; s++)
 		tn->punt_rate[s] = (pcs[s]->punt_rate + n_workers - 1) /
 				   n_workers;
+	tn->idle_sleep_us = cfg->idle_sleep_us;
 }
 
 static int publish_tunables(struct sh_reload *r, const struct sh_config *cfg)

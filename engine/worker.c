@@ -22,7 +22,9 @@
  *   7. report an RCU quiescent state;
  *   8. run the expiry clock hand over a bounded slice of the flow table,
  *      paced by time so the whole table is visited about once a second
- *      whatever the load.
+ *      whatever the load;
+ *   9. with [engine] idle_sleep_us, sleep after a turn that received
+ *      nothing (no port, ring or mirror had a packet).
  */
 #include <string.h>
 
@@ -49,7 +51,8 @@
 /* Fragments one packet may become: a 9000-byte packet on a 576-byte
  * link needs 18. */
 #define SH_MAX_FRAGMENTS 20
-/* rx_data's verdict for a packet staged for its owner's handoff ring. */
+/* rx_data's verdict for a packet staged for its owner's handoff ring, or
+ * taken by the fleet (carried to its owner host, or dropped). */
 #define SH_HANDED (NAT_HAIRPIN + 1)
 
 void sh_bucket_init(struct sh_bucket *b, uint32_t rate)
@@ -471,14 +474,189 @@ static inline void forward(struct sh_worker *wk, const struct nat_lease_set *ls,
 		tx_data(wk, to, m);
 }
 
+/*
+ * Fleet (docs/FLEET.md "Return traffic to the owner"). Every function
+ * here runs only with a fleet lease set (ls->fleet), out of line: a
+ * set without a fleet costs the packet path one test of a flag.
+ */
+
+/* A packet too large to carry to its owner: answered with fragmentation
+ * needed (MTU less the tunnel's overhead) when it has DF and @answer
+ * (it is as it arrived from outside, so the quote is the sender's own),
+ * then dropped. */
+static __rte_noinline void fleet_too_big(struct sh_worker *wk,
+					 const struct nat_lease_set *ls,
+					 struct rte_mbuf *m,
+					 const struct nat_pkt *p, bool answer)
+{
+	uint32_t src = ls->side_addr[SH_OUTSIDE];
+	struct rte_mbuf *r;
+
+	if (answer && (p->ip[IP4_FRAG] & 0x40) &&
+	    (r = reply_alloc(wk, m->pool, src)) != NULL)
+		reply_send(wk, SH_OUTSIDE, r,
+			   nat_build_frag_needed(rte_pktmbuf_mtod(r, uint8_t *),
+						 rte_pktmbuf_mtod(m, uint8_t *),
+						 p->l2_len, p->ip_len, src,
+						 wk->port[SH_OUTSIDE].mac.addr_bytes,
+						 (uint16_t)(wk->port[SH_OUTSIDE].mtu -
+							    NAT_FLEET_OVERHEAD)),
+			   SH_CNT_ICMP_FRAG_NEEDED);
+	drop(wk, SH_DROP_FLEET_TOO_BIG, m);
+}
+
+/*
+ * Carry @m (parsed into @p) to its owner, the peer at @peer (network
+ * order): the IPv4 packet as it is, behind an outer IPv4 and UDP header
+ * (nat_fleet_encap(), UDP source port from @hash), the L2 header kept in
+ * front and addressed towards the peer, out of the outside port or held
+ * for the peer's neighbour entry like any packet. @answer: see
+ * fleet_too_big().
+ */
+static __rte_noinline void fleet_forward(struct sh_worker *wk,
+					 const struct nat_lease_set *ls,
+					 const struct sh_fib *fib,
+					 struct rte_mbuf *m,
+					 const struct nat_pkt *p, uint32_t peer,
+					 uint32_t hash, bool answer)
+{
+	uint16_t l2 = p->l2_len, len = p->ip_len;
+	uint8_t *frame;
+	unsigned v;
+
+	if (unlikely((uint32_t)len + NAT_FLEET_OVERHEAD >
+		     wk->port[SH_OUTSIDE].mtu))
+		return fleet_too_big(wk, ls, m, p, answer);
+	/* Ethernet padding after a short packet is not carried. */
+	if (m->data_len > (uint32_t)l2 + len)
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - l2 - len));
+	frame = (uint8_t *)rte_pktmbuf_prepend(m, NAT_FLEET_OVERHEAD);
+	if (unlikely(!frame)) /* no headroom: a PMD's mbuf always has it */
+		return drop(wk, SH_DROP_FLEET_TOO_BIG, m);
+	memmove(frame, frame + NAT_FLEET_OVERHEAD, l2);
+	nat_fleet_encap(frame + l2, ls, peer, len, hash);
+	wk->cnt[SH_CNT_FORWARDED_TO_OWNER]++;
+	v = set_l2(wk, fib, SH_OUTSIDE, m, ls->fleet_self_ip, peer);
+	if (likely(v == SH_OK))
+		return tx_data(wk, SH_OUTSIDE, m);
+	if (v != SH_DROP_NO_NEIGHBOUR ||
+	    !pending_add(wk, SH_OUTSIDE, m, ls->fleet_self_ip, peer))
+		drop(wk, v, m);
+}
+
+/* The L4 ports (echo id) a fragment's datagram would report (struct
+ * nat_frag_res) for a whole packet @p, so that every packet of a flow
+ * takes one tunnel source port. */
+static inline uint32_t fleet_hash(const struct nat_pkt *p)
+{
+	if (p->proto != NAT_PROTO_ICMP)
+		return nat_fleet_flow_hash(p->ip, ld16(p->l4 + L4_SPORT),
+					   ld16(p->l4 + L4_DPORT));
+	return nat_fleet_flow_hash(p->ip, 0,
+				   p->l4[NAT_ICMP_TYPE] == NAT_ICMP_ECHO_REPLY ?
+				   ld16(p->l4 + NAT_ICMP_ID) : 0);
+}
+
+/*
+ * Act on @owner (nat_fleet_owner()) for @m, parsed into @p, on its way
+ * to a pool address: true when it was carried to its owner or dropped
+ * (no live owner; or a peer's although it came from a peer, which would
+ * loop), false when it is ours to translate.
+ */
+static bool fleet_route(struct sh_worker *wk, const struct nat_lease_set *ls,
+			const struct sh_fib *fib, struct rte_mbuf *m,
+			const struct nat_pkt *p, int owner, uint32_t hash,
+			bool answer)
+{
+	if (m->ol_flags & wk->peer_flag) {
+		if (owner == NAT_FLEET_SELF)
+			return false;
+		drop(wk, SH_DROP_NOT_OWNER, m);
+		return true;
+	}
+	if (owner < 0 || owner == NAT_FLEET_SELF)
+		return false;
+	if (owner == NAT_FLEET_NONE)
+		drop(wk, SH_DROP_UNKNOWN_OWNER, m);
+	else
+		fleet_forward(wk, ls, fib, m, p,
+			      ls->fleet_peer[owner - NAT_FLEET_PEER], hash,
+			      answer);
+	return true;
+}
+
+/*
+ * A tunnel packet to this host (nat_fleet_is_tunnel()): check it, strip
+ * the outer headers and parse the packet it carries into @p, which then
+ * goes on as if it had arrived itself (false); true when it was dropped.
+ * Its port must be ours (a later fragment, which has none, is checked
+ * in frag_dispatch()); it is marked as from a peer so that it is never
+ * carried anywhere again.
+ */
+static __rte_noinline bool fleet_decap(struct sh_worker *wk,
+				       const struct nat_lease_set *ls,
+				       struct rte_mbuf *m, struct nat_pkt *p)
+{
+	unsigned v = nat_fleet_decap_check(ls, p);
+	uint16_t l2 = p->l2_len;
+	uint8_t *frame;
+
+	if (v != SH_OK)
+		goto drop;
+	frame = rte_pktmbuf_mtod(m, uint8_t *);
+	memmove(frame + NAT_FLEET_OVERHEAD, frame, l2);
+	frame = (uint8_t *)rte_pktmbuf_adj(m, NAT_FLEET_OVERHEAD);
+	/* The sender verified or completed the inner checksum. */
+	v = SH_DROP_PEER_MALFORMED;
+	if (nat_parse(p, frame, m->data_len, NAT_L4_CSUM_GOOD) != SH_OK ||
+	    nat_slice_index(ls, ld32(p->ip + IP4_DST)) < 0)
+		goto drop;
+	if (p->frag != NAT_PKT_LATER &&
+	    nat_fleet_pkt_owner(ls, p) != NAT_FLEET_SELF) {
+		v = SH_DROP_NOT_OWNER;
+		goto drop;
+	}
+	m->ol_flags |= wk->peer_flag;
+	/* From another host's client through its mapping: a hairpin. */
+	p->hairpin = nat_is_slice_ip(ls, ld32(p->ip + IP4_SRC));
+	wk->cnt[SH_CNT_RECEIVED_FROM_PEER]++;
+	return false;
+drop:
+	drop(wk, v, m);
+	return true;
+}
+
+/* Fleet, on the outside port before the hand-off (FLEET.md "On the
+ * outside port, before the worker hand-off"): true when @m was taken
+ * (carried to its owner or dropped), false when it goes on, @p
+ * describing the packet to translate. Fragments are decided in
+ * frag_dispatch(), once their datagram's ports are known. */
+static __rte_noinline bool fleet_rx(struct sh_worker *wk,
+				    const struct nat_lease_set *ls,
+				    const struct sh_fib *fib, struct rte_mbuf *m,
+				    struct nat_pkt *p)
+{
+	if (nat_fleet_is_tunnel(ls, p))
+		return fleet_decap(wk, ls, m, p);
+	if (p->frag)
+		return false;
+	return fleet_route(wk, ls, fib, m, p, nat_fleet_pkt_owner(ls, p),
+			   fleet_hash(p), true);
+}
 
 /* Stage 2 of a fragment whose datagram's ports stage 1 found (@r): here,
- * or at the flow's owner (outside, with several workers). */
+ * or at the flow's owner (outside, with several workers), or at the
+ * fleet host that owns its port. */
 static void frag_dispatch(struct sh_worker *wk, const struct nat_lease_set *ls,
 			  const struct sh_fib *fib, enum sh_side from,
 			  struct rte_mbuf *m, struct nat_pkt *p,
 			  const struct nat_frag_res *r)
 {
+	if (unlikely(ls->fleet) && from == SH_OUTSIDE &&
+	    fleet_route(wk, ls, fib, m, p,
+			nat_fleet_owner(ls, ld32(p->ip + IP4_DST), r->dport),
+			nat_fleet_flow_hash(p->ip, r->sport, r->dport), true))
+		return;
 	if (wk->n_workers > 1) {
 		int owner = nat_frag_flow_owner(wk->steer[SH_INSIDE],
 						wk->steer[SH_OUTSIDE], p,
@@ -622,6 +800,13 @@ static void hairpin(struct sh_worker *wk, const struct nat_lease_set *ls,
 {
 	wk->cnt[SH_CNT_HAIRPINNED]++;
 	p->hairpin = true;
+	/* A mapping of a fleet peer's slice: to that peer (no answer if
+	 * too big: the packet is translated already, a quote of it would
+	 * not reach the client's socket). */
+	if (unlikely(ls->fleet) && !p->frag &&
+	    fleet_route(wk, ls, fib, m, p, nat_fleet_pkt_owner(ls, p),
+			fleet_hash(p), false))
+		return;
 	if (wk->n_workers > 1 && hand_off(wk, SH_OUTSIDE, m, p))
 		return;
 	handle(wk, ls, fib, SH_OUTSIDE, m, p, SH_OK);
@@ -656,7 +841,7 @@ static inline enum nat_l4_csum l4_csum_of(const struct rte_mbuf *m)
  *   2. prefetch the flow each slot points to;
  *   3. translate and dispatch.
  */
-static __rte_always_inline void
+static __rte_always_inline uint16_t
 rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 	const struct sh_fib *fib, enum sh_side from)
 {
@@ -666,12 +851,14 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 	unsigned v[SH_BURST];
 	bool out2in = from == SH_OUTSIDE;
 	bool hints = nat_flow_count(wk->nat) >= SH_HINT_MIN_FLOWS;
+	bool fleet;
 	uint64_t bytes = 0;
 	uint16_t n, i;
 
 	n = rte_eth_rx_burst(wk->port[from].port_id, wk->queue, pkts, SH_BURST);
 	if (n == 0)
-		return;
+		return 0;
+	fleet = out2in && ls->fleet;
 	wk->cnt[out2in ? SH_CNT_RX_OUTSIDE : SH_CNT_RX_INSIDE] += n;
 	for (i = 0; i < n && i < SH_PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -695,6 +882,11 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 		if (unlikely(cs == NAT_L4_CSUM_PARTIAL) && v[i] == SH_OK &&
 		    p[i].proto != NAT_PROTO_ICMP)
 			wk->cnt[SH_CNT_RX_CSUM_PARTIAL]++;
+		if (unlikely(fleet) && likely(v[i] == SH_OK) &&
+		    fleet_rx(wk, ls, fib, m, &p[i])) {
+			v[i] = SH_HANDED;
+			continue;
+		}
 		if (wk->n_workers > 1 && likely(v[i] == SH_OK) &&
 		    hand_off(wk, from, m, &p[i])) {
 			v[i] = SH_HANDED;
@@ -710,6 +902,7 @@ rx_data(struct sh_worker *wk, const struct nat_lease_set *ls,
 	for (i = 0; i < n; i++)
 		if (v[i] != SH_HANDED)
 			handle(wk, ls, fib, from, pkts[i], &p[i], v[i]);
+	return n;
 }
 
 /*
@@ -768,11 +961,11 @@ static void rx_handed(struct sh_worker *wk, const struct nat_lease_set *ls,
  * consumer drains faster than a ring fills and catches up after it lost
  * its CPU for a while.
  */
-static void rx_handoff(struct sh_worker *wk, const struct nat_lease_set *ls,
-		       const struct sh_fib *fib)
+static unsigned rx_handoff(struct sh_worker *wk, const struct nat_lease_set *ls,
+			   const struct sh_fib *fib)
 {
 	struct sh_handoff_item it[SH_HANDOFF_BURST];
-	unsigned w, n, b;
+	unsigned w, n, b, got = 0;
 
 	for (w = 0; w < wk->n_workers; w++) {
 		if (!wk->ho_in[w])
@@ -782,21 +975,23 @@ static void rx_handoff(struct sh_worker *wk, const struct nat_lease_set *ls,
 			if (n == 0)
 				break;
 			rx_handed(wk, ls, fib, it, n);
+			got += n;
 		}
 	}
+	return got;
 }
 
 /* Linux's own packets from @side's mirror leave through that data port,
  * but a slice source must carry a socket lease's port. */
-static void rx_kernel(struct sh_worker *wk, const struct nat_lease_set *ls,
-		      enum sh_side side)
+static uint16_t rx_kernel(struct sh_worker *wk, const struct nat_lease_set *ls,
+			  enum sh_side side)
 {
 	struct rte_mbuf *pkts[SH_BURST];
 	uint16_t n, i;
 
 	if (wk->port[side].mirror_id == SH_NO_MIRROR ||
 	    wk->queue >= wk->port[side].mirror_queues)
-		return;
+		return 0;
 	n = rte_eth_rx_burst(wk->port[side].mirror_id, wk->queue, pkts,
 			     SH_BURST);
 	for (i = 0; i < n; i++) {
@@ -816,6 +1011,7 @@ static void rx_kernel(struct sh_worker *wk, const struct nat_lease_set *ls,
 		wk->cnt[SH_CNT_FROM_KERNEL]++;
 		tx_data(wk, side, m);
 	}
+	return n;
 }
 
 /* A reload's new tunables (worker.h struct sh_tunables). */
@@ -827,7 +1023,20 @@ static void __rte_noinline tune(struct sh_worker *wk,
 	nat_worker_tune(wk->nat, &tn->nat);
 	for (s = 0; s < SH_SIDES; s++)
 		sh_bucket_init(&wk->punt[s], tn->punt_rate[s]);
+	wk->idle_sleep_us = tn->idle_sleep_us;
 	wk->tunables_gen = tn->gen;
+}
+
+/*
+ * A turn that received nothing, with [engine] idle_sleep_us set: sleep
+ * that long, offline for RCU meanwhile so that the main lcore's
+ * publications need not wait for us.
+ */
+static void __rte_noinline idle_sleep(struct sh_worker *wk)
+{
+	rte_rcu_qsbr_thread_offline(wk->qsbr, wk->qsbr_id);
+	rte_delay_us_sleep(wk->idle_sleep_us);
+	rte_rcu_qsbr_thread_online(wk->qsbr, wk->qsbr_id);
 }
 
 int sh_worker_main(void *arg)
@@ -849,7 +1058,7 @@ int sh_worker_main(void *arg)
 		uint64_t tsc = rte_rdtsc();
 		uint32_t now = (uint32_t)(tsc / ms_cycles) + wk->clock_base, n;
 		uint64_t xlated;
-
+		unsigned got;
 
 		wk->nat->now = now;
 		ls = __atomic_load_n(&wk->leases, __ATOMIC_ACQUIRE);
@@ -857,12 +1066,16 @@ int sh_worker_main(void *arg)
 		tn = __atomic_load_n(&wk->tunables, __ATOMIC_ACQUIRE);
 		if (unlikely(tn != NULL && tn->gen != wk->tunables_gen))
 			tune(wk, tn);
-		rx_data(wk, ls, fib, SH_INSIDE);
-		rx_data(wk, ls, fib, SH_OUTSIDE);
+		/* The fences the main lcore made (nat.h fleet_fences), counted
+		 * once, by worker 0. */
+		if (unlikely(ls->fleet) && wk->queue == 0)
+			wk->cnt[SH_CNT_FLEET_FENCED] = ls->fleet_fences;
+		got = rx_data(wk, ls, fib, SH_INSIDE);
+		got += rx_data(wk, ls, fib, SH_OUTSIDE);
 		if (wk->n_workers > 1)
-			rx_handoff(wk, ls, fib);
-		rx_kernel(wk, ls, SH_INSIDE);
-		rx_kernel(wk, ls, SH_OUTSIDE);
+			got += rx_handoff(wk, ls, fib);
+		got += rx_kernel(wk, ls, SH_INSIDE);
+		got += rx_kernel(wk, ls, SH_OUTSIDE);
 		pending_retry(wk, fib);
 		if (unlikely(wk->n_frag_held) && now != wk->frag_checked)
 			frag_retry(wk, ls, fib);
@@ -898,6 +1111,8 @@ int sh_worker_main(void *arg)
 			nat_expire(wk->nat, n);
 			debt -= n;
 		}
+		if (unlikely(wk->idle_sleep_us) && got == 0)
+			idle_sleep(wk);
 	}
 	wk->stopped_tsc = rte_rdtsc();
 	/* What is staged goes to the rings, which the main lcore empties

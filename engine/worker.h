@@ -100,6 +100,7 @@ struct sh_tunables {
 	uint64_t gen;
 	struct nat_params nat;        /* nat_worker_tune()'s fields */
 	uint32_t punt_rate[SH_SIDES]; /* this worker's share, packets/s */
+	uint32_t idle_sleep_us;       /* [engine] idle_sleep_us */
 };
 
 struct sh_worker {
@@ -143,6 +144,10 @@ struct sh_worker {
 	/* Added to the TSC's milliseconds: the worker clock continues the
 	 * clock of the process whose flows it adopted (state.h). */
 	uint32_t clock_base;
+	/* The mbuf flag (a DPDK dynamic flag) that marks a packet a fleet
+	 * peer carried here: never carried on again (worker.c fleet_decap). */
+	uint64_t peer_flag;
+	uint32_t idle_sleep_us; /* 0: never sleep (sh_tunables) */
 	/* Poll-loop iterations: the main lcore's proof of progress for the
 	 * service watchdog (notify.h). Plain stores by this worker only. */
 	uint64_t loops;

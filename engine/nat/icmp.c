@@ -157,9 +157,12 @@ static unsigned icmp_err_translate(struct nat_worker *w,
 	if (idx < 0)
 		return d->out2in ? nat_out2in_miss(ls, addr, qport)
 				 : SH_DROP_UNSOLICITED;
+	f = &w->t.flows[idx];
+	/* As nat_in2out(): nothing leaves from a slice not ours. */
+	if (ls->fleet && !d->out2in && !nat_fleet_owns(ls, f))
+		return SH_DROP_UNKNOWN_OWNER;
 	if (p->ip[IP4_TTL] <= 1)
 		return SH_DROP_TTL_EXPIRED;
-	f = &w->t.flows[idx];
 
 	outer_rewrite(p->ip, d->outer_addr, d->out2in ? f->in_ip : f->out_ip);
 	quote_rewrite(p, &q, d->quote_addr,

@@ -7,6 +7,10 @@
  * nat_flow_create(), the slow path in ports.c. A destination that is a
  * slice address is another client's mapping: the caller turns the packet
  * around (NAT_HAIRPIN).
+ *
+ * Fleet (docs/FLEET.md "Fencing inside the engine"): a flow whose slice
+ * this host does not own (any more) is not translated, so its ports
+ * never leave from here once the slice is another's.
  */
 #include "csum.h"
 #include "flow_lookup.h"
@@ -71,6 +75,9 @@ unsigned nat_in2out(struct nat_worker *w, const struct nat_lease_set *ls,
 		idx = nat_flow_create(w, ls, &k);
 		if (idx < 0)
 			return (unsigned)-idx;
+	} else if (__builtin_expect(ls->fleet, 0) &&
+		   !nat_fleet_owns(ls, &w->t.flows[idx])) {
+		return SH_DROP_UNKNOWN_OWNER;
 	}
 	f = &w->t.flows[idx];
 

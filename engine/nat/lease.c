@@ -46,6 +46,23 @@ static void add_host(struct nat_lease_set *ls, unsigned side,
 			htonl(pc->address.addr | ~ntohl(mask_of(pc->address.len)));
 }
 
+/* The pool's geometry (docs/FLEET.md): cfg->slices holds one entry per
+ * pool address over the pool's ports, in configuration order, so slice
+ * k of slices[i] has the global index i * fleet_per_ip + k. No owners
+ * yet: nat_fleet_add() fills them in. */
+static void fleet_begin(struct nat_lease_set *ls, const struct sh_fleet_cfg *f)
+{
+	ls->fleet = true;
+	ls->fleet_self_ip = htonl(f->address);
+	ls->fleet_port = htons(f->port);
+	ls->fleet_lo = f->lo;
+	ls->fleet_span = (uint32_t)f->hi - f->lo + 1;
+	ls->fleet_size = f->slice_size;
+	ls->fleet_per_ip = ls->fleet_span / f->slice_size;
+	ls->fleet_inv = ((1ull << 32) + f->slice_size - 1) / f->slice_size;
+	ls->n_fleet_slices = ls->n_slices * ls->fleet_per_ip;
+}
+
 void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 			 uint64_t generation)
 {
@@ -61,6 +78,8 @@ void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 		ls->slices[i].hi = cfg->slices[i].hi;
 		while (ls->slice_ips[pos] && ls->slice_ips[pos] != ip)
 			pos = (pos + 1) & (NAT_SLICE_IP_SLOTS - 1);
+		if (!ls->slice_ips[pos])
+			ls->slice_pos[pos] = (uint16_t)i;
 		ls->slice_ips[pos] = ip;
 	}
 	ls->n_slices = i;
@@ -73,6 +92,8 @@ void nat_lease_set_begin(struct nat_lease_set *ls, const struct sh_config *cfg,
 	add_host(ls, 0, &cfg->inside);
 	add_host(ls, 1, &cfg->outside);
 	ls->generation = generation;
+	if (cfg->fleet.enabled)
+		fleet_begin(ls, &cfg->fleet);
 }
 
 int nat_lease_set_add(struct nat_lease_set *ls, const struct nat_lease_spec *s)
@@ -133,6 +154,7 @@ void nat_lease_set_finish(struct nat_lease_set *ls)
 		ls->by_port[i].lease = i;
 	}
 	qsort(ls->by_port, ls->n_leases, sizeof(ls->by_port[0]), key_cmp);
+	nat_fleet_finish(ls);
 }
 
 /* Static leases get ids 1..n in configuration order (proto.h). */

@@ -233,11 +233,29 @@ struct nat_lease_key {
 	uint32_t pad;
 };
 
+/*
+ * Fleet (docs/FLEET.md): which host owns each slice of the pool, as
+ * nat_lease_set.fleet_owner[] holds it. A peer's value is NAT_FLEET_PEER
+ * + its index in fleet_peer[], which is sorted by address so that a
+ * tunnel packet's source is found by binary search.
+ */
+#define NAT_FLEET_NONE 0 /* no live host owns the slice */
+#define NAT_FLEET_SELF 1 /* this host does */
+#define NAT_FLEET_PEER 2 /* + i: peer i */
+#define NAT_FLEET_MAX_SLICES SHOAL_MAX_POOL_SLICES
+#define NAT_FLEET_MAX_PEERS SHOAL_MAX_FLEET_HOSTS
+/* The outer IPv4 and UDP headers of a packet carried to its owner (GUE
+ * variant 1: the inner IPv4 packet right after the UDP header). */
+#define NAT_FLEET_OVERHEAD 28
+
 /* Immutable once published; see "Ownership" above. */
 struct nat_lease_set {
 	uint64_t generation;
 	unsigned n_leases, n_match, n_slices;
 	bool any_exclusive; /* some nat lease is (nat_lease_exclusive()) */
+	/* [fleet] configured: the slices are the pool's addresses, owned as
+	 * fleet_owner[] says (the fields from fleet_self_ip on). */
+	bool fleet;
 	/* The engine's own addresses and their subnets' directed broadcasts,
 	 * network order: traffic to them is Linux's. */
 	uint32_t host_ips[8];
@@ -251,6 +269,24 @@ struct nat_lease_set {
 	 * most addresses fail this before the table is probed. */
 	uint32_t slice_net, slice_mask;
 	struct nat_lease_key by_port[NAT_MAX_LEASES]; /* n_leases, sorted */
+	/* Per slice_ips[] slot: that address's index in slices[]. */
+	uint16_t slice_pos[NAT_SLICE_IP_SLOTS];
+	/* ---- fleet (docs/FLEET.md), valid when @fleet ---- */
+	uint32_t fleet_self_ip; /* network order: [fleet] address */
+	uint16_t fleet_port;    /* network order: the tunnel's UDP port */
+	uint16_t fleet_lo;      /* host order: first port of the pool range */
+	uint32_t fleet_span;    /* ports in the pool range */
+	uint32_t fleet_size;    /* ports per slice */
+	uint32_t fleet_per_ip;  /* slices per pool address */
+	uint64_t fleet_inv;     /* ceil(2^32 / fleet_size): port offset to
+				 * slice without a division */
+	/* Times the engine fenced since it started: worker 0 mirrors it in
+	 * its fleet_fenced counter (the main lcore writes no counters). */
+	uint64_t fleet_fences;
+	unsigned n_fleet_slices; /* n_slices * fleet_per_ip */
+	unsigned n_peers;
+	uint16_t fleet_owner[NAT_FLEET_MAX_SLICES]; /* NAT_FLEET_* */
+	uint32_t fleet_peer[NAT_FLEET_MAX_PEERS];   /* network order, sorted */
 };
 
 enum nat_timeout_class {
@@ -498,6 +534,22 @@ static inline bool nat_is_slice_ip(const struct nat_lease_set *ls, uint32_t ip)
 	return ip != 0;
 }
 
+/* Index in ls->slices of slice address @ip (network order), or -1. */
+static inline int nat_slice_index(const struct nat_lease_set *ls, uint32_t ip)
+{
+	uint32_t pos = nat_slice_ip_slot(ip);
+
+	if ((ip & ls->slice_mask) != ls->slice_net || ip == 0)
+		return -1;
+	/* Terminates: the table is at most half full. */
+	while (ls->slice_ips[pos] != ip) {
+		if (ls->slice_ips[pos] == 0)
+			return -1;
+		pos = (pos + 1) & (NAT_SLICE_IP_SLOTS - 1);
+	}
+	return ls->slice_pos[pos];
+}
+
 /* nat_dst_is_local(): see flow_lookup.h (once per packet, inline). */
 
 /* Verdict for an outside packet to slice (@ip, @port_be) with no flow
@@ -511,6 +563,111 @@ static inline bool nat_lease_exclusive(const struct nat_lease *l)
 {
 	return l->mapping != SH_MAPPING_APDM || l->filtering != SH_FILTERING_APDF;
 }
+
+/* ---- fleet.c: slices owned across hosts (docs/FLEET.md) ---- */
+
+/*
+ * Owner of pool port (@ip, @port_be) (network order) in @ls, a fleet
+ * set: NAT_FLEET_NONE, NAT_FLEET_SELF or NAT_FLEET_PEER + i; -1 when
+ * @ip is no pool address or @port_be lies outside the pool's ports (no
+ * slice: the packet takes the local path). The slice-address probe, a
+ * multiply and one load. Any lcore.
+ */
+static inline int nat_fleet_owner(const struct nat_lease_set *ls, uint32_t ip,
+				  uint16_t port_be)
+{
+	int i = nat_slice_index(ls, ip);
+	uint32_t off = (uint32_t)nat_be16(port_be) - ls->fleet_lo;
+
+	if (i < 0 || off >= ls->fleet_span)
+		return -1;
+	/* off < 2^16 and fleet_size < 2^16: the product's high word is
+	 * off / fleet_size exactly (the rounding error stays below 2^-16,
+	 * less than the 1 / fleet_size a fraction may lack). */
+	return ls->fleet_owner[(uint32_t)i * ls->fleet_per_ip +
+			       (uint32_t)((off * ls->fleet_inv) >> 32)];
+}
+
+/* Does this host own the slice of flow @f's outside address and port?
+ * The fleet fence of nat_in2out(): false for a port outside every slice
+ * too. */
+static inline bool nat_fleet_owns(const struct nat_lease_set *ls,
+				  const struct nat_flow *f)
+{
+	return nat_fleet_owner(ls, f->out_ip, f->out_port) == NAT_FLEET_SELF;
+}
+
+/*
+ * Owner of an outside packet @p (not a fragment) to a pool address, by
+ * its port (FLEET.md "To a pool address"): the TCP/UDP destination
+ * port, an echo reply's id, an ICMP error's quoted source port or echo
+ * id. -1 as nat_fleet_owner(), also for packets with no such port
+ * (other ICMP types, quotes nat_quote_parse() refuses): the local path
+ * has a verdict for those. Read-only; any lcore.
+ */
+int nat_fleet_pkt_owner(const struct nat_lease_set *ls,
+			const struct nat_pkt *p);
+
+/* Is @p (parsed, outside) a tunnel packet to this host: UDP to
+ * fleet_self_ip, port fleet_port, not a fragment? */
+static inline bool nat_fleet_is_tunnel(const struct nat_lease_set *ls,
+				       const struct nat_pkt *p)
+{
+	return p->proto == NAT_PROTO_UDP && !p->frag &&
+	       ld32(p->ip + IP4_DST) == ls->fleet_self_ip &&
+	       ld16(p->l4 + L4_DPORT) == ls->fleet_port;
+}
+
+/* Index of peer @ip (network order) in ls->fleet_peer, or -1. */
+int nat_fleet_peer_index(const struct nat_lease_set *ls, uint32_t ip);
+
+/*
+ * Check the outer headers of tunnel packet @p (nat_fleet_is_tunnel()):
+ * SH_OK when its source is a peer in the map and it carries, right
+ * after a 20-byte IPv4 and an 8-byte UDP header whose lengths agree,
+ * an IPv4 packet exactly as long as the rest; SH_DROP_PEER_UNKNOWN or
+ * SH_DROP_PEER_MALFORMED. The caller strips NAT_FLEET_OVERHEAD bytes
+ * and parses the inner packet. Read-only; any lcore.
+ */
+unsigned nat_fleet_decap_check(const struct nat_lease_set *ls,
+			       const struct nat_pkt *p);
+
+/*
+ * Build at @hdr the NAT_FLEET_OVERHEAD bytes that carry an IPv4 packet
+ * of @inner_len bytes from this host (@ls->fleet_self_ip) to peer @dst
+ * (network order): IPv4 (TTL 64, DF, id 0, checksum) and UDP (source
+ * port 49152 | (@hash & 0x3fff), destination fleet_port, checksum 0).
+ * Pure.
+ */
+void nat_fleet_encap(uint8_t *hdr, const struct nat_lease_set *ls,
+		     uint32_t dst, uint16_t inner_len, uint32_t hash);
+
+/* A hash of the flow of IPv4 packet @ip whose L4 ports (echo id) are
+ * @sport, @dport (network order): spreads the tunnel's UDP source port
+ * over flows, alike for every packet and fragment of one flow. Pure. */
+uint32_t nat_fleet_flow_hash(const uint8_t *ip, uint16_t sport,
+			     uint16_t dport);
+
+/*
+ * Building a set's fleet map (control plane, between
+ * nat_lease_set_begin() and nat_lease_set_finish()):
+ * nat_fleet_add() records that slice @ip:@lo-@hi (@ip network order,
+ * @lo/@hi host order) is this host's (@self) or the peer's at @peer
+ * (network order). 0; -EINVAL when it is not exactly one slice of the
+ * pool, is listed twice, or a peer has this host's address; -EDQUOT
+ * past NAT_FLEET_MAX_PEERS peers. nat_lease_set_finish() sorts the
+ * peers.
+ */
+int nat_fleet_add(struct nat_lease_set *ls, uint32_t ip, uint16_t lo,
+		  uint16_t hi, bool self, uint32_t peer);
+
+/* Sort @ls's peers by address, renumbering the owners that name them
+ * (nat_lease_set_finish() calls it). */
+void nat_fleet_finish(struct nat_lease_set *ls);
+
+/* @ls with no leases, no selectors and no slice of its own, the fleet's
+ * other owners kept: what a host that cannot prove ownership runs. */
+void nat_fleet_fence(struct nat_lease_set *ls);
 
 /* ---- kernel.c ---- */
 

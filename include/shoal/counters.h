@@ -70,7 +70,19 @@
 	  "fragmentation needed)")                                             \
 	_(TX_FULL, "tx_full", "transmit queue full")                          \
 	_(HANDOFF_FULL, "handoff_full",                                        \
-	  "handoff ring to the packet's owning worker full")
+	  "handoff ring to the packet's owning worker full")                   \
+	_(UNKNOWN_OWNER, "unknown_owner",                                      \
+	  "fleet: pool port no live host owns, or a flow whose slice this "    \
+	  "host no longer owns")                                               \
+	_(NOT_OWNER, "not_owner",                                              \
+	  "fleet: a peer forwarded a packet for a port this host does not own")\
+	_(PEER_UNKNOWN, "peer_unknown",                                        \
+	  "fleet: tunnel packet from an address not in the fleet map")         \
+	_(PEER_MALFORMED, "peer_malformed",                                    \
+	  "fleet: tunnel packet whose headers or inner packet are invalid")    \
+	_(FLEET_TOO_BIG, "fleet_too_big",                                      \
+	  "fleet: packet too large for the outside mtu once encapsulated "     \
+	  "(DF: answered with ICMP fragmentation needed)")
 
 #define SHOAL_FOREACH_EVENT(_)                                                 \
 	_(RX_INSIDE, "rx_inside", "packets received on the inside port")       \
@@ -116,7 +128,14 @@
 	_(FRAGMENTS, "fragments",                                              \
 	  "IPv4 fragments translated (also counted in2out or out2in)")         \
 	_(FRAG_HELD, "frag_held",                                              \
-	  "fragments held until their datagram's first fragment came")
+	  "fragments held until their datagram's first fragment came")         \
+	_(FORWARDED_TO_OWNER, "forwarded_to_owner",                            \
+	  "fleet: packets for a peer's slice encapsulated to that peer")       \
+	_(RECEIVED_FROM_PEER, "received_from_peer",                            \
+	  "fleet: packets a peer forwarded, decapsulated here")                \
+	_(FLEET_FENCED, "fleet_fenced",                                        \
+	  "fleet: times the engine fenced its slices (proof of ownership "     \
+	  "ran out)")
 
 enum sh_counter {
 	SH_OK = 0, /* not a counter: "no drop" */

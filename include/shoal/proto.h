@@ -208,6 +208,12 @@
  *                              "resyncs": N}         event socket: lost
  *                                                    events, full re-dumps;
  *                                                    0 without a mirror),
+ *                  "fleet": {"fenced": bool,         (with [fleet] only,
+ *                            "valid_ms": N}          docs/FLEET.md: the
+ *                                                    engine runs no slice
+ *                                                    of its own; ms of
+ *                                                    proof left, 0 when
+ *                                                    fenced),
  *                  "refused_generation": G,          (only while the last
  *                  "refused_reason": str             set received could not
  *                                                    be applied: the engine
