@@ -23,6 +23,14 @@
 #                      with none handed and for a handed-off packet.
 #   vs nftables        Linux nftables SNAT and the engine on one veth
 #                      topology with one generator (scripts/lib/vskernel.sh).
+#   fleet              returns for a fleet peer's slice (docs/FLEET.md)
+#                      replayed into the outside port: each carried to
+#                      the peer in GUE; and the same returns in tunnel
+#                      packets from the peer to a host that owns them:
+#                      decapsulated and translated. Instructions per
+#                      packet (callgrind) and packets/s of each, against
+#                      the same returns translated as established flows
+#                      (out2in) in the same run.
 #   memory             the engine's bytes per flow at the largest N.
 #   routes             route lookup cost with 10, 10K and 1M routes
 #                      (bench/fib_bench.c: an Internet-shaped table,
@@ -33,7 +41,7 @@
 # Usage: scripts/bench.sh [--quick] [--huge] [--runs R] [--window SECONDS]
 #                         [--flows N[,N...]] [--cases C[,C...]] [--json FILE]
 # Cases: established (with memory), new, icount, workers, kernel, routes,
-# handover;
+# handover, fleet;
 # default all. --json FILE also writes the table's rows to FILE as JSON
 # (what the run was on, then one {"case", "engine", "baseline", "ratio"}
 # per row, numbers or null where the table shows "-"), once every case
@@ -46,8 +54,8 @@ ROOT=$PWD
 USAGE="usage: $0 [--quick] [--huge] [--runs R] [--window S] [--flows N[,N...]] [--cases C[,C...]] [--json FILE]"
 RUNS=3 WINDOW=5 WARMUP=2 FLOWS=1000,65536,1000000 NEW_FLOWS=1000000
 FULL_PORTS=4096 ICOUNT_FLOWS=1000,65536 ICOUNT_SECONDS=4
-WORKER_FLOWS=1000
-CASES=established,new,icount,workers,kernel,routes,handover
+WORKER_FLOWS=1000 FLEET_FLOWS=1000
+CASES=established,new,icount,workers,kernel,routes,handover,fleet
 HANDOVER_FLOWS=65536
 ROUTE_COUNTS=10,10000,1048576
 KERNEL_FLOWS=65536 HUGE=0 JSON=
@@ -81,6 +89,7 @@ TMP=$(mktemp -d /tmp/shoal-bench.XXXXXX)
 SHM=$(mktemp -d /dev/shm/shoal-bench.XXXXXX 2>/dev/null) || SHM=$TMP
 PID=
 cleanup() {
+	[ -n "${CTL:-}" ] && kill "$CTL" 2>/dev/null
 	[ -n "$PID" ] && kill -INT "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
 	rm -rf "$TMP" "$SHM"
 }
@@ -114,8 +123,9 @@ where() {
 		END { print main w; printf "%.3f\n", share > out }' <(echo "$2") <(echo "$3")
 }
 
-# Packets sent on port 1 over the window, per second. $1 = file prefix.
-sample() { $PY scripts/lib/telemetry.py "$1" /ethdev/stats,1 |
+# Packets sent on port SAMPLE_PORT (default 1, the outside) so far. $1 =
+# file prefix.
+sample() { $PY scripts/lib/telemetry.py "$1" "/ethdev/stats,${SAMPLE_PORT:-1}" |
 	$PY -c 'import json,sys; print(json.load(sys.stdin)["/ethdev/stats"]["opackets"])'; }
 
 # Every engine run starts from empty tables: the state file keeps them
@@ -535,6 +545,157 @@ if has handover; then
 	row "handover gap, $n flows (ms)" "$(median "${tk[@]}")" ""
 	row "kill -9 restart gap (ms)" "$(median "${rs[@]}")" ""
 	echo "  (last takeover: ${parts%)})"
+fi
+
+# Fleet (docs/FLEET.md "Return traffic to the owner"): what a return
+# costs that reaches a host which does not own its slice, carried to the
+# owner in GUE, and what the owner pays to take it out of the tunnel;
+# against the same returns translated as established flows (out2in).
+#   1. flows: the FLEET_FLOWS in2out replay with its lease from our
+#      control socket (scripts/lib/fleetbench.py), which asks the engine
+#      for every flow's outside tuple and writes the returns, bare and in
+#      tunnel packets from peer 192.0.2.6; the engine's tables are kept
+#      (state file) for the runs that translate them;
+#   2. out2in: the returns replayed into the outside port of an engine
+#      holding those flows (baseline);
+#   3. forward: an engine of a fleet whose map gives every slice to the
+#      peer: each return is carried there (packets: calls to
+#      nat_fleet_pkt_owner, once per packet; the outside port both
+#      receives and sends);
+#   4. decap: an engine of a fleet whose map gives it every slice,
+#      holding the flows, fed the tunnel packets.
+# fleet_conf NAME INSIDE OUTSIDE [FLEET_OWNER]: $TMP/NAME.conf, its
+# control socket $TMP/NAME.sock; with FLEET_OWNER ("a" itself or "b" the
+# peer), a [fleet] of pool 198.51.100.10, ports 1024-65535, else the
+# [slices] of the other cases. $TMP/NAME.json is the lease set served.
+fleet_conf() {
+	local name=$1 owner=${4:-}
+	cat >"$TMP/$name.conf" <<CONF
+[engine]
+eal = $EAL --file-prefix sh-bench-$name
+state = $SHM/engine.state
+mbufs = $((FLEET_FLOWS + 16384))
+ctl_socket = $TMP/$name.sock
+[inside]
+device = $2
+next_hop_mac = 02:00:00:00:00:02
+exception = none
+[outside]
+device = $3
+address = 192.0.2.1/24
+next_hop_mac = 02:00:00:00:00:fe
+exception = none
+[nat]
+max_flows = $(pow2 "$FLEET_FLOWS")
+CONF
+	if [ -z "$owner" ]; then
+		printf '[slices]\n198.51.100.10 = 1024-65535\n' >>"$TMP/$name.conf"
+		cat >"$TMP/$name.json" <<JSON
+{"generation": 1, "leases": [{"id": 1, "holder": "bench", "kind": "nat",
+ "ip": "198.51.100.10", "lo": 1024, "hi": 65535, "state": "active",
+ "clients": ["10.0.0.0/8"], "mapping": "address-and-port-dependent",
+ "filtering": "address-and-port-dependent"}]}
+JSON
+		return
+	fi
+	cat >>"$TMP/$name.conf" <<CONF
+[fleet]
+etcd = http://127.0.0.1:2379
+host = a
+address = 192.0.2.1
+pool = 198.51.100.10, 198.51.100.11
+ports = 1024-65535
+slice_size = 2016
+slices = 1
+CONF
+	# 198.51.100.10's slices to OWNER, 198.51.100.11's to the peer (so
+	# that the map names it even when this host owns the first address).
+	$PY - "$owner" >"$TMP/$name.json" <<'PYEOF'
+import json, sys
+hosts = {"a": "192.0.2.1", "b": "192.0.2.6"}
+slices = [{"ip": ip, "lo": lo, "hi": lo + 2015, "host": host,
+           "address": hosts[host]}
+          for ip, host in (("198.51.100.10", sys.argv[1]), ("198.51.100.11", "b"))
+          for lo in range(1024, 65536, 2016)]
+print(json.dumps({"generation": 1, "leases": [],
+                  "fleet": {"host": "a", "valid_ms": 3600000,
+                            "slices": slices}}))
+PYEOF
+}
+
+# serve NAME: our control socket for NAME's engine, until that engine
+# goes (fleetbench.py serves one connection); its pid in CTL.
+CTL=
+serve() {
+	$PY scripts/lib/fleetbench.py "$TMP/$1.sock" "$TMP/$1.json" &
+	CTL=$!
+}
+unserve() { kill "$CTL" 2>/dev/null || true; wait "$CTL" 2>/dev/null || true; CTL=; }
+
+if has fleet; then
+	n=$FLEET_FLOWS pcap=$TMP/flows-$FLEET_FLOWS.pcap
+	[ -f "$pcap" ] || $PY scripts/lib/genpcap.py "$pcap" "$n"
+	EAL=$(eal_for "$n")
+	rets=$TMP/returns.pcap tuns=$TMP/tunnelled.pcap flows=$TMP/fleet-flows.state
+	fleet_conf fl-flows "net_pcap0,rx_pcap=$pcap,infinite_rx=1" net_null0,no-rx=1
+	fleet_conf fl-out2in net_null0,no-rx=1 "net_pcap0,rx_pcap=$rets,infinite_rx=1"
+	fleet_conf fl-fwd net_null0,no-rx=1 "net_pcap0,rx_pcap=$rets,infinite_rx=1" b
+	fleet_conf fl-decap net_null0,no-rx=1 "net_pcap0,rx_pcap=$tuns,infinite_rx=1" a
+	# The command that starts an engine on the flows of step 1 (measure
+	# and icount start from empty tables; exec keeps the pid).
+	adopt=(bash -c 'cp "$0" "$1" && exec "$2" -c "$3"' "$flows" "$SHM/engine.state"
+	       "$ENGINE")
+
+	fresh_state
+	$PY scripts/lib/fleetbench.py "$TMP/fl-flows.sock" "$TMP/fl-flows.json" \
+		--returns "$rets" "$tuns" "$n" &
+	CTL=$!
+	"$ENGINE" -c "$TMP/fl-flows.conf" >"$TMP/fl-flows.log" 2>&1 </dev/null &
+	PID=$!
+	wait "$CTL" || { cat "$TMP/fl-flows.log" >&2; exit 1; }
+	CTL=
+	kill -INT "$PID"; wait "$PID" || true; PID=
+	rm -rf /var/run/dpdk/sh-bench-fl-flows
+	cp "$SHM/engine.state" "$flows"
+
+	declare -A fpps=() fic=()
+	for _ in $(seq "$RUNS"); do
+		serve fl-out2in
+		fpps[out2in]+=" $(SAMPLE_PORT=0 measure sh-bench-fl-out2in "${adopt[@]}" \
+			"$TMP/fl-out2in.conf")"
+		unserve
+		serve fl-fwd
+		fpps[fwd]+=" $(measure sh-bench-fl-fwd "$ENGINE" -c "$TMP/fl-fwd.conf")"
+		unserve
+		serve fl-decap
+		fpps[decap]+=" $(SAMPLE_PORT=0 measure sh-bench-fl-decap "${adopt[@]}" \
+			"$TMP/fl-decap.conf")"
+		unserve
+	done
+	# NAME ARGS...: instructions per packet of NAME's engine.
+	fleet_icount() {
+		local name=$1
+		shift
+		serve "$name"
+		$PY scripts/lib/icount.py "$@" "sh-bench-$name" "$ICOUNT_SECONDS" -- \
+			"$ENGINE" -c "$TMP/$name.conf"
+		unserve
+		rm -rf "/var/run/dpdk/sh-bench-$name"
+	}
+	cp "$flows" "$SHM/engine.state"
+	fic[out2in]=$(fleet_icount fl-out2in --port 0)
+	fresh_state
+	fic[fwd]=$(fleet_icount fl-fwd --per-call nat_fleet_pkt_owner)
+	cp "$flows" "$SHM/engine.state"
+	fic[decap]=$(fleet_icount fl-decap --port 0)
+	for c in out2in fwd decap; do fpps[$c]=$(median ${fpps[$c]}); done
+	row "fleet: carried to owner (pps)" "${fpps[fwd]}" "${fpps[out2in]}"
+	row "fleet: decap + out2in (pps)" "${fpps[decap]}" "${fpps[out2in]}"
+	row "fleet: carried, instr/packet" "${fic[fwd]}" "${fic[out2in]}"
+	row "fleet: decap + out2in, instr/pkt" "${fic[decap]}" "${fic[out2in]}"
+	echo "  (baseline: the same $n returns translated as established flows, out2in;"
+	echo "   taking a packet out of the tunnel costs" \
+		"$($PY -c "print(round(${fic[decap]} - ${fic[out2in]}, 1))") instructions)"
 fi
 
 # The engine states its table's cost at start-up (nat_table_bytes()).

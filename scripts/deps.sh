@@ -9,6 +9,9 @@ PKGS=(
 	build-essential meson ninja-build pkg-config
 	libdpdk-dev libnuma-dev libmnl-dev libjemalloc-dev libpcap-dev
 	libjansson-dev libsqlite3-dev libmicrohttpd-dev
+	# shoal-ctld [fleet]: etcd's JSON gateway over libcurl; etcd and
+	# etcdctl for the fleet tests (tests/ctl/test_fleet.py)
+	libcurl4-openssl-dev etcd-server etcd-client
 	# shoal-ctld's socket ACLs for [ctl] readers and engine_user
 	libacl1-dev
 	# sd_notify for the service units; the man pages (docs/man/*.scd)

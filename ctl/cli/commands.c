@@ -268,6 +268,48 @@ static void show_lease_list(struct printer *p, json_t *result,
 	print_table(p, result, "leases", lease_fields);
 }
 
+/* [fleet]: the whole fleet's map under the local slices (text), or
+ * slice.list's "fleet" object as it came (JSON). */
+static void show_fleet_map(struct printer *p, json_t *result)
+{
+	json_t *fleet = json_object_get(result, "fleet");
+	static const struct pfield hosts[] = {
+		{ .key = "host", .title = "HOST", .type = PF_STR },
+		{ .key = "address", .title = "ADDRESS", .type = PF_STR },
+		{ .key = "want", .title = "WANT", .type = PF_UINT },
+		{ .key = "have", .title = "HAVE", .type = PF_UINT },
+		{ 0 },
+	};
+	static const struct pfield map[] = {
+		{ .key = "ip", .title = "IP", .type = PF_STR },
+		{ .key = "lo", .key2 = "hi", .title = "PORTS",
+		  .type = PF_RANGE },
+		{ .key = "state", .title = "STATE", .type = PF_STR },
+		{ .key = "host", .title = "HOST", .type = PF_STR },
+		{ .key = "address", .title = "ADDRESS", .type = PF_STR },
+		{ .key = "claimable_in", .title = "CLAIMABLE IN",
+		  .type = PF_DURATION },
+		{ 0 },
+	};
+	json_int_t valid;
+
+	if (!fleet)
+		return;
+	if (print_is_json(p)) {
+		print_copy(p, result, "fleet");
+		return;
+	}
+	valid = json_integer_value(json_object_get(fleet, "valid_ms"));
+	print_note(p, "\nfleet: host %s, etcd %s, ownership proven for %"
+		   JSON_INTEGER_FORMAT ".%" JSON_INTEGER_FORMAT " s",
+		   json_string_value(json_object_get(fleet, "host")),
+		   json_string_value(json_object_get(fleet, "etcd")),
+		   valid / 1000, valid % 1000 / 100);
+	print_table(p, fleet, "hosts", hosts);
+	print_note(p, "%s", "");
+	print_table(p, fleet, "map", map);
+}
+
 static void show_slices(struct printer *p, json_t *result,
 			const struct call *c)
 {
@@ -287,8 +329,10 @@ static void show_slices(struct printer *p, json_t *result,
 
 	(void)c;
 	print_table(p, result, "slices", f);
-	if (print_is_json(p))
+	if (print_is_json(p)) {
+		show_fleet_map(p, result);
 		return;
+	}
 	/* Text: one line per hold under the table. */
 	json_array_foreach(json_object_get(result, "slices"), i, s)
 		json_array_foreach(json_object_get(s, "holds"), j, h) {
@@ -305,6 +349,7 @@ static void show_slices(struct printer *p, json_t *result,
 								     "holder")),
 				   left > 0 ? left : 0);
 		}
+	show_fleet_map(p, result);
 }
 
 static void show_status(struct printer *p, json_t *result,
@@ -334,8 +379,21 @@ static void show_status(struct printer *p, json_t *result,
 		{ 0 },
 	};
 
+	static const struct pfield fleet[] = {
+		{ .key = "host", .title = "fleet host", .type = PF_STR },
+		{ .key = "etcd", .title = "fleet etcd", .type = PF_STR },
+		{ .key = "valid_ms", .title = "fleet valid ms",
+		  .type = PF_UINT },
+		{ .key = "owned", .title = "fleet slices owned",
+		  .type = PF_UINT },
+		{ .key = "hosts", .title = "fleet hosts", .type = PF_UINT },
+		{ 0 },
+	};
+
 	(void)c;
 	print_record(p, result, NULL, f);
+	if (json_object_get(result, "fleet"))
+		print_record(p, result, "fleet", fleet);
 }
 
 static void show_reload(struct printer *p, json_t *result,

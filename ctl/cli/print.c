@@ -314,6 +314,14 @@ void print_record(struct printer *p, json_t *src, const char *obj_key,
 	}
 }
 
+void print_copy(struct printer *p, json_t *src, const char *key)
+{
+	json_t *v = json_object_get(src, key);
+
+	if (p->doc != NULL && v != NULL)
+		json_object_set(p->doc, key, v);
+}
+
 void print_member(struct printer *p, json_t *src, const struct pfield *f)
 {
 	char cell[CELL_MAX];

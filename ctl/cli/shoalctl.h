@@ -82,6 +82,9 @@ void print_table(struct printer *p, json_t *src, const char *arr_key,
  * "title: value" lines, or a projected JSON object under obj_key. */
 void print_record(struct printer *p, json_t *src, const char *obj_key,
 		  const struct pfield *fields);
+/* Member key of src copied whole into the JSON document (nothing when
+ * absent); nothing in text. */
+void print_copy(struct printer *p, json_t *src, const char *key);
 /* Scalar member key of src as a note line ("title: value") in text. */
 void print_member(struct printer *p, json_t *src, const struct pfield *f);
 /*

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The daemon's loop and its orchestration. One epoll watches the
- * server's epoll fd, the metrics server's epoll fd and a signalfd
- * (SIGINT/SIGTERM: stop; SIGHUP: reload.c); every TICK_MS the timers run (idle
- * connections, engine relays) and once per wall-clock second the lease
- * lifecycle. After each request line and each tick, a committed change
+ * server's epoll fd, the metrics server's epoll fd, the fleet worker's
+ * eventfd ([fleet]: fleet_sync.c) and a signalfd (SIGINT/SIGTERM: stop;
+ * SIGHUP: reload.c); every TICK_MS the timers run (idle connections,
+ * engine relays, the fleet's proof) and once per wall-clock second the
+ * lease lifecycle. After each request line and each tick, a committed change
  * (a moved generation) is pushed to the engine: the rules only decide,
  * this file makes their decisions reach the engine.
  */
@@ -28,8 +29,11 @@ static void push(struct ctld *d)
 {
 	reload_settle(d);
 	upgrade_settle(d);
-	if (engine_wants_push(d))
-		engine_push(d, view_lease_set(d));
+	if (engine_wants_push(d)) {
+		engine_push(d, view_lease_set(d), view_fleet_engine(d));
+		fleet_loop_pushed(d);
+	}
+	fleet_loop_valid(d);
 }
 
 void core_line(struct ctld *d, struct conn *c, const char *line, size_t len)
@@ -48,6 +52,7 @@ void core_tick(struct ctld *d)
 	static time_t last_lease;
 
 	engine_tick(d);
+	fleet_loop_sync(d, false); /* the proof runs out without news */
 	if (time(NULL) != last_lease) {
 		int rc = lease_tick(d);
 
@@ -104,7 +109,7 @@ static void sighup(struct ctld *d)
 
 int core_run(struct ctld *d)
 {
-	struct epoll_event ev = { .events = EPOLLIN }, evs[4];
+	struct epoll_event ev = { .events = EPOLLIN }, evs[5];
 	int64_t next_tick = 0;
 	int epfd, sfd, rc = 0;
 	bool quit = false;
@@ -122,8 +127,11 @@ int core_run(struct ctld *d)
 	ev.data.fd = metrics_fd(d);
 	if (ev.data.fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		goto fail;
+	ev.data.fd = fleet_loop_fd(d);
+	if (ev.data.fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		goto fail;
 	while (!quit) {
-		int n = epoll_wait(epfd, evs, 4, metrics_timeout(d, TICK_MS));
+		int n = epoll_wait(epfd, evs, 5, metrics_timeout(d, TICK_MS));
 		int64_t now;
 
 		if (n < 0 && errno != EINTR)
@@ -132,6 +140,11 @@ int core_run(struct ctld *d)
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == metrics_fd(d))
 				continue;
+			if (evs[i].data.fd == fleet_loop_fd(d)) {
+				fleet_loop_sync(d, true);
+				push(d);
+				continue;
+			}
 			if (evs[i].data.fd != sfd) {
 				rc = server_dispatch(d);
 				if (rc)

@@ -24,6 +24,10 @@
  *             buffers, limits, peer check and role (sockdir.c: the
  *             socket's directory and ACLs)
  *   store.c   SQLite persistence (schema, transactions)
+ *   fleet_sync.c  [fleet]: the loop's side of the fleet worker thread
+ *             (fleet.h: fleet.c, fleet_policy.c, etcd.c, etcd_json.c):
+ *             the owned, proven slices for the rules, fences, releases,
+ *             fleet.valid
  *   notify.c  READY/STATUS/WATCHDOG/STOPPING to systemd (sd_notify),
  *             called by main.c and core.c
  *   lib/config.c, lib/value.c  the config file and value parsers, shared
@@ -50,6 +54,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "fleet.h"
 #include "shoal/proto.h"
 
 #define CTLD_DYN_ID_MIN 1000
@@ -111,7 +116,8 @@ struct actor {
 	_(RENEW, "renew")     \
 	_(RELEASE, "release") \
 	_(EXPIRE, "expire")   \
-	_(DRAINED, "drained")
+	_(DRAINED, "drained") \
+	_(FENCED, "fenced")
 
 enum ctl_event {
 #define _(e, n) CTL_EV_##e,
@@ -242,6 +248,25 @@ struct ctld_upgrade {
 	char binary[PATH_MAX]; /* as asked; "" = the engine's own */
 };
 
+/*
+ * [fleet] on the loop's side (fleet_sync.c): the worker's last snapshot
+ * and what the rules and the engine were given from it.
+ */
+struct ctld_fleet {
+	struct fleet *worker;
+	struct fleet_snap snap;  /* the latest copy */
+	uint64_t synced_seq;     /* snap.seq the rules' slices follow */
+	uint64_t valid_sent;     /* snap.renewals the engine was told of */
+	int64_t stored_lease;    /* the lease id in the store */
+	bool owned[SHOAL_MAX_POOL_SLICES]; /* mine, proven, not released:
+					      * d->slices */
+	unsigned n_owned;
+	/* voluntary releases: the generation that fenced the slice (0: not
+	 * yet; UINT64_MAX: the worker was told) and when */
+	uint64_t rel_gen[SHOAL_MAX_POOL_SLICES];
+	int64_t rel_ms[SHOAL_MAX_POOL_SLICES];
+};
+
 struct ctld {
 	struct sh_config *cfg; /* the running configuration */
 	struct store *store;
@@ -249,6 +274,15 @@ struct ctld {
 	struct ctl_lease statics[SH_CFG_MAX_LEASES];
 	uint32_t hold_s;     /* [nat] port_hold_down */
 	unsigned n_static;
+	/* ids 1..n_reserved are static: the file's leases, or with [fleet]
+	 * one per pool slice (only owned slices with [fleet] clients have
+	 * their lease in statics[]) */
+	uint32_t n_reserved;
+	/* the slices the rules place leases in: cfg->slices, or with
+	 * [fleet] the owned and proven ones (fleet_sync.c's) */
+	const struct sh_slice_cfg *slices;
+	unsigned n_slices;
+	struct ctld_fleet *fleet; /* NULL without [fleet] */
 	int64_t started;     /* unix time: the static leases' "created" */
 	uint64_t generation; /* mirror of the stored counter */
 	uint32_t drain_max;  /* seconds: max of the [nat] timeouts */
@@ -279,6 +313,9 @@ int store_update(struct store *s, const struct ctl_lease *l);
 int store_delete(struct store *s, uint32_t id);
 int store_gen_get(struct store *s, uint64_t *gen);
 int store_gen_set(struct store *s, uint64_t gen);
+/* meta's integer @key (-ENOENT when absent); set: insert or replace. */
+int store_meta_get(struct store *s, const char *key, int64_t *value);
+int store_meta_set(struct store *s, const char *key, int64_t value);
 /* Holds ending after @now, ordered by (ip, lo), into @out (at most @max). */
 int store_holds(struct store *s, int64_t now, struct ctl_hold *out,
 		unsigned max, unsigned *n);
@@ -335,6 +372,8 @@ int lease_list(struct ctld *d, struct ctl_lease *out, unsigned max,
 int lease_holds(struct ctld *d, struct ctl_hold *out, unsigned max,
 		unsigned *n); /* the holds in force, by (ip, lo) */
 int lease_tick(struct ctld *d);
+int leases_fleet_update(struct ctld *d, const struct sh_slice_cfg *sl,
+			unsigned n);
 
 /* json.c: pure formatters. @flows: the engine's count, -1 unknown. */
 json_t *json_lease(const struct ctl_lease *l, int64_t flows);
@@ -344,6 +383,18 @@ json_t *json_error(json_t *id, int code, const char *reason,
 		   const char *message);
 json_t *json_result(json_t *id, json_t *result);
 json_t *json_audit(const struct ctl_audit *a); /* proto.h EVENT */
+/* [fleet] objects of proto.h from the worker's snapshot @sn: for the
+ * engine (every owned slice, ours only where @owned), slice.list's map
+ * at @now_ms, and status's summary; @valid_ms the proof left. */
+json_t *json_fleet_engine(const struct sh_fleet_cfg *f,
+			  const struct fleet_snap *sn, const bool *owned,
+			  int64_t valid_ms);
+json_t *json_fleet_map(const struct sh_fleet_cfg *f,
+		       const struct fleet_snap *sn, int64_t now_ms,
+		       int64_t valid_ms);
+json_t *json_fleet_status(const struct sh_fleet_cfg *f,
+			  const struct fleet_snap *sn, unsigned n_owned,
+			  int64_t valid_ms);
 
 /* reload.c: re-read the file (SIGHUP, the reload method). Begin: 0 with
  * *@res when done at once (no engine), 1 when the answer follows once
@@ -394,6 +445,24 @@ void metrics_close(struct ctld *d);
 json_t *view_lease(const struct ctld *d, const struct ctl_lease *l);
 json_t *view_lease_set(struct ctld *d); /* array of every lease */
 json_t *view_slices(struct ctld *d);
+/* [fleet] (NULL without it): the lease set's "fleet" object for the
+ * engine, slice.list's "fleet" and status's "fleet" (proto.h). */
+json_t *view_fleet_engine(const struct ctld *d);
+json_t *view_fleet_map(const struct ctld *d);
+json_t *view_fleet_status(const struct ctld *d);
+
+/* fleet_sync.c: no-ops without [fleet]. */
+/* Start the worker (after leases_init), wait a bounded time for its
+ * first round and take its slices. 0 or -errno with @err. */
+int fleet_loop_open(struct ctld *d, char *err, size_t len);
+void fleet_loop_close(struct ctld *d);
+int fleet_loop_fd(const struct ctld *d); /* the worker's eventfd; -1 */
+/* After the worker woke the loop (@woken: read its snapshot) and on
+ * every tick: the rules' slices, fences, releases. */
+void fleet_loop_sync(struct ctld *d, bool woken);
+int64_t fleet_loop_valid_ms(const struct ctld *d); /* proof left, ms */
+void fleet_loop_pushed(struct ctld *d); /* a set carried valid_ms */
+void fleet_loop_valid(struct ctld *d);  /* fleet.valid after a renewal */
 
 /* core.c */
 int core_open(struct ctld *d, char *err, size_t errlen); /* the server */
@@ -437,16 +506,21 @@ void rpc_handle_line(struct ctld *d, struct conn *c, const char *line,
 		     size_t len);
 
 /* engine.c */
-/* @set: the lease set (consumed; NULL fails the call). */
+/* @set: the lease set, @fleet its "fleet" object (both consumed; a NULL
+ * set, or a NULL fleet with [fleet], fails the call). */
 int engine_subscribe(struct ctld *d, struct conn *c, json_t *set,
-		     json_t **result);
+		     json_t *fleet, json_t **result);
 /* Remember engine.report @params (borrowed) as the last report; keys of
  * the wrong type, and malformed per_worker entries, are skipped alone. */
 void engine_report(struct ctld *d, struct conn *c, json_t *params);
 /* Is there a committed change the engine has not been sent, and room to
- * send it? Then engine_push(d, view_lease_set(d)). */
+ * send it? Then engine_push(d, view_lease_set(d), view_fleet_engine(d)). */
 bool engine_wants_push(struct ctld *d);
-void engine_push(struct ctld *d, json_t *set);
+void engine_push(struct ctld *d, json_t *set, json_t *fleet);
+/* fleet.valid with @valid_ms for the generation the engine was sent: 0
+ * sent (or no engine to tell), -EAGAIN while a newer set waits to go
+ * (it carries valid_ms itself) or the engine is not reading. */
+int engine_fleet_valid(struct ctld *d, int64_t valid_ms);
 int engine_flows(struct ctld *d, struct conn *c, json_t *id, json_t *params);
 void engine_response(struct ctld *d, struct conn *c, json_t *msg);
 void engine_detach(struct ctld *d, uint64_t serial);

@@ -69,13 +69,16 @@ static int peer_pid(const struct conn *c)
 }
 
 int engine_subscribe(struct ctld *d, struct conn *c, json_t *set,
-		     json_t **result)
+		     json_t *fleet, json_t **result)
 {
 	struct engine_state *e = &d->eng;
 	struct conn *old = engine_conn(d);
 
-	if (!set)
+	if (!set || (d->fleet && !fleet)) {
+		json_decref(set);
+		json_decref(fleet);
 		return -EIO;
+	}
 	if (old && old != c && pending_on(e, e->conn_serial)) {
 		ctld_log(CTLD_INFO, "a new engine (pid %d) subscribed; the "
 			 "previous one (pid %d) stays until it has answered "
@@ -89,8 +92,9 @@ int engine_subscribe(struct ctld *d, struct conn *c, json_t *set,
 	e->conn_serial = conn_serial(c);
 	e->pushed_gen = d->generation;
 	conn_set_engine(c);
-	*result = json_pack("{sI so}", "generation", (json_int_t)d->generation,
-			    "leases", set);
+	*result = json_pack("{sI so so*}", "generation",
+			    (json_int_t)d->generation, "leases", set, "fleet",
+			    fleet);
 	ctld_log(CTLD_INFO, "engine (pid %d) subscribed at generation %llu",
 		 peer_pid(c), (unsigned long long)d->generation);
 	return *result ? 0 : -ENOMEM;
@@ -364,26 +368,46 @@ bool engine_wants_push(struct ctld *d)
 	return c && d->eng.pushed_gen != d->generation && !conn_unsent(c);
 }
 
-/* Send leases.update with @set (consumed), the set of d->generation. */
-void engine_push(struct ctld *d, json_t *set)
+/* Send leases.update with @set and @fleet (consumed), the set of
+ * d->generation. */
+void engine_push(struct ctld *d, json_t *set, json_t *fleet)
 {
 	struct conn *c = engine_conn(d);
 
 	if (!c) {
 		json_decref(set);
+		json_decref(fleet);
 		return;
 	}
-	if (!set) {
+	if (!set || (d->fleet && !fleet)) {
+		json_decref(set);
+		json_decref(fleet);
 		ctld_log(CTLD_ERR, "cannot build the lease set for the engine");
 		conn_close(c);
 		return;
 	}
 	d->eng.pushed_gen = d->generation;
-	if (conn_send(c, json_pack("{ss ss s{sI so}}", "jsonrpc", "2.0",
+	if (conn_send(c, json_pack("{ss ss s{sI so so*}}", "jsonrpc", "2.0",
 				   "method", "leases.update", "params",
 				   "generation", (json_int_t)d->generation,
-				   "leases", set)))
+				   "leases", set, "fleet", fleet)))
 		ctld_log(CTLD_ERR, "engine not reading its socket; dropped");
+}
+
+int engine_fleet_valid(struct ctld *d, int64_t valid_ms)
+{
+	struct conn *c = engine_conn(d);
+
+	if (!c)
+		return 0;
+	if (d->eng.pushed_gen != d->generation || conn_unsent(c))
+		return -EAGAIN;
+	if (conn_send(c, json_pack("{ss ss s{sI sI}}", "jsonrpc", "2.0",
+				   "method", "fleet.valid", "params",
+				   "generation", (json_int_t)d->generation,
+				   "valid_ms", (json_int_t)valid_ms)))
+		ctld_log(CTLD_ERR, "engine not reading its socket; dropped");
+	return 0;
 }
 
 static void relay_done(struct ctld *d, struct relay *r, json_t *reply)

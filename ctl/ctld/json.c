@@ -171,3 +171,119 @@ json_t *json_audit(const struct ctl_audit *a)
 			 "pid", a->who.peer ? json_integer(a->who.pid) :
 			 json_null());
 }
+
+/* [fleet]: host @h of snapshot @sn as the name and address text; NULL
+ * strings for none. */
+static const char *host_name(const struct fleet_snap *sn, int h)
+{
+	return h >= 0 && (unsigned)h < sn->n_hosts ? sn->hosts[h].name : NULL;
+}
+
+static json_t *host_address(const struct fleet_snap *sn, int h)
+{
+	char a[16];
+
+	if (h < 0 || (unsigned)h >= sn->n_hosts || !sn->hosts[h].address)
+		return json_null();
+	return json_string(sh_fmt_ipv4(sn->hosts[h].address, a));
+}
+
+/* The engine's "fleet" object (FLEET.md "Daemon and engine"): every
+ * slice a host owns as last read, ours only while @owned (proven and
+ * not being given back). */
+json_t *json_fleet_engine(const struct sh_fleet_cfg *f,
+			  const struct fleet_snap *sn, const bool *owned,
+			  int64_t valid_ms)
+{
+	json_t *arr = json_array();
+	char a[16];
+
+	for (uint32_t s = 0; arr && s < sn->n_slices; s++) {
+		int h = sn->owner[s];
+		uint32_t ip;
+		uint16_t lo, hi;
+
+		if (h == FLEET_FREE || (h == 0 && !owned[s]))
+			continue;
+		fleet_slice_range(f, s, &ip, &lo, &hi);
+		if (json_array_append_new(arr, json_pack("{ss sI sI ss? so}",
+				"ip", sh_fmt_ipv4(ip, a), "lo", (json_int_t)lo,
+				"hi", (json_int_t)hi, "host",
+				host_name(sn, h), "address",
+				host_address(sn, h)))) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return json_pack("{ss sI so*}", "host", f->host, "valid_ms",
+			 (json_int_t)valid_ms, "slices", arr);
+}
+
+static const char *etcd_state(const struct fleet_snap *sn)
+{
+	return sn->etcd_up ? "connected" : "unreachable";
+}
+
+/* slice.list's "fleet": this host, etcd, the live hosts and every slice
+ * of the pool with its owner; a free slice's claimable_in is how many
+ * seconds (rounded up) until this host may claim it. */
+json_t *json_fleet_map(const struct sh_fleet_cfg *f,
+		       const struct fleet_snap *sn, int64_t now_ms,
+		       int64_t valid_ms)
+{
+	json_t *hosts = json_array(), *map = json_array();
+	int64_t hold = (int64_t)f->hold_down * 1000;
+	char a[16];
+
+	for (unsigned h = 0; hosts && h < sn->n_hosts; h++) {
+		const struct fleet_host *x = &sn->hosts[h];
+
+		if (!x->live)
+			continue;
+		json_array_append_new(hosts, json_pack("{ss so sI sI}",
+			"host", x->name, "address", host_address(sn, (int)h),
+			"want", (json_int_t)x->want,
+			"have", (json_int_t)x->have));
+	}
+	for (uint32_t s = 0; map && s < sn->n_slices; s++) {
+		int h = sn->owner[s];
+		int64_t left = sn->free_since[s] + hold - now_ms;
+		uint32_t ip;
+		uint16_t lo, hi;
+
+		fleet_slice_range(f, s, &ip, &lo, &hi);
+		if (left < 0)
+			left = 0;
+		if (json_array_append_new(map, json_pack(
+				"{ss sI sI so so ss so}", "ip",
+				sh_fmt_ipv4(ip, a), "lo", (json_int_t)lo,
+				"hi", (json_int_t)hi, "host",
+				h >= 0 ? json_string(host_name(sn, h)) :
+				json_null(), "address", host_address(sn, h),
+				"state", h == 0 ? "mine" : h > 0 ? "owned" :
+				"free", "claimable_in", h == FLEET_FREE ?
+				json_integer((left + 999) / 1000) :
+				json_null()))) {
+			json_decref(map);
+			map = NULL;
+		}
+	}
+	return json_pack("{ss ss sI so* so*}", "host", f->host,
+			 "etcd", etcd_state(sn), "valid_ms",
+			 (json_int_t)valid_ms, "hosts", hosts, "map", map);
+}
+
+json_t *json_fleet_status(const struct sh_fleet_cfg *f,
+			  const struct fleet_snap *sn, unsigned n_owned,
+			  int64_t valid_ms)
+{
+	json_int_t live = 0;
+
+	for (unsigned h = 0; h < sn->n_hosts; h++)
+		live += sn->hosts[h].live;
+	return json_pack("{ss ss sI sI sI sI sb}", "host", f->host, "etcd",
+			 etcd_state(sn), "valid_ms", (json_int_t)valid_ms,
+			 "owned", (json_int_t)n_owned, "hosts", live,
+			 "etcd_requests", (json_int_t)sn->requests,
+			 "conflict", sn->conflict);
+}

@@ -16,6 +16,13 @@
  * Audit: every change writes its record (ctld.h struct ctl_audit) into
  * the history in its own transaction, so the row and the change commit
  * together or not at all, and logs one line once it has committed.
+ *
+ * Slices: the rules place leases in d->slices: [slices] of the file, or
+ * with [fleet] the slices this host owns and has proven (fleet_sync.c
+ * hands them over through leases_fleet_update(), which fences the leases
+ * of the slices lost). With [fleet] clients, each owned slice carries a
+ * static-like nat lease over all of it, id 1 + the slice's global index;
+ * ids up to the pool's slice count are reserved for them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,7 +53,47 @@ int64_t ctld_now_s(void)
 
 static bool is_static_id(const struct ctld *d, uint32_t id)
 {
-	return id >= 1 && id <= d->n_static;
+	return id >= 1 && id <= d->n_reserved;
+}
+
+/* Global index of the pool slice starting at @ip:@lo ([fleet]). */
+static uint32_t fleet_index(const struct sh_fleet_cfg *f, uint32_t ip,
+			    uint16_t lo)
+{
+	uint32_t per = ((uint32_t)f->hi - f->lo + 1) / f->slice_size;
+	unsigned i = 0;
+
+	while (i < f->n_pool && f->pool[i] != ip)
+		i++;
+	return i * per + (uint32_t)(lo - f->lo) / f->slice_size;
+}
+
+/* [fleet] clients: one nat lease, holder "fleet", over each slice of
+ * d->slices (in index order, so the ids ascend). */
+static void fleet_statics(struct ctld *d, const struct sh_config *cfg)
+{
+	const struct sh_fleet_cfg *f = &cfg->fleet;
+
+	d->n_static = 0;
+	for (unsigned i = 0; f->n_clients && i < d->n_slices; i++) {
+		const struct sh_slice_cfg *sl = &d->slices[i];
+		struct ctl_lease *l = &d->statics[d->n_static++];
+
+		memset(l, 0, sizeof(*l));
+		l->id = 1 + fleet_index(f, sl->ip, sl->lo);
+		snprintf(l->holder, sizeof(l->holder), "fleet");
+		l->kind = SH_LEASE_NAT;
+		l->ip = sl->ip;
+		l->lo = sl->lo;
+		l->hi = sl->hi;
+		l->n_clients = f->n_clients;
+		memcpy(l->clients, f->clients, sizeof(f->clients));
+		l->is_static = true;
+		l->mapping = SH_MAPPING_EIM;
+		l->filtering = SH_FILTERING_ADF;
+		l->ttl = l->expires = l->drain_since = -1;
+		l->created = d->started;
+	}
 }
 
 /* Static leases: ids 1..n in configuration order, always active; and
@@ -55,7 +102,15 @@ static void take_config(struct ctld *d, const struct sh_config *cfg)
 {
 	uint32_t m;
 
+	if (!cfg->fleet.enabled) {
+		d->slices = cfg->slices;
+		d->n_slices = cfg->n_slices;
+	}
 	d->n_static = cfg->n_leases;
+	d->n_reserved = cfg->fleet.enabled ? cfg->fleet.n_slices_total :
+			cfg->n_leases;
+	if (cfg->fleet.enabled)
+		fleet_statics(d, cfg);
 	for (unsigned i = 0; i < cfg->n_leases; i++) {
 		const struct sh_lease_cfg *c = &cfg->leases[i];
 		struct ctl_lease *l = &d->statics[i];
@@ -97,12 +152,12 @@ static bool ranges_overlap(const struct ctl_lease *l, uint32_t ip,
 	return l->ip == ip && l->lo <= hi && lo <= l->hi;
 }
 
-/* The first lease (static, then stored) holding any of ip:lo-hi, or NULL. */
-/* Does @l lie inside one slice of @cfg? */
-static bool in_slices(const struct sh_config *cfg, const struct ctl_lease *l)
+/* Does @l lie inside one of the @n slices @sl? */
+static bool in_slices(const struct sh_slice_cfg *sl, unsigned n,
+		      const struct ctl_lease *l)
 {
-	for (unsigned i = 0; i < cfg->n_slices; i++) {
-		const struct sh_slice_cfg *s = &cfg->slices[i];
+	for (unsigned i = 0; i < n; i++) {
+		const struct sh_slice_cfg *s = &sl[i];
 
 		if (s->ip == l->ip && s->lo <= l->lo && l->hi <= s->hi)
 			return true;
@@ -110,6 +165,7 @@ static bool in_slices(const struct sh_config *cfg, const struct ctl_lease *l)
 	return false;
 }
 
+/* The first lease (static, then stored) holding any of ip:lo-hi, or NULL. */
 static const struct ctl_lease *overlaps_any(const struct ctld *d,
 					    const struct ctl_lease *dyn,
 					    unsigned n, uint32_t ip,
@@ -204,8 +260,8 @@ static int place(const struct ctld *d, const struct lease_req *r,
 	const struct ctl_hold *held = NULL, *hc;
 	bool ip_known = false, inside = false;
 
-	for (unsigned i = 0; i < d->cfg->n_slices; i++) {
-		const struct sh_slice_cfg *s = &d->cfg->slices[i];
+	for (unsigned i = 0; i < d->n_slices; i++) {
+		const struct sh_slice_cfg *s = &d->slices[i];
 		uint16_t lo;
 
 		if (r->has_ip && s->ip != r->ip)
@@ -254,14 +310,14 @@ static int place(const struct ctld *d, const struct lease_req *r,
 	return -EADDRINUSE;
 }
 
-/* Lowest free dynamic id above the static ones (more than 999 static
- * leases push the first dynamic id past 1000); @dyn is ordered by id
- * (store_list). */
+/* Lowest free dynamic id above the reserved ones (more than 999 static
+ * leases, or [fleet] slices, push the first dynamic id past 1000); @dyn
+ * is ordered by id (store_list). */
 static uint32_t free_id(const struct ctld *d, const struct ctl_lease *dyn,
 			unsigned n)
 {
-	uint32_t id = d->n_static < CTLD_DYN_ID_MIN ? CTLD_DYN_ID_MIN :
-		      d->n_static + 1;
+	uint32_t id = d->n_reserved < CTLD_DYN_ID_MIN ? CTLD_DYN_ID_MIN :
+		      d->n_reserved + 1;
 
 	for (unsigned i = 0; i < n && dyn[i].id <= id; i++)
 		if (dyn[i].id == id)
@@ -436,7 +492,7 @@ static int begin_with(struct ctld *d, uint32_t id, struct ctl_lease *l)
 	int rc;
 
 	if (is_static_id(d, id))
-		return -EPERM;
+		return lease_get(d, id, l) ? -ENOENT : -EPERM;
 	rc = store_begin(d->store);
 	if (rc)
 		return rc;
@@ -486,11 +542,16 @@ int lease_release(struct ctld *d, uint32_t id, const struct actor *who,
 		      out);
 }
 
+/* Static ids are not dense with [fleet] (only owned slices have one). */
 int lease_get(struct ctld *d, uint32_t id, struct ctl_lease *out)
 {
 	if (is_static_id(d, id)) {
-		*out = d->statics[id - 1];
-		return 0;
+		for (unsigned i = 0; i < d->n_static; i++)
+			if (d->statics[i].id == id) {
+				*out = d->statics[i];
+				return 0;
+			}
+		return -ENOENT;
 	}
 	return store_get(d->store, id, out);
 }
@@ -656,7 +717,7 @@ int leases_check_config(struct ctld *d, const struct sh_config *next,
 		int line;
 
 		sel += l->n_clients;
-		if (!in_slices(next, l)) {
+		if (!in_slices(next->slices, next->n_slices, l)) {
 			line = sh_config_line(next, "slices", NULL);
 			snprintf(err, errlen, "%s:%d: lease %u (%s, %s %u-%u) "
 				 "would lie outside every slice; release it "
@@ -729,13 +790,13 @@ unsigned leases_audit(struct ctld *d)
 		return 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct ctl_lease *l = &scratch[i];
-		bool inside = in_slices(d->cfg, l);
+		bool inside = in_slices(d->cfg->slices, d->cfg->n_slices, l);
 
 		if (is_static_id(d, l->id)) {
 			bad++;
 			ctld_log(CTLD_WARN, "stored lease %u has the id of a "
 				 "static lease (the configuration has %u now); "
-				 "it cannot be reached", l->id, d->n_static);
+				 "it cannot be reached", l->id, d->n_reserved);
 			continue;
 		}
 		if (inside && !overlaps_any(d, NULL, 0, l->ip, l->lo, l->hi))
@@ -747,4 +808,49 @@ unsigned leases_audit(struct ctld *d)
 			 "outside the slices of");
 	}
 	return bad;
+}
+
+/*
+ * [fleet]: the slices this host owns and has proven are now @sl[0..n)
+ * (kept by the caller until the next call), or only the fleet's map
+ * moved. In one transaction: 1. delete every stored lease outside them,
+ * draining or not (audit event "fenced": the slice is no longer ours,
+ * so nothing may drain into it); 2. take them as the rules' slices and
+ * rebuild the [fleet] clients leases; 3. bump the generation, so the
+ * engine gets the new set and map. Then log the fenced leases. 0 or
+ * -errno (nothing changed).
+ */
+int leases_fleet_update(struct ctld *d, const struct sh_slice_cfg *sl,
+			unsigned n)
+{
+	int64_t now = now_s();
+	unsigned k;
+	int rc = store_begin(d->store);
+
+	if (rc)
+		return rc;
+	rc = store_list(d->store, scratch, SHOAL_MAX_LEASES, &k);
+	for (unsigned i = 0; !rc && i < k; i++) {
+		tick_ev[i] = CTL_EV_COUNT;
+		if (in_slices(sl, n, &scratch[i]))
+			continue;
+		tick_ev[i] = CTL_EV_FENCED;
+		rc = store_delete(d->store, scratch[i].id);
+		if (!rc)
+			rc = audit_add(d, CTL_EV_FENCED, &scratch[i],
+				       &daemon_actor, now);
+	}
+	if (!rc)
+		rc = commit_change(d);
+	if (rc) {
+		store_rollback(d->store);
+		return rc;
+	}
+	d->slices = sl;
+	d->n_slices = n;
+	fleet_statics(d, d->cfg);
+	for (unsigned i = 0; i < k; i++)
+		if (tick_ev[i] != CTL_EV_COUNT)
+			audit_log(d, tick_ev[i], &scratch[i], &daemon_actor);
+	return 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <jemalloc/jemalloc.h>
 
 #include "ctld.h"
@@ -119,17 +120,27 @@ int main(int argc, char **argv)
 		ctld_log(CTLD_ERR, "[ctl] database %s", err);
 		return 1;
 	}
+	/* before any thread: curl_global_init is not thread-safe */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		ctld_log(CTLD_ERR, "libcurl could not start");
+		store_close(d.store);
+		return 1;
+	}
 	rc = leases_init(&d);
+	if (rc)
+		snprintf(err, sizeof(err), "database: %s", strerror(-rc));
+	if (!rc)
+		rc = fleet_loop_open(&d, err, sizeof(err));
 	if (!rc)
 		rc = core_open(&d, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "database: %s", strerror(-rc));
 	if (!rc)
 		rc = metrics_open(&d, err, sizeof(err));
 	if (rc) {
 		ctld_log(CTLD_ERR, "%s", err);
 		server_close(&d);
+		fleet_loop_close(&d);
 		store_close(d.store);
+		curl_global_cleanup();
 		return 1;
 	}
 	leases_audit(&d);
@@ -146,7 +157,9 @@ int main(int argc, char **argv)
 		ctld_log(CTLD_ERR, "event loop: %s", strerror(-rc));
 	metrics_close(&d);
 	server_close(&d);
+	fleet_loop_close(&d);
 	store_close(d.store);
+	curl_global_cleanup();
 	json_decref(d.eng.counters);
 	json_decref(d.eng.per_worker);
 	ctld_log(CTLD_INFO, "stopped");

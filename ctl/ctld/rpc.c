@@ -162,14 +162,15 @@ static int h_status(struct call *x, json_t **res)
 			active++;
 	}
 	json_decref(leases);
-	*res = json_pack("{si ss sI sI sI s{sI sI} so}",
+	*res = json_pack("{si ss sI sI sI s{sI sI} so so*}",
 			 "version", SHOAL_PROTO_VERSION,
 			 "software", SHOAL_VERSION,
 			 "pid", (json_int_t)getpid(),
 			 "generation", (json_int_t)d->generation,
-			 "slices", (json_int_t)d->cfg->n_slices,
+			 "slices", (json_int_t)d->n_slices,
 			 "leases", "active", active, "draining", draining,
-			 "engine", engine_status(d));
+			 "engine", engine_status(d),
+			 "fleet", view_fleet_status(d));
 	return *res ? 0 : -ENOMEM;
 }
 
@@ -177,7 +178,8 @@ static int h_slice_list(struct call *x, json_t **res)
 {
 	json_t *s = view_slices(x->d);
 
-	*res = s ? json_pack("{so}", "slices", s) : NULL;
+	*res = s ? json_pack("{so so*}", "slices", s, "fleet",
+			     view_fleet_map(x->d)) : NULL;
 	return *res ? 0 : -EIO;
 }
 
@@ -289,6 +291,10 @@ static int h_lease_add(struct call *x, json_t **res)
 	if (rc == -EOVERFLOW)
 		msgf(x->msg, sizeof(x->msg), "more than %d client "
 			 "prefixes in all leases", SHOAL_MAX_SELECTORS);
+	if (rc == -EDOM && x->d->fleet)
+		msgf(x->msg, sizeof(x->msg), "host '%s' does not own that "
+		     "range: its slices are those it holds in etcd (slice "
+		     "list)", x->d->cfg->fleet.host);
 	return lease_reply(x, rc, &l, res);
 }
 
@@ -416,7 +422,12 @@ static int h_subscribe(struct call *x, json_t **res)
 	    SHOAL_PROTO_VERSION)
 		return fail(x, -EINVAL, "version: unsupported protocol "
 			    "version");
-	return engine_subscribe(x->d, x->c, view_lease_set(x->d), res);
+	int rc = engine_subscribe(x->d, x->c, view_lease_set(x->d),
+				  view_fleet_engine(x->d), res);
+
+	if (!rc)
+		fleet_loop_pushed(x->d);
+	return rc;
 }
 
 static int h_report(struct call *x, json_t **res)

@@ -5,8 +5,11 @@
  * loss). Only dynamic leases are stored; static ones come from the
  * configuration at every start.
  *
- * Schema (version 3, docs/CONTROL.md):
- *   meta(key TEXT PRIMARY KEY, value INTEGER)  schema_version, generation
+ * Schema (version 4, docs/CONTROL.md):
+ *   meta(key TEXT PRIMARY KEY, value INTEGER)  schema_version, generation,
+ *                                               fleet_lease ([fleet]: the
+ *                                               etcd lease id, absent or
+ *                                               0 for none)
  *   leases(id, holder, kind, ip, lo, hi, clients, state, ttl, expires,
  *          created, drain_since, drain_gen, add_gen, mapping, filtering)
  *   holds(ip, lo, hi, holder, until)            hold-downs (ctld.h)
@@ -16,7 +19,8 @@
  * Older versions are migrated in place, one step at a time, in the
  * opening transaction: version 1 (no add_gen/mapping/filtering, no holds)
  * gets add_gen 0 and NULL mapping and filtering, which read as the
- * defaults; version 2 gets an empty history. A database whose
+ * defaults; version 2 gets an empty history; version 3's history is
+ * rebuilt, rows kept, to allow the event 'fenced'. A database whose
  * schema_version is newer than ours is refused.
  */
 #include <errno.h>
@@ -28,13 +32,14 @@
 
 #include "ctld.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define BUSY_TIMEOUT_MS 5000
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_LIST, ST_GET, ST_INSERT,
 	ST_UPDATE, ST_DELETE, ST_GEN_GET, ST_GEN_SET, ST_HOLDS, ST_HOLD_PRUNE,
-	ST_HOLD_ADD, ST_AUDIT_ADD, ST_HISTORY, ST_COUNT
+	ST_HOLD_ADD, ST_AUDIT_ADD, ST_HISTORY, ST_META_GET, ST_META_SET,
+	ST_COUNT
 };
 
 static const char *const sql_text[ST_COUNT] = {
@@ -76,6 +81,9 @@ static const char *const sql_text[ST_COUNT] = {
 		       " AND (?4 IS NULL OR time >= ?4)"
 		       " AND (?5 IS NULL OR seq < ?5)"
 		       " ORDER BY seq DESC LIMIT ?6",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value)"
+			" VALUES (?1, ?2)",
 };
 
 static const char meta_sql[] =
@@ -107,28 +115,47 @@ static const char schema_sql[] =
 	"INSERT INTO meta VALUES ('schema_version', 2);"
 	"INSERT INTO meta VALUES ('generation', 0);";
 
-/* Version 2 to 3: the lease history. Append-only: the triggers make an
+/* The lease history (version 4). Append-only: the triggers make an
  * UPDATE or DELETE of a row fail (and its transaction with it), whoever
  * runs it. seq is AUTOINCREMENT so that it never repeats. */
-static const char migrate_2_sql[] =
-	"CREATE TABLE history ("
-	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" time INTEGER NOT NULL,"
-	" generation INTEGER NOT NULL,"
-	" event TEXT NOT NULL CHECK (event IN ('grant', 'renew', 'release',"
-	" 'expire', 'drained')),"
-	" lease INTEGER NOT NULL,"
-	" holder TEXT NOT NULL,"
-	" kind TEXT NOT NULL CHECK (kind IN ('nat', 'socket')),"
-	" ip TEXT NOT NULL,"
-	" lo INTEGER NOT NULL, hi INTEGER NOT NULL,"
-	" ttl INTEGER, expires INTEGER,"
+#define HISTORY_SQL \
+	"CREATE TABLE history (" \
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT," \
+	" time INTEGER NOT NULL," \
+	" generation INTEGER NOT NULL," \
+	" event TEXT NOT NULL CHECK (event IN ('grant', 'renew', 'release'," \
+	" 'expire', 'drained', 'fenced'))," \
+	" lease INTEGER NOT NULL," \
+	" holder TEXT NOT NULL," \
+	" kind TEXT NOT NULL CHECK (kind IN ('nat', 'socket'))," \
+	" ip TEXT NOT NULL," \
+	" lo INTEGER NOT NULL, hi INTEGER NOT NULL," \
+	" ttl INTEGER, expires INTEGER," \
 	" uid INTEGER, pid INTEGER);"
-	"CREATE TRIGGER history_no_update BEFORE UPDATE ON history"
+#define HISTORY_TRIGGERS_SQL \
+	"CREATE TRIGGER history_no_update BEFORE UPDATE ON history" \
+	" BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;" \
+	"CREATE TRIGGER history_no_delete BEFORE DELETE ON history" \
 	" BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
-	"CREATE TRIGGER history_no_delete BEFORE DELETE ON history"
-	" BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
-	"UPDATE meta SET value = 3 WHERE key = 'schema_version';";
+
+/* Version 2 to 4: the lease history, empty. */
+static const char migrate_2_sql[] =
+	HISTORY_SQL HISTORY_TRIGGERS_SQL
+	"UPDATE meta SET value = 4 WHERE key = 'schema_version';";
+
+/* Version 3 to 4: the history's CHECK allows 'fenced' ([fleet]). SQLite
+ * cannot alter a CHECK, so the table is rebuilt with its rows (seq
+ * included, so AUTOINCREMENT goes on from the same number); the
+ * triggers go first, or they would refuse the old table's drop. */
+static const char migrate_3_sql[] =
+	"DROP TRIGGER history_no_update;"
+	"DROP TRIGGER history_no_delete;"
+	"ALTER TABLE history RENAME TO history_v3;"
+	HISTORY_SQL
+	"INSERT INTO history SELECT * FROM history_v3 ORDER BY seq;"
+	"DROP TABLE history_v3;"
+	HISTORY_TRIGGERS_SQL
+	"UPDATE meta SET value = 4 WHERE key = 'schema_version';";
 
 /* Version 1 to 2: lease behaviours, the generation that added a lease,
  * hold-downs. */
@@ -223,6 +250,8 @@ static int schema_check(struct store *s, char *err, size_t errlen)
 	}
 	if (rc == SQLITE_OK && version == 2)
 		rc = sqlite3_exec(s->db, migrate_2_sql, NULL, NULL, NULL);
+	else if (rc == SQLITE_OK && version == 3)
+		rc = sqlite3_exec(s->db, migrate_3_sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
@@ -519,6 +548,28 @@ int store_gen_set(struct store *s, uint64_t gen)
 {
 	sqlite3_bind_int64(s->st[ST_GEN_SET], 1, (int64_t)gen);
 	return step_done(s->st[ST_GEN_SET]);
+}
+
+int store_meta_get(struct store *s, const char *key, int64_t *value)
+{
+	sqlite3_stmt *st = s->st[ST_META_GET];
+	int rc, ret = 0;
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*value = sqlite3_column_int64(st, 0);
+	else
+		ret = rc == SQLITE_DONE ? -ENOENT : sq_err(rc);
+	sqlite3_reset(st);
+	return ret;
+}
+
+int store_meta_set(struct store *s, const char *key, int64_t value)
+{
+	sqlite3_bind_text(s->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->st[ST_META_SET], 2, value);
+	return step_done(s->st[ST_META_SET]);
 }
 
 int store_holds(struct store *s, int64_t now, struct ctl_hold *out,

@@ -39,11 +39,35 @@ json_t *view_slices(struct ctld *d)
 	    lease_holds(d, holds, CTLD_MAX_HOLDS, &nh))
 		return NULL;
 	arr = json_array();
-	for (unsigned i = 0; arr && i < d->cfg->n_slices; i++)
-		if (json_array_append_new(arr, json_slice(&d->cfg->slices[i],
+	for (unsigned i = 0; arr && i < d->n_slices; i++)
+		if (json_array_append_new(arr, json_slice(&d->slices[i],
 							  all, n, holds, nh))) {
 			json_decref(arr);
 			return NULL;
 		}
 	return arr;
+}
+
+json_t *view_fleet_engine(const struct ctld *d)
+{
+	if (!d->fleet)
+		return NULL;
+	return json_fleet_engine(&d->cfg->fleet, &d->fleet->snap,
+				 d->fleet->owned, fleet_loop_valid_ms(d));
+}
+
+json_t *view_fleet_map(const struct ctld *d)
+{
+	if (!d->fleet)
+		return NULL;
+	return json_fleet_map(&d->cfg->fleet, &d->fleet->snap, ctld_now_ms(),
+			      fleet_loop_valid_ms(d));
+}
+
+json_t *view_fleet_status(const struct ctld *d)
+{
+	if (!d->fleet)
+		return NULL;
+	return json_fleet_status(&d->cfg->fleet, &d->fleet->snap,
+				 d->fleet->n_owned, fleet_loop_valid_ms(d));
 }

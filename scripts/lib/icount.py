@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Instructions per packet of a DPDK forwarding program, counted by callgrind.
 
-Usage: icount.py [--stats] [--exclude FUNCTION] FILE_PREFIX SECONDS -- COMMAND...
+Usage: icount.py [--stats] [--exclude FUNCTION] [--port N] [--per-call FUNCTION]
+                 FILE_PREFIX SECONDS -- COMMAND...
 
 COMMAND (shoal-engine or dpdk-testpmd, inside port net_pcap with
 infinite_rx=1) runs under `valgrind --tool=callgrind` with instrumentation
@@ -32,6 +33,12 @@ nothing was dropped: "FIGURE rx_inside=R handoff_tx=H handoff_full=F".
 e.g. nat_expire, the expiry sweep: it is paced by time, so its share per
 packet grows as valgrind runs slower, which two workers do (they take
 turns): about 3 instructions per packet with one worker, 12 with two.
+--port N: wait for packets sent on port N (default 1, the outside port;
+0 for a replay into the outside port translated to the inside).
+--per-call FUNCTION: count packets as the calls to FUNCTION, one per
+packet, instead of as receive bursts: for a replay whose packets leave
+by the port that receives them (net_pcap's transmit is then called too,
+and the driver's stripped functions cannot be told apart).
 """
 import os
 import signal
@@ -48,9 +55,9 @@ RX_DRIVER = "librte_net_pcap"
 STATS = ("rx_inside", "handoff_tx", "handoff_full")
 
 
-def sent(prefix):
+def sent(prefix, port):
     try:
-        return query(prefix, "/ethdev/stats,1", 1.0)["/ethdev/stats"]["opackets"]
+        return query(prefix, f"/ethdev/stats,{port}", 1.0)["/ethdev/stats"]["opackets"]
     except (OSError, ValueError, KeyError, TypeError):
         return 0
 
@@ -62,10 +69,10 @@ def counters(prefix):
     return [stats[k] for k in STATS]
 
 
-def parse(path, exclude=None):
+def parse(path, exclude=None, per_call=None):
     """(total Ir less the inclusive Ir of calls to @exclude, calls into
-    the RX driver from other objects) of one callgrind dump written with
-    --compress-strings=no."""
+    the RX driver from other objects, or with @per_call calls to that
+    function) of one callgrind dump written with --compress-strings=no."""
     total = calls = excluded = 0
     ob = cob = cfn = ""
     call_cost = False  # the line after "calls=" is that call's inclusive cost
@@ -82,7 +89,8 @@ def parse(path, exclude=None):
             elif line.startswith("cfn="):
                 cfn = line[4:].strip()
             elif line.startswith("calls="):
-                if RX_DRIVER in cob and RX_DRIVER not in ob:
+                if (cfn == per_call if per_call else
+                        RX_DRIVER in cob and RX_DRIVER not in ob):
                     calls += int(line.split()[0][6:])
                 # A "cob=" names the callee's object for one call only.
                 cob = ob
@@ -94,14 +102,18 @@ def parse(path, exclude=None):
 
 def main():
     args = sys.argv[1:]
-    want_stats, exclude = False, None
-    while args[:1] in (["--stats"], ["--exclude"]):
+    want_stats, exclude, port, per_call = False, None, 1, None
+    while args[:1] in (["--stats"], ["--exclude"], ["--port"], ["--per-call"]):
         if args[0] == "--stats":
             want_stats, args = True, args[1:]
-        elif len(args) > 1:
-            exclude, args = args[1], args[2:]
-        else:
+        elif len(args) < 2:
             sys.exit(__doc__)
+        elif args[0] == "--exclude":
+            exclude, args = args[1], args[2:]
+        elif args[0] == "--port":
+            port, args = int(args[1]), args[2:]
+        else:
+            per_call, args = args[1], args[2:]
     if len(args) < 4 or args[2] != "--":
         sys.exit(__doc__)
     prefix, seconds, cmd = args[0], float(args[1]), args[3:]
@@ -115,7 +127,7 @@ def main():
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 120
-            while sent(prefix) == 0:
+            while sent(prefix, port) == 0:
                 if vg.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     sys.exit("icount: no packets flowed\n" + log.read()[-2000:])
@@ -141,12 +153,12 @@ def main():
         total = calls = 0
         for name in os.listdir(tmp):
             if name.startswith("cg.1-"):
-                t, c = parse(os.path.join(tmp, name), exclude)
+                t, c = parse(os.path.join(tmp, name), exclude, per_call)
                 if c:
                     total, calls = total + t, calls + c
         if calls == 0:
             sys.exit("icount: no thread received anything")
-        line = f"{total / (calls * BURST):.1f}"
+        line = f"{total / (calls * (1 if per_call else BURST)):.1f}"
         if want_stats:
             line += "".join(f" {k}={a - b}" for k, a, b in zip(STATS, after, before))
         print(line)

@@ -226,8 +226,61 @@ def test_version_2_database_gets_a_history():
         v = db.execute("SELECT value FROM meta WHERE key = "
                        "'schema_version'").fetchone()[0]
         db.close()
-        assert v == 3, v
+        assert v == 4, v
         c.close()
+
+
+def test_version_3_database_keeps_its_history():
+    """Version 4 rebuilds the history to allow 'fenced' ([fleet]): the
+    rows survive with their seq, the next seq follows on, and the table
+    stays append-only."""
+    with lib.Env(drain=1, hold=0) as env:
+        env.start()
+        c = env.client()
+        l = c.call("lease.add", lib.sock_lease("v3", size=10))["lease"]
+        c.call("lease.renew", {"id": l["id"], "ttl": 60})
+        c.close()
+        env.stop()
+        db = sqlite3.connect(env.db)
+        db.executescript(
+            "DROP TRIGGER history_no_update; DROP TRIGGER history_no_delete;"
+            "ALTER TABLE history RENAME TO h4;"
+            "CREATE TABLE history (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " time INTEGER NOT NULL, generation INTEGER NOT NULL,"
+            " event TEXT NOT NULL CHECK (event IN ('grant', 'renew',"
+            " 'release', 'expire', 'drained')), lease INTEGER NOT NULL,"
+            " holder TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN"
+            " ('nat', 'socket')), ip TEXT NOT NULL, lo INTEGER NOT NULL,"
+            " hi INTEGER NOT NULL, ttl INTEGER, expires INTEGER,"
+            " uid INTEGER, pid INTEGER);"
+            "INSERT INTO history SELECT * FROM h4; DROP TABLE h4;"
+            "CREATE TRIGGER history_no_update BEFORE UPDATE ON history"
+            " BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+            "CREATE TRIGGER history_no_delete BEFORE DELETE ON history"
+            " BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+            "UPDATE meta SET value = 3 WHERE key = 'schema_version';")
+        db.close()
+        env.start()
+        c = env.client()
+        old = history(c)
+        assert [(e["seq"], e["event"]) for e in old] == \
+            [(1, "grant"), (2, "renew")], old
+        c.call("lease.release", {"id": l["id"]})
+        assert history(c)[-1]["seq"] == 3
+        c.close()
+        db = sqlite3.connect(env.db)
+        v = db.execute("SELECT value FROM meta WHERE key = "
+                       "'schema_version'").fetchone()[0]
+        assert v == 4, v
+        try:
+            db.execute("DELETE FROM history")
+            raise AssertionError("history rows could be deleted")
+        except sqlite3.DatabaseError:
+            pass
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE name ="
+                         " 'history'").fetchone()[0]
+        assert "'fenced'" in sql, sql
+        db.close()
 
 
 def main():
@@ -235,7 +288,8 @@ def main():
                    test_history_is_append_only,
                    test_change_and_record_commit_together,
                    test_filters_limit_and_the_largest_reply,
-                   test_version_2_database_gets_a_history])
+                   test_version_2_database_gets_a_history,
+                   test_version_3_database_keeps_its_history])
 
 
 if __name__ == "__main__":

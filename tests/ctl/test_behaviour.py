@@ -159,7 +159,7 @@ def test_version_1_database_opens_with_defaults():
                        "'schema_version'").fetchone()[0]
         hist = db.execute("SELECT event, lease FROM history").fetchall()
         db.close()
-        assert v == 3, v
+        assert v == 4, v
         assert hist == [("grant", l["id"])], hist
         c.close()
 
