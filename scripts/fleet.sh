@@ -124,6 +124,17 @@ fleet_ctl() { # X ARGS...: shoalctl against host X's daemon
 	"$FLEET_CTL" -s "$(fleet_sock "$x")" "$@"
 }
 
+# fleet_kv PREFIX: every key under PREFIX in etcd, "KEY LEASE VALUE" a
+# line (LEASE decimal, 0 for none). Python reads the JSON: jq would round
+# the 64-bit lease ids.
+fleet_kv() {
+	fleet_etcdctl get --prefix "$1" -w json | /usr/bin/python3 -c '
+import base64, json, sys
+for kv in json.load(sys.stdin).get("kvs", []):
+    print(base64.b64decode(kv["key"]).decode(), kv.get("lease", 0),
+          base64.b64decode(kv.get("value", "")).decode())'
+}
+
 # fleet_map: the slice map in etcd, one line per owned slice:
 # "POOLIP LO HI HOST ADDRESS" (sorted); false if etcd did not answer.
 fleet_map() {
@@ -287,7 +298,7 @@ fleet_route_set() {
 # once it answers, within 15 s.
 fleet_etcd_up() {
 	mkdir -p "$FLEET_DIR/etcd" || return 1
-	in_ns "$NS_ETCD" etcd --name sim --data-dir "$FLEET_DIR/etcd/data" \
+	ip netns exec "$NS_ETCD" etcd --name sim --data-dir "$FLEET_DIR/etcd/data" \
 		--listen-client-urls "$FLEET_ETCD_URL" --advertise-client-urls "$FLEET_ETCD_URL" \
 		--listen-peer-urls http://127.0.0.1:2380 \
 		--initial-advertise-peer-urls http://127.0.0.1:2380 \
@@ -308,11 +319,11 @@ fleet_servers_up() {
 	servers_start "$NS_SRV" "$FLEET_SERVER" "$d" || return 1
 	for x in "${FLEET_HOSTS[@]}"; do
 		if [ "$(fleet_iperf_port $x)" != 5201 ]; then
-			in_ns "$NS_SRV" iperf3 --server --bind "$FLEET_SERVER" --port "$(fleet_iperf_port $x)" \
+			ip netns exec "$NS_SRV" iperf3 --server --bind "$FLEET_SERVER" --port "$(fleet_iperf_port $x)" \
 				--forceflush </dev/null >"$d/iperf3-$x.log" 2>&1 &
 		fi
 		mkdir -p "$d/echo-$x"
-		in_ns "$NS_SRV" /usr/bin/python3 "$FLEET_REPO/tests/restart/peers.py" server \
+		ip netns exec "$NS_SRV" /usr/bin/python3 "$FLEET_REPO/tests/restart/peers.py" server \
 			"$FLEET_SERVER" "$(fleet_echo_tcp $x)" "$(fleet_echo_udp $x)" "$d/echo-$x" \
 			</dev/null >"$d/echo-$x.log" 2>&1 &
 	done
@@ -323,7 +334,8 @@ fleet_servers_up() {
 			return 1
 		}
 	done
-	capture_start "$NS_SRV" s0 "$d/s0.pcap" ip and dst host $FLEET_SERVER
+	# tcpdump must not hold the caller's stdout (up | tail would wait on it).
+	capture_start "$NS_SRV" s0 "$d/s0.pcap" ip and dst host $FLEET_SERVER >/dev/null
 }
 
 # fleet_conf X FILE: host X's configuration (engine and daemon).
@@ -374,11 +386,14 @@ fleet_conf() {
 }
 
 # fleet_ctld_start X: host X's shoal-ctld, in its namespace; true once
-# it answers on its socket, within 5 s.
+# it answers on its socket, within 5 s. Started by ip netns exec itself
+# (not in_ns, a function: a subshell between) so that the pid file holds
+# the daemon's own PID, the one a test kills; the same for the engine.
 fleet_ctld_start() {
 	local x=$1 d=$FLEET_DIR/$1
-	in_ns "$(fleet_ns_host "$x")" "$FLEET_CTLD" -c "$d/shoal.conf" </dev/null >>"$d/ctld.log" 2>&1 &
+	ip netns exec "$(fleet_ns_host "$x")" "$FLEET_CTLD" -c "$d/shoal.conf" </dev/null >>"$d/ctld.log" 2>&1 &
 	echo $! >"$d/ctld.pid"
+	disown $! # a test kills it: no "Killed" job notice from the shell
 	_servers_until 5 fleet_ctl "$x" status >/dev/null 2>&1 || {
 		echo "fleet.sh: shoal-ctld of host $x does not answer: $(tail -3 "$d/ctld.log")" >&2
 		return 1
@@ -387,8 +402,9 @@ fleet_ctld_start() {
 # fleet_engine_start X: host X's shoal-engine, in its namespace.
 fleet_engine_start() {
 	local x=$1 d=$FLEET_DIR/$1
-	in_ns "$(fleet_ns_host "$x")" "$FLEET_ENGINE" -c "$d/shoal.conf" </dev/null >>"$d/engine.log" 2>&1 &
+	ip netns exec "$(fleet_ns_host "$x")" "$FLEET_ENGINE" -c "$d/shoal.conf" </dev/null >>"$d/engine.log" 2>&1 &
 	echo $! >"$d/engine.pid"
+	disown $!
 }
 # fleet_engine_ready X: its mirrors carry their addresses, the default
 # route goes via the router, and the daemon has it subscribed.

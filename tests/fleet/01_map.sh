@@ -22,37 +22,50 @@ for x in "${FLEET_HOSTS[@]}"; do
 done
 
 # The hosts' membership keys, bound to their leases like the slices.
-hosts=$(fleet_etcdctl get --prefix "$FLEET_KEY_PREFIX/hosts/" -w json |
-	jq -r '.kvs // [] | .[] | "\(.key | @base64d) \(.lease) \(.value | @base64d)"') ||
-	fail "etcdctl get hosts failed"
-say "etcd $FLEET_KEY_PREFIX/hosts/:"
+hosts=$(fleet_kv "$FLEET_KEY_PREFIX/hosts/") || fail "etcdctl get hosts failed"
+say "etcd $FLEET_KEY_PREFIX/hosts/ (key, lease, value):"
 echo "$hosts" | sed 's/^/  /'
 for x in "${FLEET_HOSTS[@]}"; do
-	echo "$hosts" | grep -q "^$FLEET_KEY_PREFIX/hosts/$x " || fail "no $FLEET_KEY_PREFIX/hosts/$x key"
+	echo "$hosts" | grep -q "^$FLEET_KEY_PREFIX/hosts/$x [1-9]" || fail "no $FLEET_KEY_PREFIX/hosts/$x key with a lease"
 done
+[ "$(echo "$hosts" | awk '{ print $2 }' | sort -u | wc -l)" = ${#FLEET_HOSTS[@]} ] ||
+	fail "the hosts do not have a lease each"
 # Every slice key is bound to a lease, the one of its host's key.
-leases=$(fleet_etcdctl get --prefix "$FLEET_KEY_PREFIX/slices/" -w json |
-	jq -r '.kvs[] | "\(.value | @base64d | fromjson | .host) \(.lease)"')
-while read -r h l; do
-	[ -n "$l" ] && [ "$l" != 0 ] && [ "$l" != null ] || fail "a slice key of host $h has no lease"
+while read -r k l v; do
+	h=$(echo "$v" | jq -r .host)
 	echo "$hosts" | grep -q "^$FLEET_KEY_PREFIX/hosts/$h $l " ||
-		fail "a slice key of host $h is bound to lease $l, not its host key's"
-done <<<"$leases"
+		fail "$k (host $h) is bound to lease $l, not to its host key's"
+done < <(fleet_kv "$FLEET_KEY_PREFIX/slices/")
 
-# shoalctl slice list on every host: the same map.
-want=$(echo "$map" | awk '{ print $1, $2, $3, $4 }')
+# shoalctl slice list on every host: the same map, this host's slices
+# "mine", the others' "owned".
+# A daemon reads etcd about once a second: its view may lag the last
+# claim by that much, so each host gets 5 s to show it.
+want=$(echo "$map" | awk '{ print $1, $2, $3, $4, $5 }')
+ctl_map() {
+	fleet_ctl "$1" -j slice list | jq -r '.fleet.map[] | select(.state == "mine" or .state == "owned") |
+		"\(.ip) \(.lo) \(.hi) \(.host) \(.address)"' | sort -k2n
+}
 for x in "${FLEET_HOSTS[@]}"; do
+	for _ in $(seq 50); do
+		[ "$(ctl_map "$x")" = "$want" ] && break
+		sleep 0.1
+	done
 	j=$(fleet_ctl "$x" -j slice list) || fail "host $x: shoalctl -j slice list failed: $j"
-	got=$(echo "$j" | jq -r '.slices[] | select(.host != null and .host != "") |
-		"\(.ip) \(.lo) \(.hi) \(.host)"' | sort -k2n)
+	got=$(ctl_map "$x")
 	[ "$got" = "$want" ] || fail "host $x: shoalctl -j slice list shows
 $got
 etcd holds
 $want"
+	mine=$(echo "$j" | jq -r '.fleet.map[] | select(.state == "mine") | .lo' | sort -n | paste -sd' ')
+	[ "$mine" = "$(echo "$map" | awk -v h=$x '$4 == h { print $2 }' | paste -sd' ')" ] ||
+		fail "host $x: shoalctl -j calls slices $mine its own"
 	txt=$(fleet_ctl "$x" slice list) || fail "host $x: shoalctl slice list failed: $txt"
-	while read -r ip lo hi h; do
-		echo "$txt" | grep -E "^$ip +$lo-$hi .*\b$h\b" >/dev/null ||
-			fail "host $x: shoalctl slice list has no row for $ip $lo-$hi of host $h:
+	while read -r ip lo hi h addr; do
+		st=owned
+		[ "$h" = "$x" ] && st=mine
+		echo "$txt" | grep -qE "^$ip +$lo-$hi +$st +$h +$addr( |$)" ||
+			fail "host $x: shoalctl slice list has no row '$ip $lo-$hi $st $h $addr':
 $txt"
 	done <<<"$want"
 done

@@ -16,7 +16,7 @@ t0=$(now)
 
 for x in "${SURV[@]}"; do
 	flows_start $x 60 || fail "host $x: flows did not start: $(cat "$T/flows-$x.out")"
-	in_ns "$(fleet_ns_cli $x)" iperf3 -c $FLEET_SERVER -p "$(fleet_iperf_port $x)" -B "$(fleet_client $x 3)" \
+	ip netns exec "$(fleet_ns_cli $x)" iperf3 -c $FLEET_SERVER -p "$(fleet_iperf_port $x)" -B "$(fleet_client $x 3)" \
 		-b 20M -t 25 -i 0.5 -J --connect-timeout 3000 >"$T/iperf-$x.json" 2>"$T/iperf-$x.err" &
 	eval "IPERF_$x=$!"
 	LIB_PIDS+=($!)
@@ -35,6 +35,10 @@ t_kill=$(now)
 kill -KILL "$(fleet_pid $V/engine.pid)" "$(fleet_pid $V/ctld.pid)"
 fleet_route_set "${SURV[@]}" || fail "could not withdraw host $V's nexthop"
 t_wd=$(now)
+for p in "$(fleet_pid $V/engine.pid)" "$(fleet_pid $V/ctld.pid)"; do
+	for _ in $(seq 50); do pid_alive "$p" || break; sleep 0.1; done
+	pid_alive "$p" && fail "process $p of host $V survived kill -9"
+done
 say "  killed host $V (engine and daemon, kill -9); its nexthop withdrawn $(calc "($t_wd - $t_kill) * 1000") ms later"
 sleep 1
 for x in "${SURV[@]}"; do flows_ok $x after-kill || fail "host $x: the flows broke after the kill"; done
@@ -43,21 +47,21 @@ for x in "${SURV[@]}"; do flows_ok $x after-kill || fail "host $x: the flows bro
 # after the last renewal, which came before the kill).
 t_gone=0
 for k in $keys; do
-	until_ok $((FLEET_TTL + 5)) test -n "$(event_time del "$k" "$t_kill")" ||
+	until_ok $((FLEET_TTL + 5)) event_seen del "$k" "$t_kill" ||
 		fail "$k still in etcd $((FLEET_TTL + 5)) s after the kill"
 	t=$(event_time del "$k" "$t_kill")
 	holds "$t > $t_gone" && t_gone=$t
 done
 say "  c's keys vanished $(calc "$t_gone - $t_kill") s after the kill (ttl $FLEET_TTL s)"
 holds "$t_gone - $t_kill <= $FLEET_TTL + 1.5" || fail "the keys vanished $(calc "$t_gone - $t_kill") s after the kill, more than ttl + 1.5 s"
-until_ok $((FLEET_TTL + 5)) test -z "$(fleet_etcdctl get "$FLEET_KEY_PREFIX/hosts/$V" --print-value-only)" ||
+until_ok $((FLEET_TTL + 5)) key_gone "$FLEET_KEY_PREFIX/hosts/$V" ||
 	fail "$FLEET_KEY_PREFIX/hosts/$V is still in etcd"
 for x in "${SURV[@]}"; do flows_ok $x after-vanish || fail "host $x: the flows broke after c's keys vanished"; done
 
 # Claimed by the survivors, each after a full hold-down.
 for k in $keys; do
 	t_del=$(event_time del "$k" "$t_kill")
-	until_ok $((FLEET_HOLD_DOWN + 10)) test -n "$(event_time put "$k" "$t_del")" ||
+	until_ok $((FLEET_HOLD_DOWN + 10)) event_seen put "$k" "$t_del" ||
 		fail "$k not claimed $((FLEET_HOLD_DOWN + 10)) s after it vanished"
 	t_put=$(event_time put "$k" "$t_del")
 	by=$(awk -v k="$k" -v t="$t_put" '$1 == t && $3 == k' "$FLEET_EVENTS" | grep -oE '"host":"[^"]*"' | cut -d'"' -f4)

@@ -12,6 +12,7 @@
                                 again, if it did), when its key vanished,
                                 when another host claimed it and when
                                 another host's packets first used it
+                                after T
 
 OPTIONS:
   --pcap FILE        tcpdump capture (Ethernet, IPv4) of what reached the server
@@ -24,8 +25,10 @@ OPTIONS:
                      SPORT the packet's source port at the server)
   --from T --to T    only packets captured in [T, T] (wall clock seconds)
 
-A UDP payload that starts with "H " (tests/fleet/flows.py) tags its
-packet with H, before any other tag. Prints one JSON object.
+  --payload-ports P,..  server UDP ports whose datagrams say "H SEQ"
+                     (tests/fleet/flows.py): tagged H, before any other tag
+
+Prints one JSON object.
 """
 import argparse
 import bisect
@@ -122,8 +125,10 @@ def tagger(args):
                 if len(w) == 3:
                     bysport[(6 if w[0] == "tcp" else 17, int(w[1]))] = w[2]
 
+    tagged = {int(p) for p in filter(None, (args.payload_ports or "").split(","))}
+
     def tag(proto, sport, dport, payload):
-        if proto == 17 and payload:
+        if proto == 17 and dport in tagged:
             w = payload.split(b" ", 1)
             if len(w) == 2 and w[1][:1].isdigit() and 0 < len(w[0]) <= 16:
                 return w[0].decode("ascii", "replace")
@@ -192,6 +197,8 @@ def cmd_owners(args):
     for h, st in out["hosts"].items():
         st["flows"] = len(flows[h])
         st["slices"] = sorted(st["slices"])
+    out["flow_list"] = sorted([h, "tcp" if p == 6 else "udp", sp, dp]
+                              for h, fl in flows.items() for p, sp, dp in fl)
     json.dump(out, sys.stdout)
     print()
 
@@ -225,7 +232,8 @@ def cmd_partition(args):
             continue  # its own again
         if h == args.host:
             r["last_own"] = t if r["last_own"] is None else max(r["last_own"], t)
-        elif h is not None and (r["first_other"] is None or t < r["first_other"]):
+        elif h is not None and t > args.at and (r["first_other"] is None or
+                                                t < r["first_other"]):
             r["first_other"], r["first_other_host"] = t, h
     json.dump({"host": args.host, "at": args.at,
                "slices": {str(k): v for k, v in sorted(res.items())}}, sys.stdout)
@@ -243,6 +251,7 @@ def main():
     ap.add_argument("--n-slices", type=int, required=True)
     ap.add_argument("--port-host")
     ap.add_argument("--tags")
+    ap.add_argument("--payload-ports")
     ap.add_argument("--from", dest="t_from", type=float)
     ap.add_argument("--to", dest="t_to", type=float)
     ap.add_argument("--host")

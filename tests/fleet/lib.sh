@@ -22,8 +22,17 @@ PY=/usr/bin/python3
 T=$(mktemp -d "$FLEET_DIR/t.XXXXXX")
 LIB_PIDS=() # background processes of this check, stopped on exit
 
+# pid_tree PID: PID and all its descendants (by parent PID, from ps).
+pid_tree() {
+	local c
+	echo "$1"
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do pid_tree "$c"; done
+}
 lib_cleanup() {
-	local p
+	local p all=()
+	# A background subshell's children (an iperf3 run) go with it.
+	for p in "${LIB_PIDS[@]}"; do all+=($(pid_tree "$p")); done
+	LIB_PIDS=("${all[@]}")
 	for p in "${LIB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${LIB_PIDS[@]}"; do
 		for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -66,24 +75,36 @@ until_ok() {
 	return 1
 }
 
+# pid_alive PID: a process with a thread that is not a zombie (the
+# daemons are run.sh's children: a killed one stays a zombie until the
+# end of the suite).
+pid_alive() {
+	local t st
+	for t in /proc/"$1"/task/*/stat; do
+		st=$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1)
+		[ -n "$st" ] && [ "$st" != Z ] && return 0
+	done
+	return 1
+}
 fleet_alive() { # X: host X's engine and daemon both run
 	local e d
 	e=$(fleet_pid "$1/engine.pid") d=$(fleet_pid "$1/ctld.pid")
-	[ -n "$e" ] && [ -n "$d" ] && kill -0 "$e" 2>/dev/null && kill -0 "$d" 2>/dev/null
+	[ -n "$e" ] && [ -n "$d" ] && pid_alive "$e" && pid_alive "$d"
 }
 
 # analyze SUBCOMMAND ARGS...: tests/fleet/analyze.py on the server's
 # capture and the map's history, tagging packets by the per-host server
 # ports of scripts/fleet.sh.
 analyze() {
-	local cmd=$1 x ph=
+	local cmd=$1 x ph= pp=
 	shift
 	for x in "${FLEET_HOSTS[@]}"; do
 		ph+="$(fleet_iperf_port $x)=$x,$(fleet_echo_tcp $x)=$x,$(fleet_echo_udp $x)=$x,"
+		pp+="$(fleet_echo_udp $x),"
 	done
 	$PY "$FLEET_TESTS/analyze.py" "$cmd" --pcap "$FLEET_DIR/srv/s0.pcap" --events "$FLEET_EVENTS" \
 		--pool $FLEET_POOL --lo $FLEET_LO --size $FLEET_SLICE_SIZE \
-		--n-slices $(((FLEET_HI - FLEET_LO + 1) / FLEET_SLICE_SIZE)) --port-host "${ph%,}" "$@"
+		--n-slices $(((FLEET_HI - FLEET_LO + 1) / FLEET_SLICE_SIZE)) --port-host "${ph%,}" --payload-ports "${pp%,}" "$@"
 }
 
 # Times of the map's changes, from the watch log: keys of host X's slices
@@ -98,6 +119,11 @@ event_time() {
 		}' "$FLEET_EVENTS"
 }
 
+# event_seen: event_time found one (for until_ok, which must run the
+# lookup at every try).
+event_seen() { [ -n "$(event_time "$@")" ]; }
+key_gone() { [ -z "$(fleet_etcdctl get "$1" --print-value-only 2>&1)" ]; }
+
 # flows_start X DURATION: host X's long-lived flows (tests/fleet/flows.py:
 # 20 idle TCP connections and a UDP stream "X SEQ" every 10 ms) against
 # the server's echo ports for X, driven through FD 7+num(X); true once
@@ -107,7 +133,7 @@ flows_start() {
 	n=$(fleet_num "$x") fd=$((6 + n))
 	mkfifo "$T/flows-$x.in"
 	: >"$T/flows-$x.out"
-	in_ns "$(fleet_ns_cli "$x")" $PY "$FLEET_TESTS/flows.py" --tag "$x" \
+	ip netns exec "$(fleet_ns_cli "$x")" $PY "$FLEET_TESTS/flows.py" --tag "$x" \
 		--tcp-bind "$(fleet_client "$x" 1)" --udp-bind "$(fleet_client "$x" 2)" \
 		--server $FLEET_SERVER --tcp-port "$(fleet_echo_tcp "$x")" \
 		--udp-port "$(fleet_echo_udp "$x")" --conns 20 --interval 0.01 \
