@@ -389,7 +389,11 @@ static int prefix_list(struct parser *p, const struct keyword *kw,
 			return fail(p, p->line, "%s: %s has host bits set "
 				    "(did you mean %s/%u?)", kw->name, item,
 				    sh_fmt_ipv4(pfx.addr, a), pfx.len);
-		out[n++] = pfx;
+		/* field by field: a struct copy would carry pfx's padding,
+		 * and reload compares [fleet] clients byte for byte */
+		out[n].addr = pfx.addr;
+		out[n].len = pfx.len;
+		n++;
 	}
 	*n_out = n;
 	return 0;

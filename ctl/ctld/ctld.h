@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * shoal-ctld: the lease daemon (docs/CONTROL.md). One thread, one epoll
- * loop; every function here runs on that thread.
+ * loop; every function here runs on that thread, except fleet.h's worker
+ * (its own thread, talking to this one only through fleet_read(),
+ * fleet_release_done() and the eventfd) and ctld_log()/ctld_now_ms().
  *
  * Modules, each calling only the ones below it:
  *   main.c    options, configuration, start and stop
@@ -292,8 +294,9 @@ struct ctld {
 	struct metrics *metrics; /* NULL: [ctl] metrics off */
 };
 
-/* main.c: the one log function (stderr, one line per event; CTLD_AUDIT
- * is leases.c's audit record of a lease change). */
+/* main.c: the one log function (stderr, one line per event, whole even
+ * when the [fleet] worker thread logs at the same time; CTLD_AUDIT is
+ * leases.c's audit record of a lease change). Any thread. */
 enum { CTLD_ERR, CTLD_WARN, CTLD_INFO, CTLD_AUDIT };
 void ctld_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -424,6 +427,10 @@ struct prom_view {
 	const struct prom_lease *leases;
 	unsigned n_leases;
 	unsigned n_active, n_draining, n_held;
+	bool fleet;            /* [fleet]: the three below are shown */
+	unsigned fleet_owned;  /* slices owned and proven */
+	int64_t fleet_valid_ms; /* proof left */
+	bool fleet_etcd_up;
 };
 struct prom_buf {
 	char *p;

@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -624,6 +625,7 @@ int fleet_start(struct fleet **out, const struct sh_fleet_cfg *cfg,
 {
 	struct fleet *f = calloc(1, sizeof(*f));
 	pthread_condattr_t ca;
+	sigset_t all, old;
 	long timeout;
 	int rc;
 
@@ -670,7 +672,13 @@ int fleet_start(struct fleet **out, const struct sh_fleet_cfg *cfg,
 	pthread_cond_init(&f->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&f->mu, NULL);
+	/* The thread starts with every signal blocked: SIGTERM and SIGHUP
+	 * are the loop's (a signalfd), and one delivered here would take
+	 * its default action, ending the process. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = -pthread_create(&f->thread, NULL, worker, f);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		snprintf(err, len, "fleet thread: %s", strerror(-rc));
 		pthread_cond_destroy(&f->cv);

@@ -27,11 +27,14 @@ void ctld_log(int level, const char *fmt, ...)
 						     "audit" };
 	va_list ap;
 
+	/* one line at a time: the [fleet] worker thread logs too */
+	flockfile(stderr);
 	fprintf(stderr, "shoal-ctld: %s: ", names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 int64_t ctld_now_ms(void)

@@ -64,6 +64,10 @@ static int gather(struct ctld *d, struct prom_view *v)
 		.leases = plist,
 		.n_leases = n,
 		.n_held = nh,
+		.fleet = d->fleet != NULL,
+		.fleet_owned = d->fleet ? d->fleet->n_owned : 0,
+		.fleet_valid_ms = fleet_loop_valid_ms(d),
+		.fleet_etcd_up = d->fleet && d->fleet->snap.etcd_up,
 	};
 	for (unsigned i = 0; i < n; i++) {
 		plist[i] = (struct prom_lease){ .l = &leases[i] };

@@ -250,6 +250,18 @@ void prom_format(const struct prom_view *v, struct prom_buf *b)
 	       "1 while an engine is subscribed, else 0.");
 	put(b, "shoal_engine_connected %d\n", e->conn_serial != 0);
 	leases_format(b, v);
+	if (v->fleet) {
+		family(b, "shoal_fleet_slices_owned", "gauge",
+		       "[fleet] slices this host owns and has proven.");
+		put(b, "shoal_fleet_slices_owned %u\n", v->fleet_owned);
+		family(b, "shoal_fleet_valid_seconds", "gauge",
+		       "[fleet] seconds of proven ownership left (0: fenced).");
+		put(b, "shoal_fleet_valid_seconds %.3f\n",
+		    (double)v->fleet_valid_ms / 1000.0);
+		family(b, "shoal_fleet_etcd_up", "gauge",
+		       "[fleet] 1 while etcd answers, else 0.");
+		put(b, "shoal_fleet_etcd_up %d\n", v->fleet_etcd_up);
+	}
 	if (!e->have_report)
 		return;
 	family(b, "shoal_engine_report_age_seconds", "gauge",

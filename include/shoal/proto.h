@@ -21,10 +21,23 @@
  *                         last report (null if never); refused_*: the lease
  *                         set its last report said it could not apply, and
  *                         why (null when none)
+ *                 With [fleet] the result also has
+ *                   "fleet": {"host", "etcd": "connected"|"unreachable",
+ *                             "valid_ms", "owned", "hosts",
+ *                             "etcd_requests", "conflict"}
+ *                 slices: the slices leases may take (with [fleet]: the
+ *                 owned and proven ones); valid_ms: ms of proven
+ *                 ownership left (0: fenced); owned: slices in that set;
+ *                 hosts: live hosts (hosts/ keys); etcd_requests: made
+ *                 since start; conflict: another live process holds this
+ *                 host's name, nothing is claimed (docs/FLEET.md)
  *   slice.list    {}  -> {"slices": [{"ip", "lo", "hi", "leased", "held",
- *                                     "free", "holds": [HOLD, ...]}]}
+ *                                     "free", "holds": [HOLD, ...]}],
+ *                         "fleet": FLEETMAP ([fleet] only)}
  *                         leased: ports in active and draining leases;
- *                         held: ports in holds; free: the rest
+ *                         held: ports in holds; free: the rest. With
+ *                         [fleet], "slices" are this host's owned and
+ *                         proven slices
  *   lease.add     {"holder": str, "kind": "nat"|"socket",
  *                  "clients": [prefix, ...]          (nat: required, 1..16;
  *                                                     all leases' together at
@@ -125,7 +138,25 @@
  *
  *   Lease ids: static leases 1..n in configuration order; dynamic leases
  *   the lowest free id >= 1000 and > n (ids fit 16 bits: the engine's
- *   flows carry them).
+ *   flows carry them). With [fleet], ids 1..(slices in the pool) are
+ *   reserved: [fleet] clients makes one nat lease per owned slice over all
+ *   of it, holder "fleet", "static": true, id 1 + the slice's global
+ *   index (docs/FLEET.md); lease.add outside the owned slices is
+ *   outside_slice ("host NAME does not own that range"), and when a
+ *   slice is lost (ownership not proven, or given back) every lease in
+ *   it is deleted at once, event "fenced".
+ *
+ *   FLEETMAP = {"host", "etcd": "connected"|"unreachable", "valid_ms",
+ *               "hosts": [{"host", "address", "want", "have"}, ...],
+ *               "map": [{"ip", "lo", "hi", "host": str|null,
+ *                        "address": str|null,
+ *                        "state": "mine"|"owned"|"free",
+ *                        "claimable_in": seconds|null}, ...]}
+ *            every slice of the pool, as this daemon last read etcd:
+ *            mine (bound to this host's etcd lease), owned (another
+ *            host's) or free; claimable_in: for a free slice, seconds
+ *            until this host may claim it (hold-down); hosts: the live
+ *            hosts with their hosts/ key's want and have
  *
  *   LEASE = {"id", "holder", "kind", "ip", "lo", "hi", "clients": [...],
  *            "state": "active"|"draining", "static": bool,
@@ -137,11 +168,12 @@
  *            "until": unix time the hold ends}
  *   EVENT = {"seq": N (increasing), "time": unix time,
  *            "generation": G (the change's), "event": "grant"|"renew"|
- *            "release"|"expire"|"drained", "lease": id, "holder", "kind",
+ *            "release"|"expire"|"drained"|"fenced", "lease": id, "holder",
+ *            "kind",
  *            "ip", "lo", "hi", "ttl": seconds|null, "expires": unix
  *            time|null (after the change), "uid": N|null, "pid": N|null
- *            (the peer that asked, SO_PEERCRED; null for expire and
- *            drained, which the daemon's lifecycle makes)}
+ *            (the peer that asked, SO_PEERCRED; null for expire,
+ *            drained and fenced, which the daemon makes)}
  *   FLOW  = {"proto": "tcp"|"udp"|"icmp", "client": "ip:port",
  *            "outside": "ip:port", "remote": "ip:port", "lease": N,
  *            "idle": seconds, "tcp": "syn"|"established"|"closing"|null}
@@ -181,6 +213,22 @@
  *                 The engine reads a LEASE's "mapping" and "filtering"
  *                 (absent or null: the defaults; any other value: the set
  *                 is refused as invalid_lease).
+ *                 With [fleet], the result and every leases.update carry
+ *                   "fleet": {"host", "valid_ms",
+ *                             "slices": [{"ip", "lo", "hi", "host",
+ *                                         "address"}, ...]}
+ *                 slices: every slice a live host owns as the daemon last
+ *                 read etcd, this host's only while proven and not being
+ *                 given back; valid_ms: ms of proven ownership left when
+ *                 sent (the engine fences on its own at receive time +
+ *                 valid_ms). Every change of the map or of this host's
+ *                 slices is a new generation. A set without "fleet" is
+ *                 refused invalid_lease by an engine with [fleet].
+ *   fleet.valid   (notification from the daemon, [fleet], after each
+ *                 renewal of its etcd lease)
+ *                 {"generation": G, "valid_ms": N}
+ *                 G: the generation the engine was last sent; the engine
+ *                 extends its deadline only if it applied G
  *   engine.report (notification from the engine, about once a second)
  *                 {"generation": G applied, "workers": N,
  *                  "counters": {name: N, ...}        (summed over workers),

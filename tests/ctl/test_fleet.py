@@ -540,6 +540,22 @@ def test_a_second_process_as_the_same_host_claims_nothing():
         twin.relay.close()
 
 
+def test_reload_and_sighup_keep_the_fleet():
+    # SIGHUP must reach the loop's signalfd, never the worker thread
+    # (whose default action would end the process)
+    b = HOSTS["b"]
+    before = b.mine()
+    r = b.call("reload")
+    assert r["reloaded"] and r["engine"] == "not_connected", r
+    for _ in range(5):
+        os.kill(b.proc.pid, signal.SIGHUP)
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert b.proc.poll() is None, b.logtext()
+    assert b.mine() == before and b.call("status")["fleet"]["owned"] == 2
+    assert b.logtext().count("SIGHUP: reloading") == 5
+
+
 def test_restart_within_ttl_resumes_the_same_slices():
     a = HOSTS["a"]
     before = {k: v for k, v in ETCD.prefix(PREFIX + "/slices/").items()
@@ -661,6 +677,7 @@ def main():
                        test_leases_only_inside_owned_slices,
                        test_shoalctl_prints_the_fleet_map,
                        test_a_second_process_as_the_same_host_claims_nothing,
+                       test_reload_and_sighup_keep_the_fleet,
                        test_restart_within_ttl_resumes_the_same_slices,
                        test_dead_host_slices_move_after_ttl_and_hold_down,
                        test_partitioned_host_fences_before_others_claim])

@@ -28,7 +28,14 @@ Phase 1 (proof good for a minute):
     1390-byte return for b's slice, which does not fit 1400 with the
     28-byte tunnel: with DF, answered with fragmentation needed, MTU
     1372, quoting it; without, dropped (fleet_too_big twice);
-  * engine.report carries "fleet": {"fenced": false, "valid_ms" > 0}.
+  * engine.report carries "fleet": {"fenced": false, "valid_ms" > 0};
+  * hairpins across hosts: a client's packet to a mapping of b's slice
+    is translated and carried to b; b's client's packet to our client's
+    mapping, carried here, is taken as a hairpin (flows_inbound);
+  * fragments by their datagram's port: both of one datagram carried to
+    b; of another, the first carried to b and the second, which b sends
+    back in a tunnel, dropped not_owner (a peer's packet is never
+    carried on: no loop while two maps disagree).
 Phase 2 (fencing): a set with valid_ms 3000, renewed by fleet.valid
 every 0.5 s for 4 s: the flow still translates past the first deadline.
 Renewals stop: the engine fences on its own (report fenced, counter
@@ -50,7 +57,7 @@ sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 import lib  # noqa: E402
 from lib import check, log
 
-from scapy.layers.inet import IP, ICMP, UDP, IPerror, UDPerror
+from scapy.layers.inet import IP, ICMP, UDP, IPerror, UDPerror, fragment
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
@@ -235,10 +242,11 @@ def test(workers):
         finally:
             ctl.close()
     lib.check_counters(counters, {
-        "rx_inside": 3, "rx_outside": 10, "in2out": 2, "flows_created": 1,
-        "tx_outside": 5, "tx_inside": 1, "out2in": 1,
-        "forwarded_to_owner": 2, "received_from_peer": 1,
-        "unknown_owner": 3, "not_owner": 1, "peer_unknown": 1,
+        "rx_inside": 4, "rx_outside": 15, "in2out": 3, "flows_created": 3,
+        "tx_outside": 9, "tx_inside": 2, "out2in": 2, "hairpinned": 1,
+        "flows_inbound": 1,
+        "forwarded_to_owner": 6, "received_from_peer": 3,
+        "unknown_owner": 3, "not_owner": 2, "peer_unknown": 1,
         "peer_malformed": 1, "fleet_too_big": 2, "icmp_frag_needed": 1,
         "fleet_fenced": 1,
     })
@@ -321,7 +329,44 @@ def run(eng, ctl, inside, outside, in_tx, out_tx):
     check(bytes(fn[ICMP].payload) == bytes(big)[:548] and fn[IPerror].dst == POOL and
           fn[UDPerror].dport == B_PORT, "the quote is not the datagram as sent")
     check(not lib.checksum_errors(bytes(fn)), "frag needed checksums")
-    eng.wait_settled({"rx_inside": 1, "rx_outside": 9}, timeout=10)
+
+    # Hairpins across hosts: a client to a mapping of b's slice is
+    # translated, then carried to b; b carries here its client's packet
+    # to our client's mapping, which takes it as a hairpin (the source
+    # is a pool mapping, not a remote).
+    client(IP(src=CLIENT, dst=POOL, id=20) / UDP(sport=1002, dport=B_PORT) / b"hp")
+    lib.wait_records(out_tx, 5, timeout=10, engine=eng, what="the hairpin carried to b")
+    hp = IP(bytes(carried(20)[IP])[28:])
+    check(hp.src == POOL and 10000 <= hp[UDP].sport <= 12047 and hp.dst == POOL and
+          hp[UDP].dport == B_PORT, f"the hairpin reached b as {hp.summary()}")
+    remote(tunnel(PEER_B, IP(src=POOL, dst=POOL, id=21) /
+                  UDP(sport=B_PORT, dport=port) / b"from b's client"))
+    lib.wait_records(in_tx, 2, timeout=10, engine=eng, what="b's hairpin")
+    hb = [p for p in (Ether(r) for q in lib.read_pcaps(in_tx) for r in q)
+          if p[IP].id == 21]
+    check(len(hb) == 1 and hb[0][IP].src == POOL and hb[0][UDP].sport == B_PORT and
+          hb[0][IP].dst == CLIENT and hb[0][UDP].dport == 1001,
+          f"b's hairpin reached the inside as {[p.summary() for p in hb]}")
+
+    # Fragments go by their datagram's port: both pieces of one carried
+    # to b; of another, the first carried to b, and the second, which b
+    # sends back (its map says the port is a's), dropped: what came from
+    # a peer is never carried on.
+    d1 = IP(src=SERVER, dst=POOL, id=30) / UDP(sport=53, dport=B_PORT) / Raw(bytes(600))
+    d2 = IP(src=SERVER, dst=POOL, id=31) / UDP(sport=53, dport=B_PORT) / Raw(bytes(600))
+    f1, f2 = fragment(d1, fragsize=400), fragment(d2, fragsize=400)
+    check(len(f1) == 2 and len(f2) == 2, "test bug: fragments")
+    for f in f1 + f2[:1]:
+        remote(f)
+    lib.wait_records(out_tx, 8, timeout=10, engine=eng, what="the fragments carried")
+    for f in f1 + f2[:1]:
+        got = [x for x in (Ether(r) for q in lib.read_pcaps(out_tx) for r in q)
+               if x[IP].dst == PEER_B and bytes(x[IP])[28:] == bytes(f)]
+        check(len(got) == 1, f"fragment at offset {f.frag} of id {f.id} "
+              f"carried {len(got)} times")
+        check_carried(got[0], f, f"fragment {f.id}/{f.frag}")
+    remote(tunnel(PEER_B, f2[1]))
+    eng.wait_settled({"rx_inside": 2, "rx_outside": 14, "not_owner": 2}, timeout=10)
 
     # Phase 2: 3 s of proof, renewed for 4 s; the flow outlives the first
     # deadline.
@@ -332,7 +377,7 @@ def run(eng, ctl, inside, outside, in_tx, out_tx):
         ctl.notify("fleet.valid", {"generation": 2, "valid_ms": 3000})
         time.sleep(0.5)
     client(IP(src=CLIENT, dst=SERVER, id=9) / UDP(sport=1001, dport=53) / b"again")
-    lib.wait_records(out_tx, 5, timeout=5, engine=eng, what="the query after renewals")
+    lib.wait_records(out_tx, 9, timeout=5, engine=eng, what="the query after renewals")
     again = sent_out("the query after renewals", lambda f: f[IP].id == 9)
     check(again[UDP].sport == port,
           f"after renewals {again.summary()}, expected the flow's port {port}")
@@ -341,8 +386,8 @@ def run(eng, ctl, inside, outside, in_tx, out_tx):
     check(time.monotonic() - t0 > 4 + 2, "fenced before its proof ran out")
     client(IP(src=CLIENT, dst=SERVER, id=10) / UDP(sport=1001, dport=53) / b"late")
     remote(IP(src=SERVER, dst=POOL, id=11) / UDP(sport=53, dport=port) / b"late")
-    eng.wait_settled({"rx_inside": 3, "rx_outside": 10, "unknown_owner": 3}, timeout=10)
-    check(lib.count_records(out_tx) == 5 and lib.count_records(in_tx) == 1,
+    eng.wait_settled({"rx_inside": 4, "rx_outside": 15, "unknown_owner": 3}, timeout=10)
+    check(lib.count_records(out_tx) == 9 and lib.count_records(in_tx) == 2,
           "a packet of the fenced flow was translated")
     return eng.stop()
 

@@ -147,6 +147,28 @@ static void test_prom_without_report_shows_daemon_and_leases_only(void **state)
 	has(t, "shoal_lease_capacity_ports{lease=\"1000\"} 16");
 	lacks(t, "shoal_engine_report_age_seconds");
 	lacks(t, "worker=");
+	lacks(t, "shoal_fleet_");
+}
+
+static void test_prom_fleet_gauges_only_with_fleet(void **state)
+{
+	const char *t;
+
+	(void)state;
+	view.fleet = true;
+	view.fleet_owned = 3;
+	view.fleet_valid_ms = 6250;
+	view.fleet_etcd_up = true;
+	t = format();
+	check_families(t);
+	has(t, "shoal_fleet_slices_owned 3");
+	has(t, "shoal_fleet_valid_seconds 6.250");
+	has(t, "shoal_fleet_etcd_up 1");
+	view.fleet_valid_ms = 0;
+	view.fleet_etcd_up = false;
+	t = format();
+	has(t, "shoal_fleet_valid_seconds 0.000");
+	has(t, "shoal_fleet_etcd_up 0");
 }
 
 static void test_prom_worker_counters_by_port_and_reason(void **state)
@@ -218,6 +240,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_prom_without_report_shows_daemon_and_leases_only),
+		T(test_prom_fleet_gauges_only_with_fleet),
 		T(test_prom_worker_counters_by_port_and_reason),
 		T(test_prom_lease_series_and_label_escaping),
 		T(test_prom_too_small_buffer_is_flagged),
