@@ -508,15 +508,19 @@ fleet_demo() {
 	fleet_up "$FLEET_P" || return 1
 	for x in "${FLEET_HOSTS[@]}"; do
 		c=$(fleet_ns_cli "$x")
-		echo "== host $x: clients 10.1.$(fleet_num "$x").0/24"
+		echo "== host $x: clients 10.1.$(fleet_num "$x").0/24, slices $(fleet_map | awk -v h="$x" '$4 == h { printf "%s-%s ", $2, $3 }')"
 		for i in 1 2 3; do
+			printf 'curl from %s: ' "$(fleet_client "$x" "$i")"
 			in_ns "$c" curl -sS --max-time 5 --interface "$(fleet_client "$x" "$i")" \
 				"http://$FLEET_SERVER:8080/host-$x/curl-$i" || rc=1
 		done
+		printf 'dig %s: ' "$SERVERS_DNS_NAME"
 		in_ns "$c" dig +short +time=2 +tries=2 -b "$(fleet_client "$x" 1)" @"$FLEET_SERVER" \
 			"$SERVERS_DNS_NAME" A || rc=1
+		echo "iperf3 TCP, 3 s:"
 		in_ns "$c" iperf3 -c "$FLEET_SERVER" -p "$(fleet_iperf_port "$x")" -B "$(fleet_client "$x" 2)" \
 			-t 3 --connect-timeout 3000 | grep -E 'sender|receiver' || rc=1
+		echo "iperf3 UDP, 10 Mbit/s, 3 s:"
 		in_ns "$c" iperf3 -u -b 10M -c "$FLEET_SERVER" -p "$(fleet_iperf_port "$x")" \
 			-B "$(fleet_client "$x" 3)" -t 3 --connect-timeout 3000 | grep -E 'receiver' || rc=1
 	done
