@@ -340,9 +340,9 @@ fleet_servers_up() {
 
 # fleet_conf X FILE: host X's configuration (engine and daemon).
 fleet_conf() {
-	local x=$1 n mtu=
+	local x=$1 n mtu_line=''
 	n=$(fleet_num "$x")
-	[ -n "$FLEET_MTU" ] && mtu="mtu = $FLEET_MTU"
+	[ -n "$FLEET_MTU" ] && mtu_line="mtu = $FLEET_MTU"
 	cat >"$2" <<-CONF
 		; fleet simulation $FLEET_P, host $x (scripts/fleet.sh)
 		[engine]
@@ -361,7 +361,7 @@ fleet_conf() {
 		gateway = $(fleet_gateway "$x")
 		exception = tap
 		mirror = shoal-out
-		$mtu
+		$mtu_line
 		[nat]
 		; 64 Ki flows fit the engine in its 256 MB (the default 1 Mi does not)
 		max_flows = 65536
@@ -422,7 +422,7 @@ fleet_engine_ready() {
 fleet_host_up() {
 	local x=$1
 	# shoal-ctld refuses a socket directory others may enter.
-	mkdir -p -m 0750 "$FLEET_DIR/$x" || return 1
+	mkdir -p "$FLEET_DIR/$x" && chmod 0750 "$FLEET_DIR/$x" || return 1
 	fleet_conf "$x" "$FLEET_DIR/$x/shoal.conf" || return 1
 	fleet_ctld_start "$x" || return 1
 	fleet_engine_start "$x"

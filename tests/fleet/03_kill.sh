@@ -11,6 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 V=c SURV=(a b) SLACK=0.3
+declare -A IPERF UDP0 # per survivor: its iperf3's PID, udp.log's lines before
 for x in "${FLEET_HOSTS[@]}"; do fleet_alive $x || fail "host $x is not running"; done
 t0=$(now)
 
@@ -18,7 +19,7 @@ for x in "${SURV[@]}"; do
 	flows_start $x 60 || fail "host $x: flows did not start: $(cat "$T/flows-$x.out")"
 	ip netns exec "$(fleet_ns_cli $x)" iperf3 -c $FLEET_SERVER -p "$(fleet_iperf_port $x)" -B "$(fleet_client $x 3)" \
 		-b 20M -t 25 -i 0.5 -J --connect-timeout 3000 >"$T/iperf-$x.json" 2>"$T/iperf-$x.err" &
-	eval "IPERF_$x=$!"
+	IPERF[$x]=$!
 	LIB_PIDS+=($!)
 done
 sleep 2
@@ -27,8 +28,7 @@ keys=$(slices_of $V)
 [ -n "$keys" ] || fail "host $V holds no slice"
 say "host $V holds: $(echo $keys | sed "s|$FLEET_KEY_PREFIX/slices/||g")"
 for x in "${SURV[@]}"; do
-	udp_first=$(wc -l <"$FLEET_DIR/srv/echo-$x/udp.log")
-	eval "UDP0_$x=$udp_first"
+	UDP0[$x]=$(wc -l <"$FLEET_DIR/srv/echo-$x/udp.log")
 done
 
 t_kill=$(now)
@@ -81,7 +81,7 @@ for x in "${SURV[@]}"; do flows_ok $x after-claim || fail "host $x: the flows br
 
 # The long runs end by themselves; every one of them survived.
 for x in "${SURV[@]}"; do
-	eval "p=\$IPERF_$x"
+	p=${IPERF[$x]}
 	for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	wait "$p"
 	rc=$?
@@ -91,8 +91,7 @@ for x in "${SURV[@]}"; do
 	stall=$(jq '[.intervals[].sum.bytes] | reduce .[] as $b ({c: 0, m: 0};
 		if $b == 0 then .c += 1 | .m = ([.m, .c] | max) else .c = 0 end) | .m * 0.5' "$T/iperf-$x.json")
 	ans=$(flows_check $x end)
-	eval "u0=\$UDP0_$x"
-	ports=$(tail -n +$((u0 + 1)) "$FLEET_DIR/srv/echo-$x/udp.log" | awk '{ print $3 }' | sort -u | paste -sd,)
+	ports=$(tail -n +$((UDP0[$x] + 1)) "$FLEET_DIR/srv/echo-$x/udp.log" | awk '{ print $3 }' | sort -u | paste -sd,)
 	say "  host $x: iperf3 $(jq -r '"\(.end.sum_received.bits_per_second / 1e6 | floor) Mbit/s, \(.end.sum_sent.retransmits) retransmits"' "$T/iperf-$x.json"), longest stall ${stall} s; 20 idle TCP: ${ans#check end }; UDP stream from port $ports"
 	[[ $ans == "check end ok 20/20 "* ]] || fail "host $x: the idle connections broke: $ans"
 	[ "$(echo "$ports" | tr ',' '\n' | wc -l)" = 1 ] || fail "host $x: the UDP stream changed source port: $ports"

@@ -30,17 +30,18 @@ heal() { ip -n "$H" link set m0 up 2>/dev/null; }
 trap 'heal; lib_cleanup' EXIT
 t0=$(now)
 
+declare -A TCP0 UDP0 # per host: lines of the echo server's logs before
 for x in $P $OTHER; do
-	eval "TCP0_$x=$(wc -l <"$FLEET_DIR/srv/echo-$x/tcp.log") UDP0_$x=$(wc -l <"$FLEET_DIR/srv/echo-$x/udp.log")"
+	TCP0[$x]=$(wc -l <"$FLEET_DIR/srv/echo-$x/tcp.log")
+	UDP0[$x]=$(wc -l <"$FLEET_DIR/srv/echo-$x/udp.log")
 	flows_start $x 90 || fail "host $x: flows did not start: $(cat "$T/flows-$x.out")"
 done
 sleep 1
 for x in $P $OTHER; do flows_ok $x before || fail "host $x: the flows do not work before the partition"; done
 # The outside ports of O's connections and stream, as the server saw them.
-eval "tcp0=\$TCP0_$OTHER udp0=\$UDP0_$OTHER"
 ports=$({
-	tail -n +$((tcp0 + 1)) "$FLEET_DIR/srv/echo-$OTHER/tcp.log" | awk '{ print $3 }'
-	tail -n +$((udp0 + 1)) "$FLEET_DIR/srv/echo-$OTHER/udp.log" | awk '{ print $3 }' | sort -u
+	tail -n +$((TCP0[$OTHER] + 1)) "$FLEET_DIR/srv/echo-$OTHER/tcp.log" | awk '{ print $3 }'
+	tail -n +$((UDP0[$OTHER] + 1)) "$FLEET_DIR/srv/echo-$OTHER/udp.log" | awk '{ print $3 }' | sort -u
 })
 keys=$(slices_of $P)
 [ -n "$keys" ] || fail "host $P holds no slice"
@@ -64,7 +65,6 @@ for k in $keys; do
 	until_ok $((FLEET_HOLD_DOWN + 10)) event_seen put "$k" "$t_del" $P ||
 		fail "$k not claimed by another host $((FLEET_HOLD_DOWN + 10)) s after it vanished"
 done
-t_claimed=$(now)
 # Not asserted, measured: returns of O's flows that the router hashes to
 # the cut-off P still reach P, which forwards them to O; whether O takes
 # them depends on P still counting as a peer (peer_unknown otherwise).
@@ -121,7 +121,7 @@ sleep 0.5
 analyze partition --host $P --at "$t_part" >"$T/part.json" || fail "analyze.py partition failed"
 analyze owners --from "$t0" --tags "$T/tags" >"$T/owners.json" || fail "analyze.py owners failed"
 say "  per slice of $P, seconds after the partition: last packet of $P / key vanished / claimed by / first packet of another host"
-bad= used=0
+bad='' used=0
 for lo in $(jq -r '.slices | keys[]' "$T/part.json"); do
 	r=$(jq -c --arg lo "$lo" '.slices[$lo]' "$T/part.json")
 	last=$(echo "$r" | jq -r '.last_own // "null"') del=$(echo "$r" | jq -r '.vanished // "null"')

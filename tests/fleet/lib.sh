@@ -31,7 +31,7 @@ pid_tree() {
 lib_cleanup() {
 	local p all=()
 	# A background subshell's children (an iperf3 run) go with it.
-	for p in "${LIB_PIDS[@]}"; do all+=($(pid_tree "$p")); done
+	for p in "${LIB_PIDS[@]}"; do mapfile -t -O "${#all[@]}" all < <(pid_tree "$p"); done
 	LIB_PIDS=("${all[@]}")
 	for p in "${LIB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${LIB_PIDS[@]}"; do
@@ -96,7 +96,7 @@ fleet_alive() { # X: host X's engine and daemon both run
 # capture and the map's history, tagging packets by the per-host server
 # ports of scripts/fleet.sh.
 analyze() {
-	local cmd=$1 x ph= pp=
+	local cmd=$1 x ph='' pp=
 	shift
 	for x in "${FLEET_HOSTS[@]}"; do
 		ph+="$(fleet_iperf_port $x)=$x,$(fleet_echo_tcp $x)=$x,$(fleet_echo_udp $x)=$x,"
@@ -168,6 +168,6 @@ flows_ok() {
 flows_stop() { # X: quit host X's flows client
 	local fd
 	fd=$((6 + $(fleet_num "$1")))
-	echo quit >&"$fd" 2>/dev/null
+	{ echo quit >&"$fd"; } 2>/dev/null
 	eval "exec $fd>&-"
 }
