@@ -103,7 +103,8 @@ static bool host_ok(const char *h)
  * @ls's owner table, and its valid_ms into *@valid_ms. Every slice must
  * be exactly one slice of the pool, listed once, with a host and a
  * dotted-quad address; a slice of this host's name is ours, any other
- * host's is owned by the peer at its address. -EINVAL, or -EDQUOT past
+ * host's is owned by the peer at its address. "peers" (optional) lists
+ * more hosts whose tunnel packets are taken. -EINVAL, or -EDQUOT past
  * NAT_FLEET_MAX_PEERS peers.
  */
 static int parse_fleet(struct nat_lease_set *ls, const char *self, json_t *f,
@@ -111,16 +112,25 @@ static int parse_fleet(struct nat_lease_set *ls, const char *self, json_t *f,
 {
 	const char *host = NULL, *ip, *addr;
 	json_int_t lo, hi;
-	json_t *slices, *e;
+	json_t *slices, *peers = NULL, *e;
 	uint32_t a, pa;
 	size_t i;
 	int rc;
 
-	if (json_unpack(f, "{s?s, s:I, s:o}", "host", &host, "valid_ms",
-			valid_ms, "slices", &slices) < 0 ||
+	if (json_unpack(f, "{s?s, s:I, s:o, s?o}", "host", &host, "valid_ms",
+			valid_ms, "slices", &slices, "peers", &peers) < 0 ||
 	    *valid_ms < 0 || !json_is_array(slices) ||
+	    (peers && !json_is_array(peers)) ||
 	    (host && strcmp(host, self) != 0))
 		return -EINVAL;
+	json_array_foreach(peers, i, e) {
+		if (!json_is_string(e) ||
+		    sh_parse_ipv4(json_string_value(e), &pa) < 0)
+			return -EINVAL;
+		rc = nat_fleet_add_peer(ls, htonl(pa));
+		if (rc < 0)
+			return rc;
+	}
 	json_array_foreach(slices, i, e) {
 		if (json_unpack(e, "{s:s, s:I, s:I, s:s, s:s}", "ip", &ip,
 				"lo", &lo, "hi", &hi, "host", &host, "address",

@@ -30,7 +30,7 @@ static void push(struct ctld *d)
 	reload_settle(d);
 	upgrade_settle(d);
 	if (engine_wants_push(d)) {
-		engine_push(d, view_lease_set(d), view_fleet_engine(d));
+		engine_push(d, view_engine_lease_set(d), view_fleet_engine(d));
 		fleet_loop_pushed(d);
 	}
 	fleet_loop_valid(d);

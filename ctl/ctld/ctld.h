@@ -393,8 +393,8 @@ json_t *json_fleet_engine(const struct sh_fleet_cfg *f,
 			  const struct fleet_snap *sn, const bool *owned,
 			  int64_t valid_ms);
 json_t *json_fleet_map(const struct sh_fleet_cfg *f,
-		       const struct fleet_snap *sn, int64_t now_ms,
-		       int64_t valid_ms);
+		       const struct fleet_snap *sn, const bool *owned,
+		       int64_t now_ms, int64_t valid_ms);
 json_t *json_fleet_status(const struct sh_fleet_cfg *f,
 			  const struct fleet_snap *sn, unsigned n_owned,
 			  int64_t valid_ms);
@@ -451,6 +451,11 @@ void metrics_close(struct ctld *d);
 /* view.c: new references, NULL on failure. */
 json_t *view_lease(const struct ctld *d, const struct ctl_lease *l);
 json_t *view_lease_set(struct ctld *d); /* array of every lease */
+/* The same for the engine, whose client selectors prefer leases in set
+ * order: with [fleet], the leases over this host's extra slices (the
+ * ones it gives back first, fleet_loop_extras) come last, so that new
+ * flows use them only once the first slices are full. */
+json_t *view_engine_lease_set(struct ctld *d);
 json_t *view_slices(struct ctld *d);
 /* [fleet] (NULL without it): the lease set's "fleet" object for the
  * engine, slice.list's "fleet" and status's "fleet" (proto.h). */
@@ -470,6 +475,12 @@ void fleet_loop_sync(struct ctld *d, bool woken);
 int64_t fleet_loop_valid_ms(const struct ctld *d); /* proof left, ms */
 void fleet_loop_pushed(struct ctld *d); /* a set carried valid_ms */
 void fleet_loop_valid(struct ctld *d);  /* fleet.valid after a renewal */
+/* Which of this host's slices are extra (FLEET.md "Giving back"): beyond
+ * its first N (its N oldest keys), or not in its explicit list. @extra
+ * has a flag per slice of the pool; all false without [fleet]. */
+void fleet_loop_extras(const struct ctld *d, bool *extra);
+/* The pool slice holding @ip (host order) : @port, or -1. */
+int fleet_loop_slice_of(const struct ctld *d, uint32_t ip, uint16_t port);
 
 /* core.c */
 int core_open(struct ctld *d, char *err, size_t errlen); /* the server */
@@ -521,7 +532,8 @@ int engine_subscribe(struct ctld *d, struct conn *c, json_t *set,
  * the wrong type, and malformed per_worker entries, are skipped alone. */
 void engine_report(struct ctld *d, struct conn *c, json_t *params);
 /* Is there a committed change the engine has not been sent, and room to
- * send it? Then engine_push(d, view_lease_set(d), view_fleet_engine(d)). */
+ * send it? Then engine_push(d, view_engine_lease_set(d),
+ * view_fleet_engine(d)). */
 bool engine_wants_push(struct ctld *d);
 void engine_push(struct ctld *d, json_t *set, json_t *fleet);
 /* fleet.valid with @valid_ms for the generation the engine was sent: 0

@@ -68,6 +68,7 @@ struct fleet {
 	unsigned n_hosts;
 	bool host_seen, host_ours;
 	unsigned dropped; /* keys that are not ours to read */
+	int64_t peer_seen[SHOAL_MAX_FLEET_HOSTS]; /* w.peers[i] last seen */
 };
 
 /* ---- requests --------------------------------------------------------- */
@@ -341,6 +342,39 @@ static bool map_moved(const struct fleet *f)
 	return false;
 }
 
+/* After a read at @now: the live hosts' addresses join (or refresh in)
+ * w.peers, where they stay once their host has left: a host cut off
+ * from etcd may still be in the router's route and carry returns here
+ * (docs/FLEET.md "Daemon and engine"). When the table is full, the one
+ * seen live longest ago makes room. A change moves the snapshot's seq,
+ * so the engine learns it. */
+static void peers_seen(struct fleet *f, int64_t now)
+{
+	unsigned i, h, old;
+
+	for (h = 1; h < f->n_hosts; h++) {
+		uint32_t a = f->hosts[h].address;
+
+		if (!f->hosts[h].live || !a || a == f->cfg.address)
+			continue;
+		for (i = 0; i < f->w.n_peers && f->w.peers[i] != a; i++)
+			;
+		if (i == f->w.n_peers) {
+			if (i == SHOAL_MAX_FLEET_HOSTS) {
+				for (old = 0, i = 1; i < f->w.n_peers; i++)
+					if (f->peer_seen[i] < f->peer_seen[old])
+						old = i;
+				i = old;
+			} else {
+				f->w.n_peers++;
+			}
+			f->w.peers[i] = a;
+			f->w.seq++;
+		}
+		f->peer_seen[i] = now;
+	}
+}
+
 /*
  * 2. Read PREFIX/ and take it as the map. A slice first seen free (or
  * seen free after a failed request: a deletion may have been missed)
@@ -388,6 +422,7 @@ static int read_map(struct fleet *f)
 	memcpy(f->w.hosts + 1, f->hosts + 1,
 	       (f->n_hosts - 1) * sizeof(f->hosts[0]));
 	f->w.n_hosts = f->n_hosts;
+	peers_seen(f, now);
 	self_entry(f, &f->w.hosts[0]);
 	f->gap = false;
 	f->w.read_once = true;

@@ -158,6 +158,12 @@ struct fleet_snap {
 	int64_t created[SHOAL_MAX_POOL_SLICES];    /* create_revision */
 	unsigned n_hosts;    /* hosts[0] is this host */
 	struct fleet_host hosts[SHOAL_MAX_FLEET_HOSTS + 1];
+	/* The other hosts' addresses seen live (a hosts/ key) since the
+	 * daemon started: the engine takes their tunnel packets, also from
+	 * a host that owns no slice now (between claims, or partitioned
+	 * but still in the router's route). */
+	uint32_t peers[SHOAL_MAX_FLEET_HOSTS]; /* host order */
+	unsigned n_peers;
 };
 
 struct fleet;

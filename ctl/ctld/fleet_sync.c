@@ -245,3 +245,49 @@ void fleet_loop_close(struct ctld *d)
 	free(d->fleet);
 	d->fleet = NULL;
 }
+
+int fleet_loop_slice_of(const struct ctld *d, uint32_t ip, uint16_t port)
+{
+	const struct sh_fleet_cfg *f = &d->cfg->fleet;
+	uint32_t per_addr = ((uint32_t)f->hi - f->lo + 1) / f->slice_size;
+
+	if (!d->fleet || port < f->lo || port > f->hi)
+		return -1;
+	for (unsigned i = 0; i < f->n_pool; i++)
+		if (f->pool[i] == ip)
+			return (int)(i * per_addr +
+				     ((uint32_t)port - f->lo) / f->slice_size);
+	return -1;
+}
+
+void fleet_loop_extras(const struct ctld *d, bool *extra)
+{
+	const struct sh_fleet_cfg *f = &d->cfg->fleet;
+	const struct fleet_snap *sn;
+	uint32_t s, t, older;
+
+	if (!d->fleet)
+		return;
+	sn = &d->fleet->snap;
+	memset(extra, 0, sn->n_slices * sizeof(*extra));
+	for (s = 0; s < sn->n_slices; s++) {
+		if (sn->owner[s] != 0)
+			continue;
+		if (!f->slices) {
+			int listed = 0;
+
+			for (unsigned i = 0; i < f->n_want; i++)
+				listed |= fleet_loop_slice_of(d, f->want[i].ip,
+							      f->want[i].lo) ==
+					  (int)s;
+			extra[s] = !listed;
+			continue;
+		}
+		/* Its rank among our keys by age (ties by index). */
+		for (older = 0, t = 0; t < sn->n_slices; t++)
+			older += sn->owner[t] == 0 && t != s &&
+				 (sn->created[t] < sn->created[s] ||
+				  (sn->created[t] == sn->created[s] && t < s));
+		extra[s] = older >= f->slices;
+	}
+}

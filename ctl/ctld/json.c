@@ -190,12 +190,12 @@ static json_t *host_address(const struct fleet_snap *sn, int h)
 
 /* The engine's "fleet" object (FLEET.md "Daemon and engine"): every
  * slice a host owns as last read, ours only while @owned (proven and
- * not being given back). */
+ * not being given back), and the peers whose tunnel packets it takes. */
 json_t *json_fleet_engine(const struct sh_fleet_cfg *f,
 			  const struct fleet_snap *sn, const bool *owned,
 			  int64_t valid_ms)
 {
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *peers = json_array();
 	char a[16];
 
 	for (uint32_t s = 0; arr && s < sn->n_slices; s++) {
@@ -212,11 +212,16 @@ json_t *json_fleet_engine(const struct sh_fleet_cfg *f,
 				host_name(sn, h), "address",
 				host_address(sn, h)))) {
 			json_decref(arr);
+			json_decref(peers);
 			return NULL;
 		}
 	}
-	return json_pack("{ss sI so*}", "host", f->host, "valid_ms",
-			 (json_int_t)valid_ms, "slices", arr);
+	for (unsigned i = 0; arr && peers && i < sn->n_peers; i++)
+		if (json_array_append_new(peers,
+				json_string(sh_fmt_ipv4(sn->peers[i], a))))
+			break;
+	return json_pack("{ss sI so* so*}", "host", f->host, "valid_ms",
+			 (json_int_t)valid_ms, "slices", arr, "peers", peers);
 }
 
 static const char *etcd_state(const struct fleet_snap *sn)
@@ -224,12 +229,25 @@ static const char *etcd_state(const struct fleet_snap *sn)
 	return sn->etcd_up ? "connected" : "unreachable";
 }
 
+/* A slice's state in slice.list's map (proto.h FLEETMAP). */
+static const char *map_state(const struct fleet_snap *sn, const bool *owned,
+			     uint32_t s)
+{
+	if (sn->owner[s] == FLEET_FREE)
+		return "free";
+	if (sn->owner[s] > 0)
+		return "owned";
+	if (owned[s])
+		return "mine";
+	return sn->releasing[s] ? "releasing" : "fenced";
+}
+
 /* slice.list's "fleet": this host, etcd, the live hosts and every slice
  * of the pool with its owner; a free slice's claimable_in is how many
  * seconds (rounded up) until this host may claim it. */
 json_t *json_fleet_map(const struct sh_fleet_cfg *f,
-		       const struct fleet_snap *sn, int64_t now_ms,
-		       int64_t valid_ms)
+		       const struct fleet_snap *sn, const bool *owned,
+		       int64_t now_ms, int64_t valid_ms)
 {
 	json_t *hosts = json_array(), *map = json_array();
 	int64_t hold = (int64_t)f->hold_down * 1000;
@@ -260,8 +278,8 @@ json_t *json_fleet_map(const struct sh_fleet_cfg *f,
 				"hi", (json_int_t)hi, "host",
 				h >= 0 ? json_string(host_name(sn, h)) :
 				json_null(), "address", host_address(sn, h),
-				"state", h == 0 ? "mine" : h > 0 ? "owned" :
-				"free", "claimable_in", h == FLEET_FREE ?
+				"state", map_state(sn, owned, s),
+				"claimable_in", h == FLEET_FREE ?
 				json_integer((left + 999) / 1000) :
 				json_null()))) {
 			json_decref(map);

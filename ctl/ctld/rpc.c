@@ -422,7 +422,7 @@ static int h_subscribe(struct call *x, json_t **res)
 	    SHOAL_PROTO_VERSION)
 		return fail(x, -EINVAL, "version: unsupported protocol "
 			    "version");
-	int rc = engine_subscribe(x->d, x->c, view_lease_set(x->d),
+	int rc = engine_subscribe(x->d, x->c, view_engine_lease_set(x->d),
 				  view_fleet_engine(x->d), res);
 
 	if (!rc)

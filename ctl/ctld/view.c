@@ -30,6 +30,34 @@ json_t *view_lease_set(struct ctld *d)
 	return arr;
 }
 
+json_t *view_engine_lease_set(struct ctld *d)
+{
+	static bool extra[SHOAL_MAX_POOL_SLICES];
+	json_t *arr;
+	unsigned n;
+
+	if (!d->fleet)
+		return view_lease_set(d);
+	if (lease_list(d, all, SHOAL_MAX_LEASES, &n))
+		return NULL;
+	fleet_loop_extras(d, extra);
+	arr = json_array();
+	/* Two passes: leases over the first slices, then over extras. */
+	for (unsigned pass = 0; arr && pass < 2; pass++)
+		for (unsigned i = 0; arr && i < n; i++) {
+			int s = fleet_loop_slice_of(d, all[i].ip, all[i].lo);
+			bool late = s >= 0 && extra[s];
+
+			if (late != (pass == 1))
+				continue;
+			if (json_array_append_new(arr, view_lease(d, &all[i]))) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		}
+	return arr;
+}
+
 json_t *view_slices(struct ctld *d)
 {
 	json_t *arr;
@@ -60,7 +88,8 @@ json_t *view_fleet_map(const struct ctld *d)
 {
 	if (!d->fleet)
 		return NULL;
-	return json_fleet_map(&d->cfg->fleet, &d->fleet->snap, ctld_now_ms(),
+	return json_fleet_map(&d->cfg->fleet, &d->fleet->snap, d->fleet->owned,
+			      ctld_now_ms(),
 			      fleet_loop_valid_ms(d));
 }
 

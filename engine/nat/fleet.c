@@ -131,7 +131,7 @@ int nat_fleet_add(struct nat_lease_set *ls, uint32_t ip, uint16_t lo,
 {
 	int i = nat_slice_index(ls, ip);
 	uint32_t off = (uint32_t)lo - ls->fleet_lo, k;
-	unsigned j;
+	int rc;
 
 	if (!ls->fleet || i < 0 || off >= ls->fleet_span ||
 	    off % ls->fleet_size || (uint32_t)hi - lo + 1 != ls->fleet_size)
@@ -143,7 +143,18 @@ int nat_fleet_add(struct nat_lease_set *ls, uint32_t ip, uint16_t lo,
 		ls->fleet_owner[k] = NAT_FLEET_SELF;
 		return 0;
 	}
-	if (peer == 0 || peer == ls->fleet_self_ip)
+	rc = nat_fleet_add_peer(ls, peer);
+	if (rc < 0)
+		return rc;
+	ls->fleet_owner[k] = (uint16_t)(NAT_FLEET_PEER + rc);
+	return 0;
+}
+
+int nat_fleet_add_peer(struct nat_lease_set *ls, uint32_t peer)
+{
+	unsigned j;
+
+	if (!ls->fleet || peer == 0 || peer == ls->fleet_self_ip)
 		return -EINVAL;
 	/* Unsorted while the set is built: a linear search, on the
 	 * control plane. */
@@ -154,8 +165,7 @@ int nat_fleet_add(struct nat_lease_set *ls, uint32_t ip, uint16_t lo,
 			return -EDQUOT;
 		ls->fleet_peer[ls->n_peers++] = peer;
 	}
-	ls->fleet_owner[k] = (uint16_t)(NAT_FLEET_PEER + j);
-	return 0;
+	return (int)j;
 }
 
 static int peer_cmp(const void *a, const void *b)

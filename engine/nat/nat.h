@@ -661,6 +661,13 @@ uint32_t nat_fleet_flow_hash(const uint8_t *ip, uint16_t sport,
 int nat_fleet_add(struct nat_lease_set *ls, uint32_t ip, uint16_t lo,
 		  uint16_t hi, bool self, uint32_t peer);
 
+/* Record @peer (network order) as a fleet host whose tunnel packets are
+ * taken, whether or not it owns a slice (a host between slices, or one
+ * that left within the hold-down, still carries returns here). Its
+ * index in fleet_peer (until nat_fleet_finish() sorts them), or -EINVAL
+ * (0, or this host's address) / -EDQUOT as nat_fleet_add(). */
+int nat_fleet_add_peer(struct nat_lease_set *ls, uint32_t peer);
+
 /* Sort @ls's peers by address, renumbering the owners that name them
  * (nat_lease_set_finish() calls it). */
 void nat_fleet_finish(struct nat_lease_set *ls);

@@ -150,11 +150,15 @@
  *               "hosts": [{"host", "address", "want", "have"}, ...],
  *               "map": [{"ip", "lo", "hi", "host": str|null,
  *                        "address": str|null,
- *                        "state": "mine"|"owned"|"free",
+ *                        "state": "mine"|"fenced"|"releasing"|
+ *                                 "owned"|"free",
  *                        "claimable_in": seconds|null}, ...]}
  *            every slice of the pool, as this daemon last read etcd:
- *            mine (bound to this host's etcd lease), owned (another
- *            host's) or free; claimable_in: for a free slice, seconds
+ *            mine (bound to this host's etcd lease and proven: leases
+ *            and the engine use it), fenced (bound to it, but the proof
+ *            ran out: unused until renewed), releasing (being given
+ *            back), owned (another host's) or free; claimable_in: for
+ *            a free slice, seconds
  *            until this host may claim it (hold-down); hosts: the live
  *            hosts with their hosts/ key's want and have
  *
@@ -216,10 +220,14 @@
  *                 With [fleet], the result and every leases.update carry
  *                   "fleet": {"host", "valid_ms",
  *                             "slices": [{"ip", "lo", "hi", "host",
- *                                         "address"}, ...]}
+ *                                         "address"}, ...],
+ *                             "peers": [address, ...]}
  *                 slices: every slice a live host owns as the daemon last
  *                 read etcd, this host's only while proven and not being
- *                 given back; valid_ms: ms of proven ownership left when
+ *                 given back; peers (optional for the engine): the
+ *                 other hosts seen live since the daemon started, whose
+ *                 tunnel packets the engine takes even while they own
+ *                 no slice; valid_ms: ms of proven ownership left when
  *                 sent (the engine fences on its own at receive time +
  *                 valid_ms). Every change of the map or of this host's
  *                 slices is a new generation. A set without "fleet" is

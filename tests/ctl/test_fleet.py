@@ -441,6 +441,8 @@ def test_engine_gets_the_fleet_object_and_fleet_valid():
         want = sorted((ip, lo, n, "192.0.2.%d" % (1 + "abc".index(n)))
                       for n in "abc" for ip, lo in slices_of(n))
         assert got == want, (got, want)
+        # the other live hosts, whose tunnel packets a's engine takes
+        assert sorted(fl["peers"]) == ["192.0.2.2", "192.0.2.3"], fl
         time.sleep(4)
         valid = eng.since(t0, "fleet.valid")
         rate = len(valid) / (time.monotonic() - t0)
@@ -635,6 +637,10 @@ def test_partitioned_host_fences_before_others_claim():
         st = a.call("status")["fleet"]
         assert st["valid_ms"] == 0 and st["owned"] == 0, st
         assert st["etcd"] == "unreachable", st
+        # a's stale map still binds its slices to it, but unproven
+        mp = a.call("slice.list")["fleet"]["map"]
+        assert sorted((m["ip"], m["lo"]) for m in mp
+                      if m["state"] == "fenced") == sorted(ours), mp
         t_claim = wait_for(lambda: any(s in slices_of("b") + slices_of("c")
                                        for s in ours) and time.monotonic(),
                            TTL + HOLD + 8, 0.05, "others to claim a's")

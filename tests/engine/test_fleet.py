@@ -64,6 +64,7 @@ from scapy.packet import Raw
 
 POOL = "198.51.100.10"
 SELF, PEER_B, STRANGER = "192.0.2.1", "192.0.2.6", "192.0.2.99"
+PEER_C = "192.0.2.10"  # live, owns no slice: listed in "peers" only
 TUNNEL_PORT = 6080
 CLIENT, SERVER, ROUTER = "10.0.1.1", "203.0.113.5", "203.0.113.1"
 INSIDE_PEER, OUTSIDE_PEER = "02:00:00:00:00:02", "02:00:00:00:00:fe"
@@ -75,7 +76,7 @@ def fleet_map(valid_ms):
     return {"host": "a", "valid_ms": valid_ms, "slices": [
         {"ip": POOL, "lo": 10000, "hi": 12047, "host": "a", "address": SELF},
         {"ip": POOL, "lo": 12048, "hi": 14095, "host": "b", "address": PEER_B},
-    ]}
+    ], "peers": [PEER_B, PEER_C]}
 
 
 def lease_set(gen, valid_ms):
@@ -242,10 +243,10 @@ def test(workers):
         finally:
             ctl.close()
     lib.check_counters(counters, {
-        "rx_inside": 4, "rx_outside": 15, "in2out": 3, "flows_created": 3,
-        "tx_outside": 9, "tx_inside": 2, "out2in": 2, "hairpinned": 1,
+        "rx_inside": 4, "rx_outside": 16, "in2out": 3, "flows_created": 3,
+        "tx_outside": 9, "tx_inside": 3, "out2in": 3, "hairpinned": 1,
         "flows_inbound": 1,
-        "forwarded_to_owner": 6, "received_from_peer": 3,
+        "forwarded_to_owner": 6, "received_from_peer": 4,
         "unknown_owner": 3, "not_owner": 2, "peer_unknown": 1,
         "peer_malformed": 1, "fleet_too_big": 2, "icmp_frag_needed": 1,
         "fleet_fenced": 1,
@@ -309,6 +310,10 @@ def run(eng, ctl, inside, outside, in_tx, out_tx):
           bytes(a[UDP].payload) == b"answer" and a[IP].ttl == 63,
           f"the carried return reached the inside as {a.summary()} ttl {a[IP].ttl}")
     check(not lib.checksum_errors(bytes(a)), f"checksums {lib.checksum_errors(bytes(a))}")
+    # c owns no slice (between claims, or fenced while the router still
+    # sends it returns) but is a live peer: what it carries is taken.
+    remote(tunnel(PEER_C, ret_a))
+    lib.wait_records(in_tx, 2, timeout=10, engine=eng, what="the return c carried")
 
     # One of each drop; the DF one is answered.
     remote(IP(src=SERVER, dst=POOL, id=5) / UDP(sport=53, dport=NOBODY_PORT))
@@ -341,7 +346,7 @@ def run(eng, ctl, inside, outside, in_tx, out_tx):
           hp[UDP].dport == B_PORT, f"the hairpin reached b as {hp.summary()}")
     remote(tunnel(PEER_B, IP(src=POOL, dst=POOL, id=21) /
                   UDP(sport=B_PORT, dport=port) / b"from b's client"))
-    lib.wait_records(in_tx, 2, timeout=10, engine=eng, what="b's hairpin")
+    lib.wait_records(in_tx, 3, timeout=10, engine=eng, what="b's hairpin")
     hb = [p for p in (Ether(r) for q in lib.read_pcaps(in_tx) for r in q)
           if p[IP].id == 21]
     check(len(hb) == 1 and hb[0][IP].src == POOL and hb[0][UDP].sport == B_PORT and
@@ -387,7 +392,7 @@ def run(eng, ctl, inside, outside, in_tx, out_tx):
     client(IP(src=CLIENT, dst=SERVER, id=10) / UDP(sport=1001, dport=53) / b"late")
     remote(IP(src=SERVER, dst=POOL, id=11) / UDP(sport=53, dport=port) / b"late")
     eng.wait_settled({"rx_inside": 4, "rx_outside": 15, "unknown_owner": 3}, timeout=10)
-    check(lib.count_records(out_tx) == 9 and lib.count_records(in_tx) == 2,
+    check(lib.count_records(out_tx) == 9 and lib.count_records(in_tx) == 3,
           "a packet of the fenced flow was translated")
     return eng.stop()
 
