@@ -96,6 +96,7 @@ suite cli tests/cli/run.sh
 suite live tests/live/run.sh
 suite metrics tests/live/metrics.sh
 suite restart tests/restart/run.sh
+suite fleet tests/fleet/run.sh
 # Not SHOAL_IO=pcap here: on net_pcap, about one run in five of the
 # kill -9 case loses a second run of datagrams after forwarding resumed,
 # not yet understood (issue 12's note); run it by hand with SHOAL_IO=pcap.
