@@ -215,3 +215,6 @@ ENGINE_PID=
 # The last engine's (the one before the upgrade printed its own).
 tac "$TMP/engine.log" | sed '/final counters/q' | tac |
 	grep -vE '^\s+(drop|event)\s+\S+\s+0$' | tail -n +2
+
+step "a fleet: three hosts share one address, slices in etcd, returns carried to their owner (docs/FLEET.md)"
+bash scripts/fleet.sh demo 2>&1 | indent || { echo "the fleet demo failed" >&2; exit 1; }
