@@ -180,33 +180,10 @@ _fleet() {
 fleet_down() {
 	local ns x
 	fleet_names "$1"
-	# topo_down does exactly this for the TAG-{client,engine,router,server}
-	# it knows; the fleet's namespaces go through its loop one by one.
-	for ns in $(fleet_namespaces); do
-		[ -e "/run/netns/$ns" ] || continue
-		_fleet_ns_stop "$ns"
-	done
+	for ns in $(fleet_namespaces); do topo_ns_stop "$ns"; done
 	for x in "${FLEET_HOSTS[@]}"; do rm -rf "/var/run/dpdk/$(fleet_eal_prefix $x)"; done
 	case $FLEET_DIR in /tmp/shoal-fleet-?*) rm -rf "$FLEET_DIR" ;; esac
 	return 0
-}
-_fleet_ns_stop() {
-	local ns=$1 pid pids
-	pids=$(ip netns pids "$ns" 2>/dev/null)
-	if [ -n "$pids" ]; then
-		for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
-		for _ in $(seq 1 30); do
-			pids=$(ip netns pids "$ns" 2>/dev/null)
-			[ -z "$pids" ] && break
-			sleep 0.1
-		done
-		for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
-		for _ in $(seq 1 30); do
-			[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
-			sleep 0.1
-		done
-	fi
-	ip netns del "$ns" 2>/dev/null
 }
 
 # _fleet_link NS_A A NS_B B [MTU]: a veth pair A (in NS_A) - B (in NS_B).

@@ -77,26 +77,36 @@ _topo_sysctl() { # NS KEY=VALUE...
 	_topo ip netns exec "$ns" sysctl -qw "$@" >/dev/null
 }
 
+# topo_ns_stop NS: stop what runs in namespace NS, then delete it.
+# Whatever still runs in a namespace of ours was started by us (the
+# engine, servers, a test's helper): stop it by PID (TERM, then KILL
+# after 3 s), or the namespace and the engine's TAP interfaces would
+# outlive us.
+topo_ns_stop() {
+	local ns=$1 pid pids
+	[ -e "/run/netns/$ns" ] || return 0
+	pids=$(ip netns pids "$ns" 2>/dev/null)
+	if [ -n "$pids" ]; then
+		for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+		for _ in $(seq 1 30); do
+			pids=$(ip netns pids "$ns" 2>/dev/null)
+			[ -z "$pids" ] && break
+			sleep 0.1
+		done
+		for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+		for _ in $(seq 1 30); do
+			[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
+			sleep 0.1
+		done
+	fi
+	ip netns del "$ns" 2>/dev/null
+	return 0
+}
+
 topo_down() {
-	local tag=$1 ns pid pids
-	topo_names "$tag"
-	for ns in $NS_C $NS_E $NS_R $NS_S; do
-		[ -e "/run/netns/$ns" ] || continue
-		# Whatever still runs in a namespace of ours was started by us
-		# (the engine, servers, a test's helper): stop it by PID, or the
-		# namespace and the engine's TAP interfaces would outlive us.
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		if [ -n "$pids" ]; then
-			for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
-			for _ in $(seq 1 30); do
-				pids=$(ip netns pids "$ns" 2>/dev/null)
-				[ -z "$pids" ] && break
-				sleep 0.1
-			done
-			for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
-		fi
-		ip netns del "$ns" 2>/dev/null
-	done
+	local ns
+	topo_names "$1"
+	for ns in $NS_C $NS_E $NS_R $NS_S; do topo_ns_stop "$ns"; done
 	return 0
 }
 
