@@ -177,6 +177,48 @@ def icmp_seeds():
     return s
 
 
+def fleet_seeds():
+    """fuzz_fleet.c's format: geometry, candidate peers, owner codes, frame."""
+    FIXB = 0x20
+    VERIFY, GOOD, PARTIAL = 0, 0x40, 0x80
+
+    def head(b0, size, per, lo, cands, listed, codes, port=0, rev=False,
+             pool=()):
+        # per and lo as the harness reads them: 1 + per_b % max, 1 + lo_v % ...
+        return bytes([b0]) + struct.pack("!HBHH", size, per - 1, lo - 1, port) + \
+            bytes([len(cands) | (0x10 if rev else 0), listed]) + \
+            b"".join(ip4(c) for c in cands) + b"".join(ip4(a) for a in pool) + \
+            bytes([len(codes)]) + bytes(codes)
+    P, A, B, C2 = "198.51.100.10", "192.0.2.6", "192.0.2.10", "203.0.113.10"
+    # The simulation's map (docs/FLEET.md): 10000-22287 in six 2048-port
+    # slices: two ours, two host b's, two host c's.
+    sim = head(FIXB | VERIFY, 2048, 6, 10000, [A, B], 0x3, [1, 1, 2, 2, 3, 3])
+    s = {}
+    s["return_to_peer"] = sim + frame(C2, P, 17, udp(7101, 14500))
+    s["return_to_self_tcp"] = sim + frame(C2, P, 6, tcp(7100, 10500, 0x12))
+    s["tunnel_from_peer"] = sim + frame(A, "192.0.2.2", 17, udp(
+        49152 + 7, 6080, quoted(C2, P, 17, udp(7101, 10500))))
+    s["tunnel_from_stranger"] = sim + frame("192.0.2.14", "192.0.2.2", 17, udp(
+        49152 + 7, 6080, quoted(C2, P, 6, tcp(7100, 12000, 0x10))))
+    s["icmp_error_quoting_pool_port"] = sim + frame("203.0.113.1", P, 1, icmp(
+        3, 4, struct.pack("!HH", 0, 1400), quoted(P, C2, 17, udp(18000, 7101))))
+    s["echo_reply_vlan"] = sim + frame(C2, P, 1, icmp(
+        0, 0, struct.pack("!HH", 20000, 1), b"ping"), vlan=True)
+    # Four pool addresses side by side, 1000-port slices, candidates the
+    # set must refuse (0, this host) or take once (a repeat), reversed adds.
+    s["four_addresses_odd_slices"] = head(
+        FIXB | GOOD | 3 | 1 << 3, 1000, 3, 1024,
+        [B, "0.0.0.0", "192.0.2.2", A, B], 0x16, [0, 1, 2, 3, 4, 5, 6],
+        rev=True) + frame(C2, "198.51.100.12", 1, icmp(
+            0, 0, struct.pack("!HH", 2500, 1), b"ping"))
+    # Addresses from the input, one port per slice, the last port 65535.
+    s["given_pool_tiny_slices"] = head(
+        FIXB | PARTIAL | 1 | 3 << 3, 1, 64, 65472, [A], 0, [1, 2, 0],
+        port=4789, pool=["10.9.8.7", "172.16.0.1"]) + \
+        frame(C2, "172.16.0.1", 17, udp(53, 65535))
+    return s
+
+
 def config_seeds():
     s = {}
     with open(os.path.join(HERE, "..", "..", "conf", "shoal.conf"), "rb") as f:
@@ -287,3 +329,4 @@ write("fuzz_nat", nat_seeds())
 write("fuzz_icmp", icmp_seeds())
 write("fuzz_config", config_seeds())
 write("fuzz_proto", proto_seeds())
+write("fuzz_fleet", fleet_seeds())
