@@ -219,6 +219,49 @@ def fleet_seeds():
     return s
 
 
+def etcd_seeds():
+    """Replies of etcd's v3 JSON gateway, shaped as etcd 3.4 sends them."""
+    import base64
+    import json
+
+    def b64(t):
+        return base64.b64encode(t.encode()).decode()
+    hdr = {"cluster_id": "14841639068965178418", "member_id": "10276657743932975437",
+           "revision": "7", "raft_term": "2"}
+    lease = "7587862366887946500"
+    kv = lambda k, v, rev, l=lease: {"key": b64(k), "create_revision": rev,
+                                     "mod_revision": rev, "version": "1",
+                                     "value": b64(v), "lease": l}
+    s = {}
+    s["grant"] = {"header": hdr, "ID": lease, "TTL": "10"}
+    s["keepalive"] = {"result": {"header": hdr, "ID": lease, "TTL": "10"}}
+    s["keepalive_gone"] = {"result": {"header": hdr, "ID": lease}}
+    s["txn_succeeded"] = {"header": hdr, "succeeded": True, "responses": [
+        {"response_put": {"header": {"revision": "8"}}}]}
+    s["txn_failed"] = {"header": hdr, "responses": [
+        {"response_range": {"header": {"revision": "8"}, "kvs": [
+            kv("/shoal/slices/198.51.100.10/10000",
+               '{"host": "b", "address": "192.0.2.6", "lo": 10000, "hi": 12047}',
+               "5", "7587862366887946511")], "count": "1"}}]}
+    s["range"] = {"header": hdr, "kvs": [
+        kv("/shoal/hosts/a", '{"address": "192.0.2.2", "want": 2, "have": 2, "list": false}', "3"),
+        kv("/shoal/slices/198.51.100.10/10000",
+           '{"host": "a", "address": "192.0.2.2", "lo": 10000, "hi": 12047}', "4"),
+        {"key": b64("/shoal/hosts/b")},
+        {"key": "***", "value": "eA=="}], "count": "4"}
+    # keys and values as long as struct etcd_kv holds, and one byte more
+    klen, vlen = 512 + 64 - 1, 1024 - 1
+    s["range_limits"] = {"header": hdr, "kvs": [
+        {"key": b64("k" * klen), "value": b64("v" * vlen)},
+        {"key": b64("k" * (klen + 1)), "value": b64("v")},
+        {"key": b64("k"), "value": b64("v" * (vlen + 1))}]}
+    s["range_empty"] = {"header": {"revision": "9"}}
+    s["error"] = {"error": "etcdserver: requested lease not found", "code": 5,
+                  "message": "etcdserver: requested lease not found"}
+    s["all_in_one"] = [s["grant"], s["keepalive"], s["txn_succeeded"], s["range"]]
+    return {k: json.dumps(v, separators=(",", ":")).encode() for k, v in s.items()}
+
+
 def config_seeds():
     s = {}
     with open(os.path.join(HERE, "..", "..", "conf", "shoal.conf"), "rb") as f:
@@ -330,3 +373,4 @@ write("fuzz_icmp", icmp_seeds())
 write("fuzz_config", config_seeds())
 write("fuzz_proto", proto_seeds())
 write("fuzz_fleet", fleet_seeds())
+write("fuzz_etcd", etcd_seeds())
