@@ -298,6 +298,31 @@ socket = /run/shoal/ctl.sock
 database = /var/lib/shoal/leases.db
 group = shoal
 """
+    # [fleet] as docs/FLEET.md shows it, and one with an explicit list
+    fleet = b"""[engine]
+ctl_socket = /run/shoal/ctl.sock
+[inside]
+device = a
+address = 10.1.1.1/24
+[outside]
+device = b
+address = 192.0.2.2/30
+[fleet]
+etcd = http://10.255.0.1:2379, http://10.255.0.2:2379
+host = a
+address = 192.0.2.2
+pool = 198.51.100.10, 198.51.100.11
+ports = 10000-16143
+slice_size = 2048
+slices = 1
+clients = 10.1.1.0/24
+ttl = 10
+hold_down = 20
+port = 6080
+prefix = /shoal
+"""
+    s["fleet"] = fleet
+    s["fleet_list"] = fleet.replace(b"slices = 1", b"slices = 198.51.100.11:12048-14095, 198.51.100.10:10000-12047")
     s["overlap_error"] = s["minimal"] + b"[lease.x]\nkind = socket\nip = 198.51.100.10\nports = 10000-10010\n[lease.y]\nkind = socket\nip = 198.51.100.10\nports = 10010\n"
     return s
 
