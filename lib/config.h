@@ -138,7 +138,8 @@ struct sh_fleet_cfg {
 	uint32_t ttl;                 /* s, the etcd lease's TTL */
 	uint32_t hold_down;           /* s a lost slice stays unclaimed;
 				       * > ttl, default 2 * ttl */
-	uint16_t port;                /* UDP port of the peers' GUE */
+	uint32_t port;                /* UDP port of the peers' GUE, 1..65535
+				       * (32 bits: kw_u32 stores them) */
 	char prefix[SH_CFG_STR_LEN];  /* etcd key prefix */
 	int line;                     /* [fleet] header */
 };

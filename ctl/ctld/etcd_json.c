@@ -58,15 +58,18 @@ int b64_decode(const char *in, void *out, size_t len)
 		unsigned bytes = in[i + 2] == '=' ? 1 : in[i + 3] == '=' ? 2 : 3;
 		uint32_t v;
 
-		/* padding only at the end, and "x=y=" is not base64 */
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+		    (uint32_t)d;
+		/* padding only at the end, "x=y=" is not base64, and the bits
+		 * the padding drops are zero (RFC 4648 3.5: one spelling per
+		 * byte string, so a key has one name) */
 		if (a < 0 || b < 0 || c < 0 || d < 0 ||
 		    (bytes < 3 && i + 4 != n) ||
-		    (in[i + 2] == '=' && in[i + 3] != '='))
+		    (in[i + 2] == '=' && in[i + 3] != '=') ||
+		    (v & (0xffffffu >> 8 * bytes)))
 			return -EINVAL;
 		if (k + bytes > len)
 			return -ENOSPC;
-		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
-		    (uint32_t)d;
 		o[k++] = (unsigned char)(v >> 16);
 		if (bytes > 1)
 			o[k++] = (unsigned char)(v >> 8);

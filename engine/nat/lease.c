@@ -54,7 +54,7 @@ static void fleet_begin(struct nat_lease_set *ls, const struct sh_fleet_cfg *f)
 {
 	ls->fleet = true;
 	ls->fleet_self_ip = htonl(f->address);
-	ls->fleet_port = htons(f->port);
+	ls->fleet_port = htons((uint16_t)f->port);
 	ls->fleet_lo = f->lo;
 	ls->fleet_span = (uint32_t)f->hi - f->lo + 1;
 	ls->fleet_size = f->slice_size;

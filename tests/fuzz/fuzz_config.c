@@ -17,6 +17,13 @@
  *     SHOAL_MAX_SELECTORS prefixes in all; names and strings NUL
  *     terminated, lease names non-empty and unique; workers
  *     1..SH_CFG_MAX_WORKERS; timeouts >= 1; max_flows 1..2^26.
+ *   - with [fleet]: no static leases; the address is the [outside] one;
+ *     1..SH_CFG_MAX_POOL distinct-from-0 pool addresses, each the slice of
+ *     the same index over the whole port range; slice_size divides the
+ *     range, at most SHOAL_MAX_POOL_SLICES slices in all, at least
+ *     `slices` of them; every listed slice a whole, distinct slice of
+ *     the pool; hold_down > ttl >= 2; etcd, host and prefix terminated
+ *     and well-formed;
  *   - loading the same file again gives the same configuration.
  */
 #include <errno.h>
@@ -46,6 +53,61 @@ static bool pfx_ok(const struct sh_prefix *p)
 {
 	return p->len <= 32 &&
 	       (p->len == 32 || (p->addr & (0xffffffffu >> p->len)) == 0);
+}
+
+/* [fleet] (docs/FLEET.md "Configuration"): the pool's addresses are the
+ * slices, each over the whole port range, cut into whole slices. */
+static void check_fleet(const struct sh_config *c)
+{
+	const struct sh_fleet_cfg *f = &c->fleet;
+	uint32_t span = (uint32_t)f->hi - f->lo + 1;
+
+	if (!terminated(f->etcd, sizeof(f->etcd)) ||
+	    strncmp(f->etcd, "http://", 7) ||
+	    !terminated(f->host, sizeof(f->host)) || !f->host[0] ||
+	    !terminated(f->prefix, sizeof(f->prefix)) || f->prefix[0] != '/')
+		FAIL("[fleet] etcd, host or prefix malformed");
+	if (c->n_leases)
+		FAIL("[fleet] with %u static leases", c->n_leases);
+	if (!c->outside.has_address || c->outside.address_host != f->address ||
+	    !f->address || !c->ctl_socket[0])
+		FAIL("[fleet] address is not the [outside] one, or no "
+		     "ctl_socket");
+	if (f->n_pool < 1 || f->n_pool > SH_CFG_MAX_POOL ||
+	    c->n_slices != f->n_pool)
+		FAIL("[fleet] %u pool addresses, %u slices", f->n_pool,
+		     c->n_slices);
+	for (unsigned i = 0; i < f->n_pool; i++)
+		if (!f->pool[i] || c->slices[i].ip != f->pool[i] ||
+		    c->slices[i].lo != f->lo || c->slices[i].hi != f->hi)
+			FAIL("[fleet] pool address %u is not its slice", i);
+	if (f->lo < 1 || f->lo > f->hi || f->slice_size < 1 ||
+	    span % f->slice_size ||
+	    f->n_slices_total != f->n_pool * (span / f->slice_size) ||
+	    f->n_slices_total > SHOAL_MAX_POOL_SLICES ||
+	    f->slices > f->n_slices_total || (!f->slices && !f->n_want))
+		FAIL("[fleet] %u-%u in slices of %u: %u in all, %u wanted",
+		     f->lo, f->hi, f->slice_size, f->n_slices_total, f->slices);
+	for (unsigned i = 0; i < f->n_want; i++) {
+		const struct sh_slice_cfg *w = &f->want[i];
+		bool in_pool = false;
+
+		for (unsigned j = 0; j < f->n_pool; j++)
+			in_pool |= f->pool[j] == w->ip;
+		if (!in_pool || w->lo < f->lo || w->hi > f->hi ||
+		    (w->lo - f->lo) % f->slice_size ||
+		    (uint32_t)w->hi - w->lo + 1 != f->slice_size)
+			FAIL("[fleet] slices: entry %u is not a slice", i);
+		for (unsigned j = 0; j < i; j++)
+			if (f->want[j].ip == w->ip && f->want[j].lo == w->lo)
+				FAIL("[fleet] slices: entry %u twice", i);
+	}
+	if (f->ttl < 2 || f->hold_down <= f->ttl || !f->port)
+		FAIL("[fleet] ttl %u, hold_down %u, port %u", f->ttl,
+		     f->hold_down, f->port);
+	for (unsigned i = 0; i < f->n_clients; i++)
+		if (!pfx_ok(&f->clients[i]))
+			FAIL("[fleet] client prefix with host bits");
 }
 
 static void check_config(const struct sh_config *c)
@@ -128,6 +190,8 @@ static void check_config(const struct sh_config *c)
 	}
 	if (sel > SHOAL_MAX_SELECTORS)
 		FAIL("%u selectors", sel);
+	if (c->fleet.enabled)
+		check_fleet(c);
 }
 
 /* "FILE:LINE: reason" with 1 <= LINE <= @lines. */

@@ -177,6 +177,91 @@ def icmp_seeds():
     return s
 
 
+def fleet_seeds():
+    """fuzz_fleet.c's format: geometry, candidate peers, owner codes, frame."""
+    FIXB = 0x20
+    VERIFY, GOOD, PARTIAL = 0, 0x40, 0x80
+
+    def head(b0, size, per, lo, cands, listed, codes, port=0, rev=False,
+             pool=()):
+        # per and lo as the harness reads them: 1 + per_b % max, 1 + lo_v % ...
+        return bytes([b0]) + struct.pack("!HBHH", size, per - 1, lo - 1, port) + \
+            bytes([len(cands) | (0x10 if rev else 0), listed]) + \
+            b"".join(ip4(c) for c in cands) + b"".join(ip4(a) for a in pool) + \
+            bytes([len(codes)]) + bytes(codes)
+    P, A, B, C2 = "198.51.100.10", "192.0.2.6", "192.0.2.10", "203.0.113.10"
+    # The simulation's map (docs/FLEET.md): 10000-22287 in six 2048-port
+    # slices: two ours, two host b's, two host c's.
+    sim = head(FIXB | VERIFY, 2048, 6, 10000, [A, B], 0x3, [1, 1, 2, 2, 3, 3])
+    s = {}
+    s["return_to_peer"] = sim + frame(C2, P, 17, udp(7101, 14500))
+    s["return_to_self_tcp"] = sim + frame(C2, P, 6, tcp(7100, 10500, 0x12))
+    s["tunnel_from_peer"] = sim + frame(A, "192.0.2.2", 17, udp(
+        49152 + 7, 6080, quoted(C2, P, 17, udp(7101, 10500))))
+    s["tunnel_from_stranger"] = sim + frame("192.0.2.14", "192.0.2.2", 17, udp(
+        49152 + 7, 6080, quoted(C2, P, 6, tcp(7100, 12000, 0x10))))
+    s["icmp_error_quoting_pool_port"] = sim + frame("203.0.113.1", P, 1, icmp(
+        3, 4, struct.pack("!HH", 0, 1400), quoted(P, C2, 17, udp(18000, 7101))))
+    s["echo_reply_vlan"] = sim + frame(C2, P, 1, icmp(
+        0, 0, struct.pack("!HH", 20000, 1), b"ping"), vlan=True)
+    # Four pool addresses side by side, 1000-port slices, candidates the
+    # set must refuse (0, this host) or take once (a repeat), reversed adds.
+    s["four_addresses_odd_slices"] = head(
+        FIXB | GOOD | 3 | 1 << 3, 1000, 3, 1024,
+        [B, "0.0.0.0", "192.0.2.2", A, B], 0x16, [0, 1, 2, 3, 4, 5, 6],
+        rev=True) + frame(C2, "198.51.100.12", 1, icmp(
+            0, 0, struct.pack("!HH", 2500, 1), b"ping"))
+    # Addresses from the input, one port per slice, the last port 65535.
+    s["given_pool_tiny_slices"] = head(
+        FIXB | PARTIAL | 1 | 3 << 3, 1, 64, 65472, [A], 0, [1, 2, 0],
+        port=4789, pool=["10.9.8.7", "172.16.0.1"]) + \
+        frame(C2, "172.16.0.1", 17, udp(53, 65535))
+    return s
+
+
+def etcd_seeds():
+    """Replies of etcd's v3 JSON gateway, shaped as etcd 3.4 sends them."""
+    import base64
+    import json
+
+    def b64(t):
+        return base64.b64encode(t.encode()).decode()
+    hdr = {"cluster_id": "14841639068965178418", "member_id": "10276657743932975437",
+           "revision": "7", "raft_term": "2"}
+    lease = "7587862366887946500"
+    kv = lambda k, v, rev, l=lease: {"key": b64(k), "create_revision": rev,
+                                     "mod_revision": rev, "version": "1",
+                                     "value": b64(v), "lease": l}
+    s = {}
+    s["grant"] = {"header": hdr, "ID": lease, "TTL": "10"}
+    s["keepalive"] = {"result": {"header": hdr, "ID": lease, "TTL": "10"}}
+    s["keepalive_gone"] = {"result": {"header": hdr, "ID": lease}}
+    s["txn_succeeded"] = {"header": hdr, "succeeded": True, "responses": [
+        {"response_put": {"header": {"revision": "8"}}}]}
+    s["txn_failed"] = {"header": hdr, "responses": [
+        {"response_range": {"header": {"revision": "8"}, "kvs": [
+            kv("/shoal/slices/198.51.100.10/10000",
+               '{"host": "b", "address": "192.0.2.6", "lo": 10000, "hi": 12047}',
+               "5", "7587862366887946511")], "count": "1"}}]}
+    s["range"] = {"header": hdr, "kvs": [
+        kv("/shoal/hosts/a", '{"address": "192.0.2.2", "want": 2, "have": 2, "list": false}', "3"),
+        kv("/shoal/slices/198.51.100.10/10000",
+           '{"host": "a", "address": "192.0.2.2", "lo": 10000, "hi": 12047}', "4"),
+        {"key": b64("/shoal/hosts/b")},
+        {"key": "***", "value": "eA=="}], "count": "4"}
+    # keys and values as long as struct etcd_kv holds, and one byte more
+    klen, vlen = 512 + 64 - 1, 1024 - 1
+    s["range_limits"] = {"header": hdr, "kvs": [
+        {"key": b64("k" * klen), "value": b64("v" * vlen)},
+        {"key": b64("k" * (klen + 1)), "value": b64("v")},
+        {"key": b64("k"), "value": b64("v" * (vlen + 1))}]}
+    s["range_empty"] = {"header": {"revision": "9"}}
+    s["error"] = {"error": "etcdserver: requested lease not found", "code": 5,
+                  "message": "etcdserver: requested lease not found"}
+    s["all_in_one"] = [s["grant"], s["keepalive"], s["txn_succeeded"], s["range"]]
+    return {k: json.dumps(v, separators=(",", ":")).encode() for k, v in s.items()}
+
+
 def config_seeds():
     s = {}
     with open(os.path.join(HERE, "..", "..", "conf", "shoal.conf"), "rb") as f:
@@ -213,6 +298,31 @@ socket = /run/shoal/ctl.sock
 database = /var/lib/shoal/leases.db
 group = shoal
 """
+    # [fleet] as docs/FLEET.md shows it, and one with an explicit list
+    fleet = b"""[engine]
+ctl_socket = /run/shoal/ctl.sock
+[inside]
+device = a
+address = 10.1.1.1/24
+[outside]
+device = b
+address = 192.0.2.2/30
+[fleet]
+etcd = http://10.255.0.1:2379, http://10.255.0.2:2379
+host = a
+address = 192.0.2.2
+pool = 198.51.100.10, 198.51.100.11
+ports = 10000-16143
+slice_size = 2048
+slices = 1
+clients = 10.1.1.0/24
+ttl = 10
+hold_down = 20
+port = 6080
+prefix = /shoal
+"""
+    s["fleet"] = fleet
+    s["fleet_list"] = fleet.replace(b"slices = 1", b"slices = 198.51.100.11:12048-14095, 198.51.100.10:10000-12047")
     s["overlap_error"] = s["minimal"] + b"[lease.x]\nkind = socket\nip = 198.51.100.10\nports = 10000-10010\n[lease.y]\nkind = socket\nip = 198.51.100.10\nports = 10010\n"
     return s
 
@@ -287,3 +397,5 @@ write("fuzz_nat", nat_seeds())
 write("fuzz_icmp", icmp_seeds())
 write("fuzz_config", config_seeds())
 write("fuzz_proto", proto_seeds())
+write("fuzz_fleet", fleet_seeds())
+write("fuzz_etcd", etcd_seeds())

@@ -221,18 +221,25 @@ void fz_fix_checksums(uint8_t *frame, size_t len)
 {
 	uint16_t type;
 	size_t l2 = l2_of(frame, len, &type);
-	uint8_t *ip = frame + l2, *l4, *q;
+
+	if (l2 && type == 0x0800)
+		fz_fix_ip_checksums(frame + l2, len - l2);
+}
+
+void fz_fix_ip_checksums(uint8_t *ip, size_t len)
+{
+	uint8_t *l4, *q;
 	unsigned ihl, tot, n;
 
-	if (!l2 || type != 0x0800 || len < l2 + 20 || ip[0] >> 4 != 4)
+	if (len < 20 || ip[0] >> 4 != 4)
 		return;
 	ihl = pb_ihl(ip);
-	if (ihl < 20 || l2 + ihl > len)
+	if (ihl < 20 || ihl > len)
 		return;
 	tot = pb_get16(ip + 2);
 	l4 = ip + ihl;
 	n = tot - ihl;
-	if (tot >= ihl && tot <= len - l2) {
+	if (tot >= ihl && tot <= len) {
 		switch (ip[9]) {
 		case PB_TCP:
 			if (n >= 20)

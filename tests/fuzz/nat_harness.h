@@ -147,6 +147,8 @@ unsigned fz_packet(enum fz_dir dir, const uint8_t *frame, size_t len,
  * quoted IPv4 header of an ICMP error, the L4 checksum, the IPv4 header
  * checksum); fields and lengths stay as they are. */
 void fz_fix_checksums(uint8_t *frame, size_t len);
+/* The same for the IPv4 packet at @ip, @len bytes of it in memory. */
+void fz_fix_ip_checksums(uint8_t *ip, size_t len);
 
 /* The translated frame of the last SH_OK packet, or for NAT_HAIRPIN the
  * frame as nat_in2out() left it (valid until the next). */

@@ -11,11 +11,12 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 SECS=${1:-${FUZZ_SECONDS:-30}}
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
-HARNESSES=(fuzz_nat fuzz_icmp fuzz_config fuzz_proto)
+HARNESSES=(fuzz_nat fuzz_icmp fuzz_config fuzz_proto fuzz_fleet fuzz_etcd)
 # Inputs per harness: the NAT harnesses' records and protocol lines need
-# room; the config parser's lines are at most 1023 characters.
+# room; the config parser's lines are at most 1023 characters; an etcd
+# range reply holds kvs of up to 1023-byte values (1364 base64 chars).
 declare -A MAXLEN=([fuzz_nat]=4096 [fuzz_icmp]=1024 [fuzz_config]=8192
-	[fuzz_proto]=4096)
+	[fuzz_proto]=4096 [fuzz_fleet]=2048 [fuzz_etcd]=8192)
 
 if ! command -v clang >/dev/null ||
 	! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}' |

@@ -1401,6 +1401,33 @@ static void test_shipped_configs_load(void **state)
 	}
 }
 
+/* [fleet] port is a 32-bit field as kw_u32 writes it: once it was 16
+ * bits, and setting it cleared the start of the prefix that follows
+ * (fuzz_config found a [fleet] without prefix loading prefix ""). */
+static void test_fleet_port_leaves_prefix_alone(void **state)
+{
+	static const char *const files[2][2] = {
+		{ "port = 6081\n", "" },
+		{ "prefix = /edge\n", "port = 6081\n" },
+	};
+	char text[1024];
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text),
+			 "[engine]\nctl_socket = /run/shoal/ctl.sock\n"
+			 "[inside]\ndevice = in0\n"
+			 "[outside]\ndevice = out0\naddress = 192.0.2.2/30\n"
+			 "[fleet]\netcd = http://10.255.0.1:2379\nhost = a\n"
+			 "address = 192.0.2.2\npool = 198.51.100.10\n"
+			 "ports = 10000-16143\nslice_size = 2048\n"
+			 "slices = 1\n%s%s", files[i][0], files[i][1]);
+		load_ok(text);
+		assert_int_equal(cfg.fleet.port, 6081);
+		assert_string_equal(cfg.fleet.prefix, i ? "/edge" : "/shoal");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1480,6 +1507,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_configs_load),
 		cmocka_unit_test(test_config_line_names_where_each_key_was_set),
 		cmocka_unit_test(test_reload_check_refuses_restart_keys_only),
+		cmocka_unit_test(test_fleet_port_leaves_prefix_alone),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
