@@ -44,6 +44,7 @@ struct sh_ctl {
 	sh_ctl_reload_fn reload;
 	void *reload_arg;
 	bool subscribed;    /* the daemon accepted this connection */
+	bool had_set;       /* a set of the daemon's was ever published */
 	uint64_t report_at; /* ms, ctl_now_ms() */
 	sh_ctl_upgrade_fn upgrade;
 	void *upgrade_arg;
@@ -85,6 +86,11 @@ struct sh_ctl *sh_ctl_create(const struct sh_config *cfg,
 	return c;
 }
 
+bool sh_ctl_has_set(const struct sh_ctl *c)
+{
+	return c->had_set;
+}
+
 int sh_ctl_fd(const struct sh_ctl *c)
 {
 	return c->link.fd;
@@ -95,8 +101,12 @@ int sh_ctl_fd(const struct sh_ctl *c)
  * then tell the daemon so (refused_generation). */
 static void apply_leases(struct sh_ctl *c, json_t *params)
 {
-	if (ctl_leases_apply(&c->leases, params, !c->subscribed) == 0)
+	int rc = ctl_leases_apply(&c->leases, params, !c->subscribed);
+
+	if (rc == 0)
 		return;
+	if (rc > 0)
+		c->had_set = true;
 	if (!c->subscribed)
 		SH_LOG(INFO, ctl, "subscribed to shoal-ctld at %s\n",
 		       c->cfg->ctl_socket);

@@ -50,6 +50,9 @@ int sh_ctl_fd(const struct sh_ctl *c);
  * handled by reconnecting). */
 int sh_ctl_service(struct sh_ctl *c, const struct sh_nl_stats *nl);
 
+/* Has a lease set from the daemon been published to the workers? */
+bool sh_ctl_has_set(const struct sh_ctl *c);
+
 /* engine.upgrade from the daemon: start handing over to @binary (NULL: the
  * engine's own binary). 0: started, the answer comes from sh_ctl_upgrade_done();
  * -errno with the reason in @err: answered at once as an error. */

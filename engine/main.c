@@ -396,6 +396,39 @@ static void main_loop_once(void)
 	sh_notify_tick(&notify);
 }
 
+/*
+ * Before the workers start: wait a little (SH_FIRST_SET_MS) for
+ * shoal-ctld's lease set, so that no worker runs a turn on the
+ * configuration's set alone. That set lacks every dynamic lease and,
+ * with [fleet], owns no slice at all: after a restart or a handover,
+ * returns would be dropped (unsolicited, unknown_owner) until the
+ * daemon's set came. Without the daemon the engine starts anyway, on
+ * the configuration's set, as before.
+ */
+#define SH_FIRST_SET_MS 500
+static void first_lease_set(void)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!sh_ctl_has_set(ctl) && ms_since(&t0) < SH_FIRST_SET_MS &&
+	       !force_quit) {
+		struct pollfd p = { .fd = sh_ctl_fd(ctl), .events = POLLIN };
+		struct sh_nl_stats nl;
+
+		if (p.fd < 0 || poll(&p, 1, 10) < 0)
+			usleep(10 * 1000);
+		sh_linux_nl_stats(lx, &nl);
+		sh_ctl_service(ctl, &nl);
+	}
+	if (sh_ctl_has_set(ctl))
+		printf("shoal-engine: lease set from shoal-ctld in %.1f ms, "
+		       "before the workers started\n", ms_since(&t0));
+	else
+		printf("shoal-engine: no lease set from shoal-ctld within %d ms; "
+		       "starting on the configuration's\n", SH_FIRST_SET_MS);
+}
+
 static void print_ports(void)
 {
 	static const char *const names[SH_SIDES] = { "inside", "outside" };
@@ -942,6 +975,14 @@ int main(int argc, char **argv)
 	};
 	if (sh_reload_init(&reload) < 0)
 		rte_exit(EXIT_FAILURE, "tunables: %s\n", strerror(ENOMEM));
+	if (cfg.ctl_socket[0]) {
+		ctl = sh_ctl_create(&cfg, workers, cfg.workers, qsbr, &leases,
+				    ctl_reload, &reload);
+		if (!ctl)
+			rte_exit(EXIT_FAILURE, "ctl client: %s\n", strerror(errno));
+		sh_ctl_set_upgrade(ctl, ctl_upgrade, NULL);
+		first_lease_set();
+	}
 	launched_tsc = rte_rdtsc();
 	gap_pending = found == SH_STATE_ADOPTABLE;
 	for (w = 0; w < cfg.workers; w++)
@@ -961,13 +1002,6 @@ int main(int argc, char **argv)
 		if (!handover)
 			fprintf(stderr, "shoal-engine: handover socket: %s; "
 				"--takeover cannot reach this engine\n", err);
-	}
-	if (cfg.ctl_socket[0]) {
-		ctl = sh_ctl_create(&cfg, workers, cfg.workers, qsbr, &leases,
-				    ctl_reload, &reload);
-		if (!ctl)
-			rte_exit(EXIT_FAILURE, "ctl client: %s\n", strerror(errno));
-		sh_ctl_set_upgrade(ctl, ctl_upgrade, NULL);
 	}
 	if (tk)
 		sh_notify_mainpid(getpid());

@@ -19,7 +19,9 @@
 # - Each host namespace runs shoal-engine on net_af_packet, its veths
 #   hidden from that kernel as in scripts/topo.sh (whose _topo_finisher
 #   joins each link to the engine's veth), TAP mirrors, idle_sleep_us so
-#   three engines share two cores, no hugepages, state = none; and its
+#   three engines share two cores, no hugepages, the flow tables in a
+#   state file on /dev/shm (fleet_state: shoalctl engine upgrade works
+#   as on a single host); and its
 #   shoal-ctld, which reaches etcd over the management veth m0.
 # - P-srv: HTTP :8080 (logs "GET /path" with the source), DNS :53
 #   (dnsmasq, shoal.test), iperf3 on 5200+N and a TCP/UDP echo server on
@@ -104,6 +106,8 @@ fleet_ns_host() { echo "$FLEET_P-host$1"; }
 fleet_ns_cli() { echo "$FLEET_P-cli$1"; }
 fleet_eal_prefix() { echo "$FLEET_P-$1"; }
 fleet_sock() { echo "$FLEET_DIR/$1/ctl.sock"; }
+# The engine's state file: tmpfs, as docs/RESTART.md asks.
+fleet_state() { echo "/dev/shm/shoal-fleet-$FLEET_P-$1.state"; }
 fleet_pid() { cat "$FLEET_DIR/$1" 2>/dev/null; } # fleet_pid X/engine.pid
 
 fleet_namespaces() {
@@ -181,7 +185,10 @@ fleet_down() {
 	local ns x
 	fleet_names "$1"
 	for ns in $(fleet_namespaces); do topo_ns_stop "$ns"; done
-	for x in "${FLEET_HOSTS[@]}"; do rm -rf "/var/run/dpdk/$(fleet_eal_prefix $x)"; done
+	for x in "${FLEET_HOSTS[@]}"; do
+		rm -rf "/var/run/dpdk/$(fleet_eal_prefix $x)" "/var/run/dpdk/$(fleet_eal_prefix $x)-b"
+		rm -f "$(fleet_state $x)" "$(fleet_state $x).sock" "$(fleet_state $x).discarded"
+	done
 	case $FLEET_DIR in /tmp/shoal-fleet-?*) rm -rf "$FLEET_DIR" ;; esac
 	return 0
 }
@@ -324,7 +331,7 @@ fleet_conf() {
 		; fleet simulation $FLEET_P, host $x (scripts/fleet.sh)
 		[engine]
 		eal = --lcores (0-1)@(0,1) --no-huge -m 256 --no-pci --file-prefix $(fleet_eal_prefix "$x") --log-level=*:error --log-level=shoal.*:info
-		state = none
+		state = $(fleet_state "$x")
 		ctl_socket = $(fleet_sock "$x")
 		idle_sleep_us = $FLEET_IDLE_SLEEP_US
 		[inside]
