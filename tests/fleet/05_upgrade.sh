@@ -3,8 +3,9 @@
 # shoalctl engine upgrade on a fleet host while its client sends a UDP
 # stream (docs/RESTART.md, docs/FLEET.md): the new engine adopts the
 # flows and has the daemon's lease set, with the fleet's map, before its
-# workers start, so it drops no return as unknown_owner after the switch,
-# and the stream loses only what the forwarding gap holds.
+# workers start (its log says so; without it, the first few hundred ms
+# of returns were dropped as unknown_owner), and the stream loses only
+# what the forwarding gap holds.
 . "$(dirname "$0")/lib.sh"
 
 x=
@@ -36,8 +37,10 @@ say "  host $x: gap $gap ms, UDP lost $lost of $total (the gap holds $allowed)"
 [ "$lost" -le "$allowed" ] || fail "host $x: $lost datagrams lost, more than the $gap ms gap holds ($allowed)"
 grep -q "lease set from shoal-ctld in .* before the workers started" "$FLEET_DIR/$x/engine.log" ||
 	fail "host $x: the new engine started its workers without the daemon's lease set"
-# The new engine's own counters (they start at zero), from its report.
+# The new engine's own counters (they start at zero), from its report:
+# shown, not asserted. Its in2out fence counts here too, and after 03
+# and 04 this host's clients still retransmit on flows whose slices
+# moved away (their FINs, for one), which it must not translate.
 sleep 1.5
 uo=$(fleet_ctl "$x" -j stats | jq -r '.counters.unknown_owner // 0')
 say "  host $x: the new engine's unknown_owner $uo"
-[ "$uo" = 0 ] || fail "host $x: the new engine dropped $uo returns as unknown_owner"

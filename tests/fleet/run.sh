@@ -21,7 +21,7 @@
 #                 slices again after the hold-down
 #   05_upgrade    shoalctl engine upgrade on a host under a UDP stream:
 #                 the new engine has the daemon's set before its workers
-#                 start (no unknown_owner), losses within the gap
+#                 start, losses within the gap
 #
 # Each check is bounded in time (tests/lib/runner.sh prints PASS/FAIL/SKIP
 # lines and the summary). Exit 77 when not root. SHOAL_FLEET_KEEP=1 keeps
