@@ -479,8 +479,7 @@ void fleet_loop_valid(struct ctld *d);  /* fleet.valid after a renewal */
  * its first N (its N oldest keys), or not in its explicit list. @extra
  * has a flag per slice of the pool; all false without [fleet]. */
 void fleet_loop_extras(const struct ctld *d, bool *extra);
-/* The pool slice holding @ip (host order) : @port, or -1. */
-int fleet_loop_slice_of(const struct ctld *d, uint32_t ip, uint16_t port);
+
 
 /* core.c */
 int core_open(struct ctld *d, char *err, size_t errlen); /* the server */

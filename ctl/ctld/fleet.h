@@ -95,6 +95,10 @@ uint64_t etcd_requests(const struct etcd *e); /* made so far */
 /* Slice @s of @f's pool: its address (host order) and ports. */
 void fleet_slice_range(const struct sh_fleet_cfg *f, uint32_t s,
 		       uint32_t *ip, uint16_t *lo, uint16_t *hi);
+/* The inverse: the slice holding @ip (host order) : @port, or -1 when
+ * @ip is no pool address or @port lies outside the pool's ports. */
+int fleet_slice_index(const struct sh_fleet_cfg *f, uint32_t ip,
+		      uint16_t port);
 
 /* Rendezvous weight of @slice for @host: the host with the highest weight
  * ranks the slice first. Every host computes the same numbers. */

@@ -25,6 +25,20 @@ void fleet_slice_range(const struct sh_fleet_cfg *f, uint32_t s,
 	*hi = (uint16_t)(*lo + f->slice_size - 1);
 }
 
+int fleet_slice_index(const struct sh_fleet_cfg *f, uint32_t ip,
+		      uint16_t port)
+{
+	uint32_t per = ((uint32_t)f->hi - f->lo + 1) / f->slice_size;
+
+	if (port < f->lo || port > f->hi)
+		return -1;
+	for (unsigned i = 0; i < f->n_pool; i++)
+		if (f->pool[i] == ip)
+			return (int)(i * per +
+				     ((uint32_t)port - f->lo) / f->slice_size);
+	return -1;
+}
+
 /* FNV-1a over the name, then splitmix64's finalizer over name and slice:
  * cheap, and every bit of the index moves the weight. */
 static uint64_t name_hash(const char *s)

@@ -246,20 +246,6 @@ void fleet_loop_close(struct ctld *d)
 	d->fleet = NULL;
 }
 
-int fleet_loop_slice_of(const struct ctld *d, uint32_t ip, uint16_t port)
-{
-	const struct sh_fleet_cfg *f = &d->cfg->fleet;
-	uint32_t per_addr = ((uint32_t)f->hi - f->lo + 1) / f->slice_size;
-
-	if (!d->fleet || port < f->lo || port > f->hi)
-		return -1;
-	for (unsigned i = 0; i < f->n_pool; i++)
-		if (f->pool[i] == ip)
-			return (int)(i * per_addr +
-				     ((uint32_t)port - f->lo) / f->slice_size);
-	return -1;
-}
-
 void fleet_loop_extras(const struct ctld *d, bool *extra)
 {
 	const struct sh_fleet_cfg *f = &d->cfg->fleet;
@@ -277,8 +263,8 @@ void fleet_loop_extras(const struct ctld *d, bool *extra)
 			int listed = 0;
 
 			for (unsigned i = 0; i < f->n_want; i++)
-				listed |= fleet_loop_slice_of(d, f->want[i].ip,
-							      f->want[i].lo) ==
+				listed |= fleet_slice_index(f, f->want[i].ip,
+							    f->want[i].lo) ==
 					  (int)s;
 			extra[s] = !listed;
 			continue;

@@ -56,18 +56,6 @@ static bool is_static_id(const struct ctld *d, uint32_t id)
 	return id >= 1 && id <= d->n_reserved;
 }
 
-/* Global index of the pool slice starting at @ip:@lo ([fleet]). */
-static uint32_t fleet_index(const struct sh_fleet_cfg *f, uint32_t ip,
-			    uint16_t lo)
-{
-	uint32_t per = ((uint32_t)f->hi - f->lo + 1) / f->slice_size;
-	unsigned i = 0;
-
-	while (i < f->n_pool && f->pool[i] != ip)
-		i++;
-	return i * per + (uint32_t)(lo - f->lo) / f->slice_size;
-}
-
 /* [fleet] clients: one nat lease, holder "fleet", over each slice of
  * d->slices (in index order, so the ids ascend). */
 static void fleet_statics(struct ctld *d, const struct sh_config *cfg)
@@ -80,7 +68,7 @@ static void fleet_statics(struct ctld *d, const struct sh_config *cfg)
 		struct ctl_lease *l = &d->statics[d->n_static++];
 
 		memset(l, 0, sizeof(*l));
-		l->id = 1 + fleet_index(f, sl->ip, sl->lo);
+		l->id = 1 + (uint32_t)fleet_slice_index(f, sl->ip, sl->lo);
 		snprintf(l->holder, sizeof(l->holder), "fleet");
 		l->kind = SH_LEASE_NAT;
 		l->ip = sl->ip;

@@ -45,7 +45,8 @@ json_t *view_engine_lease_set(struct ctld *d)
 	/* Two passes: leases over the first slices, then over extras. */
 	for (unsigned pass = 0; arr && pass < 2; pass++)
 		for (unsigned i = 0; arr && i < n; i++) {
-			int s = fleet_loop_slice_of(d, all[i].ip, all[i].lo);
+			int s = fleet_slice_index(&d->cfg->fleet, all[i].ip,
+						  all[i].lo);
 			bool late = s >= 0 && extra[s];
 
 			if (late != (pass == 1))

@@ -292,6 +292,15 @@ static void test_slice_range_from_index(void **state)
 	assert_int_equal(ip, f.pool[1]);
 	assert_int_equal(lo, 12048);
 	assert_int_equal(hi, 14095);
+	/* fleet_slice_index is its inverse, on every port of each slice */
+	for (uint32_t s = 0; s < 6; s++) {
+		fleet_slice_range(&f, s, &ip, &lo, &hi);
+		assert_int_equal(fleet_slice_index(&f, ip, lo), (int)s);
+		assert_int_equal(fleet_slice_index(&f, ip, hi), (int)s);
+	}
+	assert_int_equal(fleet_slice_index(&f, f.pool[0], 9999), -1);
+	assert_int_equal(fleet_slice_index(&f, f.pool[1], 16144), -1);
+	assert_int_equal(fleet_slice_index(&f, 0xc6336400 + 12, 10000), -1);
 }
 
 int main(void)
