@@ -53,12 +53,12 @@ struct fleet {
 	/* the worker's own */
 	struct fleet_snap w;
 	bool listed[SHOAL_MAX_POOL_SLICES];
+	bool retry[SHOAL_MAX_POOL_SLICES]; /* releases etcd did not answer */
 	bool gap;          /* a request failed since the last read */
 	bool registered;   /* hosts/NAME bound to our lease */
 	bool conflict_logged;
 	char host_value[1024]; /* what hosts/NAME holds, as read */
 	int64_t ttl_ms, next_renew, next_read;
-	uint32_t per_addr; /* slices per pool address */
 	char hosts_pfx[SH_CFG_STR_LEN + 16], slices_pfx[SH_CFG_STR_LEN + 16];
 	char host_key[SH_CFG_STR_LEN + 16 + SH_CFG_NAME_LEN];
 	/* a read's result, before it replaces w's map */
@@ -211,11 +211,7 @@ static int slice_of(const struct fleet *f, const char *suffix)
 	    lo < f->cfg.lo || lo > f->cfg.hi ||
 	    (lo - f->cfg.lo) % f->cfg.slice_size)
 		return -1;
-	for (unsigned i = 0; i < f->cfg.n_pool; i++)
-		if (f->cfg.pool[i] == addr)
-			return (int)(i * f->per_addr +
-				     (lo - f->cfg.lo) / f->cfg.slice_size);
-	return -1;
+	return fleet_slice_index(&f->cfg, addr, (uint16_t)lo);
 }
 
 /* The read's host named @name (not this host's entry 0), added if new
@@ -596,8 +592,10 @@ static void publish(struct fleet *f)
 	}
 }
 
-/* The releases the loop has fenced (taken under the mutex). */
-static void releases(struct fleet *f)
+/* The releases the loop has fenced (taken under the mutex), and at
+ * @now >= next_read those etcd did not answer before: retried at the
+ * pace of the reads, never in a loop of their own. */
+static void releases(struct fleet *f, int64_t now)
 {
 	static bool todo[SHOAL_MAX_POOL_SLICES];
 
@@ -606,13 +604,13 @@ static void releases(struct fleet *f)
 	memset(f->done, 0, sizeof(f->done));
 	pthread_mutex_unlock(&f->mu);
 	for (uint32_t s = 0; s < f->w.n_slices; s++) {
+		if (now >= f->next_read && f->retry[s]) {
+			todo[s] = true;
+			f->retry[s] = false;
+		}
 		if (!todo[s] || !f->w.releasing[s] || f->w.owner[s] != 0)
 			continue;
-		if (release(f, s)) { /* etcd did not answer: next turn */
-			pthread_mutex_lock(&f->mu);
-			f->done[s] = true;
-			pthread_mutex_unlock(&f->mu);
-		}
+		f->retry[s] = release(f, s) != 0;
 	}
 }
 
@@ -626,7 +624,7 @@ static void *worker(void *arg)
 		int64_t now = ctld_now_ms(), wake;
 
 		lease_turn(f, now);
-		releases(f);
+		releases(f, now);
 		now = ctld_now_ms();
 		if (now >= f->next_read) {
 			if (!read_map(f) && f->w.lease) {
@@ -671,7 +669,6 @@ int fleet_start(struct fleet **out, const struct sh_fleet_cfg *cfg,
 	f->ttl_ms = (int64_t)cfg->ttl * 1000;
 	timeout = f->ttl_ms / 4 < TIMEOUT_MAX_MS ? (long)f->ttl_ms / 4 :
 		  TIMEOUT_MAX_MS;
-	f->per_addr = ((uint32_t)cfg->hi - cfg->lo + 1) / cfg->slice_size;
 	f->w.n_slices = cfg->n_slices_total;
 	f->w.lease = lease;
 	f->gap = true;
@@ -684,14 +681,8 @@ int fleet_start(struct fleet **out, const struct sh_fleet_cfg *cfg,
 	snprintf(f->host_key, sizeof(f->host_key), "%s%s", f->hosts_pfx,
 		 cfg->host);
 	for (unsigned i = 0; i < cfg->n_want; i++) {
-		char key[64];
-		int s;
+		int s = fleet_slice_index(cfg, cfg->want[i].ip, cfg->want[i].lo);
 
-		snprintf(key, sizeof(key), "%u.%u.%u.%u/%u",
-			 cfg->want[i].ip >> 24, cfg->want[i].ip >> 16 & 255,
-			 cfg->want[i].ip >> 8 & 255, cfg->want[i].ip & 255,
-			 cfg->want[i].lo);
-		s = slice_of(f, key);
 		if (s >= 0)
 			f->listed[s] = true;
 	}
