@@ -544,11 +544,15 @@ static __rte_noinline void fleet_forward(struct sh_worker *wk,
 		drop(wk, v, m);
 }
 
-/* The L4 ports (echo id) a fragment's datagram would report (struct
- * nat_frag_res) for a whole packet @p, so that every packet of a flow
- * takes one tunnel source port. */
-static inline uint32_t fleet_hash(const struct nat_pkt *p)
+/* The tunnel source port's hash for @p: of the L4 ports (echo id) of
+ * its datagram, @r's for a fragment, else read from @p's headers the way
+ * a fragment's struct nat_frag_res reports them, so that every packet of
+ * a flow takes one tunnel source port. */
+static inline uint32_t fleet_hash(const struct nat_pkt *p,
+				  const struct nat_frag_res *r)
 {
+	if (r)
+		return nat_fleet_flow_hash(p->ip, r->sport, r->dport);
 	if (p->proto != NAT_PROTO_ICMP)
 		return nat_fleet_flow_hash(p->ip, ld16(p->l4 + L4_SPORT),
 					   ld16(p->l4 + L4_DPORT));
@@ -561,12 +565,13 @@ static inline uint32_t fleet_hash(const struct nat_pkt *p)
  * Act on @owner (nat_fleet_owner()) for @m, parsed into @p, on its way
  * to a pool address: true when it was carried to its owner or dropped
  * (no live owner; or a peer's although it came from a peer, which would
- * loop), false when it is ours to translate.
+ * loop), false when it is ours to translate. @r: the datagram's ports
+ * when @p is a fragment, else NULL.
  */
 static bool fleet_route(struct sh_worker *wk, const struct nat_lease_set *ls,
 			const struct sh_fib *fib, struct rte_mbuf *m,
-			const struct nat_pkt *p, int owner, uint32_t hash,
-			bool answer)
+			const struct nat_pkt *p, int owner,
+			const struct nat_frag_res *r, bool answer)
 {
 	if (m->ol_flags & wk->peer_flag) {
 		if (owner == NAT_FLEET_SELF)
@@ -580,8 +585,8 @@ static bool fleet_route(struct sh_worker *wk, const struct nat_lease_set *ls,
 		drop(wk, SH_DROP_UNKNOWN_OWNER, m);
 	else
 		fleet_forward(wk, ls, fib, m, p,
-			      ls->fleet_peer[owner - NAT_FLEET_PEER], hash,
-			      answer);
+			      ls->fleet_peer[owner - NAT_FLEET_PEER],
+			      fleet_hash(p, r), answer);
 	return true;
 }
 
@@ -640,8 +645,8 @@ static __rte_noinline bool fleet_rx(struct sh_worker *wk,
 		return fleet_decap(wk, ls, m, p);
 	if (p->frag)
 		return false;
-	return fleet_route(wk, ls, fib, m, p, nat_fleet_pkt_owner(ls, p),
-			   fleet_hash(p), true);
+	return fleet_route(wk, ls, fib, m, p, nat_fleet_pkt_owner(ls, p), NULL,
+			   true);
 }
 
 /* Stage 2 of a fragment whose datagram's ports stage 1 found (@r): here,
@@ -655,7 +660,7 @@ static void frag_dispatch(struct sh_worker *wk, const struct nat_lease_set *ls,
 	if (unlikely(ls->fleet) && from == SH_OUTSIDE &&
 	    fleet_route(wk, ls, fib, m, p,
 			nat_fleet_owner(ls, ld32(p->ip + IP4_DST), r->dport),
-			nat_fleet_flow_hash(p->ip, r->sport, r->dport), true))
+			r, true))
 		return;
 	if (wk->n_workers > 1) {
 		int owner = nat_frag_flow_owner(wk->steer[SH_INSIDE],
@@ -804,8 +809,8 @@ static void hairpin(struct sh_worker *wk, const struct nat_lease_set *ls,
 	 * too big: the packet is translated already, a quote of it would
 	 * not reach the client's socket). */
 	if (unlikely(ls->fleet) && !p->frag &&
-	    fleet_route(wk, ls, fib, m, p, nat_fleet_pkt_owner(ls, p),
-			fleet_hash(p), false))
+	    fleet_route(wk, ls, fib, m, p, nat_fleet_pkt_owner(ls, p), NULL,
+			false))
 		return;
 	if (wk->n_workers > 1 && hand_off(wk, SH_OUTSIDE, m, p))
 		return;
