@@ -666,7 +666,6 @@ static const struct keyword fleet_kws[] = {
 	{ "prefix", kw_fleet_prefix, FLEET(prefix), 0, SH_CFG_STR_LEN, false },
 	{ NULL, NULL, 0, 0, 0, false },
 };
-enum { FLEET_HOLD_DOWN = 9 };
 
 /* key_line[] has one slot per key of the current section. */
 #define KW_FITS(t) _Static_assert(sizeof(t) / sizeof(t[0]) <= MAX_KEYWORDS + 1, #t)
@@ -683,6 +682,7 @@ static int fleet_close(struct parser *p)
 {
 	struct sh_fleet_cfg *f = &p->cfg->fleet;
 	uint32_t span = (uint32_t)f->hi - f->lo + 1;
+	int hold_line = sh_config_line(p->cfg, "fleet", "hold_down");
 	char a[16];
 
 	f->enabled = true;
@@ -719,10 +719,10 @@ static int fleet_close(struct parser *p)
 					    "listed twice", sh_fmt_ipv4(w->ip, a),
 					    w->lo, w->hi);
 	}
-	if (!p->key_line[FLEET_HOLD_DOWN])
+	if (!hold_line)
 		f->hold_down = 2 * f->ttl;
 	else if (f->hold_down <= f->ttl)
-		return fail(p, p->key_line[FLEET_HOLD_DOWN], "hold_down: %u s "
+		return fail(p, hold_line, "hold_down: %u s "
 			    "must exceed ttl (%u s): an engine may translate "
 			    "into a slice for up to ttl after its last "
 			    "renewal", f->hold_down, f->ttl);
