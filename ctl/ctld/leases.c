@@ -84,8 +84,9 @@ static void fleet_statics(struct ctld *d, const struct sh_config *cfg)
 	}
 }
 
-/* Static leases: ids 1..n in configuration order, always active; and
- * the [nat] values the rules use. */
+/* Static leases: ids 1..n in configuration order (with [fleet]: the
+ * [fleet] clients lease of each owned slice, id 1 + its index), always
+ * active; and the [nat] values the rules use. */
 static void take_config(struct ctld *d, const struct sh_config *cfg)
 {
 	uint32_t m;
